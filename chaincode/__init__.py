@@ -1,0 +1,1 @@
+"""prefshare chaincode package."""

@@ -1,0 +1,1 @@
+"""prefshare network package."""

@@ -1,0 +1,5 @@
+import sys
+
+from network.cli import main
+
+sys.exit(main())

@@ -1,0 +1,71 @@
+"""`python -m network COMMAND`: validate, up, down, status, clean.
+
+Every failure is one readable line on stderr and exit status 1; nothing is started when the
+description is invalid, a binary is missing or a port is taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from network.control import Layer, Network
+from network.description import load_consortium
+from network.errors import NetworkError
+from network.layout import RunLayout
+from network.plan import make_plan
+from network.supervisor import ProcessState
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m network", description=__doc__)
+    p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
+    p.add_argument("--consensus", choices=["raft", "bft"], default=None,
+                   help="replace the description's consensus (raft or bft)")
+    p.add_argument("--run-dir", type=Path, default=Path(".run"))
+    p.add_argument("--bin-dir", type=Path, default=Path(".fabric/bin"))
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("validate", help="check the description and print the port plan")
+    up = sub.add_parser("up", help="start the network and wait until healthy")
+    up.add_argument("--layer", choices=[x.value for x in Layer], default=Layer.ALL.value)
+    sub.add_parser("down", help="stop every node, keep data")
+    sub.add_parser("status", help="each node's state and health; exit 1 if any crashed")
+    sub.add_parser("clean", help="stop everything and remove the run folder")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        consortium = load_consortium(args.description, consensus=args.consensus)
+        plan = make_plan(consortium)
+        net = Network(plan, RunLayout(args.run_dir.resolve()), args.bin_dir.resolve())
+        if args.command == "validate":
+            for process, host, port in plan.ports():
+                print(f"{process:24} {host}:{port}")
+            return 0
+        if args.command == "up":
+            started = time.monotonic()
+            net.up(Layer(args.layer))
+            print(f"network ({args.layer}) healthy in {time.monotonic() - started:.1f} s")
+            return 0
+        if args.command == "down":
+            net.down()
+            return 0
+        if args.command == "clean":
+            net.clean()
+            return 0
+        rows = net.status()
+        for row in rows:
+            health = "healthy" if row.healthy else "-"
+            print(f"{row.process:24} {row.state:8} {health}")
+        return 1 if any(r.state is ProcessState.CRASHED for r in rows) else 0
+    except NetworkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""The consortium description: a YAML file read into a typed, validated model.
+
+Every other part of network/ derives its values (ports, hosts, folders, identities) from a
+:class:`Consortium`; nothing else names an organisation or a port.
+
+Port plan: organisation ``i`` (the ordering organisation is 0, retailers follow in file order)
+owns the block ``port_base + 100*i`` .. ``+99``; the offsets inside a block are
+:data:`PORT_OFFSETS`. An organisation may set ``port_block`` to place its block elsewhere, e.g.
+when it runs on a host of its own.
+
+Example::
+
+    >>> c = load_consortium(Path("network/consortium.yaml"))
+    >>> c.block_of(1)  # the first retailer
+    7100
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from network.errors import DescriptionError
+
+#: Offsets of each listening port inside an organisation's block of 100 ports.
+PORT_OFFSETS = {
+    "ca": 54,
+    "ca_operations": 55,
+    "peer": 51,
+    "peer_operations": 52,
+    "peer_chaincode": 53,
+    "chaincode": 60,
+    "gateway_http": 80,
+    # Orderer node j uses orderer + 10*j, orderer_admin + 10*j, orderer_operations + 10*j.
+    "orderer": 1,
+    "orderer_admin": 2,
+    "orderer_operations": 3,
+}
+
+_NAME = r"^[a-z][a-z0-9-]{1,30}$"
+_MSP_ID = r"^[A-Za-z][A-Za-z0-9]{1,38}MSP$"
+
+
+class Consensus(StrEnum):
+    RAFT = "raft"
+    BFT = "bft"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _check_host(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"host must be an IP address, got {value!r}") from None
+    return value
+
+
+class _Org(_Strict):
+    name: Annotated[str, Field(pattern=_NAME)]
+    msp_id: Annotated[str, Field(pattern=_MSP_ID)]
+    host: str = "127.0.0.1"
+    port_block: Annotated[int, Field(ge=1024, le=65400)] | None = None
+
+    _check_host = field_validator("host")(_check_host)
+
+
+class OrdererOrg(_Org):
+    raft_nodes: Annotated[int, Field(ge=1, le=9)] = 3
+    bft_nodes: Annotated[int, Field(ge=4, le=10)] = 4
+
+    @field_validator("raft_nodes")
+    @classmethod
+    def _odd(cls, v: int) -> int:
+        if v % 2 == 0:
+            raise ValueError("raft_nodes must be odd so a majority survives a partition")
+        return v
+
+
+class Retailer(_Org):
+    pass
+
+
+class Consortium(_Strict):
+    """The validated description. Use :func:`load_consortium` to read one."""
+
+    channel: Annotated[str, Field(pattern=r"^[a-z][a-z0-9.-]{0,248}$")]
+    consensus: Consensus = Consensus.RAFT
+    port_base: Annotated[int, Field(ge=1024, le=60000)] = 7000
+    orderer_org: OrdererOrg
+    retailers: Annotated[list[Retailer], Field(min_length=1, max_length=50)]
+
+    @field_validator("consensus", mode="before")
+    @classmethod
+    def _consensus(cls, v: Any) -> Any:
+        return Consensus(v) if isinstance(v, str) and v in {c.value for c in Consensus} else v
+
+    @model_validator(mode="after")
+    def _unique(self) -> Consortium:
+        orgs: list[_Org] = [self.orderer_org, *self.retailers]
+        for attr in ("name", "msp_id"):
+            seen: set[str] = set()
+            for org in orgs:
+                value = getattr(org, attr)
+                if value in seen:
+                    raise ValueError(f"{attr} {value!r} is used by two organisations")
+                seen.add(value)
+        blocks = [self.block_of(i) for i in range(len(orgs))]
+        hosts = [o.host for o in orgs]
+        for i in range(len(orgs)):
+            for j in range(i + 1, len(orgs)):
+                if hosts[i] == hosts[j] and abs(blocks[i] - blocks[j]) < 100:
+                    raise ValueError(
+                        f"port blocks of {orgs[i].name} and {orgs[j].name} overlap on {hosts[i]}"
+                    )
+        if blocks and max(blocks) + 99 > 65535:
+            raise ValueError("port plan runs past port 65535; lower port_base")
+        return self
+
+    # -- derived values ---------------------------------------------------------------
+
+    def block_of(self, index: int) -> int:
+        org = ([self.orderer_org, *self.retailers])[index]
+        return org.port_block if org.port_block is not None else self.port_base + 100 * index
+
+    def retailer_index(self, retailer: Retailer) -> int:
+        return 1 + self.retailers.index(retailer)
+
+    @property
+    def orderer_count(self) -> int:
+        if self.consensus is Consensus.BFT:
+            return self.orderer_org.bft_nodes
+        return self.orderer_org.raft_nodes
+
+    def with_consensus(self, consensus: Consensus) -> Consortium:
+        return self.model_copy(update={"consensus": consensus})
+
+
+def load_consortium(path: Path, *, consensus: str | None = None) -> Consortium:
+    """Read and validate a consortium description.
+
+    ``consensus`` (from ``CONSENSUS=...`` on the make command line) replaces the file's value.
+
+    Raises:
+        DescriptionError: the file is missing, not YAML, or a field is invalid; the message
+            names the field path (``retailers.1.msp_id: ...``).
+    """
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DescriptionError(f"{path}: no such file") from None
+    except yaml.YAMLError as exc:
+        raise DescriptionError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise DescriptionError(f"{path}: the top level must be a mapping")
+    if consensus is not None:
+        raw["consensus"] = consensus
+    try:
+        return Consortium.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise DescriptionError(f"{path}: {where}: {message}") from None

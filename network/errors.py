@@ -1,0 +1,25 @@
+"""Errors of the network tooling; the CLI prints each as one line and exits non-zero."""
+
+
+class NetworkError(Exception):
+    """Base of every error the network CLI reports as one line."""
+
+
+class DescriptionError(NetworkError):
+    """The consortium description is missing or invalid; the message names the field."""
+
+
+class PortInUse(NetworkError):
+    """A port of the plan is already bound by another process."""
+
+
+class MissingBinary(NetworkError):
+    """A Fabric binary the command needs has not been built (see `make fabric-bins`)."""
+
+
+class CommandFailed(NetworkError):
+    """A Fabric command (fabric-ca-client, configtxgen, ...) exited non-zero."""
+
+
+class NotReady(NetworkError):
+    """A started process did not become healthy in time; its log path is in the message."""

@@ -1,0 +1,54 @@
+"""Where the network keeps its files: one run folder for crypto material, data, logs and pids.
+
+Cleaning the network removes exactly this folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    root: Path
+
+    def org(self, org: str) -> Path:
+        return self.root / "orgs" / org
+
+    def ca_home(self, org: str) -> Path:
+        return self.org(org) / "ca"
+
+    def ca_root_cert(self, org: str) -> Path:
+        """The CA's self-signed root, written on first start; it also issued the CA's TLS
+        certificate, so clients trust the CA's TLS endpoint through it."""
+        return self.ca_home(org) / "ca-cert.pem"
+
+    def ca_bootstrap_secret(self, org: str) -> Path:
+        return self.ca_home(org) / "bootstrap.secret"
+
+    def ca_admin(self, org: str) -> Path:
+        """The fabric-ca-client home of the CA's bootstrap registrar."""
+        return self.org(org) / "registrar"
+
+    def identity(self, org: str, name: str) -> Path:
+        return self.org(org) / "identities" / name
+
+    def secret(self, org: str, name: str) -> Path:
+        return self.identity(org, name) / "enrollment.secret"
+
+    def msp(self, org: str, name: str) -> Path:
+        return self.identity(org, name) / "msp"
+
+    def tls(self, org: str, name: str) -> Path:
+        return self.identity(org, name) / "tls"
+
+    def org_msp(self, org: str) -> Path:
+        """The organisation's verifying MSP (CA certs, TLS CA certs, NodeOU config)."""
+        return self.org(org) / "msp"
+
+    def log(self, process: str) -> Path:
+        return self.root / "logs" / f"{process}.log"
+
+    def pid(self, process: str) -> Path:
+        return self.root / "pids" / f"{process}.pid"

@@ -1,0 +1,135 @@
+"""What runs where: the processes and identities derived from a consortium description."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from network.description import PORT_OFFSETS, Consortium
+
+
+class IdentityKind(StrEnum):
+    """Fabric CA identity types; Fabric CA writes the type into the certificate's OU."""
+
+    PEER = "peer"
+    ORDERER = "orderer"
+    ADMIN = "admin"
+    CLIENT = "client"
+
+
+@dataclass(frozen=True)
+class CAServer:
+    org: str
+    host: str
+    port: int
+    operations_port: int
+
+    @property
+    def process(self) -> str:
+        return f"ca-{self.org}"
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Peer:
+    org: str
+    msp_id: str
+    host: str
+    port: int
+    operations_port: int
+    chaincode_port: int
+
+    @property
+    def process(self) -> str:
+        return f"peer0-{self.org}"
+
+
+@dataclass(frozen=True)
+class Orderer:
+    org: str
+    index: int
+    host: str
+    port: int
+    admin_port: int
+    operations_port: int
+
+    @property
+    def process(self) -> str:
+        return f"orderer{self.index}-{self.org}"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An identity enrolled from its organisation's CA.
+
+    ``attrs`` become Fabric CA attributes written into the enrolment certificate (``:ecert``),
+    which the chaincode reads (role, retailer).
+    """
+
+    org: str
+    name: str
+    kind: IdentityKind
+    attrs: tuple[tuple[str, str], ...] = ()
+    tls_hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    cas: tuple[CAServer, ...]
+    peers: tuple[Peer, ...]
+    orderers: tuple[Orderer, ...]
+    identities: tuple[Identity, ...]
+
+    def ports(self) -> list[tuple[str, str, int]]:
+        """Every (process, host, port) the network listens on."""
+        out: list[tuple[str, str, int]] = []
+        for ca in self.cas:
+            out += [(ca.process, ca.host, ca.port), (ca.process, ca.host, ca.operations_port)]
+        for p in self.peers:
+            out += [(p.process, p.host, port) for port in
+                    (p.port, p.operations_port, p.chaincode_port)]
+        for o in self.orderers:
+            out += [(o.process, o.host, port) for port in
+                    (o.port, o.admin_port, o.operations_port)]
+        return out
+
+
+def make_plan(consortium: Consortium) -> Plan:
+    """Derive every process and identity of the network from ``consortium``."""
+    cas: list[CAServer] = []
+    peers: list[Peer] = []
+    orderers: list[Orderer] = []
+    identities: list[Identity] = []
+
+    oorg = consortium.orderer_org
+    block = consortium.block_of(0)
+    cas.append(CAServer(oorg.name, oorg.host, block + PORT_OFFSETS["ca"],
+                        block + PORT_OFFSETS["ca_operations"]))
+    identities.append(Identity(oorg.name, "admin", IdentityKind.ADMIN))
+    for j in range(consortium.orderer_count):
+        orderers.append(Orderer(
+            oorg.name, j, oorg.host,
+            block + PORT_OFFSETS["orderer"] + 10 * j,
+            block + PORT_OFFSETS["orderer_admin"] + 10 * j,
+            block + PORT_OFFSETS["orderer_operations"] + 10 * j,
+        ))
+        identities.append(Identity(oorg.name, f"orderer{j}", IdentityKind.ORDERER,
+                                   tls_hosts=(oorg.host, "localhost")))
+
+    for i, r in enumerate(consortium.retailers, start=1):
+        block = consortium.block_of(i)
+        cas.append(CAServer(r.name, r.host, block + PORT_OFFSETS["ca"],
+                            block + PORT_OFFSETS["ca_operations"]))
+        peers.append(Peer(r.name, r.msp_id, r.host, block + PORT_OFFSETS["peer"],
+                          block + PORT_OFFSETS["peer_operations"],
+                          block + PORT_OFFSETS["peer_chaincode"]))
+        identities += [
+            Identity(r.name, "admin", IdentityKind.ADMIN),
+            Identity(r.name, "peer0", IdentityKind.PEER, tls_hosts=(r.host, "localhost")),
+            Identity(r.name, "gateway", IdentityKind.CLIENT,
+                     attrs=(("prefshare.role", "gateway"), ("prefshare.retailer", r.name))),
+        ]
+    return Plan(tuple(cas), tuple(peers), tuple(orderers), tuple(identities))

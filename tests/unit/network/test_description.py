@@ -1,0 +1,85 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from network.description import Consensus, load_consortium
+from network.errors import DescriptionError
+from network.plan import IdentityKind, make_plan
+
+DEFAULT = Path("network/consortium.yaml")
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _base() -> dict:
+    return yaml.safe_load(DEFAULT.read_text())
+
+
+def test_default_description_has_three_retailers_and_raft():
+    c = load_consortium(DEFAULT)
+    assert [r.msp_id for r in c.retailers] == ["NorthwindMSP", "SouthgateMSP", "EastmarketMSP"]
+    assert c.consensus is Consensus.RAFT
+    assert c.orderer_count == 3
+
+
+def test_consensus_override_selects_four_bft_nodes():
+    c = load_consortium(DEFAULT, consensus="bft")
+    assert c.orderer_count == 4
+    assert len(make_plan(c).orderers) == 4
+
+
+def test_adding_a_retailer_is_one_entry(tmp_path):
+    data = _base()
+    data["retailers"].append({"name": "westend", "msp_id": "WestendMSP", "host": "10.0.0.4"})
+    plan = make_plan(load_consortium(_write(tmp_path, data)))
+    peer = next(p for p in plan.peers if p.org == "westend")
+    assert (peer.host, peer.port) == ("10.0.0.4", 7451)
+    assert any(i.org == "westend" and i.name == "gateway" for i in plan.identities)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d["retailers"][1].update(msp_id="bad id"), "retailers.1.msp_id"),
+        (lambda d: d["retailers"][0].update(colour="red"), "retailers.0.colour"),
+        (lambda d: d.update(consensus="pbft"), "consensus"),
+        (lambda d: d["orderer_org"].update(raft_nodes=2), "orderer_org.raft_nodes"),
+        (lambda d: d["retailers"][2].update(host="shop.example"), "retailers.2.host"),
+        (lambda d: d.update(retailers=[]), "retailers"),
+        (lambda d: d["retailers"][1].update(name="northwind"), "used by two organisations"),
+        (lambda d: d["retailers"][1].update(port_block=7010), "overlap"),
+    ],
+)
+def test_invalid_description_names_the_bad_field(tmp_path, mutate, field):
+    data = _base()
+    mutate(data)
+    with pytest.raises(DescriptionError, match=field.replace(".", r"\.")):
+        load_consortium(_write(tmp_path, data))
+
+
+def test_missing_and_non_yaml_files_are_refused(tmp_path):
+    with pytest.raises(DescriptionError, match="no such file"):
+        load_consortium(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("channel: [unclosed")
+    with pytest.raises(DescriptionError, match="not valid YAML"):
+        load_consortium(bad)
+
+
+def test_plan_ports_are_unique_per_host():
+    plan = make_plan(load_consortium(DEFAULT, consensus="bft"))
+    ports = [(h, p) for _, h, p in plan.ports()]
+    assert len(ports) == len(set(ports))
+
+
+def test_gateway_identity_carries_role_and_retailer_attributes():
+    plan = make_plan(load_consortium(DEFAULT))
+    gw = [i for i in plan.identities if i.name == "gateway"]
+    assert len(gw) == 3
+    assert all(i.kind is IdentityKind.CLIENT for i in gw)
+    assert dict(gw[0].attrs) == {"prefshare.role": "gateway", "prefshare.retailer": "northwind"}
