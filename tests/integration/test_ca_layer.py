@@ -99,3 +99,14 @@ def test_crashed_ca_is_reported_by_status_and_restarted_by_up(ca_network):
     ca_network.up(Layer.CA)
     row = next(r for r in ca_network.status() if r.process == victim)
     assert row.state is ProcessState.RUNNING and row.healthy
+
+
+def test_chaincode_reads_role_and_retailer_from_a_real_ca_certificate(ca_network):
+    from chaincode.identity import identity_from_creator
+
+    peer = ca_network.plan.peers[0]
+    pem = (ca_network.layout.msp(peer.org, "gateway") / "signcerts" / "cert.pem").read_bytes()
+    caller = identity_from_creator(peer.msp_id, pem)
+    assert caller.msp_id == peer.msp_id
+    assert caller.require_attribute("prefshare.role", {"gateway"}) == "gateway"
+    assert caller.attribute("prefshare.retailer") == peer.org
