@@ -1,0 +1,3 @@
+from recommender.bench.cli import main
+
+raise SystemExit(main())
