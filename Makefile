@@ -10,7 +10,7 @@ CONSENSUS ?=
 NETWORK := $(PY) -m network $(if $(CONSENSUS),--consensus $(CONSENSUS))
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: help venv fabric-bins fabric-ca-bins lint test test-unit test-integration bench bench-recommender \
+.PHONY: help venv fabric-bins fabric-ca-bins lint test test-unit test-integration bench bench-recommender bench-consortium \
         network-up network-up-ca network-down network-status network-clean network-validate run down clean
 
 help: ## List every target, one line each
@@ -52,6 +52,14 @@ network-clean: venv ## Stop everything and remove the run folder .run/
 lint: venv ## ruff and mypy over the packages
 	$(VENV)/bin/ruff check network chaincode recommender tests
 	$(VENV)/bin/mypy network chaincode recommender
+
+bench: bench-recommender bench-consortium ## Every benchmark table the issues ask for
+
+bench-recommender: venv ## MovieLens: LightFM hybrid vs popularity vs ALS, both splits; plot in artifacts/
+	$(PY) -m recommender.bench
+
+bench-consortium: venv ## Consortium lift: siloed vs shared (all / 60% consenting), incl. cold start
+	$(PY) -m recommender.consortium_cli
 
 test-unit: venv ## Unit tests (pure logic, no processes started)
 	$(PY) -m pytest tests/unit
