@@ -20,7 +20,7 @@ help: ## List every target, one line each
 $(VENV_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[chaincode,recommender,dev]'
+	$(PY) -m pip install -q -e '.[chaincode,gateway,recommender,dev]'
 	@touch $@
 
 venv: $(VENV_STAMP) ## Install the Python environment into .venv (skipped when up to date)
@@ -50,8 +50,8 @@ network-clean: venv ## Stop everything and remove the run folder .run/
 	@$(NETWORK) clean
 
 lint: venv ## ruff and mypy over the packages
-	$(VENV)/bin/ruff check network chaincode recommender tests
-	$(VENV)/bin/mypy network chaincode recommender
+	$(VENV)/bin/ruff check network chaincode gateway recommender tests
+	$(VENV)/bin/mypy network chaincode gateway recommender
 
 bench: bench-recommender bench-consortium ## Every benchmark table the issues ask for
 

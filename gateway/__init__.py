@@ -1,0 +1,1 @@
+"""prefshare gateway package: the Fabric Gateway client and the retailer's REST gateway."""
