@@ -12,5 +12,15 @@ Pure logic the contract calls, one module per thing it holds:
 - ``policy``: the read decision, event filtering and signed rights requests;
 - ``provenance``: model provenance records;
 - ``identity``: caller identity, Fabric CA attributes and the transient map from protos;
-- ``collection_config``: the private data collection config from the member list.
+- ``collection_config``: the private data collection config from the member list;
+- ``access_log``: the access-log entry a logged read leaves in public state.
+
+The layer above them:
+
+- ``ledger``: the ``Ledger`` protocol, the only surface the contract uses;
+- ``contract``: the transaction functions (``TRANSACTIONS`` lists them);
+- ``memory_ledger``: an in-memory ``Ledger`` for unit tests (a double, never evidence);
+- ``shim_ext``: what the PyPI shim lacks (private data, purge, hashes, transient map,
+  events) and ``ShimLedger``, the ``Ledger`` over a real peer stream;
+- ``server`` / ``__main__``: the chaincode-as-a-service gRPC server (``python -m chaincode``).
 """

@@ -28,6 +28,9 @@ Lifecycle rules (all times are the *transaction* timestamp, ``now``, never the c
   The jurisdiction cannot change; policy version and collection method describe the
   latest statement and follow it.
 - ``withdraw`` sets ``withdrawn_at`` to the transaction time; nothing can follow it.
+- **Erasure** (a customer-signed ``erase`` rights request, see :mod:`chaincode.policy`)
+  withdraws every consent still open: the new version keeps the last consent statement and
+  adds the signed request under ``erasure``, so it too verifies on its own.
 - A statement's ``given_at`` may lead the transaction time by at most the clock skew
   (NOT_YET_VALID). Grants and narrowings older than ``max_age`` are BACKDATED, as is any
   statement older than the one the record holds. A withdrawal is never refused for its
@@ -40,7 +43,7 @@ import re
 from collections.abc import Container
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from chaincode.canonical import canonical_bytes
 from chaincode.errors import (
@@ -75,6 +78,9 @@ from chaincode.fields import (
 )
 from chaincode.keys import CustomerKey, read_customer_id
 from chaincode.statekeys import CompositeKey
+
+if TYPE_CHECKING:
+    from chaincode.policy import RightsRequest
 
 Action = Literal["grant", "narrow", "withdraw"]
 ACTIONS: tuple[Action, ...] = ("grant", "narrow", "withdraw")
@@ -333,7 +339,9 @@ class ConsentRecord:
 
     ``given_at`` is the grant's signed time; ``updated_at`` the transaction time of the
     latest change; ``statement``/``signature`` the latest statement applied, so any
-    version read from history verifies on its own.
+    version read from history verifies on its own. ``erasure`` is the customer-signed
+    erase request that withdrew the consent, when an erasure did (serialised only then,
+    so records without it keep their bytes).
     """
 
     consent_id: str
@@ -349,6 +357,7 @@ class ConsentRecord:
     updated_at: datetime
     statement: ConsentStatement
     signature: str
+    erasure: RightsRequest | None = None
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -386,13 +395,16 @@ class ConsentRecord:
             raise ConsentExpired("consent has expired", details={"consent_id": self.consent_id})
 
     def verify(self) -> None:
-        """Re-verify the stored statement against the stored key (for auditors)."""
-        SignedStatement(self.statement, self.signature).verify(
-            CustomerKey.from_b64url(self.public_key)
-        )
+        """Re-verify the stored statement (and erase request, if any) against the stored
+        key (for auditors)."""
+        key = CustomerKey.from_b64url(self.public_key)
+        SignedStatement(self.statement, self.signature).verify(key)
+        if self.erasure is not None:
+            key.require_customer(self.erasure.customer_id, field="erasure.customer_id")
+            key.verify(self.erasure.signed_bytes(), self.erasure.signature, field="erasure")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "consent_id": self.consent_id,
             "customer_id": self.customer_id,
             "public_key": self.public_key,
@@ -409,6 +421,9 @@ class ConsentRecord:
             "statement": self.statement.to_dict(),
             "signature": self.signature,
         }
+        if self.erasure is not None:
+            out["erasure"] = self.erasure.to_dict()
+        return out
 
     def to_json_bytes(self) -> bytes:
         """Deterministic serialisation (RFC 8785), identical on every endorsing peer."""
@@ -435,6 +450,7 @@ class ConsentRecord:
                 "statement",
                 "signature",
             ),
+            optional=("erasure",),
         )
         statement = ConsentStatement.from_dict(obj["statement"], "statement")
         key = CustomerKey.from_b64url(obj["public_key"])
@@ -443,6 +459,9 @@ class ConsentRecord:
         if statement.customer_id != customer_id:
             raise CustomerMismatch("statement names another customer", field="statement")
         withdrawn = obj["withdrawn_at"]
+        erasure = _read_erasure(obj.get("erasure"), customer_id)
+        if erasure is not None and withdrawn is None:
+            raise InvalidValue("an erased consent must be withdrawn", field="withdrawn_at")
         return cls(
             consent_id=read_str(obj["consent_id"], "consent_id", pattern=ID_PATTERN),
             customer_id=customer_id,
@@ -463,7 +482,22 @@ class ConsentRecord:
             updated_at=parse_timestamp(obj["updated_at"], "updated_at"),
             statement=statement,
             signature=read_str(obj["signature"], "signature"),
+            erasure=erasure,
         )
+
+
+def _read_erasure(value: Any, customer_id: str) -> RightsRequest | None:
+    if value is None:
+        return None
+    # Imported here: chaincode.policy builds on this module.
+    from chaincode.policy import RightsRequest
+
+    request = RightsRequest.from_json(canonical_bytes(expect_object(value, "erasure")))
+    if request.action != "erase":
+        raise InvalidValue("erasure must hold an erase request", field="erasure.action")
+    if request.customer_id != customer_id:
+        raise CustomerMismatch("erase request names another customer", field="erasure")
+    return request
 
 
 # --- checks ------------------------------------------------------------------------------
@@ -619,4 +653,29 @@ def withdraw_record(
         updated_at=stamp,
         statement=statement,
         signature=signed.signature,
+    )
+
+
+def erase_record(
+    current: ConsentRecord, request: RightsRequest, *, now: datetime
+) -> ConsentRecord | None:
+    """``current`` withdrawn by an erase request, or None if it was already withdrawn.
+
+    Assumes ``request`` was verified (:meth:`chaincode.policy.RightsRequest.verify`).
+    Raises InvalidValue (not an erase request) or CustomerMismatch (another customer).
+    An expired consent is withdrawn too, so the record says so explicitly.
+    """
+    if request.action != "erase":
+        raise InvalidValue("request is not an erase request", field="action")
+    if request.customer_id != current.customer_id:
+        raise CustomerMismatch("erase request names another customer", field="customer_id")
+    if current.withdrawn_at is not None:
+        return None
+    stamp = truncate_to_millis(now)
+    return replace(
+        current,
+        withdrawn_at=stamp,
+        version=current.version + 1,
+        updated_at=stamp,
+        erasure=request,
     )

@@ -12,6 +12,7 @@ from chaincode.consent import (
     apply_statement,
     consent_key,
     customer_consents_prefix,
+    erase_record,
     nonce_key,
     parse_signed_statement,
 )
@@ -39,6 +40,7 @@ from chaincode.errors import (
     WrongType,
 )
 from chaincode.fields import format_timestamp
+from chaincode.policy import RightsRequest
 
 
 def _ts(moment):
@@ -493,3 +495,46 @@ def test_signed_statement_to_dict_is_the_wire_form(alice):
     assert signed.to_dict() == {**doc, "signature": signed.signature}
     assert isinstance(signed, SignedStatement)
     assert isinstance(signed.statement, ConsentStatement)
+
+
+# --- erasure --------------------------------------------------------------------------------
+
+
+def _erase_request(customer, now, signer=None):
+    doc = {
+        "action": "erase",
+        "customer_id": customer.id,
+        "requested_at": _ts(now - timedelta(minutes=1)),
+        "nonce": "erase-nonce-0123456789",
+    }
+    signature = (signer or customer).sign(doc)
+    return RightsRequest.from_json(json.dumps({**doc, "signature": signature}))
+
+
+def test_erasure_withdraws_an_open_consent_and_the_record_verifies(alice, now, granted):
+    erased = erase_record(granted, _erase_request(alice, now), now=now)
+    assert erased.withdrawn_at == now and erased.version == 2
+    assert erased.statement == granted.statement
+    back = ConsentRecord.from_json(erased.to_json_bytes())
+    assert back == erased
+    back.verify()
+
+
+def test_erasure_leaves_an_already_withdrawn_consent_alone(alice, now, granted):
+    withdrawn = _apply(granted, alice.signed("withdraw"), alice.key, now)
+    assert erase_record(withdrawn, _erase_request(alice, now), now=now) is None
+
+
+def test_record_without_erasure_serialises_without_the_field(granted):
+    assert "erasure" not in json.loads(granted.to_json_bytes())
+
+
+def test_erased_record_with_a_forged_request_fails_verification(alice, mallory, now, granted):
+    erased = erase_record(granted, _erase_request(alice, now, signer=mallory), now=now)
+    with pytest.raises(BadSignature):
+        ConsentRecord.from_json(erased.to_json_bytes()).verify()
+
+
+def test_erase_request_of_another_customer_is_refused(alice, mallory, now, granted):
+    with pytest.raises(CustomerMismatch):
+        erase_record(granted, _erase_request(mallory, now), now=now)
