@@ -258,3 +258,27 @@ def load_model(path: str | os.PathLike[str]) -> tuple[HybridModel, ModelIndex]:
     """``(model, index)`` from :func:`load_artifact`; same checks and errors."""
     loaded = load_artifact(path)
     return loaded.model, loaded.index
+
+
+#: Prefix of a model id; the rest is the start of the artifact's content hash.
+MODEL_ID_PREFIX = "lightfm-"
+_MODEL_ID_HASH_CHARS = 24
+
+
+def model_id_for(content_sha256: str) -> str:
+    """The model id a suggestion names and the ledger's provenance record holds, derived from
+    the artifact's content hash (96 bits of it), so serving and training agree without a
+    registry.
+
+    >>> model_id_for("ab" * 32)
+    'lightfm-abababababababababababab'
+
+    Raises ``ValueError`` unless ``content_sha256`` is 64 lowercase hex digits.
+    """
+    if (
+        not isinstance(content_sha256, str)
+        or len(content_sha256) != 64
+        or any(ch not in "0123456789abcdef" for ch in content_sha256)
+    ):
+        raise ValueError(f"not a SHA-256 hex digest: {content_sha256!r}")
+    return MODEL_ID_PREFIX + content_sha256[:_MODEL_ID_HASH_CHARS]

@@ -27,7 +27,7 @@ from recommender.config import ModelConfig
 from recommender.dataset import IDENTITY_PREFIX, Dataset, ModelIndex
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 #: Every array LightFM keeps as state; restoring all of them lets training resume exactly.
 LIGHTFM_STATE = (
@@ -382,32 +382,107 @@ class HybridModel:
         identity features, to the score. Past interactions are ranked by the cosine similarity
         of their item representation to the recommended item's.
         """
-        lfm, index, train = self._require()
+        _, _, train = self._require()
         self._check_user(user_index)
         self._check_item(item_index)
+        assert self._user_features is not None
+        past = np.asarray(train[user_index].indices, dtype=np.int64)
+        score = float(self.score_users(np.asarray([user_index]))[0, item_index])
+        row = self._user_features[user_index]
+        return self._explain(
+            int(user_index),
+            self._user_repr[user_index],
+            (row.indices, row.data),
+            past,
+            int(item_index),
+            score,
+            top,
+        )
+
+    def explain_new_user(
+        self,
+        features: tuple[str, ...],
+        item_index: int,
+        *,
+        past_items: np.ndarray | None = None,
+        top: int = 3,
+    ) -> Explanation:
+        """:meth:`explain` for a user described only by ``features`` (as in
+        :meth:`score_new_user`); ``past_items`` are item indices she interacted with (e.g. her
+        history as the caller may use it). The explanation's ``user_index`` is ``-1``.
+
+        Raises ``ValueError`` for an out-of-range item index or ``top < 1``.
+        """
+        (explanation,) = self.explain_new_user_items(
+            features, [item_index], past_items=past_items, top=top
+        )
+        return explanation
+
+    def explain_new_user_items(
+        self,
+        features: tuple[str, ...],
+        item_indices: Sequence[int],
+        *,
+        past_items: np.ndarray | None = None,
+        top: int = 3,
+    ) -> list[Explanation]:
+        """:meth:`explain_new_user` for several items at once (the user vector is built once).
+
+        Raises ``ValueError`` for an out-of-range item index or ``top < 1``.
+        """
+        lfm, index, _ = self._require()
+        for item in item_indices:
+            self._check_item(item)
+        past = np.zeros(0, dtype=np.int64) if past_items is None else np.asarray(past_items)
+        past = np.unique(_checked_indices(past, self.n_items, "past_items").astype(np.int64))
+        row = index.user_feature_row(features)
+        user_vec = np.asarray(row @ lfm.user_embeddings, dtype=np.float32)[0]
+        user_bias = float((row @ lfm.user_biases)[0])
+        out = []
+        for item in item_indices:
+            i = int(item)
+            score = float(self._item_repr[i] @ user_vec + self._item_bias[i] + user_bias)
+            out.append(self._explain(-1, user_vec, (row.indices, row.data), past, i, score, top))
+        return out
+
+    def _explain(
+        self,
+        user_index: int,
+        user_vec: np.ndarray,
+        user_row: tuple[np.ndarray, np.ndarray],
+        past: np.ndarray,
+        item_index: int,
+        score: float,
+        top: int,
+    ) -> Explanation:
+        """``user_row`` is the user's feature row as (columns, weights)."""
+        lfm, index, _ = self._require()
         if top < 1:
             raise ValueError(f"top must be at least 1, got {top}")
-        assert self._item_features is not None and self._user_features is not None
-        user_vec = self._user_repr[user_index]
+        assert self._item_features is not None
         item_vec = self._item_repr[item_index]
 
         def reasons(
-            row: sp.csr_matrix, names: tuple[str, ...], values: np.ndarray
+            cols: np.ndarray, weights: np.ndarray, names: tuple[str, ...], values: np.ndarray
         ) -> tuple[FeatureReason, ...]:
+            # ``values`` holds one value per column of the row, in order.
             out = [
                 FeatureReason(names[c], float(w * v))
-                for c, w, v in zip(row.indices, row.data, values[row.indices], strict=True)
+                for c, w, v in zip(cols, weights, values, strict=True)
                 if not names[c].startswith(IDENTITY_PREFIX) and w * v > 0
             ]
             out.sort(key=lambda r: (-r.contribution, r.feature))
             return tuple(out[:top])
 
-        item_row = self._item_features[item_index]
-        item_values = lfm.item_embeddings @ user_vec + lfm.item_biases
-        user_row = self._user_features[user_index]
-        user_values = lfm.user_embeddings @ item_vec
+        # Only the features present in the two rows are needed, not every embedding; the item
+        # row is read straight from the CSR arrays (indexing a sparse row is slow).
+        feats = self._item_features
+        lo, hi = feats.indptr[item_index], feats.indptr[item_index + 1]
+        item_cols, item_weights = feats.indices[lo:hi], feats.data[lo:hi]
+        item_values = lfm.item_embeddings[item_cols] @ user_vec + lfm.item_biases[item_cols]
+        user_cols, user_weights = user_row
+        user_values = lfm.user_embeddings[user_cols] @ item_vec
 
-        past = np.asarray(train[user_index].indices, dtype=np.int64)
         past = past[past != item_index]
         similar: list[InteractionReason] = []
         if past.size:
@@ -418,12 +493,11 @@ class HybridModel:
                 if sims[j] > 0:
                     i = int(past[j])
                     similar.append(InteractionReason(i, index.item_ids[i], float(sims[j])))
-        score = float(self.score_users(np.asarray([user_index]))[0, item_index])
         return Explanation(
-            user_index=int(user_index),
-            item_index=int(item_index),
+            user_index=user_index,
+            item_index=item_index,
             score=score,
-            item_features=reasons(item_row, index.item_feature_names, item_values),
-            user_features=reasons(user_row, index.user_feature_names, user_values),
+            item_features=reasons(item_cols, item_weights, index.item_feature_names, item_values),
+            user_features=reasons(user_cols, user_weights, index.user_feature_names, user_values),
             interactions=tuple(similar),
         )

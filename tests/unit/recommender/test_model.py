@@ -226,6 +226,26 @@ def test_explain_names_the_planted_category_and_a_similar_past_item(
     assert all(not r.feature.startswith("id:") for r in why.item_features + why.user_features)
 
 
+def test_explain_new_user_matches_explain_for_a_user_described_by_features_alone() -> None:
+    # Without identity features a trained user is exactly her features, so both must agree.
+    items = [Item(f"{c}-{j}", (f"category:{c}",)) for c in CATEGORIES for j in range(4)]
+    users = [UserProfile(f"u{u}", (f"likes:{CATEGORIES[u % 4]}",)) for u in range(8)]
+    interactions = [Interaction(f"u{u}", f"{CATEGORIES[u % 4]}-{u % 3}") for u in range(8)]
+    ds = build_dataset(interactions, items, users, user_identity_features=False)
+    model = HybridModel(TINY).fit(ds)
+    user, item = 1, ds.item_index["hats-3"]
+    expected = model.explain(user, item, top=2)
+    got = model.explain_new_user(("likes:hats",), item, past_items=model.known_items(user), top=2)
+    assert got.user_index == -1
+    assert got.score == pytest.approx(expected.score, rel=1e-5)
+    assert [r.feature for r in got.item_features] == [r.feature for r in expected.item_features]
+    assert [r.feature for r in got.user_features] == [r.feature for r in expected.user_features]
+    assert got.interactions == expected.interactions
+    assert model.explain_new_user(("likes:hats",), item).interactions == ()
+    with pytest.raises(ValueError):
+        model.explain_new_user(("likes:hats",), item, past_items=np.array([99]))
+
+
 def test_methods_raise_before_fit() -> None:
     model = HybridModel(TINY)
     with pytest.raises(RuntimeError, match="not fitted"):

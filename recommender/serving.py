@@ -1,0 +1,588 @@
+"""Kiosk suggestions: the model in memory, consent applied to every request.
+
+One :class:`SuggestionService` serves one retailer's stores. It holds the current model (an
+artifact written by :func:`recommender.training.train_retailer_model`) and the retailer's
+:class:`~recommender.catalogue.Catalogue`, and answers
+``suggest(store_id, customer_id, n, consent=..., history=...)`` with the top ``n`` items the
+store stocks, each with its reasons and the model id.
+
+How consent is honoured without retraining (see :mod:`recommender.slices`): the model keeps
+no customer-level embedding. Her user vector is rebuilt on every request from the features
+the request's :class:`~recommender.slices.ConsentView` allows: the serving retailer's context,
+her slices of its own records, the slices (retailer x data category) other members grant now,
+and stated preferences recorded by a member that grants ``stated_preferences``. Her history
+(:class:`~recommender.slices.CustomerHistory`) is filtered by the same view before it is used
+to exclude purchases or to explain. After a withdrawal the gateway passes a view without that
+member, so the next request uses none of her data there: no slice feature, no history record,
+no reason names it.
+
+Strategies, named in every answer (:attr:`Suggestions.strategy`):
+
+``personalised``
+    At least one of her slices the model knows is usable.
+``cold_start_stated``
+    None is, but a usable stated preference is known to the model: context plus stated
+    preferences (LightFM's cold start from features).
+``popularity``
+    Neither: the store's items by the number of distinct customers who chose them in the
+    model's training data (or, with no model installed yet, by the ``popularity`` counts given
+    to the service; without those, by item id). ``model_id`` is ``None`` without a model.
+
+Every answer excludes what she bought at the serving retailer and at every member whose
+``purchases`` her view grants (from the history and from the model's usable slices), since a
+shared model that excludes only one retailer's purchases does much worse (DESIGN §8).
+
+A request for ten suggestions with their reasons takes about a millisecond with BLAS limited
+to one thread, which the service does around every request (``threadpoolctl``; the limit is
+process-wide, so a multi-threaded server should also start with ``OPENBLAS_NUM_THREADS=1``);
+measure it with ``python -m recommender.serving_cli``.
+
+Example::
+
+    service = SuggestionService("alder", catalogue, artifact="artifacts/models/current")
+    answer = service.suggest("alder-s01", customer, 5,
+                             consent=ConsentView.for_retailers(customer, ["birch"]),
+                             history=CustomerHistory.from_records(customer, events))
+    answer.model_id, [(s.item_id, s.reasons[0].retailer) for s in answer.items]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import ThreadpoolController
+
+from recommender.artifacts import ArtifactError, LoadedArtifact, load_artifact, model_id_for
+from recommender.catalogue import Catalogue, CatalogueEntry
+from recommender.errors import InvalidRequest, ModelRejected, UnknownStore
+from recommender.model import Explanation, HybridModel, rank_items
+from recommender.slices import (
+    STATED_PREFIX,
+    ConsentView,
+    CustomerHistory,
+    DataCategory,
+    EventRecord,
+    Slice,
+    check_name,
+    context_feature,
+    event_record,
+    request_features,
+)
+from recommender.training import USER_MODEL
+
+MIN_SUGGESTIONS = 1
+MAX_SUGGESTIONS = 50
+#: Reasons of each kind kept per suggestion.
+REASONS_PER_KIND = 3
+_MAX_ID_LENGTH = 128
+
+Strategy = Literal["personalised", "cold_start_stated", "popularity"]
+ReasonKind = Literal[
+    "activity", "stated_preference", "similar_item", "item_feature", "context", "popularity"
+]
+#: Which of a past item's sources a reason names first.
+_CATEGORY_ORDER: tuple[DataCategory, ...] = ("purchases", "stated_preferences", "views")
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One reason for a suggestion and whose data it comes from.
+
+    ``kind`` / ``detail``:
+    ``activity``: her ``detail`` (a data category: purchases, views, stated_preferences) at
+    ``retailer``; ``stated_preference``: a preference she stated (``category:shoes``), recorded
+    by ``retailer``; ``similar_item``: an item ``detail`` she chose at ``retailer`` that the
+    model finds similar (``weight`` is the cosine similarity); ``item_feature``: a feature of
+    the suggested item (``brand:Kalu``) from ``retailer``'s catalogue; ``context``: what
+    ``retailer``'s customers choose; ``popularity``: popular at ``retailer`` (``weight`` is the
+    customer count). ``weight`` is otherwise the contribution to the score.
+    ``data_category`` is the consent data category of her data the reason rests on, if any.
+    """
+
+    kind: ReasonKind
+    retailer: str
+    detail: str
+    weight: float
+    data_category: DataCategory | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "retailer": self.retailer,
+            "detail": self.detail,
+            "weight": round(self.weight, 6),
+            "data_category": self.data_category,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """One suggested item, with its catalogue description and reasons: first those about her
+    (``activity``, ``stated_preference``, ``context``), then the item's features, then similar
+    items she chose; strongest first within each group, at most three of each."""
+
+    item_id: str
+    title: str
+    category: str
+    brand: str
+    price_band: str
+    score: float
+    reasons: tuple[Reason, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item_id": self.item_id,
+            "title": self.title,
+            "category": self.category,
+            "brand": self.brand,
+            "price_band": self.price_band,
+            "score": round(self.score, 6),
+            "reasons": [r.to_dict() for r in self.reasons],
+        }
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """The answer to one request. ``data_sources``: the retailers whose data about her shaped
+    it (features, exclusions or reasons), sorted."""
+
+    store_id: str
+    customer_id: str
+    model_id: str | None
+    strategy: Strategy
+    items: tuple[Suggestion, ...]
+    data_sources: tuple[str, ...]
+
+    @property
+    def item_ids(self) -> tuple[str, ...]:
+        return tuple(s.item_id for s in self.items)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "store_id": self.store_id,
+            "customer_id": self.customer_id,
+            "model_id": self.model_id,
+            "strategy": self.strategy,
+            "data_sources": list(self.data_sources),
+            "suggestions": [s.to_dict() for s in self.items],
+        }
+
+
+def popularity_from_events(events: Iterable[object], retailer: str) -> dict[str, float]:
+    """Item id -> number of distinct customers with a positive event at ``retailer``: the
+    fallback ranking before any model is trained. Raises ``ValueError`` on a malformed event.
+    """
+    seen: dict[str, set[str]] = {}
+    for raw in events:
+        ev = event_record(raw)
+        if ev.retailer == retailer and ev.positive_weight is not None:
+            seen.setdefault(ev.item_id, set()).add(ev.customer_id)
+    return {item: float(len(customers)) for item, customers in seen.items()}
+
+
+@dataclass(frozen=True)
+class _Installed:
+    """A verified model and everything precomputed to serve one retailer with it."""
+
+    model: HybridModel
+    model_id: str
+    metadata: Mapping[str, Any]
+    #: customer -> her slices the model knows, with their training row.
+    slices: Mapping[str, tuple[tuple[Slice, int], ...]]
+    #: stated preferences (without the ``stated:`` prefix) the model knows.
+    stated: frozenset[str]
+    #: store -> sorted model item indices of what it stocks.
+    store_items: Mapping[str, np.ndarray]
+    #: per model item: distinct customers who chose it in the training data.
+    popularity: np.ndarray
+
+
+def _install(loaded: LoadedArtifact, retailer: str, catalogue: Catalogue) -> _Installed:
+    meta = loaded.metadata
+    if meta.get("user_model") != USER_MODEL:
+        raise ModelRejected(
+            f"artifact was trained for user model {meta.get('user_model')!r}, not {USER_MODEL!r}"
+        )
+    if meta.get("retailer") != retailer:
+        raise ModelRejected(
+            f"artifact was trained for retailer {meta.get('retailer')!r}, not {retailer!r}"
+        )
+    index = loaded.index
+    slices: dict[str, list[tuple[Slice, int]]] = {}
+    stated: set[str] = set()
+    for name in index.user_feature_names:
+        sl = Slice.parse(name)
+        if sl is not None:
+            row = index.user_index.get(sl.row)
+            if row is None:
+                raise ModelRejected(f"artifact has slice feature {name!r} without its row")
+            slices.setdefault(sl.customer_id, []).append((sl, row))
+        elif name.startswith(STATED_PREFIX):
+            stated.add(name[len(STATED_PREFIX) :])
+    store_items = {
+        store: index.item_indices(catalogue.items_in_store(store), ignore_unknown=True)
+        for store in catalogue.stores(retailer)
+    }
+    if not any(items.size for items in store_items.values()):
+        raise ModelRejected(f"artifact knows none of the items {retailer!r}'s stores stock")
+    # Distinct customers per item: map slice rows to customers, then binarise.
+    customers = {c: j for j, c in enumerate(sorted(slices))}
+    rows = [customers[c] for c, ss in slices.items() for _ in ss]
+    cols = [row for ss in slices.values() for _, row in ss]
+    assign = sp.csr_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(max(len(customers), 1), index.n_users)
+    )
+    chosen = (assign @ loaded.model.train_interactions).tocsr()
+    chosen.data[:] = 1.0
+    return _Installed(
+        model=loaded.model,
+        model_id=model_id_for(loaded.content_sha256),
+        metadata=loaded.metadata,
+        slices=MappingProxyType({c: tuple(ss) for c, ss in slices.items()}),
+        stated=frozenset(stated),
+        store_items=MappingProxyType(store_items),
+        popularity=np.asarray(chosen.sum(axis=0), dtype=np.float32).ravel(),
+    )
+
+
+def _check_id(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > _MAX_ID_LENGTH:
+        raise InvalidRequest(
+            f"{field} must be a non-empty string of at most 128 characters", field=field
+        )
+    return value
+
+
+class SuggestionService:
+    """Suggestions for the stores of ``retailer`` from the model currently installed.
+
+    ``artifact``: a model directory to install at once (:meth:`swap_model`; its errors are
+    raised). ``popularity``: item id -> count, the ranking used while no model is installed
+    (e.g. :func:`popularity_from_events` over the retailer's own events).
+
+    The service is safe to share between threads: a request reads the installed model once,
+    and :meth:`swap_model` replaces it with one assignment after verifying the new one.
+    Raises ``ValueError`` for a malformed retailer or one without a store in ``catalogue``.
+    """
+
+    def __init__(
+        self,
+        retailer: str,
+        catalogue: Catalogue,
+        *,
+        artifact: str | os.PathLike[str] | None = None,
+        popularity: Mapping[str, float] | None = None,
+    ) -> None:
+        self.retailer = check_name("retailer", retailer)
+        if not catalogue.stores(retailer):
+            raise ValueError(f"the catalogue has no store of retailer {retailer!r}")
+        self.catalogue = catalogue
+        self._popularity = MappingProxyType(dict(popularity or {}))
+        self._installed: _Installed | None = None
+        self._threads = ThreadpoolController()
+        if artifact is not None:
+            self.swap_model(artifact)
+
+    @property
+    def model_id(self) -> str | None:
+        """The installed model's id, ``None`` before the first model."""
+        installed = self._installed
+        return None if installed is None else installed.model_id
+
+    @property
+    def model_metadata(self) -> Mapping[str, Any]:
+        """The installed artifact's metadata (training snapshot, metrics), empty without one."""
+        installed = self._installed
+        return MappingProxyType({}) if installed is None else installed.metadata
+
+    def swap_model(self, path: str | os.PathLike[str]) -> str:
+        """Load, verify and install the artifact at ``path``; return its model id.
+
+        Verification: the artifact's own checks (format version, SHA-256 of every byte), then
+        that it was trained with this user model for this retailer and knows items its stores
+        stock. On any failure :class:`~recommender.errors.ModelRejected` is raised and the
+        previous model keeps serving.
+        """
+        try:
+            loaded = load_artifact(path)
+        except ArtifactError as exc:
+            raise ModelRejected(f"artifact at {os.fspath(path)!r} rejected: {exc}") from exc
+        installed = _install(loaded, self.retailer, self.catalogue)
+        self._installed = installed
+        return installed.model_id
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _check_request(
+        self,
+        store_id: object,
+        customer_id: object,
+        n: object,
+        consent: object,
+        history: object,
+    ) -> None:
+        _check_id("store_id", store_id)
+        _check_id("customer_id", customer_id)
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise InvalidRequest(f"n must be an integer, got {type(n).__name__}", field="n")
+        if not MIN_SUGGESTIONS <= n <= MAX_SUGGESTIONS:
+            raise InvalidRequest(
+                f"n must lie in [{MIN_SUGGESTIONS}, {MAX_SUGGESTIONS}], got {n}", field="n"
+            )
+        if not isinstance(consent, ConsentView) or consent.customer_id != customer_id:
+            raise InvalidRequest(
+                "consent must be the ConsentView of this customer", field="consent"
+            )
+        if not isinstance(history, CustomerHistory) or history.customer_id != customer_id:
+            raise InvalidRequest(
+                "history must be the CustomerHistory of this customer", field="history"
+            )
+        assert isinstance(store_id, str)
+        try:
+            owner = self.catalogue.retailer_of_store(store_id)
+        except KeyError:
+            raise UnknownStore(store_id) from None
+        if owner != self.retailer:
+            raise UnknownStore(store_id)
+
+    def suggest(
+        self,
+        store_id: str,
+        customer_id: str,
+        n: int,
+        *,
+        consent: ConsentView,
+        history: CustomerHistory,
+    ) -> Suggestions:
+        """Top ``n`` (1..50) items stocked in ``store_id`` for ``customer_id``, best first.
+
+        Uses only what ``consent`` allows (plus the retailer's own records); see the module
+        docstring for the strategies. Fewer than ``n`` items come back when the store has
+        fewer candidates left.
+
+        Raises :class:`~recommender.errors.InvalidRequest` for ``n`` outside 1..50, a
+        malformed id, or a consent view or history of another customer, and
+        :class:`~recommender.errors.UnknownStore` for a store that is not this retailer's.
+        """
+        self._check_request(store_id, customer_id, n, consent, history)
+        installed = self._installed  # read once: a concurrent swap does not mix two models
+        with self._threads.limit(limits=1, user_api="blas"):
+            if installed is None:
+                return self._without_model(store_id, customer_id, n, consent, history)
+            return self._with_model(installed, store_id, customer_id, n, consent, history)
+
+    # -- strategies -------------------------------------------------------------------------
+
+    def _usable_history(
+        self, consent: ConsentView, history: CustomerHistory
+    ) -> tuple[list[EventRecord], list[tuple[str, str]]]:
+        """Her events and (preference, recording retailer) pairs the view allows."""
+        events = [
+            ev
+            for ev in history.events
+            if consent.allows(ev.retailer, ev.category, serving=self.retailer)
+        ]
+        stated = [
+            (pref, st.retailer)
+            for st in history.stated
+            if consent.allows(st.retailer, "stated_preferences", serving=self.retailer)
+            for pref in st.features
+        ]
+        return events, stated
+
+    def _suggestion(self, entry: CatalogueEntry, score: float, reasons: list[Reason]) -> Suggestion:
+        return Suggestion(
+            item_id=entry.item_id,
+            title=entry.title,
+            category=entry.category,
+            brand=entry.brand,
+            price_band=entry.price_band,
+            score=score,
+            reasons=tuple(reasons),
+        )
+
+    def _without_model(
+        self,
+        store_id: str,
+        customer_id: str,
+        n: int,
+        consent: ConsentView,
+        history: CustomerHistory,
+    ) -> Suggestions:
+        events, _ = self._usable_history(consent, history)
+        bought = {ev.item_id for ev in events if ev.event_type == "purchase"}
+        stock = [i for i in self.catalogue.items_in_store(store_id) if i not in bought]
+        counts = np.asarray([self._popularity.get(i, 0.0) for i in stock], dtype=np.float64)
+        items = []
+        for j, score in rank_items(counts, n) if stock else []:
+            entry = self.catalogue.entry(stock[j])
+            reason = Reason("popularity", self.retailer, f"popular at {self.retailer}", score)
+            items.append(self._suggestion(entry, score, [reason]))
+        sources = {ev.retailer for ev in events if ev.event_type == "purchase"}
+        return Suggestions(
+            store_id, customer_id, None, "popularity", tuple(items), tuple(sorted(sources))
+        )
+
+    def _with_model(
+        self,
+        installed: _Installed,
+        store_id: str,
+        customer_id: str,
+        n: int,
+        consent: ConsentView,
+        history: CustomerHistory,
+    ) -> Suggestions:
+        model = installed.model
+        index = model.index
+        train = model.train_interactions
+        events, stated_pairs = self._usable_history(consent, history)
+        slices = [
+            (sl, row)
+            for sl, row in installed.slices.get(customer_id, ())
+            if consent.allows(sl.retailer, sl.category, serving=self.retailer)
+        ]
+        stated_by: dict[str, set[str]] = {}
+        for pref, retailer in stated_pairs:
+            if pref in installed.stated:
+                stated_by.setdefault(pref, set()).add(retailer)
+
+        # Her past items the view allows, each with the source a reason will name; her
+        # purchases among them are excluded (items the model does not know are never
+        # candidates, so their purchases need no exclusion).
+        sources: dict[int, tuple[str, DataCategory]] = {}
+        excluded: set[int] = set()
+        found: list[tuple[int, str, DataCategory]] = [
+            (int(i), sl.retailer, sl.category)
+            for sl, row in slices
+            for i in train.indices[train.indptr[row] : train.indptr[row + 1]]
+        ]
+        for ev in events:
+            idx = index.item_index.get(ev.item_id)
+            if idx is not None:
+                found.append((idx, ev.retailer, ev.category))
+
+        def preference(source: tuple[str, DataCategory]) -> tuple[int, bool, str]:
+            # A reason names her purchase before her statement or view, the serving retailer's
+            # record before another member's.
+            retailer, category = source
+            return (_CATEGORY_ORDER.index(category), retailer != self.retailer, retailer)
+
+        for idx, retailer, category in found:
+            best = sources.get(idx)
+            if best is None or preference((retailer, category)) < preference(best):
+                sources[idx] = (retailer, category)
+            if category == "purchases":
+                excluded.add(idx)
+        used = {retailer for retailer, _ in sources.values()}
+        used |= {ev.retailer for ev in events}
+        used |= {r for rs in stated_by.values() for r in rs}
+
+        strategy: Strategy
+        if slices:
+            strategy = "personalised"
+        elif stated_by:
+            strategy = "cold_start_stated"
+        else:
+            strategy = "popularity"
+        candidates = installed.store_items[store_id]
+        exclude = np.fromiter(excluded, dtype=np.int64, count=len(excluded))
+        features: tuple[str, ...] = ()
+        if strategy == "popularity":
+            scores = installed.popularity
+        else:
+            features = request_features(self.retailer, (sl for sl, _ in slices), stated_by)
+            scores = model.score_new_user(features)
+        ranked = (
+            rank_items(scores, n, allowed_items=candidates, exclude=exclude)
+            if candidates.size
+            else []
+        )
+
+        past = np.fromiter(sources, dtype=np.int64, count=len(sources))
+        if strategy == "popularity":
+            explanations: list[Explanation | None] = [None] * len(ranked)
+        else:
+            explanations = list(
+                model.explain_new_user_items(
+                    features,
+                    [idx for idx, _ in ranked],
+                    past_items=past if strategy == "personalised" else None,
+                    top=REASONS_PER_KIND,
+                )
+            )
+        items = []
+        for (idx, score), why in zip(ranked, explanations, strict=True):
+            entry = self.catalogue.entry(index.item_ids[idx])
+            if why is None:
+                count = float(installed.popularity[idx])
+                reasons = [
+                    Reason("popularity", self.retailer, f"popular at {self.retailer}", count)
+                ]
+            else:
+                reasons = self._reasons(why, entry, stated_by, sources)
+            items.append(self._suggestion(entry, score, reasons))
+        return Suggestions(
+            store_id,
+            customer_id,
+            installed.model_id,
+            strategy,
+            tuple(items),
+            tuple(sorted(used)),
+        )
+
+    def _reasons(
+        self,
+        why: Explanation,
+        entry: CatalogueEntry,
+        stated_by: Mapping[str, set[str]],
+        sources: Mapping[int, tuple[str, DataCategory]],
+    ) -> list[Reason]:
+        """The model's explanation, each part attributed to the retailer whose data it is."""
+        out: list[Reason] = []
+        for part in why.user_features:
+            name = part.feature
+            sl = Slice.parse(name)
+            if sl is not None:
+                out.append(
+                    Reason("activity", sl.retailer, sl.category, part.contribution, sl.category)
+                )
+            elif name.startswith(STATED_PREFIX):
+                pref = name[len(STATED_PREFIX) :]
+                recorders = sorted(stated_by.get(pref, ()), key=lambda r: (r != self.retailer, r))
+                if recorders:  # always true: only usable preferences are features
+                    out.append(
+                        Reason(
+                            "stated_preference",
+                            recorders[0],
+                            pref,
+                            part.contribution,
+                            "stated_preferences",
+                        )
+                    )
+            elif name == context_feature(self.retailer):
+                out.append(
+                    Reason(
+                        "context", self.retailer, f"customers of {self.retailer}", part.contribution
+                    )
+                )
+        for part in why.item_features:
+            out.append(Reason("item_feature", entry.retailer, part.feature, part.contribution))
+        for similar in why.interactions:
+            retailer, category = sources[similar.item_index]
+            out.append(
+                Reason("similar_item", retailer, similar.item_id, similar.similarity, category)
+            )
+        return out
+
+
+def history_from_events(customer_id: str, events: Iterable[object]) -> CustomerHistory:
+    """Her events among ``events`` (any shape :func:`~recommender.slices.event_record`
+    reads) as a :class:`~recommender.slices.CustomerHistory` without stated preferences."""
+    mine = [e for e in (event_record(r) for r in events) if e.customer_id == customer_id]
+    return CustomerHistory(customer_id, tuple(mine))
