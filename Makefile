@@ -10,7 +10,7 @@ CONSENSUS ?=
 NETWORK := $(PY) -m network $(if $(CONSENSUS),--consensus $(CONSENSUS))
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: help venv fabric-bins fabric-ca-bins lint test test-unit test-integration bench bench-recommender bench-consortium \
+.PHONY: help venv fabric-bins fabric-ca-bins lint test test-unit test-integration bench bench-recommender bench-consortium bench-serving \
         network-up network-up-ca network-down network-status network-clean network-validate run down clean
 
 help: ## List every target, one line each
@@ -53,13 +53,16 @@ lint: venv ## ruff and mypy over the packages
 	$(VENV)/bin/ruff check network chaincode gateway recommender tests
 	$(VENV)/bin/mypy network chaincode gateway recommender
 
-bench: bench-recommender bench-consortium ## Every benchmark table the issues ask for
+bench: bench-recommender bench-consortium bench-serving ## Every benchmark table the issues ask for
 
 bench-recommender: venv ## MovieLens: LightFM hybrid vs popularity vs ALS, both splits; plot in artifacts/
 	$(PY) -m recommender.bench
 
 bench-consortium: venv ## Consortium lift: siloed vs shared (all / 60% consenting), incl. cold start
 	$(PY) -m recommender.consortium_cli
+
+bench-serving: venv ## Kiosk suggestion latency (p50/p99, calls/s) on the demo world
+	OPENBLAS_NUM_THREADS=1 $(PY) -m recommender.serving_cli
 
 test-unit: venv ## Unit tests (pure logic, no processes started)
 	$(PY) -m pytest tests/unit
