@@ -129,7 +129,9 @@ def make_plan(consortium: Consortium) -> Plan:
         identities += [
             Identity(r.name, "admin", IdentityKind.ADMIN),
             Identity(r.name, "peer0", IdentityKind.PEER, tls_hosts=(r.host, "localhost")),
+            # The gateway's TLS certificate serves its HTTPS API.
             Identity(r.name, "gateway", IdentityKind.CLIENT,
-                     attrs=(("prefshare.role", "gateway"), ("prefshare.retailer", r.name))),
+                     attrs=(("prefshare.role", "gateway"), ("prefshare.retailer", r.name)),
+                     tls_hosts=(r.host, "localhost")),
         ]
     return Plan(tuple(cas), tuple(peers), tuple(orderers), tuple(identities))

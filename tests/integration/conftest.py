@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from network.control import Layer, Network
-from network.description import load_consortium
+from network.description import Consortium, load_consortium
 from network.layout import RunLayout
 from network.plan import make_plan
 
@@ -28,12 +28,18 @@ def _test_description(tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ca_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+def consortium(tmp_path_factory: pytest.TempPathFactory) -> Consortium:
+    """The default consortium description, moved to the tests' port block."""
+    return load_consortium(_test_description(tmp_path_factory.mktemp("description")))
+
+
+@pytest.fixture(scope="session")
+def ca_network(tmp_path_factory: pytest.TempPathFactory,
+               consortium: Consortium) -> Iterator[Network]:
     """The consortium's CAs, started, with every identity enrolled."""
     if not (BIN_DIR / "fabric-ca-server").exists():
         pytest.fail("Fabric CA is not built: run `make fabric-ca-bins`")
     tmp = tmp_path_factory.mktemp("network")
-    consortium = load_consortium(_test_description(tmp))
     net = Network(make_plan(consortium), RunLayout(tmp / "run"), BIN_DIR)
     net.up(Layer.CA)
     try:

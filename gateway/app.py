@@ -1,0 +1,96 @@
+"""The retailer's REST gateway: ``create_app(settings)`` builds one FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import PayloadTooLarge, install_error_handlers, to_response
+from gateway.routes import admin, consents, customers, events, ops
+from gateway.services import Services
+from gateway.settings import GatewaySettings
+
+log = logging.getLogger("prefshare.gateway")
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = to_response(PayloadTooLarge(f"the request body is over {self.limit} bytes"))
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    services = Services.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        log.info("gateway starting", extra={"settings": settings.loggable()})
+        yield
+        services.connection.close()
+
+    app = FastAPI(
+        title=f"prefshare gateway ({settings.retailer})", version="1",
+        summary="Consent, preference events and customer rights on the consortium ledger",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for router in (consents.router, customers.router, events.router, admin.router, ops.router):
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def observe(request: Request,
+                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        # The route template, never the raw path: paths carry customer ids.
+        route: Any = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        elapsed = time.perf_counter() - started
+        services.metrics.requests.labels(request.method, template, response.status_code).inc()
+        services.metrics.latency.labels(request.method, template).observe(elapsed)
+        log.info("request", extra={"method": request.method, "route": template,
+                                   "status": response.status_code,
+                                   "ms": round(elapsed * 1000, 2)})
+        return response
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

@@ -1,0 +1,87 @@
+"""`python -m gateway COMMAND`: serve a retailer's gateway, issue store credentials, check it.
+
+Settings come from the consortium description and run folder (``--retailer``), the one place
+that names ports and paths. Every failure is one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import ssl
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from gateway.settings import GatewaySettings, settings_for_retailer
+from gateway.stores import CredentialStore, Role
+from network.description import load_consortium
+from network.errors import NetworkError
+from network.layout import RunLayout
+
+
+def _settings(args: argparse.Namespace) -> GatewaySettings:
+    consortium = load_consortium(args.description)
+    return settings_for_retailer(consortium, args.retailer, RunLayout(args.run_dir.resolve()))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway import logs
+    from gateway.app import create_app
+
+    settings = _settings(args)
+    logs.configure()
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+                ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key,
+                log_config=None, access_log=False)
+    return 0
+
+
+def _issue(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    store = CredentialStore(settings.data_dir / "gateway.sqlite3")
+    credential = store.issue(args.store, Role.ADMIN if args.admin else Role.STORE)
+    print(credential)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    context = ssl.create_default_context(cafile=str(settings.peer_tls_root))
+    url = f"https://{settings.http_host}:{settings.http_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=5) as r:
+            body = json.load(r)
+    except urllib.error.HTTPError as exc:
+        body = json.load(exc)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"error: gateway at {url} is not answering: {exc}", file=sys.stderr)
+        return 1
+    print(f"{url}: {body['status']} (peer {body['peer']})")
+    return 0 if body["status"] == "ok" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
+    p.add_argument("--run-dir", type=Path, default=Path(".run"))
+    p.add_argument("--retailer", required=True, help="the retailer whose gateway this is")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="serve the HTTPS API")
+    issue = sub.add_parser("issue-credential", help="issue a store credential (printed once)")
+    issue.add_argument("--store", required=True)
+    issue.add_argument("--admin", action="store_true", help="an admin credential")
+    sub.add_parser("check", help="ask a running gateway for its health")
+    args = p.parse_args(argv)
+    try:
+        return {"serve": _serve, "issue-credential": _issue, "check": _check}[args.command](args)
+    except (NetworkError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

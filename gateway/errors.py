@@ -1,0 +1,159 @@
+"""The gateway's errors and their mapping to HTTP, in one place.
+
+Every failure leaves the service as ``{"error": {"code", "message", "details"}}`` with a
+status that says whose fault it is. Routes raise :class:`ApiError` subclasses or let the
+Fabric client's and the chaincode's typed errors through; :func:`install_error_handlers`
+maps them all. Messages never echo request values: they may be personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chaincode.errors import ChaincodeError
+from gateway.fabric.errors import CommitError, CommitStatusError, GatewayError, SubmitError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code is not None:
+            self.code = code
+
+
+class Unauthenticated(ApiError):
+    status, code = 401, "UNAUTHENTICATED"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "FORBIDDEN"
+
+
+class NotFound(ApiError):
+    status, code = 404, "NOT_FOUND"
+
+
+class Conflict(ApiError):
+    status, code = 409, "CONFLICT"
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "PAYLOAD_TOO_LARGE"
+
+
+class Unprocessable(ApiError):
+    status, code = 422, "VALIDATION_FAILED"
+
+
+class PeerUnavailable(ApiError):
+    status, code = 503, "PEER_UNAVAILABLE"
+
+
+class OutcomeUnknown(ApiError):
+    """The transaction was sent but its commit could not be confirmed; retry with the same
+    idempotency key, and the chaincode's own duplicate checks keep it from applying twice."""
+
+    status, code = 503, "COMMIT_UNCONFIRMED"
+
+
+#: Chaincode error kinds (chaincode/errors.py) as HTTP statuses.
+_CHAINCODE_STATUS = {
+    "invalid": 400,
+    "unauthenticated": 403,  # a customer's signature failed: the caller is not authorised
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+}
+
+_UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                grpc.StatusCode.CANCELLED, grpc.StatusCode.RESOURCE_EXHAUSTED}
+
+
+def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def from_fabric(exc: GatewayError | CommitError) -> ApiError | tuple[int, dict[str, Any]]:
+    """Map a Fabric client error to the response the caller gets."""
+    if isinstance(exc, CommitError):
+        return Conflict("the transaction was ordered but not valid",
+                        code="TRANSACTION_INVALID", details={"validation": exc.code_name})
+    chaincode = exc.chaincode_error()
+    if chaincode is not None:
+        return _chaincode_response(chaincode)
+    if isinstance(exc, CommitStatusError | SubmitError) and exc.code in _UNREACHABLE:
+        return OutcomeUnknown("the ledger did not confirm the commit in time; retry with the "
+                              "same Idempotency-Key")
+    if exc.code in _UNREACHABLE:
+        return PeerUnavailable("the retailer's peer cannot be reached; retry later")
+    return PeerUnavailable("the ledger refused the request", code="LEDGER_ERROR",
+                           details={"grpc_status": exc.code.name if exc.code else None})
+
+
+def _chaincode_response(err: ChaincodeError) -> tuple[int, dict[str, Any]]:
+    status = _CHAINCODE_STATUS.get(err.kind, 400)
+    details = {"field": err.field} if err.field else None
+    return status, _body(err.code, str(err.message), details)
+
+
+def _respond(result: ApiError | tuple[int, dict[str, Any]]) -> JSONResponse:
+    if isinstance(result, ApiError):
+        return JSONResponse(_body(result.code, result.message, result.details),
+                            status_code=result.status)
+    status, body = result
+    return JSONResponse(body, status_code=status)
+
+
+#: The exceptions :func:`to_response` maps; anything else is a bug (500).
+MAPPED = (ApiError, ChaincodeError, GatewayError, CommitError)
+
+
+def to_response(exc: Exception) -> JSONResponse:
+    """The response for one of :data:`MAPPED`; raises TypeError for anything else."""
+    if isinstance(exc, ApiError):
+        return _respond(exc)
+    if isinstance(exc, ChaincodeError):
+        return _respond(_chaincode_response(exc))
+    if isinstance(exc, GatewayError | CommitError):
+        return _respond(from_fabric(exc))
+    raise TypeError(f"no HTTP mapping for {type(exc).__name__}")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def _mapped(_: Request, exc: Exception) -> JSONResponse:
+        return to_response(exc)
+
+    for kind in MAPPED:
+        app.add_exception_handler(kind, _mapped)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Field locations and rules only: pydantic's "input" may hold personal data.
+        details = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""),
+                    "type": e.get("type", "")} for e in exc.errors()]
+        return JSONResponse(_body("VALIDATION_FAILED", "the request is not valid", details),
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", extra={"error_type": type(exc).__name__})
+        return JSONResponse(_body("INTERNAL", "internal error"), status_code=500)

@@ -1,0 +1,136 @@
+"""Idempotency keys: a retried write returns the first answer instead of writing twice.
+
+A key is scoped to its caller. The first request with a key claims it; its final answer is
+stored with a hash of the request, and a retry with the same key and the same request gets
+that answer back. The same key with a different request is refused (422). A request still in
+flight under the key gets 409. An answer that says the outcome is unknown, or that the peer
+was unreachable (5xx), is not stored: the claim is released so the retry really retries, and
+the chaincode's own duplicate checks (event ids, consent ids, nonces) keep a write that did
+land from applying twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import JSONResponse, Response
+
+from gateway.errors import MAPPED, ApiError, Conflict, Unprocessable, to_response
+
+KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+#: How long a claimed key that never got an answer (a crashed request) blocks retries.
+CLAIM_TIMEOUT_S = 120.0
+
+
+class MissingIdempotencyKey(ApiError):
+    status, code = 400, "IDEMPOTENCY_KEY_REQUIRED"
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    status: int
+    body: bytes
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(b"\0".join([method.encode(), path.encode(), body])).hexdigest()
+
+
+class IdempotencyStore:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS idempotency ("
+                " scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+                " claimed_at REAL NOT NULL, status INTEGER, body BLOB,"
+                " PRIMARY KEY (scope, key))"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self._path, timeout=10, isolation_level=None)
+
+    def claim(self, scope: str, key: str | None, fingerprint: str) -> StoredAnswer | None:
+        """Claim ``key`` for this request, or return the stored answer of its first run.
+
+        Raises:
+            MissingIdempotencyKey, Unprocessable (malformed key, or reused for another
+            request), Conflict (the first request with this key is still running).
+        """
+        if key is None:
+            raise MissingIdempotencyKey("writes need an Idempotency-Key header")
+        if not KEY.fullmatch(key):
+            raise Unprocessable("Idempotency-Key must be 8-128 of A-Z a-z 0-9 _ . : -",
+                                code="IDEMPOTENCY_KEY_MALFORMED")
+        now = time.time()
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute(
+                "SELECT fingerprint, claimed_at, status, body FROM idempotency"
+                " WHERE scope = ? AND key = ?", (scope, key),
+            ).fetchone()
+            if row is None or (row[2] is None and now - row[1] > CLAIM_TIMEOUT_S):
+                db.execute(
+                    "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, NULL, NULL)",
+                    (scope, key, fingerprint, now),
+                )
+                db.execute("COMMIT")
+                return None
+            db.execute("COMMIT")
+        stored_fp, _, status, body = row
+        if stored_fp != fingerprint:
+            raise Unprocessable("this Idempotency-Key was used for a different request",
+                                code="IDEMPOTENCY_KEY_REUSED")
+        if status is None:
+            raise Conflict("a request with this Idempotency-Key is still running",
+                           code="IDEMPOTENCY_KEY_IN_FLIGHT")
+        return StoredAnswer(int(status), bytes(body))
+
+    def finish(self, scope: str, key: str, status: int, body: bytes) -> None:
+        """Store the final answer, or release the claim when the answer was a 5xx."""
+        with self._connect() as db:
+            if status >= 500:
+                db.execute("DELETE FROM idempotency WHERE scope = ? AND key = ?", (scope, key))
+            else:
+                db.execute("UPDATE idempotency SET status = ?, body = ?"
+                           " WHERE scope = ? AND key = ?", (status, body, scope, key))
+
+
+def canonical_body(payload: object) -> bytes:
+    """The request body as the fingerprint sees it (key order does not matter)."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+
+
+def run_idempotent(store: IdempotencyStore, *, scope: str, key: str | None, method: str,
+                   path: str, payload: object,
+                   action: Callable[[], tuple[int, Any]]) -> Response:
+    """Run ``action`` once per (scope, key); a retry gets the first answer back.
+
+    ``action`` returns (status, JSON-able body) or raises an error the gateway maps
+    (errors.MAPPED); both outcomes are stored unless the status is 5xx.
+    """
+    fingerprint = request_fingerprint(method, path, canonical_body(payload))
+    stored = store.claim(scope, key, fingerprint)
+    if stored is not None:
+        return Response(stored.body, status_code=stored.status, media_type="application/json",
+                        headers={"Idempotent-Replay": "true"})
+    assert key is not None  # claim() refuses a missing key
+    try:
+        status, body = action()
+        response: Response = JSONResponse(body, status_code=status)
+    except MAPPED as exc:
+        response = to_response(exc)
+    except BaseException:
+        store.finish(scope, key, 500, b"")
+        raise
+    store.finish(scope, key, response.status_code, bytes(response.body))
+    return response

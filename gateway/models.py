@@ -1,0 +1,96 @@
+"""Request and response bodies of the REST API (pydantic v2; unknown fields are refused).
+
+These models fix the *shape* of each body for validation and the OpenAPI schema; the rules
+a record must satisfy (signatures, times, scopes) are checked by the chaincode's own parsers
+(chaincode/), which the gateway runs before it calls the ledger, and again on the ledger.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chaincode.consent import COLLECTION_METHODS, DATA_CATEGORIES, PURPOSES
+from chaincode.preferences import EVENT_TYPES, MAX_BATCH_EVENTS
+
+CustomerId = Annotated[str, Field(pattern=r"^c_[A-Za-z0-9_-]{43}$",
+                                  examples=["c_" + "A" * 43])]
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Timestamp = Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$",
+                                 examples=["2026-11-21T10:00:00.000Z"])]
+Signature = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+Nonce = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
+Purpose = Literal[PURPOSES]  # type: ignore[valid-type]
+Category = Literal[DATA_CATEGORIES]  # type: ignore[valid-type]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RegisterCustomer(_Body):
+    public_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{40,200}$",
+                                     description="WebCrypto SPKI export, base64url")]
+
+
+class ConsentStatement(_Body):
+    """A customer-signed grant, narrowing or withdrawal (docs/chaincode.md)."""
+
+    action: Literal["grant", "narrow", "withdraw"]
+    consent_id: Id
+    customer_id: CustomerId
+    given_at: Timestamp
+    nonce: Nonce
+    collection_method: Literal[COLLECTION_METHODS]  # type: ignore[valid-type]
+    policy_version: Annotated[str, Field(max_length=32)]
+    jurisdiction: Annotated[str, Field(max_length=8)]
+    recipients: Annotated[list[Annotated[str, Field(max_length=64)]],
+                          Field(max_length=64)] | None = None
+    purposes: Annotated[list[Purpose], Field(max_length=8)] | None = None
+    data_categories: Annotated[list[Category], Field(max_length=8)] | None = None
+    expires_at: Timestamp | None = None
+    signature: Signature
+
+
+class RightsRequest(_Body):
+    """A customer-signed export or erasure request."""
+
+    action: Literal["export", "erase"]
+    customer_id: CustomerId
+    requested_at: Timestamp
+    nonce: Nonce
+    signature: Signature
+
+
+class PreferenceEventIn(_Body):
+    event_id: Id
+    item_id: Id
+    item_category: Id
+    event_type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
+    value: Annotated[float, Field(ge=-1e9, le=1e9)] = 1.0
+    timestamp: Timestamp
+
+
+class EventBatch(_Body):
+    events: Annotated[list[PreferenceEventIn], Field(min_length=1, max_length=MAX_BATCH_EVENTS)]
+
+
+class Recorded(BaseModel):
+    recorded: int
+
+
+class IssuedCredential(BaseModel):
+    store_id: str
+    role: str
+    credential: str = Field(description="shown once; the gateway keeps only its hash")
+
+
+class Page(BaseModel):
+    items: list[Any]
+    next_cursor: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    peer: Literal["reachable", "unreachable"]

@@ -1,0 +1,1 @@
+"""One router per resource; route bodies validate, then call the ledger service."""

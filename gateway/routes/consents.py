@@ -1,0 +1,25 @@
+"""Consent statements: grant, narrow, withdraw, each signed by the customer."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request, Response
+
+from chaincode.consent import parse_signed_statement
+from gateway.deps import IdempotencyKey, LedgerDep, ServicesDep
+from gateway.idempotency import run_idempotent
+from gateway.models import ConsentStatement
+
+router = APIRouter(prefix="/v1/consents", tags=["consents"])
+
+
+@router.post("", status_code=201, summary="Apply a customer-signed consent statement")
+def submit_statement(body: ConsentStatement, request: Request, services: ServicesDep,
+                     ledger: LedgerDep, idempotency_key: IdempotencyKey = None) -> Response:
+    payload = body.model_dump(exclude_none=True)
+    parse_signed_statement(json.dumps(payload))  # the chaincode's rules, before any call
+    return run_idempotent(
+        services.idempotency, scope=f"customer:{body.customer_id}", key=idempotency_key,
+        method="POST", path=request.url.path, payload=payload,
+        action=lambda: (201, ledger.submit_consent(payload)))

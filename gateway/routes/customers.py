@@ -1,0 +1,83 @@
+"""Customers: key registration, consent views, consent-checked reads, export and erasure."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from chaincode.policy import RightsRequest as ChaincodeRightsRequest
+from gateway.deps import IdempotencyKey, LedgerDep, PrincipalDep, ServicesDep
+from gateway.errors import Unprocessable
+from gateway.idempotency import run_idempotent
+from gateway.models import CustomerId, Id, Page, Purpose, RegisterCustomer, RightsRequest
+from gateway.pagination import Cursor, Limit, paginate
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+CustomerPath = Annotated[CustomerId, Path()]
+
+
+@router.post("", status_code=201, summary="Register a customer's public key")
+def register_customer(body: RegisterCustomer, request: Request, services: ServicesDep,
+                      ledger: LedgerDep, idempotency_key: IdempotencyKey = None) -> Response:
+    return run_idempotent(
+        services.idempotency, scope=f"key:{body.public_key}", key=idempotency_key,
+        method="POST", path=request.url.path, payload=body.model_dump(),
+        action=lambda: (201, ledger.register_customer(body.public_key)))
+
+
+@router.get("/{customer_id}/consents", response_model=Page,
+            summary="A customer's consents, each with its status now")
+def list_consents(customer_id: CustomerPath, _: PrincipalDep, ledger: LedgerDep,
+                  limit: Limit = 50, cursor: Cursor = None) -> Page:
+    return paginate(ledger.list_consents(customer_id) or [], limit, cursor)
+
+
+@router.get("/{customer_id}/consents/{consent_id}/history", response_model=Page,
+            summary="Every version of one consent, oldest first")
+def consent_history(customer_id: CustomerPath, consent_id: Annotated[Id, Path()],
+                    _: PrincipalDep, ledger: LedgerDep, limit: Limit = 50,
+                    cursor: Cursor = None) -> Page:
+    return paginate(ledger.consent_history(customer_id, consent_id) or [], limit, cursor)
+
+
+@router.get("/{customer_id}/preferences",
+            summary="The customer's preference events this retailer may read for a purpose")
+def read_preferences(customer_id: CustomerPath, _: PrincipalDep, ledger: LedgerDep,
+                     purpose: Annotated[Purpose, Query()] = "personalisation") -> object:
+    return ledger.read_preferences(customer_id, purpose)
+
+
+def _rights_request(customer_id: str, body: RightsRequest, action: str) -> dict[str, object]:
+    if body.customer_id != customer_id:
+        raise Unprocessable("the signed request is for another customer",
+                            code="CUSTOMER_MISMATCH", details={"field": "customer_id"})
+    if body.action != action:
+        raise Unprocessable(f"this endpoint takes a signed '{action}' request",
+                            code="WRONG_ACTION", details={"field": "action"})
+    payload = body.model_dump()
+    ChaincodeRightsRequest.from_json(json.dumps(payload))  # the chaincode's rules, early
+    return payload
+
+
+@router.post("/{customer_id}/export", summary="Everything held about the customer (signed)")
+def export_customer(customer_id: CustomerPath, body: RightsRequest,
+                    ledger: LedgerDep) -> Response:
+    payload = _rights_request(customer_id, body, "export")
+    document = ledger.export_customer(payload)
+    return Response(
+        json.dumps(document, ensure_ascii=False, indent=2), media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="prefshare-export.json"',
+                 "Cache-Control": "no-store"})
+
+
+@router.post("/{customer_id}/erasure", summary="Erase the customer's data (signed)")
+def erase_customer(customer_id: CustomerPath, body: RightsRequest, request: Request,
+                   services: ServicesDep, ledger: LedgerDep,
+                   idempotency_key: IdempotencyKey = None) -> Response:
+    payload = _rights_request(customer_id, body, "erase")
+    return run_idempotent(
+        services.idempotency, scope=f"customer:{customer_id}", key=idempotency_key,
+        method="POST", path=request.url.path, payload=payload,
+        action=lambda: (200, ledger.erase_customer(payload)))

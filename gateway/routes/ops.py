@@ -1,0 +1,26 @@
+"""Operations: liveness, readiness (the peer connection) and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.deps import ServicesDep
+from gateway.models import Health
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness and the peer connection",
+            responses={503: {"model": Health}})
+def health(services: ServicesDep) -> JSONResponse:
+    reachable = services.connection.peer_reachable()
+    body = Health(status="ok" if reachable else "degraded",
+                  peer="reachable" if reachable else "unreachable")
+    return JSONResponse(body.model_dump(), status_code=200 if reachable else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(services: ServicesDep) -> Response:
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

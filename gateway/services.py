@@ -1,0 +1,47 @@
+"""What a running gateway holds: built once by the app factory, reached through dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from gateway.idempotency import IdempotencyStore
+from gateway.ledger import LedgerConnection, open_ledger
+from gateway.settings import GatewaySettings
+from gateway.stores import CredentialStore
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Prometheus metrics in a registry of the app's own (no process-global state)."""
+
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+
+    @classmethod
+    def create(cls) -> Metrics:
+        registry = CollectorRegistry()
+        return cls(
+            registry,
+            Counter("prefshare_http_requests_total", "HTTP requests by route and status",
+                    ["method", "route", "status"], registry=registry),
+            Histogram("prefshare_http_request_seconds", "HTTP request latency by route",
+                      ["method", "route"], registry=registry),
+        )
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: GatewaySettings
+    credentials: CredentialStore
+    idempotency: IdempotencyStore
+    connection: LedgerConnection
+    metrics: Metrics
+
+    @classmethod
+    def create(cls, settings: GatewaySettings) -> Services:
+        database = settings.data_dir / "gateway.sqlite3"
+        return cls(settings, CredentialStore(database), IdempotencyStore(database),
+                   open_ledger(settings), Metrics.create())

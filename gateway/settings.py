@@ -1,0 +1,103 @@
+"""The gateway's configuration: one typed object, read from the environment or built directly.
+
+Obtain it through :func:`get_settings` (cached) in the running service; tests build a
+:class:`GatewaySettings` themselves and pass it to :func:`gateway.app.create_app`, so nothing
+is read at import time and an explicit value is never overridden by the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from network.description import PORT_OFFSETS, Consortium
+from network.layout import RunLayout
+from network.plan import make_plan
+
+
+class GatewaySettings(BaseSettings):
+    """Everything one retailer's gateway needs. Environment prefix ``PREFSHARE_GATEWAY_``."""
+
+    model_config = SettingsConfigDict(env_prefix="PREFSHARE_GATEWAY_", extra="forbid",
+                                      frozen=True)
+
+    retailer: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")]
+    msp_id: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{1,38}MSP$")]
+    channel: str = "prefshare"
+    chaincode: str = "prefshare"
+    #: MSP ids of the organisations that may endorse a proposal carrying private data.
+    endorsing_orgs: tuple[str, ...]
+
+    peer_endpoint: Annotated[str, Field(pattern=r"^[^:\s]+:\d{1,5}$")]
+    peer_tls_root: Path
+    peer_host_override: str | None = None
+    msp_dir: Path
+
+    data_dir: Path
+    http_host: str = "127.0.0.1"
+    http_port: Annotated[int, Field(ge=1, le=65535)] = 8443
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 256 * 1024
+    evaluate_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    endorse_timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
+    submit_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    commit_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> GatewaySettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
+
+    def loggable(self) -> dict[str, Any]:
+        """The effective values for the start-up log line (no secrets are held here)."""
+        return {k: str(v) for k, v in self.model_dump().items()}
+
+
+def settings_for_retailer(consortium: Consortium, retailer: str, layout: RunLayout,
+                          **overrides: Any) -> GatewaySettings:
+    """The settings of ``retailer``'s gateway, derived from the consortium description.
+
+    Raises:
+        ValueError: no retailer of that name.
+    """
+    match = [r for r in consortium.retailers if r.name == retailer]
+    if not match:
+        raise ValueError(f"no retailer named {retailer!r} in the consortium")
+    peer = next(p for p in make_plan(consortium).peers if p.org == retailer)
+    block = consortium.block_of(consortium.retailer_index(match[0]))
+    values: dict[str, Any] = {
+        "retailer": retailer,
+        "msp_id": peer.msp_id,
+        "channel": consortium.channel,
+        "endorsing_orgs": tuple(r.msp_id for r in consortium.retailers),
+        "peer_endpoint": f"{peer.host}:{peer.port}",
+        "peer_tls_root": layout.ca_root_cert(retailer),
+        "msp_dir": layout.msp(retailer, "gateway"),
+        "data_dir": layout.org(retailer) / "gateway",
+        "http_host": peer.host,
+        "http_port": block + PORT_OFFSETS["gateway_http"],
+        "tls_cert": layout.tls(retailer, "gateway") / "signcerts" / "cert.pem",
+        "tls_key": _only_key(layout.tls(retailer, "gateway") / "keystore"),
+    }
+    values.update(overrides)
+    return GatewaySettings(**values)
+
+
+def _only_key(keystore: Path) -> Path:
+    keys = sorted(keystore.glob("*_sk"))
+    if len(keys) != 1:
+        raise ValueError(f"{keystore} should hold exactly one *_sk key, found {len(keys)}")
+    return keys[0]
+
+
+@functools.cache
+def get_settings() -> GatewaySettings:
+    """The service's settings from the environment, read once."""
+    return GatewaySettings()  # type: ignore[call-arg]  # values come from the environment
