@@ -6,17 +6,22 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import PayloadTooLarge, install_error_handlers, to_response
-from gateway.routes import admin, consents, customers, events, ops
+from gateway.routes import admin, consents, customers, events, ops, suggestions
 from gateway.services import Services
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger("prefshare.gateway")
+
+#: The browser pages (consent portal, kiosk) and their shared scripts, served as files.
+STATIC = Path(__file__).parent / "static"
 
 
 class BodyLimit:
@@ -73,7 +78,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    for router in (consents.router, customers.router, events.router, admin.router, ops.router):
+    for router in (consents.router, customers.router, events.router, suggestions.router,
+                   admin.router, ops.router):
         app.include_router(router)
 
     @app.middleware("http")
@@ -91,6 +97,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                                    "status": response.status_code,
                                    "ms": round(elapsed * 1000, 2)})
         return response
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for page in ("portal", "kiosk"):
+        if (STATIC / page).is_dir():
+            app.mount(f"/{page}", StaticFiles(directory=STATIC / page, html=True), name=page)
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chaincode.errors import ChaincodeError
 from gateway.fabric.errors import CommitError, CommitStatusError, GatewayError, SubmitError
+from recommender.errors import InvalidRequest, SuggestionError, UnknownStore
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,15 @@ def _respond(result: ApiError | tuple[int, dict[str, Any]]) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+def _suggestion_response(err: SuggestionError) -> tuple[int, dict[str, Any]]:
+    status = 404 if isinstance(err, UnknownStore) else 422 if isinstance(
+        err, InvalidRequest) else 409
+    details = {"field": err.field} if err.field else None
+    return status, _body(err.code, err.message, details)
+
+
 #: The exceptions :func:`to_response` maps; anything else is a bug (500).
-MAPPED = (ApiError, ChaincodeError, GatewayError, CommitError)
+MAPPED = (ApiError, ChaincodeError, GatewayError, CommitError, SuggestionError)
 
 
 def to_response(exc: Exception) -> JSONResponse:
@@ -130,6 +138,8 @@ def to_response(exc: Exception) -> JSONResponse:
         return _respond(_chaincode_response(exc))
     if isinstance(exc, GatewayError | CommitError):
         return _respond(from_fabric(exc))
+    if isinstance(exc, SuggestionError):
+        return _respond(_suggestion_response(exc))
     raise TypeError(f"no HTTP mapping for {type(exc).__name__}")
 
 

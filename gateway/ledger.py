@@ -41,11 +41,15 @@ class ConsortiumLedger:
         return _json(self.contract.submit("SubmitConsentStatement",
                                           args=[_text(signed_statement)]))
 
-    def list_consents(self, customer_id: str) -> Any:
-        return _json(self.contract.evaluate("ListConsents", args=[customer_id]))
+    def list_consents(self, customer_id: str) -> list[dict[str, Any]]:
+        """Her consent records, each with its ``status`` at the evaluation time."""
+        found = _json(self.contract.evaluate("ListConsents", args=[customer_id]))
+        return list(found["consents"])
 
-    def consent_history(self, customer_id: str, consent_id: str) -> Any:
-        return _json(self.contract.evaluate("ConsentHistory", args=[customer_id, consent_id]))
+    def consent_history(self, customer_id: str, consent_id: str) -> list[dict[str, Any]]:
+        """Every version of one consent, oldest first."""
+        found = _json(self.contract.evaluate("ConsentHistory", args=[customer_id, consent_id]))
+        return list(found["versions"])
 
     def check_consent(self, customer_id: str, retailer: str, purpose: str, category: str) -> Any:
         return _json(self.contract.evaluate(
@@ -58,11 +62,19 @@ class ConsortiumLedger:
             "RecordPreferenceEvents", transient={"events": _text(events).encode()},
             endorsing_orgs=self.endorsing_orgs))
 
-    def read_preferences(self, customer_id: str, purpose: str) -> Any:
-        """The events this retailer may read, then an access-log entry (counts only)."""
+    def read_preferences(self, customer_id: str, purpose: str, *,
+                         wait_for_log: bool = True) -> Any:
+        """The events this retailer may read, then an access-log entry (counts only).
+
+        ``wait_for_log=False`` sends the log entry without waiting for its commit (a kiosk
+        must not wait a block for it); it is still endorsed and ordered.
+        """
         result = _json(self.contract.evaluate(
             "ReadPreferences", args=[customer_id, purpose], endorsing_orgs=[self.msp_id]))
-        self.contract.submit("LogAccess", args=[customer_id, purpose])
+        if wait_for_log:
+            self.contract.submit("LogAccess", args=[customer_id, purpose])
+        else:
+            self.contract.submit_async("LogAccess", args=[customer_id, purpose])
         return result
 
     # -- customer rights ---------------------------------------------------------------------

@@ -94,3 +94,31 @@ class Page(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     peer: Literal["reachable", "unreachable"]
+
+
+class SuggestionReason(BaseModel):
+    kind: str
+    retailer: str = Field(description="the member whose data this reason rests on")
+    detail: str
+    weight: float
+    category: str | None = Field(description="her consent data category, if any")
+
+
+class SuggestionItem(BaseModel):
+    item_id: str
+    name: str
+    category: str
+    brand: str
+    price_band: str
+    score: float
+    reasons: list[SuggestionReason]
+
+
+class SuggestionsOut(BaseModel):
+    customer_id: str
+    store_id: str
+    model_id: str | None
+    strategy: Literal["personalised", "cold_start_stated", "popularity"]
+    data_sources: list[str] = Field(description="members whose data about her shaped this")
+    items: list[SuggestionItem]
+    notice: str | None = Field(description="why her data was not used, when it was not")

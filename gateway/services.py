@@ -10,6 +10,7 @@ from gateway.idempotency import IdempotencyStore
 from gateway.ledger import LedgerConnection, open_ledger
 from gateway.settings import GatewaySettings
 from gateway.stores import CredentialStore
+from gateway.suggestions import KioskSuggestions, open_suggestions
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,16 @@ class Services:
     idempotency: IdempotencyStore
     connection: LedgerConnection
     metrics: Metrics
+    suggestions: KioskSuggestions | None
 
     @classmethod
     def create(cls, settings: GatewaySettings) -> Services:
         database = settings.data_dir / "gateway.sqlite3"
+        connection = open_ledger(settings)
+        suggestions = None
+        if settings.catalogue_path is not None:
+            suggestions = open_suggestions(settings.catalogue_path, settings.model_path,
+                                           settings.msp_id, connection.ledger,
+                                           settings.endorsing_orgs)
         return cls(settings, CredentialStore(database), IdempotencyStore(database),
-                   open_ledger(settings), Metrics.create())
+                   connection, Metrics.create(), suggestions)

@@ -43,6 +43,11 @@ class GatewaySettings(BaseSettings):
     tls_cert: Path | None = None
     tls_key: Path | None = None
 
+    #: The retailer's catalogue (recommender.catalogue JSON) and trained model directory;
+    #: without a catalogue the suggestions endpoint answers 503 SUGGESTIONS_NOT_CONFIGURED.
+    catalogue_path: Path | None = None
+    model_path: Path | None = None
+
     max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 256 * 1024
     evaluate_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
     endorse_timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0

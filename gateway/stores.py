@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-STORE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
 _CREDENTIAL = re.compile(r"^psk_([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
 
 
@@ -59,7 +59,7 @@ class CredentialStore:
             ValueError: ``store_id`` is not 1-40 lower-case letters, digits or dashes.
         """
         if not STORE_ID.fullmatch(store_id):
-            raise ValueError("store id must be 1-40 lower-case letters, digits or dashes")
+            raise ValueError("store id must be 1-40 letters, digits or dashes")
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         with self._connect() as db:

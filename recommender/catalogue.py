@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -169,3 +170,33 @@ class Catalogue:
     def items(self) -> list[Item]:
         """Every entry as a recommender :class:`~recommender.dataset.Item`, in id order."""
         return [Item(e.item_id, e.features) for _, e in sorted(self._entries.items())]
+
+    # -- files ----------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        """The catalogue as JSON: ``{"stores": {store: retailer}, "items": [entry...]}``."""
+        return json.dumps({
+            "stores": dict(sorted(self._store_retailer.items())),
+            "items": [
+                {"item_id": e.item_id, "retailer": e.retailer, "category": e.category,
+                 "brand": e.brand, "price_band": e.price_band, "stores": list(e.stores),
+                 "title": e.title}
+                for _, e in sorted(self._entries.items())
+            ],
+        }, indent=1, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Catalogue:
+        """Read :meth:`to_json`'s form. Raises ``ValueError`` naming what is wrong."""
+        try:
+            data = json.loads(text)
+            stores = data["stores"]
+            entries = [CatalogueEntry(str(e["item_id"]), e["retailer"], e["category"],
+                                      e["brand"], e["price_band"], tuple(e.get("stores", ())),
+                                      e.get("title", ""))
+                       for e in data["items"]]
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a catalogue file: {exc!r}") from None
+        if not isinstance(stores, dict):
+            raise ValueError("not a catalogue file: 'stores' must map store ids to retailers")
+        return cls(entries, stores)

@@ -31,7 +31,7 @@ def register_customer(body: RegisterCustomer, request: Request, services: Servic
             summary="A customer's consents, each with its status now")
 def list_consents(customer_id: CustomerPath, _: PrincipalDep, ledger: LedgerDep,
                   limit: Limit = 50, cursor: Cursor = None) -> Page:
-    return paginate(ledger.list_consents(customer_id) or [], limit, cursor)
+    return paginate(ledger.list_consents(customer_id), limit, cursor)
 
 
 @router.get("/{customer_id}/consents/{consent_id}/history", response_model=Page,
@@ -39,7 +39,7 @@ def list_consents(customer_id: CustomerPath, _: PrincipalDep, ledger: LedgerDep,
 def consent_history(customer_id: CustomerPath, consent_id: Annotated[Id, Path()],
                     _: PrincipalDep, ledger: LedgerDep, limit: Limit = 50,
                     cursor: Cursor = None) -> Page:
-    return paginate(ledger.consent_history(customer_id, consent_id) or [], limit, cursor)
+    return paginate(ledger.consent_history(customer_id, consent_id), limit, cursor)
 
 
 @router.get("/{customer_id}/preferences",

@@ -27,6 +27,9 @@ from gateway.app import create_app
 from gateway.services import Services
 from gateway.settings import GatewaySettings, settings_for_retailer
 from gateway.stores import CredentialStore, Role
+from gateway.suggestions import NOTICE_LEDGER_UNAVAILABLE
+from recommender.catalogue import Catalogue
+from recommender.demo_world import WorldConfig, generate_world
 
 pytestmark = pytest.mark.integration
 
@@ -46,10 +49,21 @@ class RunningGateway:
 
 
 @pytest.fixture(scope="module")
-def gateway(ca_network, consortium, tmp_path_factory) -> Iterator[RunningGateway]:
+def catalogue(consortium, tmp_path_factory) -> Catalogue:
+    """A small demo world whose retailers are the consortium's members (by MSP id)."""
+    ids = tuple(r.msp_id for r in consortium.retailers)
+    world = generate_world(WorldConfig(seed=3, retailer_ids=ids, retailer_names=ids,
+                                       items_per_retailer=60, customers=30))
+    return Catalogue.from_world(world)
+
+
+@pytest.fixture(scope="module")
+def gateway(ca_network, consortium, catalogue, tmp_path_factory) -> Iterator[RunningGateway]:
+    data_dir = tmp_path_factory.mktemp("gateway")
+    (data_dir / "catalogue.json").write_text(catalogue.to_json())
     settings = settings_for_retailer(
         consortium, "northwind", ca_network.layout,
-        data_dir=tmp_path_factory.mktemp("gateway"), max_body_bytes=64 * 1024,
+        data_dir=data_dir, max_body_bytes=64 * 1024, catalogue_path=data_dir / "catalogue.json",
         evaluate_timeout_s=2.0, endorse_timeout_s=2.0)
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
@@ -250,3 +264,38 @@ def test_cli_issues_a_credential_for_the_consortium_gateway(gateway, ca_network,
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert bad.returncode == 1
     assert bad.stderr.strip().count("\n") == 0 and "nowhere" in bad.stderr
+
+
+def test_suggestions_while_ledger_unreachable_use_none_of_her_data(gateway, catalogue):
+    store = catalogue.stores("NorthwindMSP")[0]
+    r = gateway.client.get(f"/v1/stores/{store}/customers/{CUSTOMER}/suggestions?n=7",
+                           headers=gateway.credential(store))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["strategy"] == "popularity" and body["notice"] == NOTICE_LEDGER_UNAVAILABLE
+    assert body["data_sources"] == []
+    assert len(body["items"]) == 7
+    stocked = set(catalogue.items_in_store(store))
+    assert all(item["item_id"] in stocked for item in body["items"])
+
+
+@pytest.mark.parametrize("n", [0, 51, "ten"])
+def test_suggestions_n_out_of_range_is_422(gateway, catalogue, n):
+    store = catalogue.stores("NorthwindMSP")[0]
+    r = gateway.client.get(f"/v1/stores/{store}/customers/{CUSTOMER}/suggestions?n={n}",
+                           headers=gateway.credential(store))
+    assert r.status_code == 422 and _error(r)["code"] == "VALIDATION_FAILED"
+
+
+def test_suggestions_for_a_store_of_another_retailer_is_404(gateway, catalogue):
+    store = catalogue.stores("SouthgateMSP")[0]
+    r = gateway.client.get(f"/v1/stores/{store}/customers/{CUSTOMER}/suggestions",
+                           headers=gateway.credential(store))
+    assert r.status_code == 404 and _error(r)["code"] == "UNKNOWN_STORE"
+
+
+def test_suggestions_for_another_store_are_403(gateway, catalogue):
+    mine, other = catalogue.stores("NorthwindMSP")[:2]
+    r = gateway.client.get(f"/v1/stores/{other}/customers/{CUSTOMER}/suggestions",
+                           headers=gateway.credential(mine))
+    assert r.status_code == 403

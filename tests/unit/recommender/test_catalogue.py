@@ -39,3 +39,22 @@ def test_duplicate_items_and_shared_stores_are_refused() -> None:
         Catalogue([a, b])
     with pytest.raises(ValueError):
         CatalogueEntry("a-2", "alder", "", "Kalu", "mid")
+
+
+def test_catalogue_json_round_trip_keeps_items_and_empty_stores():
+    from recommender.catalogue import Catalogue, CatalogueEntry
+
+    entry = CatalogueEntry("a-1", "alder", "shoes", "Kalu", "mid", ("alder-s01",), "Kalu shoe")
+    cat = Catalogue([entry], {"alder-s02": "alder"})
+    back = Catalogue.from_json(cat.to_json())
+    assert back.entry("a-1") == cat.entry("a-1")
+    assert back.stores("alder") == ("alder-s01", "alder-s02")
+
+
+def test_catalogue_file_that_is_not_one_is_refused():
+    import pytest
+
+    from recommender.catalogue import Catalogue
+
+    with pytest.raises(ValueError, match="not a catalogue file"):
+        Catalogue.from_json('{"items": [{"item_id": "x"}]}')
