@@ -81,6 +81,7 @@ from chaincode.preferences import (
     parse_event_batch,
 )
 from chaincode.provenance import ModelProvenance, model_key
+from chaincode.statekeys import CompositeKey
 
 #: Fabric CA attribute (written into the enrolment certificate) naming the caller's role.
 ROLE_ATTRIBUTE = "prefshare.role"
@@ -96,6 +97,8 @@ CONSENT_EVENTS = {
     "withdraw": "ConsentWithdrawn",
 }
 CUSTOMER_ERASED = "CustomerErased"
+#: Most customers one ReadTrainingEvents page covers (an evaluation must stay small).
+MAX_TRAINING_PAGE = 500
 
 Kind = Literal["submit", "evaluate"]
 
@@ -153,6 +156,7 @@ class PrefshareContract:
             "CheckConsent": self.check_consent,
             "RecordPreferenceEvents": self.record_preference_events,
             "ReadPreferences": self.read_preferences,
+            "ReadTrainingEvents": self.read_training_events,
             "LogAccess": self.log_access,
             "ExportCustomer": self.export_customer,
             "EraseCustomer": self.erase_customer,
@@ -297,6 +301,51 @@ class PrefshareContract:
                 "purpose": purpose,
                 "events": [event.to_dict() for event in filtered.readable],
                 "withheld": filtered.withheld.to_dict(),
+            }
+        )
+
+    async def read_training_events(
+        self, ledger: Ledger, purpose: str, after: str, limit: str
+    ) -> bytes:
+        """One page of every registered customer's events the caller may read for
+        ``purpose``: customers in id order after ``after`` ("" for the first page), at most
+        ``limit`` (1..500) of them. Returns the events, the consents that opened them as
+        ``[customer_id, consent_id, version]`` (for the model's provenance) and ``next``,
+        the ``after`` of the following page (null on the last). EVALUATE ONLY.
+        """
+        caller = self._gateway(ledger)
+        purpose = read_enum(purpose, "purpose", PURPOSES)
+        if after:
+            read_customer_id(after, field="after")
+        if not limit.isdigit() or not 1 <= int(limit) <= MAX_TRAINING_PAGE:
+            raise InvalidValue(f"limit must be 1..{MAX_TRAINING_PAGE}", field="limit")
+        rows = await ledger.get_state_by_partial_key(CompositeKey("customer", ()))
+        ids = sorted(CustomerRecord.from_json(value).customer_id for _, value in rows)
+        ids = [cid for cid in ids if cid > after]
+        page, rest = ids[: int(limit)], ids[int(limit) :]
+        now = ledger.tx_timestamp()
+        events: list[dict[str, Any]] = []
+        opened: set[tuple[str, str, int]] = set()
+        for cid in page:
+            consents = await self._consents(ledger, cid)
+            versions = {c.consent_id: c.version for c in consents}
+            filtered = filter_events(
+                caller.msp_id, purpose, await self._events(ledger, cid), consents, now
+            )
+            for event in filtered.readable:
+                events.append(event.to_dict())
+                decision = decide_read(
+                    caller.msp_id, cid, event.retailer, purpose, event.category, consents, now
+                )
+                if decision.consent_id is not None:
+                    opened.add((cid, decision.consent_id, versions[decision.consent_id]))
+        return _json(
+            {
+                "purpose": purpose,
+                "events": events,
+                "consents": [list(entry) for entry in sorted(opened)],
+                "customers": len(page),
+                "next": page[-1] if rest else None,
             }
         )
 
@@ -516,6 +565,7 @@ TRANSACTIONS: Mapping[str, Transaction] = {
         Transaction("CheckConsent", ("customer_id", "retailer", "purpose", "category"), "evaluate"),
         Transaction("RecordPreferenceEvents", (), "submit", (EVENTS_KEY,)),
         Transaction("ReadPreferences", ("customer_id", "purpose"), "evaluate"),
+        Transaction("ReadTrainingEvents", ("purpose", "after", "limit"), "evaluate"),
         Transaction("LogAccess", ("customer_id", "purpose"), "submit"),
         Transaction("ExportCustomer", (), "evaluate", (REQUEST_KEY,)),
         Transaction("EraseCustomer", (), "submit", (REQUEST_KEY,)),

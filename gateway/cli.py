@@ -64,6 +64,31 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if body["status"] == "ok" else 1
 
 
+def _train(args: argparse.Namespace) -> int:
+    from gateway.fabric.errors import GatewayError
+    from gateway.ledger import open_ledger
+    from gateway.training import train_from_ledger
+    from recommender.catalogue import Catalogue
+
+    settings = _settings(args)
+    if settings.catalogue_path is None:
+        print("error: no catalogue configured for this gateway", file=sys.stderr)
+        return 1
+    catalogue = Catalogue.from_json(settings.catalogue_path.read_text(encoding="utf-8"))
+    connection = open_ledger(settings)
+    try:
+        provenance = train_from_ledger(connection.ledger, settings.channel, catalogue,
+                                       args.output)
+    except GatewayError as exc:
+        print(f"error: the ledger could not be read: {exc.code.name if exc.code else exc}",
+              file=sys.stderr)
+        return 1
+    finally:
+        connection.close()
+    print(json.dumps(provenance, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
     p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
@@ -75,9 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     issue.add_argument("--store", required=True)
     issue.add_argument("--admin", action="store_true", help="an admin credential")
     sub.add_parser("check", help="ask a running gateway for its health")
+    train = sub.add_parser("train", help="train the retailer's model from the ledger")
+    train.add_argument("--output", type=Path, required=True, help="a new artifact directory")
     args = p.parse_args(argv)
     try:
-        return {"serve": _serve, "issue-credential": _issue, "check": _check}[args.command](args)
+        commands = {"serve": _serve, "issue-credential": _issue, "check": _check,
+                    "train": _train}
+        return commands[args.command](args)
     except (NetworkError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from gateway.fabric import Contract, Gateway, Timeouts, ecdsa_signer, load_msp_folder
+from gateway.fabric._protos import ledger_pb2
 from gateway.settings import GatewaySettings
 
 
@@ -29,8 +30,15 @@ def _text(value: Any) -> str:
 @dataclass(frozen=True)
 class ConsortiumLedger:
     contract: Contract
+    #: The peer's query system chaincode (qscc), for the channel height.
+    system: Contract
     msp_id: str
     endorsing_orgs: tuple[str, ...]
+
+    def block_height(self, channel: str) -> int:
+        info = ledger_pb2.BlockchainInfo.FromString(
+            self.system.evaluate("GetChainInfo", args=[channel]))
+        return int(info.height)
 
     # -- customers and consent (public state; customer-signed) ------------------------------
 
@@ -76,6 +84,15 @@ class ConsortiumLedger:
         else:
             self.contract.submit_async("LogAccess", args=[customer_id, purpose])
         return result
+
+    def read_training_events(self, purpose: str, after: str, limit: int) -> Any:
+        """One page of every customer's events this retailer may read (see the contract)."""
+        return _json(self.contract.evaluate(
+            "ReadTrainingEvents", args=[purpose, after, str(limit)],
+            endorsing_orgs=[self.msp_id]))
+
+    def record_provenance(self, provenance: dict[str, Any]) -> Any:
+        return _json(self.contract.submit("RecordModelProvenance", args=[_text(provenance)]))
 
     # -- customer rights ---------------------------------------------------------------------
 
@@ -129,6 +146,7 @@ def open_ledger(settings: GatewaySettings) -> LedgerConnection:
                           submit=settings.submit_timeout_s,
                           commit_status=settings.commit_timeout_s),
     )
-    contract = gateway.network(settings.channel).contract(settings.chaincode)
-    return LedgerConnection(channel, ConsortiumLedger(contract, settings.msp_id,
-                                                      settings.endorsing_orgs))
+    network = gateway.network(settings.channel)
+    ledger = ConsortiumLedger(network.contract(settings.chaincode), network.contract("qscc"),
+                              settings.msp_id, settings.endorsing_orgs)
+    return LedgerConnection(channel, ledger)

@@ -91,6 +91,11 @@ def settings_for_retailer(consortium: Consortium, retailer: str, layout: RunLayo
         "tls_cert": layout.tls(retailer, "gateway") / "signcerts" / "cert.pem",
         "tls_key": _only_key(layout.tls(retailer, "gateway") / "keystore"),
     }
+    # The retailer's catalogue and trained model, where `make run` (or the operator) put them.
+    catalogue = values["data_dir"] / "catalogue.json"
+    model = values["data_dir"] / "model"
+    values["catalogue_path"] = catalogue if catalogue.is_file() else None
+    values["model_path"] = model if (model / "manifest.json").is_file() else None
     values.update(overrides)
     return GatewaySettings(**values)
 

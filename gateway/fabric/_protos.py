@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fabric_protos.common import common_pb2 as _common_pb2
+from fabric_protos.common import ledger_pb2 as _ledger_pb2
 from fabric_protos.gateway import gateway_pb2 as _gateway_pb2
 from fabric_protos.gateway import gateway_pb2_grpc as _gateway_pb2_grpc
 from fabric_protos.msp import identities_pb2 as _identities_pb2
@@ -25,6 +26,7 @@ common_pb2: Any = _common_pb2
 gateway_pb2: Any = _gateway_pb2
 gateway_pb2_grpc: Any = _gateway_pb2_grpc
 identities_pb2: Any = _identities_pb2
+ledger_pb2: Any = _ledger_pb2
 proposal_pb2: Any = _proposal_pb2
 proposal_response_pb2: Any = _proposal_response_pb2
 transaction_pb2: Any = _transaction_pb2

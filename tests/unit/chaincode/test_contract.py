@@ -514,3 +514,41 @@ def test_unknown_function_and_wrong_arity_are_refused(chain):
 def asyncio_invoke(chain: Any, function: str, args: list[str]) -> bytes:
     tx = chain.ledger.begin(Creator(ORG1, chain.cert()), timestamp=NOW)
     return asyncio.run(chain.contract.invoke(tx, function, args))
+
+
+# --- the training read -------------------------------------------------------------------------
+
+
+def test_training_read_pages_customers_and_returns_only_readable_events(chain, alice, mallory):
+    _shared_world(chain, alice)  # Org1 holds her purchase and view; Org2 may read purchases
+    chain.register(mallory)
+    first = chain.call("ReadTrainingEvents", "personalisation", "", "1", msp=ORG2)
+    second = chain.call("ReadTrainingEvents", "personalisation", first["next"] or "", "1",
+                        msp=ORG2)
+    assert first["customers"] == 1 and second["customers"] == 1
+    assert second["next"] is None
+    events = first["events"] + second["events"]
+    assert [(e["customer_id"], e["event_type"]) for e in events] == [(alice.id, "purchase")]
+    consents = first["consents"] + second["consents"]
+    assert consents == [[alice.id, "k-0001", 1]]
+
+
+def test_training_read_by_the_holder_needs_no_consent(chain, alice):
+    _shared_world(chain, alice)
+    page = chain.call("ReadTrainingEvents", "analytics", "", "500", msp=ORG1)
+    assert len(page["events"]) == 2 and page["consents"] == []
+
+
+@pytest.mark.parametrize(("after", "limit", "field"),
+                         [("", "0", "limit"), ("", "501", "limit"), ("", "x", "limit"),
+                          ("nobody", "5", "after")])
+def test_training_read_refuses_bad_paging(chain, alice, after, limit, field):
+    chain.register(alice)
+    err = chain.refused("ReadTrainingEvents", "personalisation", after, limit, msp=ORG2)
+    assert err.field == field
+
+
+def test_training_read_needs_the_gateway_role(chain, alice):
+    chain.register(alice)
+    err = chain.refused("ReadTrainingEvents", "personalisation", "", "5", msp=ORG2, role=None)
+    assert isinstance(err, MissingAttribute)
