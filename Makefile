@@ -10,7 +10,7 @@ CONSENSUS ?=
 NETWORK := $(PY) -m network $(if $(CONSENSUS),--consensus $(CONSENSUS))
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: help venv fabric-bins fabric-ca-bins lint test test-unit test-integration bench bench-recommender bench-consortium bench-serving \
+.PHONY: help venv web fabric-bins fabric-ca-bins lint test test-unit test-integration bench bench-recommender bench-consortium bench-serving \
         network-up network-up-ca network-down network-status network-clean network-validate run down clean
 
 help: ## List every target, one line each
@@ -49,6 +49,9 @@ network-down: venv ## Stop every node, keep data (a later network-up resumes)
 network-clean: venv ## Stop everything and remove the run folder .run/
 	@$(NETWORK) clean
 
+web: ## Vendor the pages' browser files (QR encoder) into gateway/static/vendor with npm ci
+	@bash gateway/static/build.sh
+
 lint: venv ## ruff and mypy over the packages
 	$(VENV)/bin/ruff check network chaincode gateway recommender tests
 	$(VENV)/bin/mypy network chaincode gateway recommender
@@ -67,14 +70,14 @@ bench-serving: venv ## Kiosk suggestion latency (p50/p99, calls/s) on the demo w
 test-unit: venv ## Unit tests (pure logic, no processes started)
 	$(PY) -m pytest tests/unit
 
-test-integration: venv fabric-ca-bins ## Integration tests against real processes on 127.0.0.1
+test-integration: venv fabric-ca-bins web ## Integration tests against real processes on 127.0.0.1
 	$(PY) -m pytest tests/integration
 
-test: venv fabric-ca-bins ## Lint, unit and integration tests (what CI runs)
+test: venv fabric-ca-bins web ## Lint, unit and integration tests (what CI runs)
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest tests
 
-run: venv fabric-bins network-up ## Set up everything and run the demo consortium (stops at the Fabric build today: docs/blockers.md)
+run: venv web fabric-bins network-up ## Set up everything and run the demo consortium (stops at the Fabric build today: docs/blockers.md)
 
 down: network-down ## Stop everything `make run` started
 

@@ -29,9 +29,10 @@ LedgerDep = Annotated[ConsortiumLedger, Depends(_ledger)]
 
 def _principal(services: ServicesDep,
                authorization: Annotated[str | None, Header()] = None) -> Principal:
-    if authorization is None or not authorization.startswith("Bearer "):
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:  # the scheme is case-insensitive (RFC 9110)
         raise Unauthenticated("a store credential is required (Authorization: Bearer ...)")
-    principal = services.credentials.authenticate(authorization.removeprefix("Bearer "))
+    principal = services.credentials.authenticate(token.strip())
     if principal is None:
         raise Unauthenticated("the store credential is not valid")
     return principal

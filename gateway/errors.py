@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chaincode.errors import ChaincodeError
 from gateway.fabric.errors import CommitError, CommitStatusError, GatewayError, SubmitError
+from gateway.models import ErrorBody
 from recommender.errors import InvalidRequest, SuggestionError, UnknownStore
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,17 @@ class PayloadTooLarge(ApiError):
     status, code = 413, "PAYLOAD_TOO_LARGE"
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """A request body passed the limit while it was read.
+
+    An HTTPException because FastAPI passes those through its body parsing unchanged (it
+    turns any other error there into a 400); the handler below answers 413 PAYLOAD_TOO_LARGE.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is over {limit} bytes")
+
+
 class Unprocessable(ApiError):
     status, code = 422, "VALIDATION_FAILED"
 
@@ -82,6 +94,36 @@ _CHAINCODE_STATUS = {
 
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                 grpc.StatusCode.CANCELLED, grpc.StatusCode.RESOURCE_EXHAUSTED}
+
+
+#: What each error status means, for the OpenAPI schema (docs/gateway.md, "Behaviour").
+_DESCRIPTIONS = {
+    400: "A record rule of the chaincode is broken (its code, docs/chaincode.md), or the "
+         "Idempotency-Key is missing (IDEMPOTENCY_KEY_REQUIRED)",
+    401: "No store credential, or one that is not valid or was revoked (UNAUTHENTICATED)",
+    403: "Another store's credential, or not the admin's (FORBIDDEN); or the ledger refused a "
+         "signature or an authorisation (docs/chaincode.md)",
+    404: "The ledger knows no such customer or consent, or the retailer no such store",
+    409: "The record exists (docs/chaincode.md), a request with this Idempotency-Key is still "
+         "running (IDEMPOTENCY_KEY_IN_FLIGHT), or the transaction was ordered but not valid "
+         "(TRANSACTION_INVALID)",
+    413: "The request body is over the gateway's limit (PAYLOAD_TOO_LARGE)",
+    422: "The request does not fit the schema (VALIDATION_FAILED, with the field locations), "
+         "the Idempotency-Key is malformed or was used for another request, or a signed "
+         "request names another customer or action",
+    503: "The peer cannot be reached (PEER_UNAVAILABLE), a commit was not confirmed "
+         "(COMMIT_UNCONFIRMED; retry with the same Idempotency-Key) or the ledger failed "
+         "(LEDGER_ERROR)",
+}
+
+#: The answers a call to the ledger can add: its refusals by kind, and its outages.
+LEDGER_STATUSES = (400, 403, 404, 409, 503)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses an operation can answer."""
+    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
+            for status in sorted(set(statuses))}
 
 
 def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -120,10 +162,13 @@ def _respond(result: ApiError | tuple[int, dict[str, Any]]) -> JSONResponse:
 
 
 def _suggestion_response(err: SuggestionError) -> tuple[int, dict[str, Any]]:
-    status = 404 if isinstance(err, UnknownStore) else 422 if isinstance(
-        err, InvalidRequest) else 409
+    # The recommender's own messages quote the refused value; the API's never do.
+    status, message = (
+        (404, "no store of this retailer has this id") if isinstance(err, UnknownStore) else
+        (422, "the suggestion request is not valid") if isinstance(err, InvalidRequest) else
+        (409, "the suggestion service cannot answer this request"))
     details = {"field": err.field} if err.field else None
-    return status, _body(err.code, err.message, details)
+    return status, _body(err.code, message, details)
 
 
 #: The exceptions :func:`to_response` maps; anything else is a bug (500).
@@ -160,8 +205,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-        return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code)
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+            # FastAPI's answer to a JSON body it cannot decode (not UTF-8): malformed JSON,
+            # which the API refuses like any other (422), not with a bare 400.
+            details = [{"loc": ["body"], "msg": "the body is not UTF-8 JSON",
+                        "type": "json_invalid"}]
+            return JSONResponse(_body("VALIDATION_FAILED", "the request is not valid", details),
+                                status_code=422)
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+                413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
+        # Keep the exception's headers: a 405 must say which methods are allowed (RFC 9110).
+        return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -76,6 +76,22 @@ class EventBatch(_Body):
     events: Annotated[list[PreferenceEventIn], Field(min_length=1, max_length=MAX_BATCH_EVENTS)]
 
 
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="stable upper-case code (docs/gateway.md, docs/chaincode.md)")
+    message: str = Field(description="names the field and the rule, never a request value")
+    details: Any = Field(description="field locations or the refused field; null when none")
+
+
+class ErrorBody(BaseModel):
+    """Every error the gateway answers: ``{"error": {"code", "message", "details"}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
 class Recorded(BaseModel):
     recorded: int
 

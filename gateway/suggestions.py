@@ -21,9 +21,10 @@ from recommender.serving import Suggestions, SuggestionService
 from recommender.slices import ConsentView, CustomerHistory
 
 PURPOSE = "personalisation"
+# Shown to the customer at the kiosk, so they speak to her.
 NOTICE_LEDGER_UNAVAILABLE = (
-    "Her consent could not be checked just now, so these suggestions use none of her data.")
-NOTICE_UNKNOWN_CUSTOMER = "This customer id is not registered; these are popular items."
+    "Your consent could not be checked just now, so these suggestions use none of your data.")
+NOTICE_UNKNOWN_CUSTOMER = "This customer id is not registered yet; these are popular items."
 
 
 def consent_view(customer_id: str, consents: list[dict[str, Any]], serving_msp: str,

@@ -8,13 +8,15 @@ from fastapi import APIRouter, Request, Response
 
 from chaincode.consent import parse_signed_statement
 from gateway.deps import IdempotencyKey, LedgerDep, ServicesDep
+from gateway.errors import LEDGER_STATUSES, error_responses
 from gateway.idempotency import run_idempotent
 from gateway.models import ConsentStatement
 
 router = APIRouter(prefix="/v1/consents", tags=["consents"])
 
 
-@router.post("", status_code=201, summary="Apply a customer-signed consent statement")
+@router.post("", status_code=201, summary="Apply a customer-signed consent statement",
+             responses=error_responses(*LEDGER_STATUSES, 413, 422))
 def submit_statement(body: ConsentStatement, request: Request, services: ServicesDep,
                      ledger: LedgerDep, idempotency_key: IdempotencyKey = None) -> Response:
     payload = body.model_dump(exclude_none=True)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from chaincode.policy import RightsRequest as ChaincodeRightsRequest
 from gateway.deps import IdempotencyKey, LedgerDep, PrincipalDep, ServicesDep
-from gateway.errors import Unprocessable
+from gateway.errors import LEDGER_STATUSES, Unprocessable, error_responses
 from gateway.idempotency import run_idempotent
 from gateway.models import CustomerId, Id, Page, Purpose, RegisterCustomer, RightsRequest
 from gateway.pagination import Cursor, Limit, paginate
@@ -18,7 +18,14 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 CustomerPath = Annotated[CustomerId, Path()]
 
 
-@router.post("", status_code=201, summary="Register a customer's public key")
+#: A store's read of the ledger: authenticated, then the ledger's answers.
+_STORE_READ = error_responses(*LEDGER_STATUSES, 401, 422)
+#: A body the customer signed, checked by the ledger.
+_SIGNED = error_responses(*LEDGER_STATUSES, 413, 422)
+
+
+@router.post("", status_code=201, summary="Register a customer's public key",
+             responses=_SIGNED)
 def register_customer(body: RegisterCustomer, request: Request, services: ServicesDep,
                       ledger: LedgerDep, idempotency_key: IdempotencyKey = None) -> Response:
     return run_idempotent(
@@ -28,14 +35,14 @@ def register_customer(body: RegisterCustomer, request: Request, services: Servic
 
 
 @router.get("/{customer_id}/consents", response_model=Page,
-            summary="A customer's consents, each with its status now")
+            summary="A customer's consents, each with its status now", responses=_STORE_READ)
 def list_consents(customer_id: CustomerPath, _: PrincipalDep, ledger: LedgerDep,
                   limit: Limit = 50, cursor: Cursor = None) -> Page:
     return paginate(ledger.list_consents(customer_id), limit, cursor)
 
 
 @router.get("/{customer_id}/consents/{consent_id}/history", response_model=Page,
-            summary="Every version of one consent, oldest first")
+            summary="Every version of one consent, oldest first", responses=_STORE_READ)
 def consent_history(customer_id: CustomerPath, consent_id: Annotated[Id, Path()],
                     _: PrincipalDep, ledger: LedgerDep, limit: Limit = 50,
                     cursor: Cursor = None) -> Page:
@@ -43,7 +50,8 @@ def consent_history(customer_id: CustomerPath, consent_id: Annotated[Id, Path()]
 
 
 @router.get("/{customer_id}/preferences",
-            summary="The customer's preference events this retailer may read for a purpose")
+            summary="The customer's preference events this retailer may read for a purpose",
+            responses=_STORE_READ)
 def read_preferences(customer_id: CustomerPath, _: PrincipalDep, ledger: LedgerDep,
                      purpose: Annotated[Purpose, Query()] = "personalisation") -> object:
     return ledger.read_preferences(customer_id, purpose)
@@ -61,7 +69,8 @@ def _rights_request(customer_id: str, body: RightsRequest, action: str) -> dict[
     return payload
 
 
-@router.post("/{customer_id}/export", summary="Everything held about the customer (signed)")
+@router.post("/{customer_id}/export", summary="Everything held about the customer (signed)",
+             responses=_SIGNED)
 def export_customer(customer_id: CustomerPath, body: RightsRequest,
                     ledger: LedgerDep) -> Response:
     payload = _rights_request(customer_id, body, "export")
@@ -72,7 +81,8 @@ def export_customer(customer_id: CustomerPath, body: RightsRequest,
                  "Cache-Control": "no-store"})
 
 
-@router.post("/{customer_id}/erasure", summary="Erase the customer's data (signed)")
+@router.post("/{customer_id}/erasure", summary="Erase the customer's data (signed)",
+             responses=_SIGNED)
 def erase_customer(customer_id: CustomerPath, body: RightsRequest, request: Request,
                    services: ServicesDep, ledger: LedgerDep,
                    idempotency_key: IdempotencyKey = None) -> Response:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from chaincode.preferences import parse_event_batch
 from gateway.deps import IdempotencyKey, LedgerDep, PrincipalDep, ServicesDep, require_store
+from gateway.errors import LEDGER_STATUSES, error_responses
 from gateway.idempotency import run_idempotent
 from gateway.models import CustomerId, EventBatch, Id
 
@@ -17,7 +18,8 @@ router = APIRouter(prefix="/v1/stores", tags=["events"])
 
 
 @router.post("/{store_id}/customers/{customer_id}/events", status_code=201,
-             summary="Record a batch of preference events (private data)")
+             summary="Record a batch of preference events (private data)",
+             responses=error_responses(*LEDGER_STATUSES, 401, 413, 422))
 def record_events(store_id: Annotated[Id, Path()], customer_id: Annotated[CustomerId, Path()],
                   body: EventBatch, request: Request, principal: PrincipalDep,
                   services: ServicesDep, ledger: LedgerDep,

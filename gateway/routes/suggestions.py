@@ -7,8 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from gateway.deps import PrincipalDep, ServicesDep, require_store
-from gateway.errors import ApiError
-from gateway.models import CustomerId, Id, SuggestionItem, SuggestionReason, SuggestionsOut
+from gateway.errors import ApiError, error_responses
+from gateway.models import (
+    CustomerId,
+    ErrorBody,
+    Id,
+    SuggestionItem,
+    SuggestionReason,
+    SuggestionsOut,
+)
 
 router = APIRouter(prefix="/v1/stores", tags=["suggestions"])
 
@@ -18,7 +25,11 @@ class NotConfigured(ApiError):
 
 
 @router.get("/{store_id}/customers/{customer_id}/suggestions", response_model=SuggestionsOut,
-            summary="Top-N items of this store for her, each with its reasons")
+            summary="Top-N items of this store for her, each with its reasons",
+            responses={**error_responses(401, 403, 404, 409, 422),
+                       503: {"model": ErrorBody,
+                             "description": "No catalogue is configured "
+                                            "(SUGGESTIONS_NOT_CONFIGURED)"}})
 def suggestions(store_id: Annotated[Id, Path()], customer_id: Annotated[CustomerId, Path()],
                 principal: PrincipalDep, services: ServicesDep,
                 n: Annotated[int, Query(ge=1, le=50)] = 10) -> SuggestionsOut:

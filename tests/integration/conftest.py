@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 import yaml
 
+from gateway.app import create_app
+from gateway.services import Services
+from gateway.settings import GatewaySettings, settings_for_retailer
+from gateway.stores import Role
 from network.control import Layer, Network
 from network.description import Consortium, load_consortium
 from network.layout import RunLayout
 from network.plan import make_plan
+from recommender.catalogue import Catalogue
+from recommender.demo_world import WorldConfig, generate_world
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = ROOT / ".fabric" / "bin"
@@ -46,3 +60,83 @@ def ca_network(tmp_path_factory: pytest.TempPathFactory,
         yield net
     finally:
         net.clean()
+
+
+@pytest.fixture(scope="session")
+def catalogue(consortium: Consortium) -> Catalogue:
+    """A small demo world whose retailers are the consortium's members (by MSP id)."""
+    ids = tuple(r.msp_id for r in consortium.retailers)
+    world = generate_world(WorldConfig(seed=3, retailer_ids=ids, retailer_names=ids,
+                                       items_per_retailer=60, customers=30))
+    return Catalogue.from_world(world)
+
+
+@dataclass
+class RunningGateway:
+    """A retailer's gateway served over HTTPS on 127.0.0.1, and a client that trusts it."""
+
+    settings: GatewaySettings
+    services: Services
+    client: httpx.Client
+    #: The retailer's CA root, which issued the gateway's TLS certificate.
+    root_ca: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"https://{self.settings.http_host}:{self.settings.http_port}"
+
+    def credential(self, store: str, role: Role = Role.STORE) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.services.credentials.issue(store, role)}"}
+
+
+@contextmanager
+def _serve(settings: GatewaySettings, root_ca: Path) -> Iterator[RunningGateway]:
+    """Run ``create_app(settings)`` under uvicorn with the settings' TLS pair, in a thread."""
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
+                            ssl_certfile=str(settings.tls_cert),
+                            ssl_keyfile=str(settings.tls_key), log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "gateway did not start"
+    try:
+        trust = ssl.create_default_context(cafile=str(root_ca))
+        base = f"https://{settings.http_host}:{settings.http_port}"
+        with httpx.Client(base_url=base, verify=trust, timeout=20) as client:
+            yield RunningGateway(settings, app.state.services, client, root_ca)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def start_gateway(ca_network: Network, consortium: Consortium,
+                  tmp_path_factory: pytest.TempPathFactory
+                  ) -> Callable[..., AbstractContextManager[RunningGateway]]:
+    """Start a retailer's gateway for a module::
+
+        with start_gateway("southgate", catalogue=catalogue, http_port=27287) as gateway: ...
+
+    Settings come from the consortium (``settings_for_retailer``) with a fresh data folder,
+    the catalogue written there, short ledger timeouts (its peer is down), and ``overrides``.
+    Each module picks its own retailer or port, so modules never share a server's state.
+    """
+
+    @contextmanager
+    def start(retailer: str, *, catalogue: Catalogue | None = None,
+              **overrides: Any) -> Iterator[RunningGateway]:
+        data_dir = tmp_path_factory.mktemp(f"{retailer}-gateway")
+        if catalogue is not None:
+            (data_dir / "catalogue.json").write_text(catalogue.to_json())
+            overrides.setdefault("catalogue_path", data_dir / "catalogue.json")
+        values: dict[str, Any] = {"data_dir": data_dir, "evaluate_timeout_s": 2.0,
+                                  "endorse_timeout_s": 2.0, **overrides}
+        settings = settings_for_retailer(consortium, retailer, ca_network.layout, **values)
+        with _serve(settings, ca_network.layout.ca_root_cert(retailer)) as running:
+            yield running
+
+    return start

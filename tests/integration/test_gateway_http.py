@@ -10,26 +10,18 @@ own record rules) is exercised for real. The ledger's success paths wait for a p
 from __future__ import annotations
 
 import json
-import ssl
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from gateway.app import create_app
-from gateway.services import Services
-from gateway.settings import GatewaySettings, settings_for_retailer
+from gateway.settings import settings_for_retailer
 from gateway.stores import CredentialStore, Role
 from gateway.suggestions import NOTICE_LEDGER_UNAVAILABLE
-from recommender.catalogue import Catalogue
-from recommender.demo_world import WorldConfig, generate_world
 
 pytestmark = pytest.mark.integration
 
@@ -38,50 +30,10 @@ MARKER = "zz-personal-marker-7f3a"
 CUSTOMER = "c_" + "Q" * 43
 
 
-@dataclass
-class RunningGateway:
-    settings: GatewaySettings
-    services: Services
-    client: httpx.Client
-
-    def credential(self, store: str, role: Role = Role.STORE) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.services.credentials.issue(store, role)}"}
-
-
 @pytest.fixture(scope="module")
-def catalogue(consortium, tmp_path_factory) -> Catalogue:
-    """A small demo world whose retailers are the consortium's members (by MSP id)."""
-    ids = tuple(r.msp_id for r in consortium.retailers)
-    world = generate_world(WorldConfig(seed=3, retailer_ids=ids, retailer_names=ids,
-                                       items_per_retailer=60, customers=30))
-    return Catalogue.from_world(world)
-
-
-@pytest.fixture(scope="module")
-def gateway(ca_network, consortium, catalogue, tmp_path_factory) -> Iterator[RunningGateway]:
-    data_dir = tmp_path_factory.mktemp("gateway")
-    (data_dir / "catalogue.json").write_text(catalogue.to_json())
-    settings = settings_for_retailer(
-        consortium, "northwind", ca_network.layout,
-        data_dir=data_dir, max_body_bytes=64 * 1024, catalogue_path=data_dir / "catalogue.json",
-        evaluate_timeout_s=2.0, endorse_timeout_s=2.0)
-    app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
-                            ssl_certfile=str(settings.tls_cert),
-                            ssl_keyfile=str(settings.tls_key), log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "gateway did not start"
-    root_ca = ssl.create_default_context(cafile=str(ca_network.layout.ca_root_cert("northwind")))
-    base = f"https://{settings.http_host}:{settings.http_port}"
-    with httpx.Client(base_url=base, verify=root_ca, timeout=20) as client:
-        yield RunningGateway(settings, app.state.services, client)
-    server.should_exit = True
-    thread.join(timeout=10)
+def gateway(start_gateway, catalogue) -> Iterator[Any]:
+    with start_gateway("northwind", catalogue=catalogue, max_body_bytes=64 * 1024) as running:
+        yield running
 
 
 def _error(response: httpx.Response) -> dict:
@@ -299,3 +251,22 @@ def test_suggestions_for_another_store_are_403(gateway, catalogue):
     r = gateway.client.get(f"/v1/stores/{other}/customers/{CUSTOMER}/suggestions",
                            headers=gateway.credential(mine))
     assert r.status_code == 403
+
+
+def test_cli_train_with_the_peer_down_fails_in_one_line_and_writes_nothing(
+        gateway, ca_network, consortium, catalogue, tmp_path):
+    description = tmp_path / "c.yaml"
+    description.write_text(json.dumps(consortium.model_dump(mode="json")))
+    data_dir = settings_for_retailer(consortium, "northwind", ca_network.layout).data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "catalogue.json").write_text(catalogue.to_json())
+    output = tmp_path / "model"
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "--description", str(description),
+         "--run-dir", str(ca_network.layout.root), "--retailer", "northwind",
+         "train", "--output", str(output)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0
+    assert "ledger could not be read" in done.stderr
+    assert not output.exists()

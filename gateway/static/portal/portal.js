@@ -1,0 +1,518 @@
+// The customer's consent portal: her key, registration, consent statements and her rights.
+//
+// Everything she signs goes through confirmSigning(): a readable summary and the exact RFC 8785
+// bytes her signature will cover, then an explicit "Sign and send". Signing and canonical form
+// come from customer-crypto.js (the module the chaincode's checks are tested against).
+
+import { canonicalize, createKeyPair, exportPublicKey, signStatement }
+  from "../static/js/customer-crypto.js";
+import { call, describe, describeRetry, loadConsortium, newIdempotencyKey, randomToken }
+  from "../static/js/api.js";
+import { createAndKeep, forgetKept, loadKept, restoreAndKeep } from "../static/js/keystore.js";
+import { renderQr } from "../static/js/qr.js";
+import { $, clearStatus, download, formatDate, h, listInWords, memberName, showStatus }
+  from "../static/js/ui.js";
+
+const CONSORTIUM_URL = "../static/consortium.json";
+const NEEDS_KEY = ["#register-section", "#grant-section", "#consents-section", "#rights-section"];
+const ERASE_WORD = "ERASE";
+
+const state = { consortium: null, key: null };
+
+// -- local records (this device only) ------------------------------------------------------
+
+const journalKey = () => `prefshare.portal.journal.${state.key.customerId}`;
+const registeredKey = () => `prefshare.portal.registered.${state.key.customerId}`;
+
+function readJournal() {
+  try {
+    const entries = JSON.parse(localStorage.getItem(journalKey()) ?? "[]");
+    return Array.isArray(entries) ? entries : [];
+  } catch {
+    return [];
+  }
+}
+
+function writeJournal(entries) {
+  localStorage.setItem(journalKey(), JSON.stringify(entries));
+}
+
+function upsertJournal(entry) {
+  const entries = readJournal().filter((e) => e.idempotency_key !== entry.idempotency_key);
+  entries.push(entry);
+  writeJournal(entries);
+  renderJournal();
+}
+
+// -- labels -----------------------------------------------------------------------------
+
+function label(list, id) {
+  return (state.consortium?.[list] ?? []).find((x) => x.id === id)?.label ?? id;
+}
+
+function scopeSummary(statement) {
+  const shops = statement.recipients.map((r) => memberName(state.consortium, r));
+  return [
+    ["Shops", listInWords(shops)],
+    ["For", listInWords(statement.purposes.map((p) => label("purposes", p)))],
+    ["Your data", listInWords(statement.data_categories.map((c) => label("data_categories", c)))],
+    ["Until", formatDate(statement.expires_at)],
+  ];
+}
+
+function summaryList(rows) {
+  return h("ul", { class: "summary" },
+    rows.map(([name, value]) => h("li", {}, h("strong", {}, `${name}: `), value)));
+}
+
+// -- signing ----------------------------------------------------------------------------
+
+/** Show what she is about to sign; resolves to the signed document, or null if she cancels. */
+function confirmSigning(title, intro, rows, unsigned) {
+  const dialog = $("#sign-dialog");
+  $("#sign-title").textContent = title;
+  $("#sign-intro").textContent = intro;
+  $("#sign-summary").replaceChildren(summaryList(rows));
+  $("#sign-canonical").textContent = canonicalize(unsigned);
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", async () => {
+      if (dialog.returnValue !== "confirm") {
+        resolve(null);
+        return;
+      }
+      resolve(await signStatement(state.key.privateKey, unsigned));
+    }, { once: true });
+    dialog.showModal();
+  });
+}
+
+function statementBase(action, consentId, jurisdiction) {
+  return {
+    action,
+    consent_id: consentId,
+    customer_id: state.key.customerId,
+    given_at: new Date().toISOString(),
+    nonce: randomToken(24),
+    collection_method: "web",
+    policy_version: state.consortium.policy_version,
+    jurisdiction: jurisdiction ?? state.consortium.jurisdiction,
+  };
+}
+
+function newConsentId() {
+  const day = new Date().toISOString().slice(0, 10).replaceAll("-", "");
+  return `k-${day}-${randomToken(6).replace(/[-_]/g, "x")}`;
+}
+
+// -- sending, with retries under the same Idempotency-Key ---------------------------------
+
+async function sendStatement(entry, statusEl) {
+  entry.state = "sending";
+  upsertJournal(entry);
+  showStatus(statusEl, "wait", "Sending your signed statement to the ledger…");
+  try {
+    await call("POST", "/v1/consents", {
+      body: entry.signed,
+      idempotencyKey: entry.idempotency_key,
+      onRetry: (r) => showStatus(statusEl, "wait", `${describe(r.error)} ${describeRetry(r)}`),
+    });
+    entry.state = "recorded";
+    delete entry.error;
+    upsertJournal(entry);
+    showStatus(statusEl, "ok", entry.signed.action === "withdraw"
+      ? "Your consent was withdrawn on the ledger."
+      : "Your consent was recorded on the ledger.");
+  } catch (err) {
+    entry.error = describe(err);
+    if (err.retryable) {
+      entry.state = "waiting";
+      upsertJournal(entry);
+      showStatus(statusEl, "error",
+        `${describe(err)} Your signed statement is kept on this device; nothing was recorded yet.`,
+        { label: "Send again", run: () => sendStatement(entry, statusEl) });
+    } else {
+      entry.state = "refused";
+      upsertJournal(entry);
+      showStatus(statusEl, "error", `${describe(err)} The statement was not recorded.`);
+    }
+  }
+}
+
+// -- 1. key -----------------------------------------------------------------------------
+
+async function renderKey() {
+  const key = state.key;
+  $("#no-key").hidden = Boolean(key);
+  $("#has-key").hidden = !key;
+  for (const selector of NEEDS_KEY) {
+    const section = $(selector);
+    section.inert = !key;
+    section.classList.toggle("needs-key", !key);
+  }
+  if (!key) return;
+  $("#customer-id").textContent = key.customerId;
+  const note = $("#backup-note");
+  const backupButton = $("#download-backup");
+  if (key.backupText) {
+    backupButton.disabled = false;
+    note.textContent = "Download a backup now and keep it somewhere safe: anyone holding the file "
+      + "can sign as you. It can only be made during this visit, because this device keeps your "
+      + "key locked so that it cannot be copied later.";
+  } else {
+    backupButton.disabled = true;
+    note.textContent = "Your key is locked on this device, so no new backup can be made. "
+      + "Use the backup file you saved when you created or restored the key.";
+  }
+  if (!key.persisted) {
+    note.textContent += " This browser does not let the portal keep your key: it is lost "
+      + "when you close this page.";
+  }
+  renderRegistered();
+  renderJournal();
+  await renderQr($("#customer-qr"), key.customerId, `QR code of your customer id ${key.customerId}`);
+}
+
+async function createKey() {
+  const status = $("#key-status");
+  showStatus(status, "wait", "Creating your key…");
+  try {
+    state.key = await createAndKeep(createKeyPair);
+  } catch {
+    showStatus(status, "error", "This browser could not create a key (it needs WebCrypto over HTTPS).");
+    return;
+  }
+  await renderKey();
+  showStatus(status, "ok", "Your key was created. Download a backup of it now.");
+  $("#download-backup").focus();
+}
+
+async function restoreKey(event) {
+  const file = event.target.files?.[0];
+  const status = $("#key-status");
+  if (!file) return;
+  try {
+    state.key = await restoreAndKeep(await file.text());
+  } catch (err) {
+    showStatus(status, "error", err.message || "This file is not a prefshare key backup.");
+    event.target.value = "";
+    return;
+  }
+  event.target.value = "";
+  await renderKey();
+  showStatus(status, "ok", "Your key was restored from the backup file.");
+  $("#customer-id").scrollIntoView({ block: "center" });
+}
+
+function downloadBackup() {
+  if (!state.key?.backupText) return;
+  download(`prefshare-key-backup-${state.key.customerId.slice(2, 10)}.json`, state.key.backupText);
+  showStatus($("#key-status"), "ok", "The backup file was downloaded. Keep it safe and private.");
+}
+
+function forgetKey() {
+  const status = $("#key-status");
+  showStatus(status, "info",
+    "Remove your key from this device? Without a backup file you cannot sign for this customer id again.",
+    { label: "Yes, remove it", run: async () => {
+      await forgetKept();
+      state.key = null;
+      clearStatus(status);
+      await renderKey();
+      $("#create-key").focus();
+    } });
+}
+
+// -- 2. registration --------------------------------------------------------------------
+
+function renderRegistered() {
+  const status = $("#register-status");
+  if (localStorage.getItem(registeredKey()) === "yes") {
+    showStatus(status, "ok", "Your key is registered with the consortium.");
+  } else {
+    clearStatus(status);
+  }
+}
+
+let pendingRegistration = null; // {customerId, key}: a retry reuses the key
+
+async function register() {
+  const status = $("#register-status");
+  const button = $("#register");
+  if (pendingRegistration?.customerId !== state.key.customerId) {
+    pendingRegistration = { customerId: state.key.customerId, key: newIdempotencyKey("reg") };
+  }
+  button.disabled = true;
+  showStatus(status, "wait", "Registering your key…");
+  try {
+    const publicKey = await exportPublicKey(state.key.publicKey);
+    await call("POST", "/v1/customers", {
+      body: { public_key: publicKey },
+      idempotencyKey: pendingRegistration.key,
+      onRetry: (r) => showStatus(status, "wait", `${describe(r.error)} ${describeRetry(r)}`),
+    });
+    localStorage.setItem(registeredKey(), "yes");
+    pendingRegistration = null;
+    renderRegistered();
+  } catch (err) {
+    if (err.code === "CUSTOMER_EXISTS") {
+      localStorage.setItem(registeredKey(), "yes");
+      renderRegistered();
+    } else if (err.retryable) {
+      showStatus(status, "error", `${describe(err)} Your key is not registered yet.`,
+                 { label: "Try again", run: register });
+    } else {
+      showStatus(status, "error", describe(err));
+    }
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// -- 3. grant ---------------------------------------------------------------------------
+
+function choice(name, value, text, hint, checked = false) {
+  const id = `${name}-${value === "*" ? "all" : value}`;
+  const hintId = hint ? `${id}-hint` : undefined;
+  return h("div", { class: "choice" },
+    h("input", { type: "checkbox", id, name, value, checked, "aria-describedby": hintId }),
+    h("label", { for: id }, text, hint ? h("span", { class: "hint", id: hintId }, hint) : null));
+}
+
+function renderChoices() {
+  const c = state.consortium;
+  $("#recipient-choices").replaceChildren(
+    ...c.retailers.map((r) => choice("recipient", r.msp_id, r.display_name)),
+    choice("recipient", "*", "Every member, including shops that join later",
+           "Chooses all members now and in the future."));
+  $("#purpose-choices").replaceChildren(
+    ...c.purposes.map((p) => choice("purpose", p.id, p.label, p.description,
+                                    p.id === "personalisation")));
+  $("#category-choices").replaceChildren(
+    ...c.data_categories.map((d) => choice("category", d.id, d.label, d.description)));
+  $("#duration").replaceChildren(
+    ...c.durations.map((d) => h("option", { value: d.months, selected: d.default }, d.label)));
+}
+
+const checked = (name) => [...document.querySelectorAll(`input[name="${name}"]:checked`)]
+  .map((input) => input.value);
+
+async function reviewGrant(event) {
+  event.preventDefault();
+  const status = $("#grant-status");
+  let recipients = checked("recipient");
+  if (recipients.includes("*")) recipients = ["*"];
+  const purposes = checked("purpose");
+  const categories = checked("category");
+  const missing = [[recipients, "#recipients-fieldset", "at least one shop"],
+                   [purposes, "#purposes-fieldset", "at least one purpose"],
+                   [categories, "#categories-fieldset", "at least one kind of data"]]
+    .filter(([list]) => list.length === 0);
+  if (missing.length) {
+    showStatus(status, "error", `Choose ${listInWords(missing.map((m) => m[2]))}.`);
+    $(`${missing[0][1]} input`).focus();
+    return;
+  }
+  clearStatus(status);
+  const expires = new Date();
+  expires.setMonth(expires.getMonth() + Number($("#duration").value));
+  const unsigned = {
+    ...statementBase("grant", newConsentId()),
+    recipients, purposes, data_categories: categories,
+    expires_at: expires.toISOString(),
+  };
+  const signed = await confirmSigning(
+    "Check your consent before you sign",
+    "You give the consent below. It is recorded on every member's ledger with your signature.",
+    [...scopeSummary(unsigned), ["Consent id", unsigned.consent_id]], unsigned);
+  if (!signed) {
+    showStatus(status, "info", "Nothing was signed.");
+    return;
+  }
+  await sendStatement({ idempotency_key: newIdempotencyKey("consent"), signed,
+                        state: "sending" }, status);
+}
+
+// -- 4. consents on this device, withdrawal ---------------------------------------------
+
+const BADGES = {
+  recorded: ["ok", "Recorded"],
+  sending: ["wait", "Sending"],
+  waiting: ["wait", "Not sent yet"],
+  refused: ["error", "Refused"],
+};
+
+function renderJournal() {
+  if (!state.key) return;
+  const entries = readJournal();
+  const withdrawn = new Set(entries.filter((e) => e.signed.action === "withdraw"
+                                           && e.state === "recorded")
+    .map((e) => e.signed.consent_id));
+  const items = entries.slice().reverse().map((entry) => {
+    const s = entry.signed;
+    const [kind, text] = BADGES[entry.state] ?? BADGES.waiting;
+    const title = s.action === "withdraw"
+      ? `Withdrawal of consent ${s.consent_id}` : `Consent ${s.consent_id}`;
+    const actions = [];
+    if (entry.state === "waiting" || entry.state === "sending") {
+      actions.push(h("button", { type: "button", class: "secondary small",
+                                 onclick: () => sendStatement(entry, $("#consents-status")) },
+                     "Send again"));
+    }
+    if (s.action === "grant" && entry.state === "recorded" && !withdrawn.has(s.consent_id)) {
+      actions.push(h("button", { type: "button", class: "secondary small",
+                                 onclick: () => reviewWithdrawal(s.consent_id, s.jurisdiction) },
+                     "Withdraw"));
+    }
+    return h("li", {},
+      h("p", {}, h("strong", {}, title), " ", h("span", { class: `badge ${kind}` }, text),
+        withdrawn.has(s.consent_id) && s.action === "grant"
+          ? h("span", { class: "badge" }, "Withdrawn") : null),
+      s.action === "grant" ? summaryList(scopeSummary(s)) : null,
+      h("p", { class: "hint" }, `Signed on ${formatDate(s.given_at)}.`,
+        entry.state === "refused" || entry.state === "waiting" ? ` ${entry.error ?? ""}` : ""),
+      actions.length ? h("div", { class: "row" }, actions) : null);
+  });
+  $("#journal").replaceChildren(...items);
+  $("#journal-empty").hidden = items.length > 0;
+}
+
+async function reviewWithdrawal(consentId, jurisdiction) {
+  const status = $("#consents-status");
+  const unsigned = statementBase("withdraw", consentId, jurisdiction);
+  const signed = await confirmSigning(
+    "Check your withdrawal before you sign",
+    "From the time it is recorded, no member may use your data under this consent. "
+    + "Suggestions already made cannot be recalled.",
+    [["Withdraw consent", consentId], ["Signed at", formatDate(unsigned.given_at)]], unsigned);
+  if (!signed) {
+    showStatus(status, "info", "Nothing was signed.");
+    return;
+  }
+  await sendStatement({ idempotency_key: newIdempotencyKey("withdraw"), signed,
+                        state: "sending" }, status);
+}
+
+async function withdrawById(event) {
+  event.preventDefault();
+  const input = $("#withdraw-id");
+  const id = input.value.trim();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) {
+    showStatus($("#consents-status"), "error",
+               "Enter a consent id: letters, digits, dots, dashes or underscores.");
+    input.focus();
+    return;
+  }
+  await reviewWithdrawal(id);
+}
+
+// -- 5. export and erasure ---------------------------------------------------------------
+
+function rightsRequest(action) {
+  return { action, customer_id: state.key.customerId,
+           requested_at: new Date().toISOString(), nonce: randomToken(24) };
+}
+
+async function sendExport(signed) {
+  const status = $("#export-status");
+  showStatus(status, "wait", "Asking the ledger for your data…");
+  try {
+    const answer = await call("POST", `/v1/customers/${signed.customer_id}/export`, {
+      body: signed,
+      onRetry: (r) => showStatus(status, "wait", `${describe(r.error)} ${describeRetry(r)}`),
+    });
+    download(`prefshare-export-${new Date().toISOString().slice(0, 10)}.json`, answer.text);
+    showStatus(status, "ok", "Your data was downloaded as a JSON file.");
+  } catch (err) {
+    showStatus(status, "error", describe(err),
+               err.retryable ? { label: "Try again", run: () => sendExport(signed) } : null);
+  }
+}
+
+async function reviewExport() {
+  const unsigned = rightsRequest("export");
+  const signed = await confirmSigning(
+    "Check your request before you sign",
+    "You ask for a copy of everything the consortium holds about you. It is downloaded to "
+    + "this device only. The request is valid for one hour.",
+    [["Request", "A copy of my data"], ["Customer id", unsigned.customer_id]], unsigned);
+  if (!signed) {
+    showStatus($("#export-status"), "info", "Nothing was signed.");
+    return;
+  }
+  await sendExport(signed);
+}
+
+function eraseConfirmed() {
+  return $("#erase-word").value.trim().toUpperCase() === ERASE_WORD;
+}
+
+async function sendErasure(signed, idempotencyKey) {
+  const status = $("#erase-status");
+  showStatus(status, "wait", "Asking every member to erase your data…");
+  try {
+    const { data } = await call("POST", `/v1/customers/${signed.customer_id}/erasure`, {
+      body: signed, idempotencyKey,
+      onRetry: (r) => showStatus(status, "wait", `${describe(r.error)} ${describeRetry(r)}`),
+    });
+    showStatus(status, "ok", `Your data was erased: ${data?.events_purged ?? 0} records deleted `
+      + `and ${data?.consents_withdrawn ?? 0} consents withdrawn.`);
+  } catch (err) {
+    showStatus(status, "error", `${describe(err)} Nothing was erased yet.`,
+               err.retryable ? { label: "Try again",
+                                 run: () => sendErasure(signed, idempotencyKey) } : null);
+  }
+}
+
+async function reviewErasure() {
+  const status = $("#erase-status");
+  if (!eraseConfirmed()) {
+    showStatus(status, "error", `Type the word ${ERASE_WORD} first.`);
+    $("#erase-word").focus();
+    return;
+  }
+  const unsigned = rightsRequest("erase");
+  const signed = await confirmSigning(
+    "Erase all your data? This cannot be undone.",
+    "Every member deletes your shopping records and every consent you gave is withdrawn. "
+    + "Your customer id and the signed proof of your past consents remain.",
+    [["Request", "Erase my data everywhere"], ["Customer id", unsigned.customer_id]], unsigned);
+  if (!signed) {
+    showStatus(status, "info", "Nothing was signed; nothing was erased.");
+    return;
+  }
+  $("#erase-word").value = "";
+  $("#erase").disabled = true;
+  await sendErasure(signed, newIdempotencyKey("erase"));
+}
+
+// -- start ------------------------------------------------------------------------------
+
+async function start() {
+  $("#create-key").addEventListener("click", createKey);
+  $("#restore-file").addEventListener("change", restoreKey);
+  $("#download-backup").addEventListener("click", downloadBackup);
+  $("#forget-key").addEventListener("click", forgetKey);
+  $("#register").addEventListener("click", register);
+  $("#grant-form").addEventListener("submit", reviewGrant);
+  $("#withdraw-form").addEventListener("submit", withdrawById);
+  $("#export").addEventListener("click", reviewExport);
+  $("#erase-word").addEventListener("input", () => { $("#erase").disabled = !eraseConfirmed(); });
+  $("#erase").addEventListener("click", reviewErasure);
+
+  const pageStatus = $("#page-status");
+  try {
+    state.consortium = await loadConsortium(CONSORTIUM_URL);
+  } catch (err) {
+    showStatus(pageStatus, "error",
+      `The list of member shops could not be loaded. ${describe(err)}`,
+      { label: "Reload", run: () => location.reload() });
+    return;
+  }
+  renderChoices();
+  state.key = await loadKept();
+  await renderKey();
+  document.body.dataset.ready = "true";
+}
+
+start();

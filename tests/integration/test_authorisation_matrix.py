@@ -1,0 +1,407 @@
+"""The authorisation matrix: every operation of the OpenAPI schema against every kind of caller.
+
+Each operation is classified by who may call it (docs/gateway.md, "Endpoints"); the schema
+served by the running gateway is compared with the classification, so an endpoint added
+without a classification fails here. Every operation is then tried, with an otherwise valid
+request, as: no credential, garbage credentials (several forms), a revoked credential,
+another store's credential (store-scoped paths), a store credential on admin routes, and,
+for the customer-signed endpoints (consents, export, erasure), a statement signed with
+another P-256 key than the customer's, and a signed request of customer A posted to
+customer B's path.
+
+For every refusal: the documented status and code; nothing of the request in the answer
+(each request carries a unique marker in its body or path, and the credential and customer
+id are looked for too); and nothing written (the refused request's Idempotency-Key is still
+free: the same caller's valid request with that key is no replay, and the admin route
+issued no credential).
+
+No Fabric peer can run here (docs/blockers.md), so the gateway cannot verify a customer's
+signature: a forged one must go to the ledger and be refused there (503 today, the peer
+being down), and never be accepted with a 2xx. The cases tried go to
+artifacts/fuzz/authorisation.json.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from chaincode.fields import format_timestamp
+from chaincode.keys import CustomerKey, export_public_key, sign_document
+from gateway.stores import Role
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT = ROOT / "artifacts" / "fuzz" / "authorisation.json"
+RETAILER = "southgate"
+#: A port of southgate's block that its plan leaves free (test_api_fuzz.py uses 27287).
+HTTP_PORT = 27288
+PEER_CODES = {"PEER_UNAVAILABLE", "COMMIT_UNCONFIRMED", "LEDGER_ERROR"}
+
+
+class Access(StrEnum):
+    ANYONE = "anyone"                  # no credential needed; one sent is ignored
+    CUSTOMER_SIGNED = "customer"       # anyone may send; the customer's signature authorises
+    STORE = "store"                    # any store credential of this retailer (or the admin)
+    THAT_STORE = "that-store"          # the store named in the path, or the admin
+    ADMIN = "admin"                    # the retailer's admin only
+
+
+#: Who may call each operation (docs/gateway.md). Every operation of the schema must be here.
+ACCESS: dict[str, Access] = {
+    "POST /v1/customers": Access.ANYONE,
+    "POST /v1/consents": Access.CUSTOMER_SIGNED,
+    "GET /v1/customers/{customer_id}/consents": Access.STORE,
+    "GET /v1/customers/{customer_id}/consents/{consent_id}/history": Access.STORE,
+    "GET /v1/customers/{customer_id}/preferences": Access.STORE,
+    "POST /v1/stores/{store_id}/customers/{customer_id}/events": Access.THAT_STORE,
+    "GET /v1/stores/{store_id}/customers/{customer_id}/suggestions": Access.THAT_STORE,
+    "POST /v1/customers/{customer_id}/export": Access.CUSTOMER_SIGNED,
+    "POST /v1/customers/{customer_id}/erasure": Access.CUSTOMER_SIGNED,
+    "POST /v1/admin/stores/{store_id}/credentials": Access.ADMIN,
+    "GET /healthz": Access.ANYONE,
+    "GET /metrics": Access.ANYONE,
+}
+
+#: Credentials that authenticate no one. `{marker}` makes each one unique to its request.
+GARBAGE = {
+    "no_credential": None,
+    "garbage_token": "Bearer {marker}",
+    "wrong_scheme": "Basic {marker}",
+    "unknown_key_id": "Bearer psk_0123456789abcdef.{marker43}",
+    "wrong_secret": "Bearer {valid_key_id}.{marker43}",
+    "revoked": "Bearer {revoked}",
+}
+ATTEMPTS: dict[Access, tuple[str, ...]] = {
+    Access.ANYONE: tuple(GARBAGE),
+    Access.CUSTOMER_SIGNED: (*GARBAGE, "forged_signature"),
+    Access.STORE: tuple(GARBAGE),
+    Access.THAT_STORE: (*GARBAGE, "other_store"),
+    Access.ADMIN: (*GARBAGE, "store_on_admin", "same_store_on_admin"),
+}
+CASES = [(operation, attempt) for operation, access in ACCESS.items()
+         for attempt in ATTEMPTS[access]]
+
+
+@dataclass(frozen=True)
+class Customer:
+    key: ec.EllipticCurvePrivateKey
+    public_key: str
+    customer_id: str
+
+    @classmethod
+    def new(cls) -> Customer:
+        key = ec.generate_private_key(ec.SECP256R1())
+        public_key = export_public_key(key)
+        return cls(key, public_key, CustomerKey.from_b64url(public_key).customer_id)
+
+
+@dataclass
+class Request:
+    """One request of the matrix, and the values of it that must never come back."""
+
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    secrets_: list[str] = field(default_factory=list)
+
+    def send(self, client: httpx.Client, authorization: str | None,
+             key: str | None = None) -> httpx.Response:
+        headers = {}
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        if key or self.idempotency_key:
+            headers["Idempotency-Key"] = key or self.idempotency_key or ""
+        return client.request(self.method, self.path, json=self.body, headers=headers)
+
+
+class Matrix:
+    """Builds each operation's valid request, with fresh markers, and records outcomes."""
+
+    def __init__(self, gateway: Any, store: str, other_store: str) -> None:
+        self.gateway = gateway
+        self.store, self.other_store = store, other_store
+        self._n = itertools.count()
+        self.rows: list[dict[str, Any]] = []
+        #: Valid requests sent after a refusal, reusing its Idempotency-Key.
+        self.follow_ups = 0
+
+    def marker(self) -> str:
+        return f"zzleak{next(self._n):04d}x{secrets.token_hex(4)}"
+
+    def issue(self, store: str, role: Role = Role.STORE) -> str:
+        return self.gateway.services.credentials.issue(store, role)
+
+    def now(self) -> str:
+        return format_timestamp(datetime.now(UTC))
+
+    def request(self, operation: str, *, signer: ec.EllipticCurvePrivateKey | None = None,
+                path_customer: Customer | None = None) -> Request:
+        """A request to ``operation`` that only a wrong credential (or signature) spoils.
+
+        ``signer`` signs customer statements instead of the customer's own key;
+        ``path_customer`` names another customer in the path than in the signed body.
+        """
+        method, template = operation.split(" ", 1)
+        marker = self.marker()
+        customer = Customer.new()
+        in_path = path_customer or customer
+        path = template.format(customer_id=in_path.customer_id, consent_id=marker,
+                               store_id=self.store)
+        body: dict[str, Any] | None = None
+        signing_key = signer or customer.key
+        if template == "/v1/customers":
+            body = {"public_key": customer.public_key}
+        elif template == "/v1/consents":
+            body = {"action": "grant", "consent_id": marker, "customer_id": customer.customer_id,
+                    "given_at": self.now(), "nonce": f"n{marker}", "collection_method": "kiosk",
+                    "policy_version": "2026-11", "jurisdiction": "DE",
+                    "recipients": ["NorthwindMSP"], "purposes": ["personalisation"],
+                    "data_categories": ["purchases"], "expires_at": "2030-01-01T00:00:00.000Z"}
+            body["signature"] = sign_document(signing_key, body)
+        elif template.endswith(("/export", "/erasure")):
+            body = {"action": "export" if template.endswith("/export") else "erase",
+                    "customer_id": customer.customer_id, "requested_at": self.now(),
+                    "nonce": f"n{marker}"}
+            body["signature"] = sign_document(signing_key, body)
+        elif template.endswith("/events"):
+            body = {"events": [{"event_id": marker, "item_id": f"item-{marker}",
+                                "item_category": "shoes", "event_type": "purchase",
+                                "value": 1.0, "timestamp": self.now()}]}
+        elif template.startswith("/v1/admin/"):
+            path = template.format(store_id=marker)
+        key = f"key-{marker}" if method == "POST" and "admin" not in template else None
+        leaks = [marker, customer.customer_id, in_path.customer_id]
+        if template == "/v1/customers":
+            leaks.append(customer.public_key)
+        return Request(method, path, body, key, leaks)
+
+    def garbage(self, attempt: str, secrets_: list[str]) -> tuple[str | None, str]:
+        """A garbage attempt's Authorization header (its values appended to ``secrets_``),
+        and a valid one of the same store (for ``wrong_secret``: the credential whose key
+        id the garbage borrows)."""
+        valid = f"Bearer {self.issue(self.store)}"
+        template = GARBAGE[attempt]
+        if template is None:
+            return None, valid
+        revoked = self.issue(self.store)
+        assert self.gateway.services.credentials.revoke(revoked.split(".")[0][4:])
+        marker = self.marker()
+        value = template.format(marker=marker, marker43=(marker * 4)[:43],
+                                valid_key_id=valid.split(".")[0][7:], revoked=revoked)
+        secrets_ += [value.split(" ", 1)[1], marker, valid.split(" ", 1)[1]]
+        return value, valid
+
+    def record(self, operation: str, attempt: str, response: httpx.Response, *,
+               follow_up: bool = False) -> None:
+        code = None
+        if response.headers.get("content-type", "").startswith("application/json"):
+            body = response.json()
+            if isinstance(body, dict) and isinstance(body.get("error"), dict):
+                code = body["error"].get("code")
+        if follow_up:
+            self.follow_ups += 1
+            return
+        self.rows.append({"operation": operation, "attempt": attempt,
+                          "status": response.status_code, "code": code})
+
+
+@pytest.fixture(scope="module")
+def gateway(start_gateway, catalogue) -> Iterator[Any]:
+    with start_gateway(RETAILER, catalogue=catalogue, http_port=HTTP_PORT,
+                       max_body_bytes=64 * 1024) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def matrix(gateway, catalogue) -> Iterator[Matrix]:
+    store, other = catalogue.stores(gateway.settings.msp_id)[:2]
+    found = Matrix(gateway, store, other)
+    yield found
+    by_attempt = Counter(row["attempt"] for row in found.rows)
+    by_operation = Counter(row["operation"] for row in found.rows)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps({
+        "operations_classified": {op: access.value for op, access in ACCESS.items()},
+        "requests": len(found.rows),
+        "refused": sum(1 for row in found.rows if 400 <= row["status"] < 500),
+        "follow_up_requests_with_the_refused_key": found.follow_ups,
+        "by_status": dict(sorted(Counter(f"{row['status']} {row['code'] or ''}".strip()
+                                         for row in found.rows).items())),
+        "by_attempt": dict(sorted(by_attempt.items())),
+        "by_operation": dict(sorted(by_operation.items())),
+        "cases": found.rows,
+    }, indent=2) + "\n")
+
+
+def _error(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    return body["error"]
+
+
+def _assert_nothing_leaked(response: httpx.Response, request: Request) -> None:
+    text = response.text + json.dumps(dict(response.headers))
+    for value in request.secrets_:
+        assert value not in text, f"the answer carries a value of the request: {value[:12]}…"
+
+
+def test_every_operation_of_the_schema_is_classified(gateway):
+    schema = gateway.client.get("/openapi.json").json()
+    served = {f"{method.upper()} {path}" for path, operations in schema["paths"].items()
+              for method in operations}
+    assert served - set(ACCESS) == set(), "operations nobody classified in ACCESS"
+    assert set(ACCESS) - served == set(), "ACCESS names operations the schema lacks"
+
+
+def _valid_authorization(matrix: Matrix, access: Access) -> str | None:
+    if access is Access.ADMIN:
+        return f"Bearer {matrix.issue('hq', Role.ADMIN)}"
+    if access in (Access.STORE, Access.THAT_STORE):
+        return f"Bearer {matrix.issue(matrix.store)}"
+    return None
+
+
+def _assert_reaches_the_handler(response: httpx.Response, operation: str) -> None:
+    """What an accepted caller gets with the peer down: 2xx, or a documented peer 503."""
+    assert response.status_code not in (401, 403), (operation, response.text)
+    if response.status_code == 503 and operation != "GET /healthz":
+        assert _error(response)["code"] in PEER_CODES
+    else:
+        assert response.status_code < 300 or operation == "GET /healthz", response.text
+
+
+@pytest.mark.parametrize("operation", list(ACCESS))
+def test_the_right_caller_gets_past_authorisation(gateway, matrix, operation):
+    access = ACCESS[operation]
+    request = matrix.request(operation)
+    response = request.send(gateway.client, _valid_authorization(matrix, access))
+    matrix.record(operation, "valid", response)
+    _assert_reaches_the_handler(response, operation)
+
+
+@pytest.mark.parametrize("operation", [o for o, a in ACCESS.items() if a is Access.THAT_STORE])
+def test_the_admin_acts_for_any_store_of_the_retailer(gateway, matrix, operation):
+    request = matrix.request(operation)
+    response = request.send(gateway.client, f"Bearer {matrix.issue('hq', Role.ADMIN)}")
+    matrix.record(operation, "admin_for_store", response)
+    _assert_reaches_the_handler(response, operation)
+
+
+@pytest.mark.parametrize(("operation", "attempt"), CASES, ids=[f"{o}-{a}" for o, a in CASES])
+def test_wrong_callers_are_refused_and_learn_nothing(gateway, matrix, operation, attempt):
+    access = ACCESS[operation]
+    forged = attempt == "forged_signature"
+    request = matrix.request(operation,
+                             signer=ec.generate_private_key(ec.SECP256R1()) if forged else None)
+    # The caller's own valid credential, for the follow-up that shows nothing was written.
+    follow_up = _valid_authorization(matrix, access)
+    if attempt in GARBAGE:
+        authorization, legitimate = matrix.garbage(attempt, request.secrets_)
+        follow_up = legitimate if access is not Access.ADMIN else follow_up
+    elif attempt == "other_store":
+        authorization = follow_up = f"Bearer {matrix.issue(matrix.other_store)}"
+    elif attempt == "store_on_admin":
+        authorization = f"Bearer {matrix.issue(matrix.store)}"
+    elif attempt == "same_store_on_admin":
+        # A store asking for a credential of its own: still only the admin may issue one.
+        authorization = f"Bearer {matrix.issue(request.path.split('/')[4])}"
+    else:  # forged_signature: the signature, not a credential, is what is wrong
+        authorization = None
+    if authorization is not None and attempt not in GARBAGE:
+        request.secrets_.append(authorization.split(" ", 1)[1])
+    response = request.send(gateway.client, authorization)
+    matrix.record(operation, attempt, response)
+    _assert_nothing_leaked(response, request)
+
+    if forged:
+        # The gateway cannot verify without the ledger, so the ledger must refuse it: never
+        # accepted with a 2xx; today the ledger's peer is down (503).
+        assert not 200 <= response.status_code < 300
+        assert response.status_code == 503 and _error(response)["code"] in PEER_CODES
+    elif access in (Access.ANYONE, Access.CUSTOMER_SIGNED):
+        # A credential decides nothing here: whatever is sent is ignored.
+        _assert_reaches_the_handler(response, operation)
+    elif attempt in GARBAGE:
+        assert response.status_code == 401
+        assert _error(response)["code"] == "UNAUTHENTICATED"
+    else:  # another store's credential, or a store's on an admin route
+        assert response.status_code == 403
+        assert _error(response)["code"] == "FORBIDDEN"
+    _assert_refusal_wrote_nothing(gateway, matrix, request, attempt, follow_up)
+
+
+def _assert_refusal_wrote_nothing(gateway, matrix: Matrix, request: Request, attempt: str,
+                                  follow_up: str | None) -> None:
+    """The admin route issued nothing; a write's Idempotency-Key is still free."""
+    if request.path.startswith("/v1/admin/"):
+        store_id = request.path.split("/")[4]
+        database = gateway.settings.data_dir / "gateway.sqlite3"
+        with sqlite3.connect(database) as db:
+            issued = db.execute("SELECT count(*) FROM store_credentials WHERE store_id = ?",
+                                (store_id,)).fetchone()[0]
+        # The only credential of that store is the refused caller's own, if any.
+        assert issued == (1 if attempt == "same_store_on_admin" else 0)
+        return
+    if request.idempotency_key is None:
+        return
+    # The same request and key from the caller's own valid credential (another store's, to
+    # its own store): a refusal that had claimed the key would now be replayed, or the key
+    # called reused.
+    if attempt == "other_store":
+        request.path = request.path.replace(f"/stores/{matrix.store}/",
+                                            f"/stores/{matrix.other_store}/")
+    again = request.send(gateway.client, follow_up)
+    matrix.record(f"{request.method} {request.path}", f"{attempt}:follow_up", again,
+                  follow_up=True)
+    assert "Idempotent-Replay" not in again.headers
+    assert again.status_code == 503 and _error(again)["code"] in PEER_CODES
+
+
+@pytest.mark.parametrize("action", ["export", "erasure"])
+def test_signed_request_of_one_customer_on_anothers_path_is_422(gateway, matrix, action):
+    other = Customer.new()
+    request = matrix.request(f"POST /v1/customers/{{customer_id}}/{action}",
+                             path_customer=other)
+    response = request.send(gateway.client, None)
+    matrix.record(f"POST /v1/customers/{{customer_id}}/{action}", "customer_mismatch", response)
+    assert response.status_code == 422
+    error = _error(response)
+    assert error["code"] == "CUSTOMER_MISMATCH" and error["details"] == {"field": "customer_id"}
+    _assert_nothing_leaked(response, request)
+    if request.idempotency_key is not None:
+        # Refused before the key was claimed: the right customer's request may use it.
+        mine = matrix.request(f"POST /v1/customers/{{customer_id}}/{action}")
+        again = mine.send(gateway.client, None, key=request.idempotency_key)
+        matrix.record(f"POST /v1/customers/{{customer_id}}/{action}", "customer_mismatch",
+                      again, follow_up=True)
+        assert "Idempotent-Replay" not in again.headers
+        assert again.status_code == 503 and _error(again)["code"] in PEER_CODES
+
+
+def test_suggestions_for_a_store_of_another_retailer_are_404_without_naming_it(
+        gateway, matrix, catalogue):
+    foreign = catalogue.stores("NorthwindMSP")[0]
+    customer = Customer.new()
+    operation = "GET /v1/stores/{store_id}/customers/{customer_id}/suggestions"
+    response = gateway.client.get(
+        f"/v1/stores/{foreign}/customers/{customer.customer_id}/suggestions",
+        headers={"Authorization": f"Bearer {matrix.issue(foreign)}"})
+    matrix.record(operation, "foreign_store", response)
+    assert response.status_code == 404 and _error(response)["code"] == "UNKNOWN_STORE"
+    assert foreign not in response.text and customer.customer_id not in response.text

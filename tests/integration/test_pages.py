@@ -1,0 +1,628 @@
+"""The consent portal and the kiosk page in Debian's Chromium, against a real gateway.
+
+Real components: the gateway (eastmarket's, HTTPS with its TLS certificate from the real Fabric
+CA, a small catalogue), Chromium driven by Playwright, the pages and customer-crypto.js as
+served by the gateway, and the chaincode's own parsers and signature checks on what the pages
+sign. No Fabric peer can run here (docs/blockers.md), so every call that reaches the ledger
+answers 503 PEER_UNAVAILABLE: the tests check that the pages say so in words and retry with
+the same Idempotency-Key, and that what a customer signs would pass the chaincode's checks.
+Only a peer could make the gateway list a customer's consents or give a personalised answer,
+so the tests that show those states feed the kiosk the documented response shapes through
+Playwright's router (`page.route`); every other request reaches the real gateway.
+
+The QR codes need the vendored encoder: `make web` (bash gateway/static/build.sh) first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rfc8785
+
+from chaincode.consent import apply_statement, parse_signed_statement
+from chaincode.keys import CustomerKey
+from chaincode.policy import RightsRequest
+from recommender.catalogue import Catalogue, CatalogueEntry
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "pages"
+STORE = "east-1"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+PHONE = {"width": 390, "height": 844}
+KIOSK_PORTRAIT = {"width": 1080, "height": 1920}
+LANDSCAPE = {"width": 1920, "height": 1080}
+#: Short backoff so the tests see every retry; the pages default to 1 s doubling, 5 tries.
+FAST = {"retry": {"baseMs": 40, "maxMs": 120, "attempts": 3},
+        "kiosk": {"flushMs": 150, "idleMs": 600000, "backgroundRetryMs": 600000}}
+LEDGER_DOWN = "The consortium ledger cannot be reached right now."
+ITEMS = [("shoes", "Kalu", "mid", "Trail running shoe"),
+         ("knitwear", "Fjell", "premium", "Merino crew jumper"),
+         ("bags", "Oro", "budget", "Canvas tote bag"),
+         ("home", "Lumen", "mid", "Stoneware mug set")]
+
+
+def _chromium() -> str:
+    for candidate in ("/usr/lib/chromium/chromium", "/usr/bin/chromium"):
+        if Path(candidate).exists():
+            return candidate
+    pytest.fail("Chromium is not installed (apt-get install chromium; .ci/run does it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Gateway:
+    base: str
+    services: Any
+    credential: str
+
+
+@pytest.fixture(scope="module")
+def gateway(start_gateway) -> Iterator[Gateway]:
+    if not (ROOT / "gateway" / "static" / "vendor" / "qrcode-generator.mjs").exists():
+        pytest.fail("the pages' QR encoder is not vendored: run `make web`")
+    catalogue = Catalogue(
+        [CatalogueEntry(f"east-{i}", "EastmarketMSP", c, b, p, (STORE,), t)
+         for i, (c, b, p, t) in enumerate(ITEMS)], {STORE: "EastmarketMSP"})
+    with start_gateway("eastmarket", catalogue=catalogue, http_port=_free_port()) as running:
+        yield Gateway(running.base_url, running.services,
+                      running.services.credentials.issue(STORE))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@dataclass
+class Seen:
+    """Requests the page sent to the gateway's API."""
+
+    requests: list[Any] = field(default_factory=list)
+
+    def to(self, method: str, pattern: str) -> list[Any]:
+        return [r for r in self.requests if r.method == method and re.search(pattern, r.url)]
+
+
+def _open(browser: Any, gateway: Gateway, path: str, viewport: dict[str, int] = PHONE
+          ) -> tuple[Any, Seen]:
+    # The gateway's certificate comes from eastmarket's own CA, which Chromium does not know.
+    context = browser.new_context(viewport=viewport, ignore_https_errors=True,
+                                  accept_downloads=True)
+    context.add_init_script(f"globalThis.prefshareConfig = {json.dumps(FAST)};")
+    page = context.new_page()
+    seen = Seen()
+    page.on("request", lambda r: seen.requests.append(r) if "/v1/" in r.url else None)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{gateway.base}{path}")
+    page.wait_for_selector("body[data-ready=true]", timeout=10000)
+    assert errors == [], errors
+    return page, seen
+
+
+@pytest.fixture
+def portal(browser, gateway) -> Iterator[tuple[Any, Seen]]:
+    page, seen = _open(browser, gateway, "/portal/")
+    yield page, seen
+    page.context.close()
+
+
+def _expect() -> Any:
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def _create_key(page: Any) -> str:
+    page.click("#create-key")
+    _expect()(page.locator("#customer-id")).to_have_text(re.compile(r"^c_[A-Za-z0-9_-]{43}$"))
+    return str(page.text_content("#customer-id"))
+
+
+def _public_key(page: Any) -> CustomerKey:
+    spki = page.evaluate("""async () => {
+        const store = await import('/static/js/keystore.js');
+        const crypto = await import('/static/js/customer-crypto.js');
+        return crypto.exportPublicKey((await store.loadKept()).publicKey);
+    }""")
+    return CustomerKey.from_b64url(spki)
+
+
+def _no_raw_errors(page: Any) -> None:
+    text = page.inner_text("body")
+    assert "PEER_UNAVAILABLE" not in text and '{"error"' not in text
+
+
+def _eventually(page: Any, seen: Seen, method: str, pattern: str, n: int) -> list[Any]:
+    """The requests matching, once there are at least ``n`` (events arrive while waiting)."""
+    deadline = time.monotonic() + 10
+    while len(seen.to(method, pattern)) < n and time.monotonic() < deadline:
+        page.wait_for_timeout(25)
+    return seen.to(method, pattern)
+
+
+def _same_key_and_body(requests: list[Any], n: int) -> str:
+    assert len(requests) >= n, len(requests)
+    keys = {r.headers.get("idempotency-key") for r in requests}
+    bodies = {r.post_data for r in requests}
+    assert len(keys) == 1 and None not in keys, keys
+    assert len(bodies) == 1
+    return str(keys.pop())
+
+
+# -- portal ----------------------------------------------------------------------------------
+
+
+def test_portal_key_shows_id_as_text_and_qr_and_registration_retries_with_one_key(portal):
+    page, seen = portal
+    customer_id = _create_key(page)
+    qr = page.locator("#customer-qr svg[role=img]")
+    _expect()(qr).to_have_attribute("aria-label", re.compile(customer_id))
+    assert len(page.get_attribute("#customer-qr svg path", "d") or "") > 200
+    page.click("#register")
+    status = page.locator("#register-status")
+    _expect()(status).to_contain_text(LEDGER_DOWN)
+    _expect()(status).to_contain_text("not registered yet")
+    posts = seen.to("POST", r"/v1/customers$")
+    first_key = _same_key_and_body(posts, 3)  # FAST: three tries, then the button
+    # The registered key is the one whose hash is the id shown to her.
+    body = json.loads(posts[0].post_data)
+    assert CustomerKey.from_b64url(body["public_key"]).customer_id == customer_id
+    status.get_by_role("button", name="Try again").click()
+    again = _eventually(page, seen, "POST", r"/v1/customers$", 6)
+    assert _same_key_and_body(again, 6) == first_key
+    _no_raw_errors(page)
+
+
+def test_grant_is_shown_before_signing_and_the_signed_statement_passes_the_chaincode(portal):
+    page, seen = portal
+    customer_id = _create_key(page)
+    page.check("#recipient-SouthgateMSP")
+    page.check("#category-purchases")
+    page.check("#category-views")
+    page.click("#review-grant")
+    dialog = page.locator("#sign-dialog")
+    _expect()(dialog).to_be_visible()
+    _expect()(dialog).to_contain_text("Southgate")
+    _expect()(dialog).to_contain_text("What you buy")
+    shown = page.text_content("#sign-canonical") or ""
+    assert seen.to("POST", r"/v1/consents") == []  # nothing leaves before she confirms
+    page.click("#sign-confirm")
+    status = page.locator("#grant-status")
+    _expect()(status).to_contain_text(LEDGER_DOWN)
+    _expect()(status).to_contain_text("nothing was recorded yet")
+    posts = seen.to("POST", r"/v1/consents$")
+    _same_key_and_body(posts, 3)
+    sent = json.loads(posts[0].post_data)
+    unsigned = {k: v for k, v in sent.items() if k != "signature"}
+    assert rfc8785.dumps(unsigned) == shown.encode("utf-8")  # what she saw is what she signed
+    assert sent["customer_id"] == customer_id and sent["recipients"] == ["SouthgateMSP"]
+    signed = parse_signed_statement(posts[0].post_data)
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    record = apply_statement(None, signed, _public_key(page), now=now, used_nonces=set())
+    assert record.status(now) == "active"
+    assert record.data_categories == ("purchases", "views")
+    # Kept on her device as not sent; "Send again" resends the same statement, same key.
+    entry = page.locator("#journal li").first
+    _expect()(entry).to_contain_text("Not sent yet")
+    entry.get_by_role("button", name="Send again").click()
+    _expect()(page.locator("#consents-status")).to_contain_text(LEDGER_DOWN)
+    _same_key_and_body(_eventually(page, seen, "POST", r"/v1/consents$", 6), 6)
+    _no_raw_errors(page)
+
+
+def test_cancelled_signing_sends_nothing_and_withdrawal_and_export_are_signed(portal):
+    page, seen = portal
+    customer_id = _create_key(page)
+    key = _public_key(page)
+    page.check("#recipient-all")
+    page.check("#category-views")
+    page.click("#review-grant")
+    _expect()(page.locator("#sign-canonical")).to_contain_text('"recipients":["*"]')
+    page.keyboard.press("Escape")
+    _expect()(page.locator("#grant-status")).to_have_text(re.compile("Nothing was signed"))
+    assert seen.to("POST", r"/v1/consents") == []
+
+    page.fill("#withdraw-id", "k-20261121-abc")
+    page.click("#withdraw-form button[type=submit]")
+    _expect()(page.locator("#sign-canonical")).to_contain_text('"action":"withdraw"')
+    page.click("#sign-confirm")
+    _expect()(page.locator("#consents-status")).to_contain_text(LEDGER_DOWN)
+    withdrawal = parse_signed_statement(seen.to("POST", r"/v1/consents$")[0].post_data)
+    withdrawal.verify(key)
+    assert withdrawal.statement.action == "withdraw"
+
+    page.click("#export")
+    _expect()(page.locator("#sign-canonical")).to_contain_text('"action":"export"')
+    page.click("#sign-confirm")
+    _expect()(page.locator("#export-status")).to_contain_text(LEDGER_DOWN)
+    exports = _eventually(page, seen, "POST", rf"/v1/customers/{customer_id}/export$", 3)
+    assert len(exports) == 3 and len({r.post_data for r in exports}) == 1
+    request = RightsRequest.from_json(exports[0].post_data)
+    request.verify(key, now=datetime.now(UTC) + timedelta(seconds=1), used_nonces=set())
+    _no_raw_errors(page)
+
+
+def test_backup_download_and_restore_give_the_same_customer_id(portal, tmp_path):
+    page, _ = portal
+    customer_id = _create_key(page)
+    with page.expect_download() as download:
+        page.click("#download-backup")
+    backup = tmp_path / "backup.json"
+    download.value.save_as(backup)
+    assert json.loads(backup.read_text())["d"]  # the private key, for her to keep
+    # Kept on the device non-extractable: a later visit cannot write a new backup.
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    _expect()(page.locator("#customer-id")).to_have_text(customer_id)
+    _expect()(page.locator("#download-backup")).to_be_disabled()
+    assert page.evaluate("""async () => (await (await import('/static/js/keystore.js'))
+        .loadKept()).privateKey.extractable""") is False
+    page.click("#forget-key")
+    page.get_by_role("button", name="Yes, remove it").click()
+    _expect()(page.locator("#create-key")).to_be_visible()
+    page.set_input_files("#restore-file", str(backup))
+    _expect()(page.locator("#customer-id")).to_have_text(customer_id)
+    page.click("#forget-key")
+    page.get_by_role("button", name="Yes, remove it").click()
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text('{"kty": "oct"}')
+    page.set_input_files("#restore-file", str(wrong))
+    _expect()(page.locator("#key-status")).to_contain_text("not a prefshare key backup")
+
+
+def test_erasure_needs_the_typed_word_then_a_signed_request_retried_with_one_key(portal):
+    page, seen = portal
+    customer_id = _create_key(page)
+    erase = page.locator("#erase")
+    _expect()(erase).to_be_disabled()
+    page.fill("#erase-word", "delete")
+    _expect()(erase).to_be_disabled()
+    page.fill("#erase-word", "ERASE")
+    _expect()(erase).to_be_enabled()
+    erase.click()
+    _expect()(page.locator("#sign-dialog")).to_contain_text("cannot be undone")
+    _expect()(page.locator("#sign-canonical")).to_contain_text('"action":"erase"')
+    assert seen.to("POST", r"/erasure") == []
+    page.click("#sign-confirm")
+    status = page.locator("#erase-status")
+    _expect()(status).to_contain_text("Nothing was erased yet")
+    posts = seen.to("POST", rf"/v1/customers/{customer_id}/erasure$")
+    key = _same_key_and_body(posts, 3)
+    RightsRequest.from_json(posts[0].post_data).verify(
+        _public_key(page), now=datetime.now(UTC) + timedelta(seconds=1), used_nonces=set())
+    status.get_by_role("button", name="Try again").click()
+    assert _same_key_and_body(_eventually(page, seen, "POST", r"/erasure$", 6), 6) == key
+    _no_raw_errors(page)
+
+
+# -- kiosk -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kiosk(browser, gateway) -> Iterator[tuple[Any, Seen]]:
+    page, seen = _open(browser, gateway, "/kiosk/")
+    yield page, seen
+    page.context.close()
+
+
+def _set_up(page: Any, credential: str, store: str = STORE) -> None:
+    page.select_option("#setup-retailer", "EastmarketMSP")
+    page.fill("#setup-store", store)
+    page.fill("#setup-credential", credential)
+    page.click("#setup-save")
+
+
+def _identify(page: Any, customer_id: str) -> None:
+    page.fill("#customer-id-input", customer_id)
+    page.press("#customer-id-input", "Enter")
+    _expect()(page.locator("#customer-view")).to_be_visible()
+
+
+def test_kiosk_setup_checks_the_credential_with_the_gateway(kiosk, gateway):
+    page, _ = kiosk
+    _expect()(page.locator("#setup-view")).to_be_visible()
+    _set_up(page, "psk_0123456789abcdef." + "x" * 43)
+    _expect()(page.locator("#setup-status")).to_contain_text("did not accept this credential")
+    other = gateway.services.credentials.issue("west-9")
+    _set_up(page, other)
+    _expect()(page.locator("#setup-status")).to_contain_text("belongs to another store")
+    _set_up(page, gateway.credential)
+    _expect()(page.locator("#identify-view")).to_be_visible()
+    _expect()(page.locator("#device-line")).to_have_text("Eastmarket, store east-1.")
+    saved = json.loads(page.evaluate("localStorage.getItem('prefshare.kiosk.config')"))
+    assert saved == {"msp_id": "EastmarketMSP", "store_id": STORE,
+                     "credential": gateway.credential}
+    page.fill("#customer-id-input", "c_tooshort")
+    page.click("#identify")
+    _expect()(page.locator("#identify-status")).to_contain_text("not a customer id")
+
+
+FAKE_DETECTOR = """
+    // Chromium on Linux has no BarcodeDetector; this stand-in "reads" a fixed code, so the test
+    // covers the kiosk's wiring (feature check, picture path, identify), not QR decoding.
+    globalThis.BarcodeDetector = class {
+        static async getSupportedFormats() { return ['qr_code']; }
+        async detect() { return [{ rawValue: '%s' }]; }
+    };
+"""
+
+
+def test_kiosk_takes_the_id_from_a_qr_picture_and_explains_a_missing_camera(browser, gateway):
+    customer = "c_" + "S" * 43
+    context = browser.new_context(viewport=PHONE, ignore_https_errors=True)
+    context.add_init_script(f"globalThis.prefshareConfig = {json.dumps(FAST)};")
+    context.add_init_script(FAKE_DETECTOR % customer)
+    page = context.new_page()
+    try:
+        page.goto(f"{gateway.base}/kiosk/")
+        page.wait_for_selector("body[data-ready=true]")
+        _set_up(page, gateway.credential)
+        _expect()(page.locator("#scan-start")).to_be_visible()
+        page.click("#scan-start")  # headless Chromium has no camera
+        _expect()(page.locator("#identify-status")).to_contain_text("camera cannot be used")
+        picture = {"name": "code.png", "mimeType": "image/png", "buffer": page.screenshot()}
+        page.set_input_files("#scan-picture", picture)
+        _expect()(page.locator("#customer-view")).to_be_visible()
+        _expect()(page.locator("#consent-status")).to_contain_text("cannot be checked")
+    finally:
+        context.close()
+
+
+def test_kiosk_shows_popular_items_and_says_why_when_the_ledger_is_down(kiosk, gateway):
+    page, seen = kiosk
+    _set_up(page, gateway.credential)
+    _identify(page, "c_" + "K" * 43)
+    consent = page.locator("#consent-status")
+    _expect()(consent).to_contain_text("cannot be checked right now")
+    _expect()(consent).to_contain_text(LEDGER_DOWN)
+    assert len(seen.to("GET", r"/consents\?limit=100$")) == 3
+    strategy = page.locator("#strategy")
+    _expect()(strategy).to_contain_text("Popular in this store")
+    _expect()(page.locator("#suggestions-notice")).to_contain_text(
+        "could not be checked just now")
+    cards = page.locator("#cards > li")
+    _expect()(cards).to_have_count(len(ITEMS))
+    first = cards.first
+    _expect()(first.locator("h4")).to_have_text(re.compile("|".join(t for *_, t in ITEMS)))
+    _expect()(first).to_contain_text("Popular at Eastmarket.")
+    _expect()(first).to_contain_text("Based on Eastmarket's sales, not on your data.")
+    _no_raw_errors(page)
+
+
+def test_kiosk_likes_and_purchases_go_in_one_batch_retried_with_its_key(kiosk, gateway):
+    page, seen = kiosk
+    _set_up(page, gateway.credential)
+    customer = "c_" + "L" * 43
+    _identify(page, customer)
+    card = page.locator("#cards > li").first
+    card.get_by_role("button", name="I like this").click()
+    card.get_by_role("button", name="I bought this").click()
+    _expect()(card.get_by_role("button", name="✓ Liked")).to_have_attribute("aria-pressed", "true")
+    status = page.locator("#events-status")
+    _expect()(status).to_contain_text("They will be sent again.")
+    _expect()(status).to_contain_text(LEDGER_DOWN)
+    posts = seen.to("POST", rf"/v1/stores/{STORE}/customers/{customer}/events$")
+    key = _same_key_and_body(posts, 3)
+    events = json.loads(posts[0].post_data)["events"]
+    assert [e["event_type"] for e in events] == ["like", "purchase"]
+    assert len({e["event_id"] for e in events}) == 2
+    assert posts[0].headers["authorization"] == f"Bearer {gateway.credential}"
+    status.get_by_role("button", name="Try again").click()
+    assert _same_key_and_body(_eventually(page, seen, "POST", r"/events$", 6), 6) == key
+    # The next customer starts clean: nothing of hers stays on screen.
+    page.click("#finish")
+    _expect()(page.locator("#identify-view")).to_be_visible()
+    assert page.locator("#cards > li").count() == 0
+    _no_raw_errors(page)
+
+
+PERSONALISED = {
+    "model_id": "m-2026-11-21", "strategy": "personalised", "notice": None,
+    "data_sources": ["SouthgateMSP"],
+    "items": [{"item_id": "east-1", "name": "Merino crew jumper", "category": "knitwear",
+               "brand": "Fjell", "price_band": "premium", "score": 0.91, "reasons": [
+                   {"kind": "activity", "retailer": "SouthgateMSP", "detail": "purchases",
+                    "weight": 0.6, "category": "purchases"},
+                   {"kind": "item_feature", "retailer": "EastmarketMSP",
+                    "detail": "brand:Fjell", "weight": 0.2, "category": None}]}],
+}
+
+
+def test_kiosk_renders_a_personalised_answer_in_words_fed_by_the_router(kiosk, gateway):
+    page, _ = kiosk
+    _set_up(page, gateway.credential)
+    customer = "c_" + "P" * 43
+    consent = {"consent_id": "k-1", "customer_id": customer, "status": "active",
+               "recipients": ["EastmarketMSP"], "purposes": ["personalisation"],
+               "data_categories": ["purchases"], "expires_at": "2027-11-21T00:00:00.000Z"}
+    page.route("**/consents?limit=100",
+               lambda route: route.fulfill(json={"items": [consent], "next_cursor": None}))
+    page.route("**/suggestions?n=10", lambda route: route.fulfill(
+        json={**PERSONALISED, "customer_id": customer, "store_id": STORE}))
+    _identify(page, customer)
+    _expect()(page.locator("#consent-status")).to_contain_text(
+        "You share what you bought with Eastmarket for personal suggestions, until")
+    _expect()(page.locator("#invitation")).to_be_hidden()
+    _expect()(page.locator("#strategy")).to_have_text(
+        re.compile("Picked for you from the preferences you shared"))
+    _expect()(page.locator("#data-sources")).to_have_text("Based on your data from Southgate.")
+    card = page.locator("#cards > li").first
+    _expect()(card).to_contain_text("knitwear · Fjell · Premium")
+    _expect()(card).to_contain_text("Because of what you bought at Southgate.")
+    _expect()(card).to_contain_text("Suits your taste for the brand Fjell.")
+    _expect()(card).to_contain_text("Informed by your data from Southgate.")
+
+
+def test_kiosk_invites_a_customer_without_consent_to_the_portal(kiosk, gateway):
+    page, _ = kiosk
+    _set_up(page, gateway.credential)
+    page.route("**/consents?limit=100",
+               lambda route: route.fulfill(json={"items": [], "next_cursor": None}))
+    _identify(page, "c_" + "N" * 43)
+    _expect()(page.locator("#consent-status")).to_contain_text("You have not shared")
+    _expect()(page.locator("#portal-link")).to_have_text(f"{gateway.base}/portal/")
+    _expect()(page.locator("#portal-qr svg[role=img]")).to_be_visible()
+
+
+# -- both pages: keyboard, accessibility basics, viewports -----------------------------------
+
+
+def _tab_through(page: Any, presses: int) -> list[str]:
+    page.locator("body").focus()
+    reached = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("""() => {
+            const el = document.activeElement;
+            if (el === document.body) return '(past the end)';
+            const style = getComputedStyle(el);
+            const ring = style.outlineStyle !== 'none' || style.boxShadow !== 'none';
+            if (!ring) return '!no-focus-ring';
+            return el.id || el.getAttribute('href') || el.textContent.trim().slice(0, 20);
+        }"""))
+    return reached
+
+
+def test_keyboard_alone_reaches_and_operates_the_main_controls(browser, gateway):
+    page, _ = _open(browser, gateway, "/portal/")
+    try:
+        reached = _tab_through(page, 3)
+        assert reached == ["#main", "create-key", "restore-file"], reached
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Enter")  # create the key from the keyboard
+        _expect()(page.locator("#customer-id")).to_have_text(re.compile("^c_"))
+        _expect()(page.locator("#download-backup")).to_be_focused()
+        page.reload()  # start again from the top, now with a key
+        page.wait_for_selector("body[data-ready=true]")
+        reached = _tab_through(page, 30)
+        assert "!no-focus-ring" not in reached
+        for control in ("forget-key", "register", "recipient-SouthgateMSP",
+                        "purpose-personalisation", "category-purchases", "duration",
+                        "review-grant", "withdraw-id", "export", "erase-word"):
+            assert control in reached, (control, reached)
+    finally:
+        page.context.close()
+    page, _ = _open(browser, gateway, "/kiosk/")
+    try:
+        _set_up(page, gateway.credential)
+        _expect()(page.locator("#customer-id-input")).to_be_focused()
+        page.keyboard.type("c_" + "Q" * 43)
+        page.keyboard.press("Enter")
+        _expect()(page.locator("#customer-heading")).to_be_focused()
+        reached = _tab_through(page, 14)
+        assert "!no-focus-ring" not in reached
+        assert "finish" in reached and "settings" in reached, reached
+        if page.locator("#cards button").count():
+            assert "I like this" in reached, reached
+    finally:
+        page.context.close()
+
+
+CONTRAST_AND_LABELS = """() => {
+    const lum = (rgb) => {
+        const [r, g, b] = rgb.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92
+                                                            : ((v + 0.055) / 1.055) ** 2.4; });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+    const background = (el) => {
+        for (; el; el = el.parentElement) {
+            const c = parse(getComputedStyle(el).backgroundColor);
+            if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+    };
+    const problems = [];
+    for (const el of document.querySelectorAll('body *')) {
+        const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+        if (!own || !el.checkVisibility() || el.closest('[inert], .visually-hidden, .needs-key')) {
+            continue;
+        }
+        const style = getComputedStyle(el);
+        const fg = parse(style.color).slice(0, 3);
+        const [a, b] = [lum(fg), lum(background(el))];
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        const large = parseFloat(style.fontSize) >= 24
+            || (parseFloat(style.fontSize) >= 18.66 && Number(style.fontWeight) >= 700);
+        if (ratio < (large ? 3 : 4.5)) problems.push(`${el.tagName}#${el.id}: ${ratio.toFixed(2)}`);
+    }
+    for (const input of document.querySelectorAll('input, select, textarea')) {
+        if (input.type !== 'hidden' && !input.labels.length && !input.getAttribute('aria-label')) {
+            problems.push(`unlabelled ${input.id}`);
+        }
+    }
+    return {problems, lang: document.documentElement.lang,
+            landmarks: ['header', 'main', 'footer'].filter((t) => document.querySelector(t)),
+            overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth};
+}"""
+
+
+def _check_and_shoot(page: Any, name: str) -> None:
+    found = page.evaluate(CONTRAST_AND_LABELS)
+    assert found["problems"] == [], (name, found["problems"])
+    assert found["lang"] == "en" and found["landmarks"] == ["header", "main", "footer"]
+    assert found["overflow"] <= 0, (name, "scrolls sideways", found["overflow"])
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize(("label", "viewport"),
+                         [("phone", PHONE), ("kiosk-portrait", KIOSK_PORTRAIT),
+                          ("landscape", LANDSCAPE)])
+def test_pages_fit_the_viewport_meet_basic_accessibility_and_are_captured(
+        browser, gateway, label, viewport):
+    page, _ = _open(browser, gateway, "/portal/", viewport)
+    try:
+        _check_and_shoot(page, f"portal-start-{label}")
+        _create_key(page)
+        page.check("#recipient-SouthgateMSP")
+        page.check("#recipient-NorthwindMSP")
+        page.check("#category-purchases")
+        page.click("#register")
+        _expect()(page.locator("#register-status")).to_contain_text("not registered yet")
+        _check_and_shoot(page, f"portal-{label}")
+        page.click("#review-grant")
+        _expect()(page.locator("#sign-dialog")).to_be_visible()
+        page.screenshot(path=str(SHOTS / f"portal-sign-{label}.png"))
+    finally:
+        page.context.close()
+    page, _ = _open(browser, gateway, "/kiosk/", viewport)
+    try:
+        _check_and_shoot(page, f"kiosk-setup-{label}")
+        _set_up(page, gateway.credential)
+        _expect()(page.locator("#identify-view")).to_be_visible()
+        _check_and_shoot(page, f"kiosk-welcome-{label}")
+        page.route("**/consents?limit=100",
+                   lambda route: route.fulfill(json={"items": [], "next_cursor": None}))
+        _identify(page, "c_" + "V" * 43)
+        _expect()(page.locator("#strategy")).not_to_contain_text("Finding")
+        _expect()(page.locator("#portal-qr svg")).to_be_visible()
+        _check_and_shoot(page, f"kiosk-{label}")
+    finally:
+        page.context.close()
