@@ -7,6 +7,10 @@ certificate exists is left alone, so a second ``network-up`` changes nothing.
 
 Secrets (bootstrap and enrolment passwords) are random, kept in the run folder with mode 0600,
 and never appear in an error message or log line of ours.
+
+Each organisation's CA server and every ``fabric-ca-client`` call for its identities run on
+the organisation's host, through a :class:`~network.placement.Placement` (the supervisor's,
+for :func:`bring_up_cas`; by default every host is here).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 
 from network.errors import CommandFailed, MissingBinary, NotReady
 from network.layout import RunLayout
+from network.placement import Placement
 from network.plan import CAServer, Identity, Plan
 from network.supervisor import Supervisor
 
@@ -76,7 +81,7 @@ def start_ca(ca: CAServer, layout: RunLayout, supervisor: Supervisor, bin_dir: P
         "FABRIC_CA_SERVER_OPERATIONS_LISTENADDRESS": f"{ca.host}:{ca.operations_port}",
         "FABRIC_CA_SERVER_METRICS_PROVIDER": "prometheus",
     }
-    supervisor.start(ca.process, argv, env=env, cwd=home)
+    supervisor.start(ca.process, argv, env=env, cwd=home, host=ca.host)
 
 
 def healthz(host: str, port: int, *, timeout: float = 1.0) -> bool:
@@ -101,19 +106,30 @@ def wait_healthy(process: str, host: str, port: int, layout: RunLayout, supervis
 
 
 class Enroller:
-    """Registers and enrols the plan's identities with fabric-ca-client."""
+    """Registers and enrols the plan's identities with fabric-ca-client.
 
-    def __init__(self, plan: Plan, layout: RunLayout, bin_dir: Path) -> None:
+    Every call for an organisation's identities runs on that organisation's host, through
+    ``placement`` (by default: here).
+    """
+
+    def __init__(self, plan: Plan, layout: RunLayout, bin_dir: Path,
+                 placement: Placement | None = None) -> None:
         self._cas = {ca.org: ca for ca in plan.cas}
         self._layout = layout
         self._client = binary(bin_dir, "fabric-ca-client")
+        self._placement = placement or Placement()
 
-    def _run(self, what: str, args: Sequence[str], home: Path) -> None:
+    def _run(self, what: str, args: Sequence[str], home: Path, ca: CAServer) -> None:
         home.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(
-            [str(self._client), *args], capture_output=True, text=True, timeout=60,
-            env={"PATH": os.environ.get("PATH", ""), "FABRIC_CA_CLIENT_HOME": str(home)},
-        )
+        try:
+            done = subprocess.run(
+                self._placement.command(ca.host, [str(self._client), *args]),
+                capture_output=True, text=True, timeout=60,
+                env={"PATH": os.environ.get("PATH", ""), "FABRIC_CA_CLIENT_HOME": str(home)},
+            )
+        except subprocess.TimeoutExpired:
+            # The message of TimeoutExpired holds the command line, and so the password.
+            raise CommandFailed(f"fabric-ca-client {what} did not finish in 60 s") from None
         if done.returncode != 0:
             lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
             last = lines[-1] if lines else f"exit {done.returncode}"
@@ -133,7 +149,8 @@ class Enroller:
             return
         password = _secret(self._layout.ca_bootstrap_secret(org))
         self._run(f"enroll of the {org} registrar",
-                  ["enroll", "-u", self._url(ca, "registrar", password), *self._common(ca)], home)
+                  ["enroll", "-u", self._url(ca, "registrar", password), *self._common(ca)],
+                  home, ca)
 
     def enrol(self, ident: Identity) -> None:
         ca = self._cas[ident.org]
@@ -152,17 +169,17 @@ class Enroller:
             if ident.attrs:
                 args += ["--id.attrs", ",".join(f"{k}={v}:ecert" for k, v in ident.attrs)]
             self._run(f"register of {ident.org}/{ident.name}", args,
-                      self._layout.ca_admin(ident.org))
+                      self._layout.ca_admin(ident.org), ca)
         home = self._layout.identity(ident.org, ident.name)
         self._run(f"enroll of {ident.org}/{ident.name}",
                   ["enroll", "-u", self._url(ca, ident.name, password), *self._common(ca),
-                   "-M", str(msp.resolve())], home)
+                   "-M", str(msp.resolve())], home, ca)
         _write_node_ous(msp)
         if ident.tls_hosts:
             self._run(f"TLS enroll of {ident.org}/{ident.name}",
                       ["enroll", "-u", self._url(ca, ident.name, password), *self._common(ca),
                        "--enrollment.profile", "tls", "--csr.hosts", ",".join(ident.tls_hosts),
-                       "-M", str(tls.resolve())], home)
+                       "-M", str(tls.resolve())], home, ca)
 
     def build_org_msp(self, org: str) -> None:
         """Assemble the organisation's verifying MSP from its admin's enrolment."""
@@ -183,13 +200,17 @@ def _write_node_ous(msp: Path) -> None:
 
 
 def bring_up_cas(plan: Plan, layout: RunLayout, supervisor: Supervisor, bin_dir: Path) -> None:
-    """Start every CA, wait until healthy, then enrol every identity of the plan."""
+    """Start every CA, wait until healthy, then enrol every identity of the plan.
+
+    Each CA and each organisation's enrolments run on the organisation's host, through the
+    supervisor's placement (one placement for both, so they cannot disagree).
+    """
     for ca in plan.cas:
         start_ca(ca, layout, supervisor, bin_dir)
     for ca in plan.cas:
         wait_healthy(ca.process, ca.host, ca.operations_port, layout, supervisor,
                      ready_file=layout.ca_root_cert(ca.org))
-    enroller = Enroller(plan, layout, bin_dir)
+    enroller = Enroller(plan, layout, bin_dir, supervisor.placement)
     for ca in plan.cas:
         enroller.enrol_registrar(ca.org)
     for ident in plan.identities:

@@ -8,12 +8,13 @@ with one clear line before starting anything, and ``up --layer ca`` runs the CAs
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from network.ca import binary, bring_up_cas, healthz
 from network.layout import RunLayout
+from network.placement import Placement
 from network.plan import Plan
 from network.supervisor import ProcessState, Supervisor, check_ports_free
 
@@ -38,13 +39,27 @@ class NodeStatus:
 
 @dataclass(frozen=True)
 class Network:
+    """The network of ``plan``, its files in ``layout``.
+
+    ``placement`` says how to run a command on each host of the description (by default every
+    host is this machine); every process and every enrolment of an organisation runs through
+    it. Health checks go from here over the network.
+
+    Raises:
+        ValueError: ``placement`` names a host that no node of the plan runs on.
+    """
+
     plan: Plan
     layout: RunLayout
     bin_dir: Path
+    placement: Placement = field(default_factory=Placement)
+
+    def __post_init__(self) -> None:
+        self.placement.check_hosts(host for _, host, _ in self.plan.ports())
 
     @property
     def supervisor(self) -> Supervisor:
-        return Supervisor(self.layout)
+        return Supervisor(self.layout, self.placement)
 
     def _processes(self) -> list[tuple[str, str, int]]:
         """(process, host, operations port) of every node, CAs first."""
@@ -65,7 +80,7 @@ class Network:
             binary(self.bin_dir, name)
         sup = self.supervisor
         ours = {p for p, _, _ in self._processes() if sup.state(p) is ProcessState.RUNNING}
-        check_ports_free([p for p in self.plan.ports() if p[0] not in ours])
+        check_ports_free([p for p in self.plan.ports() if p[0] not in ours], self.placement)
         bring_up_cas(self.plan, self.layout, sup, self.bin_dir)
 
     def down(self) -> None:

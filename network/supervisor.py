@@ -4,6 +4,10 @@ Each process runs in its own session (so a stop reaches its children), writes st
 stderr to ``logs/<name>.log`` and its pid to ``pids/<name>.pid`` in the run folder. A pid file
 whose process is gone means the process crashed: :meth:`Supervisor.state` says so rather than
 pretending it was stopped. :meth:`Supervisor.stop` removes the pid file.
+
+A process started for a host runs through that host's :class:`~network.placement.Placement`
+prefix. The prefix must end by ``exec``-ing the command (``ip netns exec`` does), so the pid
+we record is the process itself and stopping its session reaches it.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 
-from network.errors import PortInUse
+from network.errors import CommandFailed, PortInUse
 from network.layout import RunLayout
+from network.placement import Placement
 
 
 class ProcessState(StrEnum):
@@ -37,16 +43,74 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def check_ports_free(ports: Sequence[tuple[str, str, int]]) -> None:
-    """Raise :class:`PortInUse` for the first (process, host, port) already bound."""
+#: ``port_is_free`` for a list of ports, as a script run on a placed host: prints the first
+#: port that cannot be bound there, or nothing.
+_PORT_CHECK = """
+import socket, sys
+for port in sys.argv[2:]:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((sys.argv[1], int(port)))
+        except OSError:
+            print(port)
+            break
+"""
+
+
+def check_ports_free(ports: Sequence[tuple[str, str, int]],
+                     placement: Placement | None = None) -> None:
+    """Raise :class:`PortInUse` for the first (process, host, port) already bound.
+
+    A port is checked on its host: here for a host that is not placed, through the host's
+    placement prefix otherwise. (Binding a host's address only works where that address
+    exists, e.g. inside its network namespace; checking it here would report every port of
+    the host as taken.) The placed check runs this Python with a short script, so the prefix
+    must reach a machine that has it at the same path, which a namespace of this machine does.
+
+    Raises:
+        PortInUse: the message names host, port and the process that needs it.
+        CommandFailed: the check could not run on a placed host (e.g. its namespace is gone).
+    """
+    placement = placement or Placement()
+    by_host: dict[str, list[tuple[str, int]]] = {}
     for process, host, port in ports:
-        if not port_is_free(host, port):
-            raise PortInUse(f"port {host}:{port} (for {process}) is already in use")
+        by_host.setdefault(host, []).append((process, port))
+    for host, wanted in by_host.items():
+        if placement.is_placed(host):
+            busy = _busy_port_on(placement, host, [port for _, port in wanted])
+        else:
+            busy = next((port for _, port in wanted if not port_is_free(host, port)), None)
+        if busy is not None:
+            process = next(p for p, port in wanted if port == busy)
+            raise PortInUse(f"port {host}:{busy} (for {process}) is already in use")
+
+
+def _busy_port_on(placement: Placement, host: str, ports: Sequence[int]) -> int | None:
+    argv = placement.command(host, [sys.executable, "-c", _PORT_CHECK, host,
+                                    *(str(p) for p in ports)])
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise CommandFailed(f"port check on {host} did not finish in 30 s") from None
+    if done.returncode != 0:
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        last = lines[-1] if lines else f"exit {done.returncode}"
+        raise CommandFailed(f"port check on {host} failed: {last}")
+    out = done.stdout.strip()
+    return int(out) if out else None
 
 
 class Supervisor:
-    def __init__(self, layout: RunLayout) -> None:
+    """Starts and stops named processes; ``placement`` says how to run one on its host."""
+
+    def __init__(self, layout: RunLayout, placement: Placement | None = None) -> None:
         self._layout = layout
+        self._placement = placement or Placement()
+
+    @property
+    def placement(self) -> Placement:
+        return self._placement
 
     def pid(self, name: str) -> int | None:
         try:
@@ -61,8 +125,11 @@ class Supervisor:
         return ProcessState.RUNNING if _alive(pid) else ProcessState.CRASHED
 
     def start(self, name: str, argv: Sequence[str], *, env: Mapping[str, str],
-              cwd: Path | None = None) -> int:
-        """Start ``argv`` detached; a process already running under ``name`` is left alone."""
+              cwd: Path | None = None, host: str | None = None) -> int:
+        """Start ``argv`` detached on ``host`` (``None``: here, with no placement prefix).
+
+        A process already running under ``name`` is left alone.
+        """
         if self.state(name) is ProcessState.RUNNING:
             pid = self.pid(name)
             assert pid is not None
@@ -72,8 +139,8 @@ class Supervisor:
         self._layout.pid(name).parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=dict(env), cwd=cwd, start_new_session=True,
+                self._placement.command(host, argv), stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=dict(env), cwd=cwd, start_new_session=True,
             )
         self._layout.pid(name).write_text(f"{proc.pid}\n")
         return proc.pid

@@ -83,3 +83,11 @@ def test_gateway_identity_carries_role_and_retailer_attributes():
     assert len(gw) == 3
     assert all(i.kind is IdentityKind.CLIENT for i in gw)
     assert dict(gw[0].attrs) == {"prefshare.role": "gateway", "prefshare.retailer": "northwind"}
+
+
+def test_organisations_on_different_hosts_may_share_a_port_block(tmp_path):
+    data = _base()
+    for i, org in enumerate([data["orderer_org"], *data["retailers"]], start=1):
+        org.update(host=f"10.0.0.{i}", port_block=27000)
+    plan = make_plan(load_consortium(_write(tmp_path, data)))
+    assert {(ca.host, ca.port) for ca in plan.cas} == {(f"10.0.0.{i}", 27054) for i in range(1, 5)}
