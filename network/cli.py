@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         rows = net.status()
         for row in rows:
             health = "healthy" if row.healthy else "-"
-            print(f"{row.process:24} {row.state:8} {health}")
+            rss = f"{row.rss_kib / 1024:8.1f} MiB" if row.rss_kib is not None else ""
+            print(f"{row.process:24} {row.state:8} {health:8} {rss}")
+        total = sum(r.rss_kib or 0 for r in rows)
+        print(f"{'resident memory, total':42} {total / 1024:8.1f} MiB")
         return 1 if any(r.state is ProcessState.CRASHED for r in rows) else 0
     except NetworkError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -35,6 +35,19 @@ class NodeStatus:
     process: str
     state: ProcessState
     healthy: bool
+    #: Resident memory in KiB while running (None otherwise).
+    rss_kib: int | None = None
+
+
+def resident_kib(pid: int) -> int | None:
+    """The process's resident set size from /proc (None if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return None
+    return None
 
 
 @dataclass(frozen=True)
@@ -94,8 +107,10 @@ class Network:
         out = []
         for process, host, ops in self._processes():
             state = sup.state(process)
-            out.append(NodeStatus(process, state,
-                                  state is ProcessState.RUNNING and healthz(host, ops)))
+            running = state is ProcessState.RUNNING
+            pid = sup.pid(process)
+            out.append(NodeStatus(process, state, running and healthz(host, ops),
+                                  resident_kib(pid) if running and pid else None))
         return out
 
     def clean(self) -> None:

@@ -25,6 +25,8 @@ def test_every_ca_is_running_and_healthy(ca_network):
     cas = [r for r in rows if r.process.startswith("ca-")]
     assert len(cas) == 4
     assert all(r.state is ProcessState.RUNNING and r.healthy for r in cas)
+    assert all(r.rss_kib is not None and r.rss_kib > 1024 for r in cas)
+    assert all(r.rss_kib is None for r in rows if r.state is not ProcessState.RUNNING)
 
 
 def test_ca_serves_tls_that_verifies_against_its_certificate(ca_network):
