@@ -33,13 +33,34 @@ class ProcessState(StrEnum):
     CRASHED = "crashed"
 
 
-def port_is_free(host: str, port: int) -> bool:
+def _bindable(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
             return False
+    return True
+
+
+def _listening(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def port_is_free(host: str, port: int, *, settle_s: float = 5.0) -> bool:
+    """True when ``host:port`` can be bound.
+
+    A port that cannot be bound but has no listener is usually a socket of a process that
+    has just exited, still being closed by the kernel; it is given up to ``settle_s`` seconds
+    to clear before the port counts as taken. A port with a listener is taken at once.
+    """
+    deadline = time.monotonic() + settle_s
+    while not _bindable(host, port):
+        if _listening(host, port) or time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
     return True
 
 

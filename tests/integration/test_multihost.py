@@ -415,7 +415,8 @@ def test_a_cut_off_org_reads_unhealthy_and_unreachable_until_restored(network, h
         code = network_cli(["--description", str(description),
                             "--run-dir", str(network.layout.root), "status"])
         assert code == 0  # running but cut off is not a crash
-        lines = {ln.split()[0]: ln.split()[1:] for ln in capsys.readouterr().out.splitlines()}
+        # Columns: process, state, health, resident memory ("32.7 MiB").
+        lines = {ln.split()[0]: ln.split()[1:3] for ln in capsys.readouterr().out.splitlines()}
         assert lines[victim.process] == ["running", "-"]
         assert all(lines[ca.process] == ["running", "healthy"] for ca in others)
     finally:

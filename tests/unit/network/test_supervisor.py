@@ -41,3 +41,17 @@ def test_port_in_use_is_reported_with_its_process():
         port = s.getsockname()[1]
         with pytest.raises(PortInUse, match=f"127.0.0.1:{port} \\(for ca-x\\)"):
             check_ports_free([("ca-x", "127.0.0.1", port)])
+
+
+def test_port_bound_without_listener_is_taken_after_the_settle_time():
+    import time
+
+    from network.supervisor import port_is_free
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))  # bound, not listening: no connect succeeds
+        port = s.getsockname()[1]
+        started = time.monotonic()
+        assert not port_is_free("127.0.0.1", port, settle_s=0.3)
+        assert time.monotonic() - started >= 0.3
+    assert port_is_free("127.0.0.1", port, settle_s=0.3)
