@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.fabric._protos import ab_pb2, gateway_pb2
-from gateway.fabric.signing import Hash, Signer, sha256
+from gateway.fabric.signing import Hash, SignedRequest, sha256
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def start_position(start_block: int | None, checkpoint: Checkpoint | None) -> tu
     return ab_pb2.SeekPosition(next_commit=ab_pb2.SeekNextCommit()), ""
 
 
-class ChaincodeEventsRequest:
+class ChaincodeEventsRequest(SignedRequest):
     """A ``gateway.SignedChaincodeEventsRequest``, signed by the client."""
 
     def __init__(
@@ -110,28 +110,6 @@ class ChaincodeEventsRequest:
         )
         self._hash = hash
         self._signed = gateway_pb2.SignedChaincodeEventsRequest(request=request.SerializeToString())
-
-    @property
-    def signed_request(self) -> Any:
-        return self._signed
-
-    @property
-    def is_signed(self) -> bool:
-        return bool(self._signed.signature)
-
-    def digest(self) -> bytes:
-        return self._hash(self._signed.request)
-
-    def set_signature(self, signature: bytes) -> None:
-        self._signed.signature = bytes(signature)
-
-    def sign(self, signer: Signer) -> None:
-        if not self.is_signed:
-            self.set_signature(signer(self.digest()))
-
-    def bytes(self) -> bytes:
-        data: bytes = self._signed.SerializeToString()
-        return data
 
 
 def events_of(response: Any) -> list[ChaincodeEvent]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
@@ -108,3 +109,33 @@ def ecdsa_signer(private_key: ec.EllipticCurvePrivateKey) -> Signer:
         return to_low_s(raw, order)
 
     return sign
+
+
+class SignedRequest:
+    """A gateway request wrapped with its client signature (``Signed*Request``: ``request``
+    bytes and ``signature``); subclasses set ``_signed`` and ``_hash`` in ``__init__``."""
+
+    _signed: Any
+    _hash: Hash
+
+    @property
+    def signed_request(self) -> Any:
+        return self._signed
+
+    @property
+    def is_signed(self) -> bool:
+        return bool(self._signed.signature)
+
+    def digest(self) -> bytes:
+        return self._hash(self._signed.request)
+
+    def set_signature(self, signature: bytes) -> None:
+        self._signed.signature = bytes(signature)
+
+    def sign(self, signer: Signer) -> None:
+        if not self.is_signed:
+            self.set_signature(signer(self.digest()))
+
+    def bytes(self) -> bytes:
+        data: bytes = self._signed.SerializeToString()
+        return data

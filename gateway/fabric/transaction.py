@@ -28,7 +28,7 @@ from gateway.fabric._protos import (
     transaction_pb2,
 )
 from gateway.fabric.errors import ResponseDecodeError
-from gateway.fabric.signing import Hash, Signer, sha256
+from gateway.fabric.signing import Hash, SignedRequest, Signer, sha256
 
 
 def _decode(message_type: Any, data: bytes, what: str, transaction_id: str) -> Any:
@@ -101,7 +101,7 @@ class Transaction:
         return data
 
 
-class CommitStatusRequest:
+class CommitStatusRequest(SignedRequest):
     """A ``gateway.SignedCommitStatusRequest`` for one transaction, signed by the client."""
 
     def __init__(
@@ -114,28 +114,6 @@ class CommitStatusRequest:
                 transaction_id=transaction_id, channel_id=channel_id, identity=creator
             ).SerializeToString()
         )
-
-    @property
-    def signed_request(self) -> Any:
-        return self._signed
-
-    @property
-    def is_signed(self) -> bool:
-        return bool(self._signed.signature)
-
-    def digest(self) -> bytes:
-        return self._hash(self._signed.request)
-
-    def set_signature(self, signature: bytes) -> None:
-        self._signed.signature = bytes(signature)
-
-    def sign(self, signer: Signer) -> None:
-        if not self.is_signed:
-            self.set_signature(signer(self.digest()))
-
-    def bytes(self) -> bytes:
-        data: bytes = self._signed.SerializeToString()
-        return data
 
 
 def validation_code_name(code: int) -> str:
