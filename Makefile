@@ -6,12 +6,14 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 FABRIC_BIN := .fabric/bin
+# The peer's external builder for chaincode as a service (core.yaml externalBuilders path).
+CCAAS_BUILDER := .fabric/builders/ccaas
 CONSENSUS ?=
 NETWORK := $(PY) -m network $(if $(CONSENSUS),--consensus $(CONSENSUS))
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: help venv web fabric-bins fabric-ca-bins lint test test-unit test-integration bench bench-recommender bench-consortium bench-serving \
-        network-up network-up-ca network-down network-status network-clean network-validate run down clean
+.PHONY: help venv web fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration bench bench-recommender bench-consortium bench-serving \
+        network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate run down clean
 
 help: ## List every target, one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -31,14 +33,20 @@ fabric-bins: ## Build pinned Fabric (peer, orderer, tools) and Fabric CA into .f
 fabric-ca-bins: ## Build only the pinned Fabric CA server and client into .fabric/bin
 	@bash network/install-fabric.sh $(FABRIC_BIN) ca
 
+ccaas-builder: ## Build the peer's chaincode-as-a-service builder (detect, build, release) into .fabric/builders/ccaas/bin
+	@cd network/ccaas-builder && GOFLAGS=-buildvcs=false go build -o $(CURDIR)/$(CCAAS_BUILDER)/bin/ ./cmd/...
+
 network-validate: venv ## Check network/consortium.yaml and print the port plan
 	@$(NETWORK) validate
 
-network-up: venv fabric-bins ## Start the whole network and wait until healthy (CONSENSUS=raft|bft)
+network-up: venv fabric-bins ccaas-builder ## Start the whole network and wait until healthy (CONSENSUS=raft|bft)
 	@$(NETWORK) up
 
 network-up-ca: venv fabric-ca-bins ## Start only the organisations' CAs and enrol every identity
 	@$(NETWORK) up --layer ca
+
+network-up-chaincode: venv fabric-ca-bins ## CAs, then each retailer's chaincode package and chaincode server (TLS, supervised)
+	@$(NETWORK) up --layer chaincode
 
 network-status: venv ## Each node's state and health; fails if a node crashed
 	@$(NETWORK) status
@@ -70,11 +78,15 @@ bench-serving: venv ## Kiosk suggestion latency (p50/p99, calls/s) on the demo w
 test-unit: venv ## Unit tests (pure logic, no processes started)
 	$(PY) -m pytest tests/unit
 
-test-integration: venv fabric-ca-bins web ## Integration tests against real processes on 127.0.0.1
+test-go: ## Go tests and vet of the chaincode-as-a-service builder
+	cd network/ccaas-builder && go vet ./... && go test ./...
+
+test-integration: venv fabric-ca-bins ccaas-builder web ## Integration tests against real processes on 127.0.0.1
 	$(PY) -m pytest tests/integration
 
-test: venv fabric-ca-bins web ## Lint, unit and integration tests (what CI runs)
+test: venv fabric-ca-bins ccaas-builder web ## Lint, Go tests, unit and integration tests (what CI runs)
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory test-go
 	$(PY) -m pytest tests
 
 run: venv web fabric-bins network-up ## Set up everything and run the demo consortium (stops at the Fabric build today: docs/blockers.md)

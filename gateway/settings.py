@@ -89,7 +89,7 @@ def settings_for_retailer(consortium: Consortium, retailer: str, layout: RunLayo
         "http_host": peer.host,
         "http_port": block + PORT_OFFSETS["gateway_http"],
         "tls_cert": layout.tls(retailer, "gateway") / "signcerts" / "cert.pem",
-        "tls_key": _only_key(layout.tls(retailer, "gateway") / "keystore"),
+        "tls_key": layout.tls_key(retailer, "gateway"),
     }
     # The retailer's catalogue and trained model, where `make run` (or the operator) put them.
     catalogue = values["data_dir"] / "catalogue.json"
@@ -98,13 +98,6 @@ def settings_for_retailer(consortium: Consortium, retailer: str, layout: RunLayo
     values["model_path"] = model if (model / "manifest.json").is_file() else None
     values.update(overrides)
     return GatewaySettings(**values)
-
-
-def _only_key(keystore: Path) -> Path:
-    keys = sorted(keystore.glob("*_sk"))
-    if len(keys) != 1:
-        raise ValueError(f"{keystore} should hold exactly one *_sk key, found {len(keys)}")
-    return keys[0]
 
 
 @functools.cache

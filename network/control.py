@@ -1,32 +1,42 @@
 """The network's life cycle: up, down, status and clean, over a consortium description.
 
-Only the CA layer can run on this machine today: Fabric's peer and orderer cannot be built
-from the Go module proxy here (see docs/blockers.md), so ``up`` for the whole network stops
-with one clear line before starting anything, and ``up --layer ca`` runs the CAs alone.
+Layers, each including the one before: ``ca`` (the organisations' CAs, every identity
+enrolled), ``chaincode`` (each retailer's chaincode package and chaincode server), ``all``
+(peers, orderers, channel). Only the first two can run on this machine today: Fabric's peer
+and orderer cannot be built from the Go module proxy here (see docs/blockers.md), so ``up``
+for the whole network stops with one clear line before starting anything.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from network.ca import binary, bring_up_cas, healthz
+from network.chaincode_servers import (
+    bring_up_chaincode_servers,
+    current_package_id,
+    registers_as,
+)
 from network.layout import RunLayout
 from network.placement import Placement
-from network.plan import Plan
+from network.plan import ChaincodeServer, Plan
 from network.supervisor import ProcessState, Supervisor, check_ports_free
 
 #: Binaries each layer needs, all under the project's git-ignored .fabric/bin.
 _LAYER_BINARIES = {
     "ca": ("fabric-ca-server", "fabric-ca-client"),
+    "chaincode": ("fabric-ca-server", "fabric-ca-client"),
     "all": ("fabric-ca-server", "fabric-ca-client", "peer", "orderer", "configtxgen", "osnadmin"),
 }
 
 
 class Layer(StrEnum):
     CA = "ca"
+    CHAINCODE = "chaincode"
     ALL = "all"
 
 
@@ -74,11 +84,21 @@ class Network:
     def supervisor(self) -> Supervisor:
         return Supervisor(self.layout, self.placement)
 
-    def _processes(self) -> list[tuple[str, str, int]]:
-        """(process, host, operations port) of every node, CAs first."""
-        out = [(ca.process, ca.host, ca.operations_port) for ca in self.plan.cas]
-        out += [(o.process, o.host, o.operations_port) for o in self.plan.orderers]
-        out += [(p.process, p.host, p.operations_port) for p in self.plan.peers]
+    def _processes(self) -> list[tuple[str, Callable[[], bool]]]:
+        """(process, health check) of every node, in start order: CAs first."""
+        def http(host: str, port: int) -> Callable[[], bool]:
+            return lambda: healthz(host, port)
+
+        def registered(server: ChaincodeServer) -> Callable[[], bool]:
+            def check() -> bool:
+                expected = current_package_id(server, self.layout)
+                return expected is not None and registers_as(server, self.layout, expected)
+            return check
+
+        out = [(ca.process, http(ca.host, ca.operations_port)) for ca in self.plan.cas]
+        out += [(c.process, registered(c)) for c in self.plan.chaincode_servers]
+        out += [(o.process, http(o.host, o.operations_port)) for o in self.plan.orderers]
+        out += [(p.process, http(p.host, p.operations_port)) for p in self.plan.peers]
         return out
 
     def up(self, layer: Layer = Layer.ALL) -> None:
@@ -92,24 +112,26 @@ class Network:
         for name in _LAYER_BINARIES[layer]:
             binary(self.bin_dir, name)
         sup = self.supervisor
-        ours = {p for p, _, _ in self._processes() if sup.state(p) is ProcessState.RUNNING}
+        ours = {p for p, _ in self._processes() if sup.state(p) is ProcessState.RUNNING}
         check_ports_free([p for p in self.plan.ports() if p[0] not in ours], self.placement)
         bring_up_cas(self.plan, self.layout, sup, self.bin_dir)
+        if layer is not Layer.CA:
+            bring_up_chaincode_servers(self.plan, self.layout, sup)
 
     def down(self) -> None:
         """Stop every node, keeping all data; harmless when nothing runs."""
         sup = self.supervisor
-        for process, _, _ in reversed(self._processes()):
+        for process, _ in reversed(self._processes()):
             sup.stop(process)
 
     def status(self) -> list[NodeStatus]:
         sup = self.supervisor
         out = []
-        for process, host, ops in self._processes():
+        for process, healthy in self._processes():
             state = sup.state(process)
             running = state is ProcessState.RUNNING
             pid = sup.pid(process)
-            out.append(NodeStatus(process, state, running and healthz(host, ops),
+            out.append(NodeStatus(process, state, running and healthy(),
                                   resident_kib(pid) if running and pid else None))
         return out
 

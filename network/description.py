@@ -88,6 +88,22 @@ class Retailer(_Org):
     pass
 
 
+class ChaincodeSpec(_Strict):
+    """The chaincode the network deploys: its name on the channel and its version.
+
+    The package label is ``<name>_<version>``; a new version is an upgrade (a new package,
+    approved and committed at the next sequence, keeping all data).
+    """
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")] = "prefshare"
+    # Fabric's label rule is [[:alnum:]][[:alnum:]_.+-]*; the version is part of the label.
+    version: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,31}$")] = "1.0"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}_{self.version}"
+
+
 class Consortium(_Strict):
     """The validated description. Use :func:`load_consortium` to read one."""
 
@@ -96,6 +112,7 @@ class Consortium(_Strict):
     port_base: Annotated[int, Field(ge=1024, le=60000)] = 7000
     orderer_org: OrdererOrg
     retailers: Annotated[list[Retailer], Field(min_length=1, max_length=50)]
+    chaincode: ChaincodeSpec = ChaincodeSpec()
 
     @field_validator("consensus", mode="before")
     @classmethod

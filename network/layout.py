@@ -43,6 +43,21 @@ class RunLayout:
     def tls(self, org: str, name: str) -> Path:
         return self.identity(org, name) / "tls"
 
+    def tls_key(self, org: str, name: str) -> Path:
+        """The private key of the identity's TLS certificate (the one ``*_sk`` file).
+
+        Raises ValueError when the keystore holds none or several.
+        """
+        keystore = self.tls(org, name) / "keystore"
+        keys = sorted(keystore.glob("*_sk"))
+        if len(keys) != 1:
+            raise ValueError(f"{keystore} should hold exactly one *_sk key, found {len(keys)}")
+        return keys[0]
+
+    def chaincode_package(self, org: str, label: str) -> Path:
+        """The organisation's chaincode-as-a-service package (its peer installs this one)."""
+        return self.org(org) / "chaincode" / f"{label}.tar.gz"
+
     def org_msp(self, org: str) -> Path:
         """The organisation's verifying MSP (CA certs, TLS CA certs, NodeOU config)."""
         return self.org(org) / "msp"

@@ -48,6 +48,26 @@ class Peer:
 
 
 @dataclass(frozen=True)
+class ChaincodeServer:
+    """A retailer's chaincode-as-a-service server; only that retailer's peer connects to it."""
+
+    org: str
+    msp_id: str
+    host: str
+    port: int
+    #: The package label (``<name>_<version>``); the package id adds the package's hash.
+    label: str
+
+    @property
+    def process(self) -> str:
+        return f"chaincode-{self.org}"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class Orderer:
     org: str
     index: int
@@ -82,6 +102,7 @@ class Plan:
     peers: tuple[Peer, ...]
     orderers: tuple[Orderer, ...]
     identities: tuple[Identity, ...]
+    chaincode_servers: tuple[ChaincodeServer, ...] = ()
 
     def ports(self) -> list[tuple[str, str, int]]:
         """Every (process, host, port) the network listens on."""
@@ -94,6 +115,7 @@ class Plan:
         for o in self.orderers:
             out += [(o.process, o.host, port) for port in
                     (o.port, o.admin_port, o.operations_port)]
+        out += [(c.process, c.host, c.port) for c in self.chaincode_servers]
         return out
 
 
@@ -103,6 +125,7 @@ def make_plan(consortium: Consortium) -> Plan:
     peers: list[Peer] = []
     orderers: list[Orderer] = []
     identities: list[Identity] = []
+    servers: list[ChaincodeServer] = []
 
     oorg = consortium.orderer_org
     block = consortium.block_of(0)
@@ -126,6 +149,8 @@ def make_plan(consortium: Consortium) -> Plan:
         peers.append(Peer(r.name, r.msp_id, r.host, block + PORT_OFFSETS["peer"],
                           block + PORT_OFFSETS["peer_operations"],
                           block + PORT_OFFSETS["peer_chaincode"]))
+        servers.append(ChaincodeServer(r.name, r.msp_id, r.host, block + PORT_OFFSETS["chaincode"],
+                                       consortium.chaincode.label))
         identities += [
             Identity(r.name, "admin", IdentityKind.ADMIN),
             Identity(r.name, "peer0", IdentityKind.PEER, tls_hosts=(r.host, "localhost")),
@@ -133,5 +158,7 @@ def make_plan(consortium: Consortium) -> Plan:
             Identity(r.name, "gateway", IdentityKind.CLIENT,
                      attrs=(("prefshare.role", "gateway"), ("prefshare.retailer", r.name)),
                      tls_hosts=(r.host, "localhost")),
+            # The TLS server certificate of the organisation's chaincode server.
+            Identity(r.name, "chaincode", IdentityKind.CLIENT, tls_hosts=(r.host, "localhost")),
         ]
-    return Plan(tuple(cas), tuple(peers), tuple(orderers), tuple(identities))
+    return Plan(tuple(cas), tuple(peers), tuple(orderers), tuple(identities), tuple(servers))

@@ -53,6 +53,8 @@ def test_adding_a_retailer_is_one_entry(tmp_path):
         (lambda d: d.update(retailers=[]), "retailers"),
         (lambda d: d["retailers"][1].update(name="northwind"), "used by two organisations"),
         (lambda d: d["retailers"][1].update(port_block=7010), "overlap"),
+        (lambda d: d["chaincode"].update(version="1 0"), "chaincode.version"),
+        (lambda d: d["chaincode"].update(name="Prefshare"), "chaincode.name"),
     ],
 )
 def test_invalid_description_names_the_bad_field(tmp_path, mutate, field):
@@ -91,3 +93,17 @@ def test_organisations_on_different_hosts_may_share_a_port_block(tmp_path):
         org.update(host=f"10.0.0.{i}", port_block=27000)
     plan = make_plan(load_consortium(_write(tmp_path, data)))
     assert {(ca.host, ca.port) for ca in plan.cas} == {(f"10.0.0.{i}", 27054) for i in range(1, 5)}
+
+
+def test_each_retailer_gets_a_chaincode_server_with_its_own_tls_identity():
+    c = load_consortium(DEFAULT)
+    plan = make_plan(c)
+    assert [(s.org, s.port, s.label) for s in plan.chaincode_servers] == [
+        ("northwind", 7160, "prefshare_1.0"),
+        ("southgate", 7260, "prefshare_1.0"),
+        ("eastmarket", 7360, "prefshare_1.0"),
+    ]
+    for server in plan.chaincode_servers:
+        ident = next(i for i in plan.identities if (i.org, i.name) == (server.org, "chaincode"))
+        assert server.host in ident.tls_hosts
+        assert (server.process, server.host, server.port) in plan.ports()

@@ -1,0 +1,3 @@
+module prefshare/network/ccaas-builder
+
+go 1.26
