@@ -10,9 +10,9 @@ root namespace's firewall (bridged frames pass through it when ``br_netfilter`` 
 cannot drop traffic between the organisations.
 
 Every organisation uses the *same* port block (``27000``): the description allows it because
-the hosts differ, and each CA listens on ``<its host>:27054``. The CA layer is brought up
-across the namespaces with the placement ``ip netns exec <namespace>`` per host; then one
-organisation is cut off (its link to the bridge set down) and restored.
+the hosts differ, and each CA listens on ``<its host>:27054``. The CA and chaincode layers are
+brought up across the namespaces with the placement ``ip netns exec <namespace>`` per host;
+then one organisation is cut off (its link to the bridge set down) and restored.
 
 Everything the test makes (processes, namespaces, links) is removed afterwards, also when a
 test fails, and the removal is checked. Creating namespaces needs root; without it, or without
@@ -43,6 +43,7 @@ import yaml
 from cryptography import x509
 
 from network.ca import healthz
+from network.chaincode_servers import current_package_id, registers_as
 from network.cli import main as network_cli
 from network.control import Layer, Network
 from network.description import Consortium, load_consortium
@@ -289,7 +290,7 @@ def network(hosts: Hosts, consortium: Consortium,
     run = tmp_path_factory.mktemp("multihost-run") / "run"
     net = Network(make_plan(consortium), RunLayout(run), BIN_DIR, hosts.placement())
     try:
-        net.up(Layer.CA)
+        net.up(Layer.CHAINCODE)
         yield net
     finally:
         net.clean()
@@ -329,15 +330,32 @@ def test_each_ca_runs_in_its_orgs_namespace_and_is_healthy_at_its_own_address(ne
             assert json.load(r)["result"]["CAName"] == f"ca-{ca.org}"
     rows = network.status()
     assert len(rows) == len(network.plan.cas) + len(network.plan.orderers) + len(
-        network.plan.peers)
+        network.plan.peers) + len(network.plan.chaincode_servers)
     cas = [r for r in rows if r.process.startswith("ca-")]
     assert len(cas) == 4 and all(r.state is ProcessState.RUNNING and r.healthy for r in cas)
+
+
+def test_each_chaincode_server_runs_on_its_orgs_host_and_registers_across_the_wire(
+        network, hosts):
+    # registers_as dials from the root namespace, over the bridge, with the peer's TLS pair.
+    for server in network.plan.chaincode_servers:
+        assert server.host == hosts.address(server.org)
+        pid = network.supervisor.pid(server.process)
+        assert pid is not None
+        assert _ip("netns", "identify", str(pid)).strip() == hosts.namespace(server.org)
+        package_id = current_package_id(server, network.layout)
+        assert package_id is not None
+        assert registers_as(server, network.layout, package_id)
+        assert hosts.connects(server.org, server.host, server.port)
+    rows = {r.process: r for r in network.status()}
+    assert all(rows[s.process].healthy for s in network.plan.chaincode_servers)
 
 
 def test_node_tls_certificates_name_their_orgs_host(network, hosts):
     layout = network.layout
     nodes = [(p.org, "peer0") for p in network.plan.peers]
     nodes += [(o.org, f"orderer{o.index}") for o in network.plan.orderers]
+    nodes += [(s.org, "chaincode") for s in network.plan.chaincode_servers]
     for org, name in nodes:
         cert = _cert(layout.tls(org, name) / "signcerts" / "cert.pem")
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -401,6 +419,7 @@ def test_a_cut_off_org_reads_unhealthy_and_unreachable_until_restored(network, h
                                                                       description):
     victim = next(ca for ca in network.plan.cas if ca.org == "southgate")
     others = [ca for ca in network.plan.cas if ca is not victim]
+    chaincode = {s.org: s.process for s in network.plan.chaincode_servers}
     hosts.cut(victim.org)
     try:
         assert not healthz(victim.host, victim.operations_port)
@@ -411,6 +430,9 @@ def test_a_cut_off_org_reads_unhealthy_and_unreachable_until_restored(network, h
         assert rows[victim.process].state is ProcessState.RUNNING
         assert not rows[victim.process].healthy
         assert all(rows[ca.process].healthy for ca in others)
+        assert rows[chaincode[victim.org]].state is ProcessState.RUNNING
+        assert not rows[chaincode[victim.org]].healthy
+        assert all(rows[chaincode[ca.org]].healthy for ca in others if ca.org in chaincode)
         # The operator's command, knowing nothing of namespaces, says the same.
         code = network_cli(["--description", str(description),
                             "--run-dir", str(network.layout.root), "status"])
@@ -423,4 +445,5 @@ def test_a_cut_off_org_reads_unhealthy_and_unreachable_until_restored(network, h
         hosts.restore(victim.org)
     _wait(lambda: healthz(victim.host, victim.operations_port), f"{victim.process} healthy")
     assert all(hosts.connects(ca.org, victim.host, victim.port) for ca in others)
-    assert all(r.healthy for r in network.status() if r.process.startswith("ca-"))
+    _wait(lambda: all(r.healthy for r in network.status()
+                      if r.process.startswith(("ca-", "chaincode-"))), "every node healthy")
