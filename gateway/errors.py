@@ -16,11 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from chaincode.errors import ChaincodeError
 from gateway.fabric.errors import CommitError, CommitStatusError, GatewayError, SubmitError
 from gateway.models import ErrorBody
-from recommender.errors import InvalidRequest, SuggestionError, UnknownStore
+from recommender.artifacts import ArtifactError, ArtifactVersionMismatch
+from recommender.errors import InvalidRequest, ModelRejected, SuggestionError, UnknownStore
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,12 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status, code = 409, "CONFLICT"
+
+
+class NoModel(ApiError):
+    """The gateway's model directory holds no artifact to install."""
+
+    status, code = 404, "NO_MODEL"
 
 
 class PayloadTooLarge(ApiError):
@@ -120,10 +128,15 @@ _DESCRIPTIONS = {
 LEDGER_STATUSES = (400, 403, 404, 409, 503)
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the error statuses an operation can answer."""
-    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
-            for status in sorted(set(statuses))}
+def error_responses(*statuses: int, described: dict[int, str] | None = None
+                    ) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses an operation can answer; ``described``
+    adds statuses (or replaces their general description) where the operation's own words
+    say more."""
+    descriptions = {status: _DESCRIPTIONS[status] for status in statuses}
+    descriptions.update(described or {})
+    return {status: {"model": ErrorBody, "description": descriptions[status]}
+            for status in sorted(descriptions)}
 
 
 def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -161,7 +174,31 @@ def _respond(result: ApiError | tuple[int, dict[str, Any]]) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+#: Why an artifact was refused, by the recommender's underlying error: (reason, message).
+_REJECTED_FORMAT = ("format_version", "the artifact is of a format version this gateway does "
+                                      "not read")
+_REJECTED_CORRUPT = ("corrupt", "the artifact is incomplete, damaged or modified (its files "
+                                "or content hash do not check)")
+_REJECTED_INCOMPATIBLE = ("incompatible", "the artifact was not trained for this gateway "
+                                          "(another retailer or user model, or none of its "
+                                          "stores' items)")
+
+
+def _model_rejected(err: ModelRejected) -> tuple[int, dict[str, Any]]:
+    # The recommender's message names the artifact's path (and could quote a feature name):
+    # the answer says only why, in fixed words; the operator finds the file in the settings.
+    cause = err.__cause__
+    reason, message = (
+        _REJECTED_FORMAT if isinstance(cause, ArtifactVersionMismatch) else
+        _REJECTED_CORRUPT if isinstance(cause, ArtifactError) else
+        _REJECTED_INCOMPATIBLE)
+    return 409, _body(err.code, f"{message}; the previous model keeps serving",
+                      {"reason": reason})
+
+
 def _suggestion_response(err: SuggestionError) -> tuple[int, dict[str, Any]]:
+    if isinstance(err, ModelRejected):
+        return _model_rejected(err)
     # The recommender's own messages quote the refused value; the API's never do.
     status, message = (
         (404, "no store of this retailer has this id") if isinstance(err, UnknownStore) else
@@ -188,6 +225,20 @@ def to_response(exc: Exception) -> JSONResponse:
     raise TypeError(f"no HTTP mapping for {type(exc).__name__}")
 
 
+#: The methods a 405's Allow header may name.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path is served with. Starlette's own 405 names only the
+    first route of the path, wrong where a path has several (GET and POST); FastAPI nests
+    included routers, so each method is tried against the routes rather than listed."""
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    return [method for method in _METHODS
+            if any(r.matches({**request.scope, "method": method})[0] is Match.FULL
+                   for r in routes)]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def _mapped(_: Request, exc: Exception) -> JSONResponse:
         return to_response(exc)
@@ -204,7 +255,7 @@ def install_error_handlers(app: FastAPI) -> None:
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
             # FastAPI's answer to a JSON body it cannot decode (not UTF-8): malformed JSON,
             # which the API refuses like any other (422), not with a bare 400.
@@ -215,8 +266,12 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                 413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
         # Keep the exception's headers: a 405 must say which methods are allowed (RFC 9110).
+        headers = exc.headers
+        allowed = _allowed_methods(request) if exc.status_code == 405 else []
+        if allowed:  # else a static file's 405: Starlette's own headers stand
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=exc.headers)
+                            headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -7,7 +7,9 @@ a record must satisfy (signatures, times, scopes) are checked by the chaincode's
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import math
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -138,3 +140,61 @@ class SuggestionsOut(BaseModel):
     data_sources: list[str] = Field(description="members whose data about her shaped this")
     items: list[SuggestionItem]
     notice: str | None = Field(description="why her data was not used, when it was not")
+
+
+class ModelTraining(BaseModel):
+    """What the model was trained on, as its artifact records it (recommender/training.py)."""
+
+    block_height: int | None = Field(description="ledger height of the training read")
+    record_count: int | None = Field(description="records read: events and stated preferences")
+    purpose: str | None
+    consent_set_hash: str | None = Field(description="SHA-256 of the consents that opened "
+                                                     "the data (chaincode/provenance.py)")
+
+
+class ModelOut(BaseModel):
+    """The model serving the kiosk suggestions, summarised from its artifact's metadata;
+    every field but ``model_id`` is null (``metrics`` empty) before a model is installed or
+    when the artifact does not record it."""
+
+    model_id: str | None = Field(description="lightfm-<24 hex>, from the artifact's content "
+                                             "hash; null while popular items are served")
+    retailer: str | None = Field(description="the MSP id the model was trained for")
+    created_at: str | None
+    training: ModelTraining | None
+    metrics: dict[str, float] = Field(description="held-out precision@10, recall@10, ndcg@10, "
+                                                  "auc, popularity.precision@10, "
+                                                  "evaluated_customers; empty when skipped")
+
+    @classmethod
+    def summarise(cls, model_id: str | None, metadata: Mapping[str, Any],
+                  **fields: Any) -> Self:
+        """The summary of ``metadata`` (and a subclass's own ``fields``); a value of the
+        wrong type is left out (null), so a hand-made artifact's metadata cannot break the
+        answer."""
+        def typed(source: Any, name: str, kind: type) -> Any:
+            value = source.get(name) if isinstance(source, Mapping) else None
+            return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+        training = metadata.get("training")
+        metrics = metadata.get("metrics")
+        return cls(
+            model_id=model_id, retailer=typed(metadata, "retailer", str),
+            created_at=typed(metadata, "created_at", str),
+            training=ModelTraining(
+                block_height=typed(training, "block_height", int),
+                record_count=typed(training, "record_count", int),
+                purpose=typed(training, "purpose", str),
+                consent_set_hash=typed(training, "consent_set_hash", str),
+            ) if isinstance(training, Mapping) else None,
+            metrics={k: float(v) for k, v in metrics.items()
+                     if isinstance(v, int | float) and not isinstance(v, bool)
+                     and math.isfinite(v)} if isinstance(metrics, Mapping) else {},
+            **fields,
+        )
+
+
+class ModelInstalled(ModelOut):
+    model_id: str = Field(description="the model serving from now on")
+    previous_model_id: str | None = Field(description="the model it replaced; equal to "
+                                                      "model_id when it was already serving")

@@ -48,7 +48,7 @@ class Services:
         connection = open_ledger(settings)
         suggestions = None
         if settings.catalogue_path is not None:
-            suggestions = open_suggestions(settings.catalogue_path, settings.model_path,
+            suggestions = open_suggestions(settings.catalogue_path, settings.model_dir,
                                            settings.msp_id, connection.ledger,
                                            settings.endorsing_orgs)
         return cls(settings, CredentialStore(database), IdempotencyStore(database),

@@ -43,16 +43,27 @@ class GatewaySettings(BaseSettings):
     tls_cert: Path | None = None
     tls_key: Path | None = None
 
-    #: The retailer's catalogue (recommender.catalogue JSON) and trained model directory;
-    #: without a catalogue the suggestions endpoint answers 503 SUGGESTIONS_NOT_CONFIGURED.
+    #: The retailer's catalogue (recommender.catalogue JSON); without one the suggestions
+    #: endpoint answers 503 SUGGESTIONS_NOT_CONFIGURED.
     catalogue_path: Path | None = None
-    model_path: Path | None = None
+    #: Where the operator puts the trained model (default ``data_dir/model``): installed at
+    #: start when it holds an artifact, and again on POST /v1/admin/model. Read at request
+    #: time, so a model put there after the start needs no restart.
+    model_dir: Path
 
     max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 256 * 1024
     evaluate_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
     endorse_timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
     submit_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
     commit_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_model_dir(cls, data: Any) -> Any:
+        # Derived here rather than by callers, so every way of building the settings agrees.
+        if isinstance(data, dict) and data.get("model_dir") is None and data.get("data_dir"):
+            data = {**data, "model_dir": Path(data["data_dir"]) / "model"}
+        return data
 
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySettings:
@@ -91,12 +102,11 @@ def settings_for_retailer(consortium: Consortium, retailer: str, layout: RunLayo
         "tls_cert": layout.tls(retailer, "gateway") / "signcerts" / "cert.pem",
         "tls_key": layout.tls_key(retailer, "gateway"),
     }
-    # The retailer's catalogue and trained model, where `make run` (or the operator) put them.
-    catalogue = values["data_dir"] / "catalogue.json"
-    model = values["data_dir"] / "model"
-    values["catalogue_path"] = catalogue if catalogue.is_file() else None
-    values["model_path"] = model if (model / "manifest.json").is_file() else None
     values.update(overrides)
+    # The retailer's catalogue, where `make run` (or the operator) put it: looked up in the
+    # data folder actually used, so an overridden folder never picks up the default's file.
+    catalogue = Path(values["data_dir"]) / "catalogue.json"
+    values.setdefault("catalogue_path", catalogue if catalogue.is_file() else None)
     return GatewaySettings(**values)
 
 

@@ -9,16 +9,24 @@ treated as no consent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chaincode.errors import UnknownCustomer
+from gateway.errors import NoModel
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
+from recommender.artifacts import MANIFEST_FILE
 from recommender.catalogue import Catalogue
+from recommender.errors import ModelRejected
 from recommender.serving import Suggestions, SuggestionService
 from recommender.slices import ConsentView, CustomerHistory
+
+log = logging.getLogger(__name__)
 
 PURPOSE = "personalisation"
 # Shown to the customer at the kiosk, so they speak to her.
@@ -48,10 +56,51 @@ def consent_view(customer_id: str, consents: list[dict[str, Any]], serving_msp: 
 
 
 @dataclass(frozen=True)
+class CurrentModel:
+    """The model serving now: its id (None before the first) and its artifact's metadata."""
+
+    model_id: str | None
+    metadata: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class KioskSuggestions:
     service: SuggestionService
     ledger: ConsortiumLedger
     members: tuple[str, ...]
+    #: Serialises installs, and lets a reader see one model's id and metadata together.
+    #: Suggestion requests never take it: the service swaps its model in one assignment.
+    _installing: threading.Lock = field(default_factory=threading.Lock, init=False,
+                                        repr=False, compare=False)
+
+    def serving(self) -> CurrentModel:
+        """The model serving now (waits for an install under way to finish)."""
+        with self._installing:
+            return CurrentModel(self.service.model_id, self.service.model_metadata)
+
+    def install_model(self, model_dir: Path) -> tuple[CurrentModel, str | None]:
+        """Verify the artifact in ``model_dir`` and serve it; return it and the previous id.
+
+        Installing the artifact already serving is allowed and changes nothing. Raises
+        NoModel when ``model_dir`` holds no manifest, and the recommender's ModelRejected
+        (a corrupt artifact, another format, retailer or user model), after which the
+        previous model keeps serving.
+        """
+        with self._installing:
+            if not (model_dir / MANIFEST_FILE).is_file():
+                raise NoModel("the gateway's model directory holds no model artifact")
+            previous = self.service.model_id
+            try:
+                self.service.swap_model(model_dir)
+            except ModelRejected as exc:
+                log.warning("model artifact refused; the previous model keeps serving",
+                            extra={"model_id": previous,
+                                   "cause": type(exc.__cause__ or exc).__name__})
+                raise
+            current = CurrentModel(self.service.model_id, self.service.model_metadata)
+            log.info("model installed", extra={"model_id": current.model_id,
+                                               "previous_model_id": previous})
+            return current, previous
 
     def suggest(self, store_id: str, customer_id: str, n: int) -> tuple[Suggestions, str | None]:
         """Suggestions and a notice for the kiosk (None when her data was usable as usual).
@@ -78,12 +127,15 @@ class KioskSuggestions:
                                     history=history), notice
 
 
-def open_suggestions(catalogue_path: Path, model_path: Path | None, msp_id: str,
+def open_suggestions(catalogue_path: Path, model_dir: Path, msp_id: str,
                      ledger: ConsortiumLedger, members: tuple[str, ...]) -> KioskSuggestions:
-    """The serving side of one gateway: its catalogue and, when trained, its model.
+    """The serving side of one gateway: its catalogue and, when ``model_dir`` holds an
+    artifact, that model (else popular items until one is installed).
 
     Raises ValueError (a bad catalogue file) or the recommender's ModelRejected.
     """
     catalogue = Catalogue.from_json(catalogue_path.read_text(encoding="utf-8"))
-    service = SuggestionService(msp_id, catalogue, artifact=model_path)
-    return KioskSuggestions(service, ledger, members)
+    kiosk = KioskSuggestions(SuggestionService(msp_id, catalogue), ledger, members)
+    if (model_dir / MANIFEST_FILE).is_file():
+        kiosk.install_model(model_dir)
+    return kiosk

@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 import yaml
 
+from chaincode.provenance import hash_consent_set
 from gateway.app import create_app
 from gateway.services import Services
 from gateway.settings import GatewaySettings, settings_for_retailer
@@ -25,12 +26,16 @@ from network.description import Consortium, load_consortium
 from network.layout import RunLayout
 from network.plan import make_plan
 from recommender.catalogue import Catalogue
-from recommender.demo_world import WorldConfig, generate_world
+from recommender.config import ModelConfig
+from recommender.demo_world import World, WorldConfig, generate_world
+from recommender.training import train_retailer_model
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = ROOT / ".fabric" / "bin"
 #: Integration tests use their own port block so they never meet a network started by `make`.
 TEST_PORT_BASE = 27000
+#: A small model: a fit on the tests' demo world takes a fraction of a second.
+TEST_MODEL = ModelConfig(no_components=8, epochs=3, seed=1)
 
 
 def _test_description(tmp: Path) -> Path:
@@ -63,12 +68,36 @@ def ca_network(tmp_path_factory: pytest.TempPathFactory,
 
 
 @pytest.fixture(scope="session")
-def catalogue(consortium: Consortium) -> Catalogue:
+def world(consortium: Consortium) -> World:
     """A small demo world whose retailers are the consortium's members (by MSP id)."""
     ids = tuple(r.msp_id for r in consortium.retailers)
-    world = generate_world(WorldConfig(seed=3, retailer_ids=ids, retailer_names=ids,
-                                       items_per_retailer=60, customers=30))
+    return generate_world(WorldConfig(seed=3, retailer_ids=ids, retailer_names=ids,
+                                      items_per_retailer=60, customers=30))
+
+
+@pytest.fixture(scope="session")
+def catalogue(world: World) -> Catalogue:
+    """The demo world's catalogue, every member's stores and items."""
     return Catalogue.from_world(world)
+
+
+@pytest.fixture(scope="session")
+def train_model(world: World, catalogue: Catalogue) -> Callable[..., dict[str, Any]]:
+    """Train a small model of a member (MSP id) on the demo world's events into a directory,
+    as the gateway's training job would, and return its provenance record::
+
+        record = train_model("NorthwindMSP", data_dir / "model", block_height=2)
+
+    The block height is recorded in the artifact, so different heights give different
+    model ids.
+    """
+
+    def train(msp_id: str, output_dir: Path, *, block_height: int = 1) -> dict[str, Any]:
+        return train_retailer_model(msp_id, world.events, catalogue, output_dir=output_dir,
+                                    block_height=block_height,
+                                    consent_set_hash=hash_consent_set([]), config=TEST_MODEL)
+
+    return train
 
 
 @dataclass

@@ -111,9 +111,11 @@ class Tally:
 
 
 @pytest.fixture(scope="module")
-def gateway(start_gateway, catalogue) -> Iterator[Any]:
+def gateway(start_gateway, catalogue, train_model) -> Iterator[Any]:
     with start_gateway(RETAILER, catalogue=catalogue, http_port=HTTP_PORT,
                        max_body_bytes=64 * 1024) as running:
+        # A model waiting in the model directory, so POST /v1/admin/model installs it.
+        train_model(running.settings.msp_id, running.settings.model_dir)
         yield running
 
 

@@ -42,6 +42,13 @@ def test_405_names_the_allowed_methods(gateway):
     assert r.headers["allow"] == "POST"
 
 
+def test_405_names_every_method_of_a_path_served_by_several_routes(gateway):
+    # Found as: OPTIONS /v1/admin/model answered `Allow: GET`, the first of its two routes.
+    r = gateway.client.request("OPTIONS", "/v1/admin/model")
+    assert r.status_code == 405 and _error(r)["code"] == "METHOD_NOT_ALLOWED"
+    assert r.headers["allow"] == "GET, POST"
+
+
 def test_body_that_is_not_utf8_is_422_like_any_malformed_json(gateway):
     # Found as: POST /v1/customers with bytes that are not UTF-8 answered 400 HTTP_ERROR.
     r = gateway.client.post("/v1/customers", content=b"\xff\x11\xfe\xfd",

@@ -12,8 +12,9 @@ customer B's path.
 For every refusal: the documented status and code; nothing of the request in the answer
 (each request carries a unique marker in its body or path, and the credential and customer
 id are looked for too); and nothing written (the refused request's Idempotency-Key is still
-free: the same caller's valid request with that key is no replay, and the admin route
-issued no credential).
+free: the same caller's valid request with that key is no replay, the admin route
+issued no credential, and the model routes installed nothing: the gateway's model directory
+holds another model than the one serving, which a refused install that ran would serve).
 
 No Fabric peer can run here (docs/blockers.md), so the gateway cannot verify a customer's
 signature: a forged one must go to the ledger and be refused there (503 today, the peer
@@ -73,6 +74,8 @@ ACCESS: dict[str, Access] = {
     "POST /v1/customers/{customer_id}/export": Access.CUSTOMER_SIGNED,
     "POST /v1/customers/{customer_id}/erasure": Access.CUSTOMER_SIGNED,
     "POST /v1/admin/stores/{store_id}/credentials": Access.ADMIN,
+    "GET /v1/admin/model": Access.ADMIN,
+    "POST /v1/admin/model": Access.ADMIN,
     "GET /healthz": Access.ANYONE,
     "GET /metrics": Access.ANYONE,
 }
@@ -94,7 +97,9 @@ ATTEMPTS: dict[Access, tuple[str, ...]] = {
     Access.ADMIN: (*GARBAGE, "store_on_admin", "same_store_on_admin"),
 }
 CASES = [(operation, attempt) for operation, access in ACCESS.items()
-         for attempt in ATTEMPTS[access]]
+         for attempt in ATTEMPTS[access]
+         # A store's credential for "its own" admin resource needs a store in the path.
+         if attempt != "same_store_on_admin" or "{store_id}" in operation]
 
 
 @dataclass(frozen=True)
@@ -130,12 +135,27 @@ class Request:
         return client.request(self.method, self.path, json=self.body, headers=headers)
 
 
+@dataclass(frozen=True)
+class Models:
+    """A model serving, and another one waiting in the gateway's model directory."""
+
+    serving: Path
+    serving_id: str
+    waiting_id: str
+
+    def restore(self, gateway: Any) -> None:
+        """Serve the first model again; the directory keeps the other."""
+        gateway.services.suggestions.install_model(self.serving)
+        assert gateway.services.suggestions.service.model_id == self.serving_id
+
+
 class Matrix:
     """Builds each operation's valid request, with fresh markers, and records outcomes."""
 
-    def __init__(self, gateway: Any, store: str, other_store: str) -> None:
+    def __init__(self, gateway: Any, store: str, other_store: str, models: Models) -> None:
         self.gateway = gateway
         self.store, self.other_store = store, other_store
+        self.models = models
         self._n = itertools.count()
         self.rows: list[dict[str, Any]] = []
         #: Valid requests sent after a refusal, reusing its Idempotency-Key.
@@ -229,9 +249,20 @@ def gateway(start_gateway, catalogue) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def matrix(gateway, catalogue) -> Iterator[Matrix]:
+def models(gateway, train_model, tmp_path_factory) -> Models:
+    serving = tmp_path_factory.mktemp("southgate-staging") / "model"
+    first = train_model(gateway.settings.msp_id, serving, block_height=1)
+    waiting = train_model(gateway.settings.msp_id, gateway.settings.model_dir, block_height=2)
+    found = Models(serving, first["model_id"], waiting["model_id"])
+    assert found.serving_id != found.waiting_id
+    found.restore(gateway)
+    return found
+
+
+@pytest.fixture(scope="module")
+def matrix(gateway, catalogue, models) -> Iterator[Matrix]:
     store, other = catalogue.stores(gateway.settings.msp_id)[:2]
-    found = Matrix(gateway, store, other)
+    found = Matrix(gateway, store, other, models)
     yield found
     by_attempt = Counter(row["attempt"] for row in found.rows)
     by_operation = Counter(row["operation"] for row in found.rows)
@@ -325,6 +356,8 @@ def test_wrong_callers_are_refused_and_learn_nothing(gateway, matrix, operation,
         authorization = None
     if authorization is not None and attempt not in GARBAGE:
         request.secrets_.append(authorization.split(" ", 1)[1])
+    if request.path == "/v1/admin/model":
+        matrix.models.restore(gateway)
     response = request.send(gateway.client, authorization)
     matrix.record(operation, attempt, response)
     _assert_nothing_leaked(response, request)
@@ -348,7 +381,11 @@ def test_wrong_callers_are_refused_and_learn_nothing(gateway, matrix, operation,
 
 def _assert_refusal_wrote_nothing(gateway, matrix: Matrix, request: Request, attempt: str,
                                   follow_up: str | None) -> None:
-    """The admin route issued nothing; a write's Idempotency-Key is still free."""
+    """The admin routes issued or installed nothing; a write's Idempotency-Key is still
+    free."""
+    if request.path == "/v1/admin/model":
+        assert gateway.services.suggestions.service.model_id == matrix.models.serving_id
+        return
     if request.path.startswith("/v1/admin/"):
         store_id = request.path.split("/")[4]
         database = gateway.settings.data_dir / "gateway.sqlite3"

@@ -259,13 +259,17 @@ def test_cli_train_with_the_peer_down_fails_in_one_line_and_writes_nothing(
     description.write_text(json.dumps(consortium.model_dump(mode="json")))
     data_dir = settings_for_retailer(consortium, "northwind", ca_network.layout).data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "catalogue.json").write_text(catalogue.to_json())
+    placed = data_dir / "catalogue.json"
+    placed.write_text(catalogue.to_json())
     output = tmp_path / "model"
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway", "--description", str(description),
-         "--run-dir", str(ca_network.layout.root), "--retailer", "northwind",
-         "train", "--output", str(output)],
-        capture_output=True, text=True, cwd=ROOT, timeout=120)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway", "--description", str(description),
+             "--run-dir", str(ca_network.layout.root), "--retailer", "northwind",
+             "train", "--output", str(output)],
+            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    finally:
+        placed.unlink()  # the run folder is shared by the session's other gateways
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0
     assert "ledger could not be read" in done.stderr
