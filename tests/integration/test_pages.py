@@ -8,18 +8,24 @@ answers 503 PEER_UNAVAILABLE: the tests check that the pages say so in words and
 the same Idempotency-Key, and that what a customer signs would pass the chaincode's checks.
 Only a peer could make the gateway list a customer's consents or give a personalised answer,
 so the tests that show those states feed the kiosk the documented response shapes through
-Playwright's router (`page.route`); every other request reaches the real gateway.
+Playwright's router (`page.route`); every other request reaches the real gateway. The
+portal's view of her consents on the ledger is a page-rendering test of the same kind: the
+export request the page signs is answered by the real contract on the in-memory ledger double
+(chaincode/memory_ledger.py), which checks her browser signature; no peer takes part.
 
 The QR codes need the vendored encoder: `make web` (bash gateway/static/build.sh) first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import secrets
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,10 +33,18 @@ from typing import Any
 
 import pytest
 import rfc8785
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from chaincode.canonical import b64url_encode
 from chaincode.consent import apply_statement, parse_signed_statement
-from chaincode.keys import CustomerKey
+from chaincode.contract import TRANSACTIONS, PrefshareContract
+from chaincode.errors import ChaincodeError
+from chaincode.fields import format_timestamp
+from chaincode.keys import CustomerKey, export_public_key, sign_document
+from chaincode.ledger import Creator
+from chaincode.memory_ledger import MemoryLedger
 from chaincode.policy import RightsRequest
+from gateway.fabric.identity import load_msp_folder
 from recommender.catalogue import Catalogue, CatalogueEntry
 
 pytestmark = pytest.mark.integration
@@ -321,6 +335,242 @@ def test_erasure_needs_the_typed_word_then_a_signed_request_retried_with_one_key
     _no_raw_errors(page)
 
 
+# -- portal: her consents on the ledger -------------------------------------------------------
+
+
+def test_ledger_view_shows_the_request_before_signing_then_says_the_ledger_is_down(portal):
+    page, seen = portal
+    customer_id = _create_key(page)
+    page.click("#ledger-load")
+    _expect()(page.locator("#sign-dialog")).to_be_visible()
+    _expect()(page.locator("#sign-summary")).to_contain_text("Show my consents and their history")
+    _expect()(page.locator("#sign-canonical")).to_contain_text('"action":"export"')
+    assert seen.to("POST", r"/export$") == []  # nothing leaves before she confirms
+    page.click("#sign-confirm")
+    status = page.locator("#ledger-status")
+    _expect()(status).to_contain_text(LEDGER_DOWN)
+    exports = _eventually(page, seen, "POST", rf"/v1/customers/{customer_id}/export$", 3)
+    request = RightsRequest.from_json(exports[0].post_data)
+    request.verify(_public_key(page), now=datetime.now(UTC) + timedelta(seconds=1),
+                   used_nonces=set())
+    # An export spends no nonce: "Try again" resends the same signed request.
+    status.get_by_role("button", name="Try again").click()
+    again = _eventually(page, seen, "POST", r"/export$", 6)
+    assert len(again) == 6 and len({r.post_data for r in again}) == 1
+    _expect()(status).to_contain_text(LEDGER_DOWN)
+    _expect()(page.locator("#ledger-view")).to_be_hidden()
+    _no_raw_errors(page)
+
+
+class LedgerDouble:
+    """The real contract (``chaincode.contract``) on the in-memory ledger double
+    (``chaincode/memory_ledger.py``), called as eastmarket's gateway with the enrolment
+    certificate the test network's Fabric CA issued to it. A double: no peer, no endorsement,
+    no ordering; it gives the answers the contract computes, nothing more."""
+
+    def __init__(self, creator: Creator) -> None:
+        self.ledger = MemoryLedger()
+        self.contract = PrefshareContract()
+        self.creator = creator
+
+    def run(self, function: str, *args: str, at: datetime,
+            transient: dict[str, bytes] | None = None) -> Any:
+        tx = self.ledger.begin(self.creator, timestamp=at, transient=transient)
+        # Playwright's sync API keeps an event loop on this thread; the contract gets its own.
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            response = worker.submit(
+                asyncio.run, self.contract.invoke(tx, function, list(args))).result()
+        if TRANSACTIONS[function].kind == "submit":
+            self.ledger.commit(tx, response)
+        return json.loads(response)
+
+
+@dataclass
+class PythonCustomer:
+    """A customer whose key the test holds too: it signs as customer-crypto.js does and is
+    handed to the portal as the backup file she would restore."""
+
+    private_key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+
+    @property
+    def public_key(self) -> str:
+        return export_public_key(self.private_key)
+
+    @property
+    def id(self) -> str:
+        return CustomerKey.from_b64url(self.public_key).customer_id
+
+    def backup(self) -> bytes:
+        def part(n: int) -> str:
+            return b64url_encode(n.to_bytes(32, "big"))
+        numbers = self.private_key.private_numbers()
+        return json.dumps({"kty": "EC", "crv": "P-256", "x": part(numbers.public_numbers.x),
+                           "y": part(numbers.public_numbers.y),
+                           "d": part(numbers.private_value)}).encode()
+
+    def signed(self, document: dict[str, Any]) -> str:
+        return json.dumps({**document, "signature": sign_document(self.private_key, document)})
+
+    def statement(self, action: str, consent_id: str, at: datetime, method: str,
+                  **scope: Any) -> str:
+        document = {"action": action, "consent_id": consent_id, "customer_id": self.id,
+                    "given_at": format_timestamp(at - timedelta(minutes=1)),
+                    "nonce": secrets.token_urlsafe(18), "collection_method": method,
+                    "policy_version": "2026-11", "jurisdiction": "DE", **scope}
+        if "expires_at" in document:
+            document["expires_at"] = format_timestamp(document["expires_at"])
+        return self.signed(document)
+
+    def erase_request(self, at: datetime) -> bytes:
+        return self.signed({"action": "erase", "customer_id": self.id,
+                            "requested_at": format_timestamp(at - timedelta(minutes=1)),
+                            "nonce": secrets.token_urlsafe(18)}).encode()
+
+
+def _her_history(double: LedgerDouble, her: PythonCustomer, now: datetime) -> None:
+    """Four consents: erased, withdrawn, narrowed and still in force, expired; one event."""
+    def days(n: float) -> datetime:
+        return now - timedelta(days=n)
+
+    def consent(action: str, consent_id: str, at: datetime, method: str, **scope: Any) -> None:
+        double.run("SubmitConsentStatement",
+                   her.statement(action, consent_id, at, method, **scope), at=at)
+
+    year = now + timedelta(days=365)
+    double.run("RegisterCustomer", her.public_key, at=days(10))
+    consent("grant", "k-coat", days(9), "kiosk", recipients=["SouthgateMSP", "NorthwindMSP"],
+            purposes=["personalisation"], data_categories=["purchases", "views"],
+            expires_at=year)
+    consent("grant", "k-all", days(8), "app", recipients=["*"], purposes=["analytics"],
+            data_categories=["stated_preferences"], expires_at=year)
+    consent("withdraw", "k-all", days(7), "kiosk")
+    double.run("EraseCustomer", at=days(6), transient={"request": her.erase_request(days(6))})
+    consent("grant", "k-shoes", days(5), "kiosk",
+            recipients=["SouthgateMSP", "NorthwindMSP", "EastmarketMSP"],
+            purposes=["personalisation", "analytics"], data_categories=["purchases", "views"],
+            expires_at=year)
+    consent("grant", "k-winter", days(4), "web", recipients=["NorthwindMSP"],
+            purposes=["personalisation"], data_categories=["views"], expires_at=days(1))
+    consent("narrow", "k-shoes", days(3), "web", recipients=["SouthgateMSP", "EastmarketMSP"],
+            purposes=["personalisation"], data_categories=["purchases"], expires_at=year)
+    event = {"event_id": "e-000001", "customer_id": her.id, "retailer": "EastmarketMSP",
+             "item_id": "east-0", "item_category": "shoes", "event_type": "purchase",
+             "value": 1, "store_id": STORE, "timestamp": format_timestamp(days(2)),
+             "salt": secrets.token_urlsafe(16)}
+    double.run("RecordPreferenceEvents", at=days(2),
+               transient={"events": json.dumps([event]).encode()})
+
+
+PAGE_BOX = """(el) => { const r = el.getBoundingClientRect();
+    return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height}; }"""
+
+
+def test_page_rendering_of_a_ledger_double_export_shows_every_consent_and_its_history(
+        portal, gateway):
+    """PAGE-RENDERING test, not end-to-end: no peer runs here, so the export request the page
+    signs is answered through Playwright's router by the real contract on the ledger double
+    (its ExportCustomer checks her browser signature). Every other request, the withdrawal
+    included, reaches the real gateway, whose ledger is down."""
+    page, seen = portal
+    settings = gateway.services.settings
+    identity = load_msp_folder(settings.msp_dir, settings.msp_id).identity
+    double = LedgerDouble(Creator(identity.msp_id, identity.certificate))
+    her = PythonCustomer()
+    _her_history(double, her, datetime.now(UTC))
+    page.set_input_files("#restore-file", files=[{
+        "name": "backup.json", "mimeType": "application/json", "buffer": her.backup()}])
+    _expect()(page.locator("#customer-id")).to_have_text(her.id)
+
+    refused: list[Exception] = []
+
+    def export(route: Any) -> None:
+        try:
+            document = double.run("ExportCustomer", at=datetime.now(UTC),
+                                  transient={"request": route.request.post_data_buffer})
+        except ChaincodeError as exc:
+            refused.append(exc)
+            route.fulfill(status=500, json={"error": {"code": "INTERNAL", "message": ""}})
+            return
+        route.fulfill(status=200, content_type="application/json",
+                      body=json.dumps(document, ensure_ascii=False, indent=2))
+
+    page.route(f"**/v1/customers/{her.id}/export", export)
+    page.click("#ledger-load")
+    _expect()(page.locator("#sign-canonical")).to_contain_text('"action":"export"')
+    page.click("#sign-confirm")
+    _expect()(page.locator("#ledger-status")).to_contain_text("4 consents read from the ledger")
+    assert refused == []
+    items = page.locator("#ledger-list > li")
+    _expect()(items).to_have_count(4)
+    assert [items.nth(i).get_attribute("data-consent-id") for i in range(4)] == [
+        "k-winter", "k-shoes", "k-all", "k-coat"]  # newest grant first
+
+    def consent(consent_id: str) -> tuple[Any, Any]:
+        item = page.locator(f'#ledger-list > li[data-consent-id="{consent_id}"]')
+        return item, item.locator("ol.history > li")
+
+    shoes, history = consent("k-shoes")
+    _expect()(shoes.locator(".badge")).to_have_text("In force")
+    _expect()(shoes.locator(".summary")).to_contain_text("Shops: Southgate and Eastmarket")
+    _expect()(shoes.locator(".summary")).to_contain_text("For: Personal suggestions")
+    _expect()(shoes.locator(".summary")).to_contain_text("Your data: What you buy")
+    _expect()(history).to_have_count(2)
+    _expect()(history.nth(0)).to_contain_text(
+        "Given at a store kiosk. Shops: Southgate, Northwind and Eastmarket; "
+        "For: Personal suggestions and Shop improvement; "
+        "Your data: What you buy and What you look at and like")
+    _expect()(history.nth(1)).to_contain_text(
+        "Narrowed on the web portal, to: Shops: Southgate and Eastmarket; "
+        "For: Personal suggestions; Your data: What you buy")
+
+    every, history = consent("k-all")
+    _expect()(every.locator(".badge")).to_have_text("Withdrawn")
+    _expect()(every.locator(".summary")).to_contain_text("every member of the consortium")
+    _expect()(every).to_contain_text("No member may use your data under it since then.")
+    _expect()(history).to_have_count(2)
+    _expect()(history.nth(0)).to_contain_text("Given in the app.")
+    _expect()(history.nth(1)).to_contain_text("Withdrawn at a store kiosk.")
+
+    coat, history = consent("k-coat")
+    _expect()(coat.locator(".badge")).to_have_text("Withdrawn")
+    _expect()(history).to_have_count(2)
+    _expect()(history.nth(1)).to_contain_text("Withdrawn by your request to erase your data")
+
+    winter, history = consent("k-winter")
+    _expect()(winter.locator(".badge")).to_have_text("Expired")
+    _expect()(winter).to_contain_text("so no member may use your data under it")
+    _expect()(history).to_have_count(1)
+    for item in (every, coat, winter):
+        _expect()(item.get_by_role("button", name="Withdraw")).to_have_count(0)
+    _expect()(page.locator("#ledger-more")).to_contain_text(
+        "1 shopping record of yours and 0 logged reads of your data")
+    text = page.inner_text("#consents-section")
+    assert '"consent_id"' not in text and "versions" not in text  # words, not the document
+    _check_and_shoot(page, "portal-ledger-phone")
+    page.locator("#consents-section").screenshot(path=str(SHOTS / "portal-ledger-view-phone.png"))
+    # docs/img/portal-ledger-phone.png: from the button to the narrowed consent in force.
+    top, end = page.locator("#consents-section").evaluate(PAGE_BOX), shoes.evaluate(PAGE_BOX)
+    page.screenshot(path=str(SHOTS / "portal-ledger-excerpt-phone.png"), full_page=True,
+                    clip={**top, "height": end["y"] + end["height"] - top["y"] + 8})
+    page.set_viewport_size(KIOSK_PORTRAIT)
+    _check_and_shoot(page, "portal-ledger-kiosk-portrait")
+    page.locator("#consents-section").screenshot(
+        path=str(SHOTS / "portal-ledger-view-kiosk-portrait.png"))
+
+    # A consent this device never saw is withdrawn with her key; the contract accepts it.
+    shoes.get_by_role("button", name="Withdraw").click()
+    _expect()(page.locator("#sign-summary")).to_contain_text("Shops: Southgate and Eastmarket")
+    _expect()(page.locator("#sign-canonical")).to_contain_text('"consent_id":"k-shoes"')
+    page.click("#sign-confirm")
+    _expect()(page.locator("#consents-status")).to_contain_text(LEDGER_DOWN)
+    posted = _eventually(page, seen, "POST", r"/v1/consents$", 1)[0].post_data
+    record = double.run("SubmitConsentStatement", posted, at=datetime.now(UTC))
+    assert record["withdrawn_at"] is not None and record["version"] == 3
+    _expect()(page.locator("#journal li").first).to_contain_text("Withdrawal of consent k-shoes")
+    _no_raw_errors(page)
+
+
 # -- kiosk -----------------------------------------------------------------------------------
 
 
@@ -524,7 +774,7 @@ def test_keyboard_alone_reaches_and_operates_the_main_controls(browser, gateway)
         assert "!no-focus-ring" not in reached
         for control in ("forget-key", "register", "recipient-SouthgateMSP",
                         "purpose-personalisation", "category-purchases", "duration",
-                        "review-grant", "withdraw-id", "export", "erase-word"):
+                        "review-grant", "ledger-load", "withdraw-id", "export", "erase-word"):
             assert control in reached, (control, reached)
     finally:
         page.context.close()

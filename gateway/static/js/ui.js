@@ -46,12 +46,16 @@ export function clearStatus(el) {
   delete el.dataset.kind;
 }
 
-/** A date in the reader's language, e.g. "21 November 2027". */
-export function formatDate(iso) {
+/**
+ * A date (ISO text or Date) in the reader's language, e.g. "21 November 2027"; with
+ * `{time: true}` also the hour and minute, for events that can share a day.
+ */
+export function formatDate(iso, { time = false } = {}) {
   const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  return date.toLocaleDateString(document.documentElement.lang || undefined,
-                                 { year: "numeric", month: "long", day: "numeric" });
+  if (Number.isNaN(date.getTime())) return String(iso);
+  const options = { year: "numeric", month: "long", day: "numeric" };
+  if (time) Object.assign(options, { hour: "numeric", minute: "2-digit" });
+  return date.toLocaleString(document.documentElement.lang || undefined, options);
 }
 
 /** "a, b and c" */

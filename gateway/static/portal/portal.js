@@ -17,7 +17,8 @@ const CONSORTIUM_URL = "../static/consortium.json";
 const NEEDS_KEY = ["#register-section", "#grant-section", "#consents-section", "#rights-section"];
 const ERASE_WORD = "ERASE";
 
-const state = { consortium: null, key: null };
+// ledger: the consents of her last signed read, {customerId, readAt, consents, more}; memory only.
+const state = { consortium: null, key: null, ledger: null };
 
 // -- local records (this device only) ------------------------------------------------------
 
@@ -41,7 +42,7 @@ function upsertJournal(entry) {
   const entries = readJournal().filter((e) => e.idempotency_key !== entry.idempotency_key);
   entries.push(entry);
   writeJournal(entries);
-  renderJournal();
+  renderConsents();
 }
 
 // -- labels -----------------------------------------------------------------------------
@@ -150,6 +151,7 @@ async function renderKey() {
     section.inert = !key;
     section.classList.toggle("needs-key", !key);
   }
+  if (state.ledger?.customerId !== key?.customerId) dropLedgerRead();
   if (!key) return;
   $("#customer-id").textContent = key.customerId;
   const note = $("#backup-note");
@@ -169,7 +171,7 @@ async function renderKey() {
       + "when you close this page.";
   }
   renderRegistered();
-  renderJournal();
+  renderConsents();
   await renderQr($("#customer-qr"), key.customerId, `QR code of your customer id ${key.customerId}`);
 }
 
@@ -333,7 +335,7 @@ async function reviewGrant(event) {
                         state: "sending" }, status);
 }
 
-// -- 4. consents on this device, withdrawal ---------------------------------------------
+// -- 4. consents: the ledger's view and this device's statements, withdrawal --------------
 
 const BADGES = {
   recorded: ["ok", "Recorded"],
@@ -342,12 +344,36 @@ const BADGES = {
   refused: ["error", "Refused"],
 };
 
-function renderJournal() {
+const STATUS = { active: ["ok", "In force"], expired: ["", "Expired"],
+                 withdrawn: ["", "Withdrawn"] };
+const METHODS = { kiosk: "at a store kiosk", app: "in the app", web: "on the web portal" };
+
+/** Consent ids withdrawn by the ledger's last read or by a withdrawal recorded from here since. */
+function withdrawnIds() {
+  const ids = readJournal()
+    .filter((e) => e.signed.action === "withdraw" && e.state === "recorded")
+    .map((e) => e.signed.consent_id);
+  for (const consent of state.ledger?.consents ?? []) {
+    if (consent.status === "withdrawn") ids.push(consent.consent_id);
+  }
+  return new Set(ids);
+}
+
+function withdrawButton(consentId, jurisdiction, scope) {
+  return h("button", { type: "button", class: "secondary small",
+                       onclick: () => reviewWithdrawal(consentId, jurisdiction, scope) },
+           "Withdraw");
+}
+
+function renderConsents() {
   if (!state.key) return;
+  const withdrawn = withdrawnIds();
+  renderLedger(withdrawn);
+  renderJournal(withdrawn);
+}
+
+function renderJournal(withdrawn) {
   const entries = readJournal();
-  const withdrawn = new Set(entries.filter((e) => e.signed.action === "withdraw"
-                                           && e.state === "recorded")
-    .map((e) => e.signed.consent_id));
   const items = entries.slice().reverse().map((entry) => {
     const s = entry.signed;
     const [kind, text] = BADGES[entry.state] ?? BADGES.waiting;
@@ -360,9 +386,7 @@ function renderJournal() {
                      "Send again"));
     }
     if (s.action === "grant" && entry.state === "recorded" && !withdrawn.has(s.consent_id)) {
-      actions.push(h("button", { type: "button", class: "secondary small",
-                                 onclick: () => reviewWithdrawal(s.consent_id, s.jurisdiction) },
-                     "Withdraw"));
+      actions.push(withdrawButton(s.consent_id, s.jurisdiction, s));
     }
     return h("li", {},
       h("p", {}, h("strong", {}, title), " ", h("span", { class: `badge ${kind}` }, text),
@@ -377,14 +401,131 @@ function renderJournal() {
   $("#journal-empty").hidden = items.length > 0;
 }
 
-async function reviewWithdrawal(consentId, jurisdiction) {
+// The ledger's records (chaincode/consent.py ConsentRecord, as ExportCustomer returns them):
+// the scope now, `status` at the read, and `versions`, every committed version oldest first,
+// each holding the statement that made it (or, for an erasure, the signed erase request).
+
+function scopeInWords(record) {
+  return scopeSummary(record).map(([name, value]) => `${name}: ${value}`).join("; ");
+}
+
+function versionInWords(version, previous) {
+  const record = version.record;
+  if (version.is_delete || !record) return "The record was deleted from the ledger.";
+  if (record.erasure && !previous?.record?.erasure) {
+    return `Withdrawn by your request to erase your data, signed on `
+      + `${formatDate(record.erasure.requested_at)}.`;
+  }
+  const statement = record.statement;
+  const how = METHODS[statement.collection_method] ?? statement.collection_method;
+  if (statement.action === "grant") return `Given ${how}. ${scopeInWords(record)}.`;
+  if (statement.action === "narrow") return `Narrowed ${how}, to: ${scopeInWords(record)}.`;
+  return `Withdrawn ${how}.`;
+}
+
+function statusInWords(consent, withdrawnSince) {
+  const given = `Given on ${formatDate(consent.given_at)}`;
+  if (withdrawnSince) {
+    return `${given}. Your withdrawal was recorded after this list was read; `
+      + "show it again to see it in the history.";
+  }
+  if (consent.status === "active") {
+    return `${given}; in force until ${formatDate(consent.expires_at)}.`;
+  }
+  if (consent.status === "expired") {
+    return `${given}; it ended on ${formatDate(consent.expires_at)}, `
+      + "so no member may use your data under it.";
+  }
+  return `${given}; withdrawn on ${formatDate(consent.withdrawn_at)}. `
+    + "No member may use your data under it since then.";
+}
+
+function ledgerItem(consent, withdrawn) {
+  const withdrawnSince = consent.status !== "withdrawn" && withdrawn.has(consent.consent_id);
+  const [kind, text] = withdrawnSince ? STATUS.withdrawn
+    : STATUS[consent.status] ?? ["", consent.status];
+  const versions = consent.versions ?? [];
+  return h("li", { "data-consent-id": consent.consent_id },
+    h("p", {}, h("strong", {}, `Consent ${consent.consent_id}`), " ",
+      h("span", { class: `badge ${kind}` }, text)),
+    h("p", { class: "hint" }, statusInWords(consent, withdrawnSince)),
+    summaryList(scopeSummary(consent)),
+    h("p", { class: "history-label" }, "Its history, oldest first:"),
+    h("ol", { class: "history" }, versions.map((version, i) => h("li", {},
+      h("strong", {}, h("time", { datetime: version.timestamp },
+                        formatDate(version.timestamp, { time: true }))),
+      ": ", versionInWords(version, versions[i - 1])))),
+    consent.status === "active" && !withdrawnSince
+      ? h("div", { class: "row" }, withdrawButton(consent.consent_id, consent.jurisdiction,
+                                                  consent))
+      : null);
+}
+
+/** Forget the last ledger read once it no longer holds (another key, an erasure). */
+function dropLedgerRead() {
+  state.ledger = null;
+  clearStatus($("#ledger-status"));
+  $("#ledger-view").hidden = true;
+}
+
+const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+function renderLedger(withdrawn) {
+  const ledger = state.ledger;
+  $("#ledger-view").hidden = !ledger;
+  if (!ledger) return;
+  $("#ledger-read-at").textContent = `Read from the ledger on `
+    + `${formatDate(ledger.readAt, { time: true })}, newest consent first. `
+    + "Changes made later show when you read it again.";
+  const newestFirst = ledger.consents.slice()
+    .sort((a, b) => String(b.given_at).localeCompare(String(a.given_at)));
+  $("#ledger-list").replaceChildren(...newestFirst.map((c) => ledgerItem(c, withdrawn)));
+  $("#ledger-empty").hidden = newestFirst.length > 0;
+  $("#ledger-more").textContent = `The ledger also holds `
+    + `${count(ledger.more.records, "shopping record", "shopping records")} of yours and `
+    + `${count(ledger.more.reads, "logged read", "logged reads")} of your data; `
+    + "download a copy (step 5) to see them.";
+}
+
+function showLedger(answer, status) {
+  const doc = answer.data;
+  if (!Array.isArray(doc?.consents) || doc.customer?.customer_id !== state.key.customerId) {
+    showStatus(status, "error", "The ledger's answer could not be read. Please try again later.");
+    return;
+  }
+  state.ledger = {
+    customerId: state.key.customerId,
+    readAt: new Date(),
+    consents: doc.consents,
+    more: { records: (doc.events?.length ?? 0) + (doc.withheld?.total ?? 0),
+            reads: doc.access_log?.length ?? 0 },
+  };
+  renderConsents();
+  showStatus(status, "ok", `${count(doc.consents.length, "consent", "consents")} read from `
+    + "the ledger.");
+}
+
+function showLedgerConsents() {
+  return reviewExport({
+    intro: "You ask the ledger for your consents and their history. It answers with "
+      + "everything it holds about you; this page shows the consents and keeps nothing. "
+      + "The request is valid for one hour.",
+    request: "Show my consents and their history",
+    status: $("#ledger-status"),
+    use: showLedger,
+  });
+}
+
+/** `scope` (a grant or a ledger record), when known, shows her what she withdraws. */
+async function reviewWithdrawal(consentId, jurisdiction, scope = null) {
   const status = $("#consents-status");
   const unsigned = statementBase("withdraw", consentId, jurisdiction);
   const signed = await confirmSigning(
     "Check your withdrawal before you sign",
     "From the time it is recorded, no member may use your data under this consent. "
     + "Suggestions already made cannot be recalled.",
-    [["Withdraw consent", consentId], ["Signed at", formatDate(unsigned.given_at)]], unsigned);
+    [["Withdraw consent", consentId], ...(scope ? scopeSummary(scope) : []),
+     ["Signed at", formatDate(unsigned.given_at)]], unsigned);
   if (!signed) {
     showStatus(status, "info", "Nothing was signed.");
     return;
@@ -413,34 +554,50 @@ function rightsRequest(action) {
            requested_at: new Date().toISOString(), nonce: randomToken(24) };
 }
 
-async function sendExport(signed) {
-  const status = $("#export-status");
+/**
+ * Sign an export request (shown first) and send it; `use(answer, status)` gets the gateway's
+ * answer. The download and the ledger view of her consents both read through here.
+ */
+async function reviewExport({ intro, request, status, use }) {
+  const unsigned = rightsRequest("export");
+  const signed = await confirmSigning("Check your request before you sign", intro,
+    [["Request", request], ["Customer id", unsigned.customer_id]], unsigned);
+  if (!signed) {
+    showStatus(status, "info", "Nothing was signed.");
+    return;
+  }
+  await sendExport(signed, status, use);
+}
+
+// An export spends no nonce, so "Try again" resends the same signed request within its hour.
+async function sendExport(signed, status, use) {
   showStatus(status, "wait", "Asking the ledger for your data…");
+  let answer;
   try {
-    const answer = await call("POST", `/v1/customers/${signed.customer_id}/export`, {
+    answer = await call("POST", `/v1/customers/${signed.customer_id}/export`, {
       body: signed,
       onRetry: (r) => showStatus(status, "wait", `${describe(r.error)} ${describeRetry(r)}`),
     });
-    download(`prefshare-export-${new Date().toISOString().slice(0, 10)}.json`, answer.text);
-    showStatus(status, "ok", "Your data was downloaded as a JSON file.");
   } catch (err) {
     showStatus(status, "error", describe(err),
-               err.retryable ? { label: "Try again", run: () => sendExport(signed) } : null);
-  }
-}
-
-async function reviewExport() {
-  const unsigned = rightsRequest("export");
-  const signed = await confirmSigning(
-    "Check your request before you sign",
-    "You ask for a copy of everything the consortium holds about you. It is downloaded to "
-    + "this device only. The request is valid for one hour.",
-    [["Request", "A copy of my data"], ["Customer id", unsigned.customer_id]], unsigned);
-  if (!signed) {
-    showStatus($("#export-status"), "info", "Nothing was signed.");
+               err.retryable ? { label: "Try again", run: () => sendExport(signed, status, use) }
+                 : null);
     return;
   }
-  await sendExport(signed);
+  use(answer, status);
+}
+
+function downloadExport() {
+  return reviewExport({
+    intro: "You ask for a copy of everything the consortium holds about you. It is downloaded "
+      + "to this device only. The request is valid for one hour.",
+    request: "A copy of my data",
+    status: $("#export-status"),
+    use: (answer, status) => {
+      download(`prefshare-export-${new Date().toISOString().slice(0, 10)}.json`, answer.text);
+      showStatus(status, "ok", "Your data was downloaded as a JSON file.");
+    },
+  });
 }
 
 function eraseConfirmed() {
@@ -457,6 +614,7 @@ async function sendErasure(signed, idempotencyKey) {
     });
     showStatus(status, "ok", `Your data was erased: ${data?.events_purged ?? 0} records deleted `
       + `and ${data?.consents_withdrawn ?? 0} consents withdrawn.`);
+    dropLedgerRead();
   } catch (err) {
     showStatus(status, "error", `${describe(err)} Nothing was erased yet.`,
                err.retryable ? { label: "Try again",
@@ -496,7 +654,8 @@ async function start() {
   $("#register").addEventListener("click", register);
   $("#grant-form").addEventListener("submit", reviewGrant);
   $("#withdraw-form").addEventListener("submit", withdrawById);
-  $("#export").addEventListener("click", reviewExport);
+  $("#ledger-load").addEventListener("click", showLedgerConsents);
+  $("#export").addEventListener("click", downloadExport);
   $("#erase-word").addEventListener("input", () => { $("#erase").disabled = !eraseConfirmed(); });
   $("#erase").addEventListener("click", reviewErasure);
 
