@@ -49,12 +49,14 @@ def _listening(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def port_is_free(host: str, port: int, *, settle_s: float = 5.0) -> bool:
+def port_is_free(host: str, port: int, *, settle_s: float = 15.0) -> bool:
     """True when ``host:port`` can be bound.
 
     A port that cannot be bound but has no listener is usually a socket of a process that
     has just exited, still being closed by the kernel; it is given up to ``settle_s`` seconds
-    to clear before the port counts as taken. A port with a listener is taken at once.
+    to clear before the port counts as taken. A port with a listener is taken at once. (Under
+    load, a CA's port was seen unbindable for over 5 s after ``down`` with no socket left in
+    any state ``ss`` shows by the time it was looked at; 15 s has held.)
     """
     deadline = time.monotonic() + settle_s
     while not _bindable(host, port):
@@ -104,7 +106,9 @@ def check_ports_free(ports: Sequence[tuple[str, str, int]],
             busy = next((port for _, port in wanted if not port_is_free(host, port)), None)
         if busy is not None:
             process = next(p for p, port in wanted if port == busy)
-            raise PortInUse(f"port {host}:{busy} (for {process}) is already in use")
+            how = "another process listens on it" if _listening(host, busy) else (
+                "bound without a listener")
+            raise PortInUse(f"port {host}:{busy} (for {process}) is already in use: {how}")
 
 
 def _busy_port_on(placement: Placement, host: str, ports: Sequence[int]) -> int | None:
