@@ -1,7 +1,12 @@
 package ccaas
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,8 +14,21 @@ import (
 	"testing"
 )
 
+// The builder only checks that PEM blocks of the right kind are there; a throwaway key made
+// per run keeps key material out of the repository.
 const pemCert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-const pemKey = "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n"
+
+var pemKey = func() string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}()
 
 func good() Connection {
 	return Connection{Address: "127.0.0.1:7160", DialTimeout: "10s", TLSRequired: true,

@@ -7,6 +7,8 @@ import json
 import tarfile
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from network.chaincode_package import (
     Connection,
@@ -17,7 +19,10 @@ from network.chaincode_package import (
 )
 
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-KEY = "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n"
+# A throwaway key made per run (the package checks only that PEM blocks are there).
+KEY = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+    serialization.NoEncryption()).decode()
 
 
 def _connection(**changes) -> Connection:
