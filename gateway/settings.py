@@ -99,7 +99,7 @@ def settings_for_retailer(consortium: Consortium, retailer: str, layout: RunLayo
         "data_dir": layout.org(retailer) / "gateway",
         "http_host": peer.host,
         "http_port": block + PORT_OFFSETS["gateway_http"],
-        "tls_cert": layout.tls(retailer, "gateway") / "signcerts" / "cert.pem",
+        "tls_cert": layout.tls_cert(retailer, "gateway"),
         "tls_key": layout.tls_key(retailer, "gateway"),
     }
     values.update(overrides)

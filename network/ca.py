@@ -157,7 +157,7 @@ class Enroller:
         msp = self._layout.msp(ident.org, ident.name)
         tls = self._layout.tls(ident.org, ident.name)
         if (msp / "signcerts" / "cert.pem").exists() and (
-            not ident.tls_hosts or (tls / "signcerts" / "cert.pem").exists()
+            not ident.tls_hosts or self._layout.tls_cert(ident.org, ident.name).exists()
         ):
             return
         secret_file = self._layout.secret(ident.org, ident.name)

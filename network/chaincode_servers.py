@@ -43,10 +43,9 @@ SERVER_IDENTITY = "chaincode"
 
 def connection_for(server: ChaincodeServer, layout: RunLayout) -> Connection:
     """The connection its organisation's peer uses to reach ``server``."""
-    tls = layout.tls(server.org, PEER_IDENTITY)
     return Connection(
         address=server.address,
-        client_cert=(tls / "signcerts" / "cert.pem").read_text(),
+        client_cert=layout.tls_cert(server.org, PEER_IDENTITY).read_text(),
         client_key=layout.tls_key(server.org, PEER_IDENTITY).read_text(),
         root_cert=layout.ca_root_cert(server.org).read_text(),
     )
@@ -73,15 +72,13 @@ def current_package_id(server: ChaincodeServer, layout: RunLayout) -> str | None
 def registers_as(server: ChaincodeServer, layout: RunLayout, expected_id: str, *,
                  timeout: float = 2.0) -> bool:
     """True when ``server`` accepts the peer's TLS pair and registers as ``expected_id``."""
-    peer_tls = layout.tls(server.org, PEER_IDENTITY)
     try:
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=layout.ca_root_cert(server.org).read_bytes(),
-            private_key=layout.tls_key(server.org, PEER_IDENTITY).read_bytes(),
-            certificate_chain=(peer_tls / "signcerts" / "cert.pem").read_bytes(),
-        )
+        peer = connection_for(server, layout)  # the very material the peer dials with
     except (OSError, ValueError):
         return False
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=peer.root_cert.encode(), private_key=peer.client_key.encode(),
+        certificate_chain=peer.client_cert.encode())
     done = threading.Event()
 
     def nothing_to_send() -> Iterator[Any]:
@@ -104,12 +101,11 @@ def registers_as(server: ChaincodeServer, layout: RunLayout, expected_id: str, *
 
 def start_server(server: ChaincodeServer, layout: RunLayout, supervisor: Supervisor,
                  chaincode_id: str) -> None:
-    tls = layout.tls(server.org, SERVER_IDENTITY)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "CHAINCODE_ID": chaincode_id,
         "CHAINCODE_SERVER_ADDRESS": server.address,
-        "CHAINCODE_TLS_CERT_FILE": str(tls / "signcerts" / "cert.pem"),
+        "CHAINCODE_TLS_CERT_FILE": str(layout.tls_cert(server.org, SERVER_IDENTITY)),
         "CHAINCODE_TLS_KEY_FILE": str(layout.tls_key(server.org, SERVER_IDENTITY)),
         "CHAINCODE_TLS_CLIENT_CA_FILE": str(layout.ca_root_cert(server.org)),
     }

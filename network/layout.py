@@ -43,6 +43,10 @@ class RunLayout:
     def tls(self, org: str, name: str) -> Path:
         return self.identity(org, name) / "tls"
 
+    def tls_cert(self, org: str, name: str) -> Path:
+        """The identity's TLS certificate."""
+        return self.tls(org, name) / "signcerts" / "cert.pem"
+
     def tls_key(self, org: str, name: str) -> Path:
         """The private key of the identity's TLS certificate (the one ``*_sk`` file).
 

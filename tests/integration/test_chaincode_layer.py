@@ -66,11 +66,10 @@ def test_package_names_its_own_server_and_tls_material(chaincode_network):
     path = net.layout.chaincode_package(server.org, server.label)
     assert path.stat().st_mode & 0o077 == 0  # it holds the peer's TLS key
     label, conn = read_package(path.read_bytes())
-    peer_tls = net.layout.tls(server.org, "peer0")
     assert label == server.label
     assert conn.address == f"{server.host}:{server.port}"
     assert conn.root_cert == net.layout.ca_root_cert(server.org).read_text()
-    assert conn.client_cert == (peer_tls / "signcerts" / "cert.pem").read_text()
+    assert conn.client_cert == net.layout.tls_cert(server.org, "peer0").read_text()
     assert conn.client_key == net.layout.tls_key(server.org, "peer0").read_text()
 
 
@@ -84,11 +83,10 @@ def test_only_the_organisations_own_peer_may_connect(chaincode_network):
     net = chaincode_network
     northwind, southgate = net.plan.chaincode_servers[0], net.plan.chaincode_servers[1]
     root = net.layout.ca_root_cert(northwind.org).read_bytes()
-    other_tls = net.layout.tls(southgate.org, "peer0")
     other_peer = grpc.ssl_channel_credentials(
         root_certificates=root,
         private_key=net.layout.tls_key(southgate.org, "peer0").read_bytes(),
-        certificate_chain=(other_tls / "signcerts" / "cert.pem").read_bytes())
+        certificate_chain=net.layout.tls_cert(southgate.org, "peer0").read_bytes())
     for credentials in (other_peer, grpc.ssl_channel_credentials(root_certificates=root)):
         with pytest.raises(grpc.RpcError) as refused:
             _connect(northwind.address, credentials)
