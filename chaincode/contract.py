@@ -162,6 +162,7 @@ class PrefshareContract:
             "EraseCustomer": self.erase_customer,
             "RecordModelProvenance": self.record_model_provenance,
             "GetModelProvenance": self.get_model_provenance,
+            "Describe": self.describe,
         }
 
     async def invoke(self, ledger: Ledger, function: str, args: Sequence[str]) -> bytes:
@@ -480,6 +481,11 @@ class PrefshareContract:
             raise ModelNotFound("no provenance record for this model id", field="model_id")
         return ModelProvenance.from_json(stored).to_json_bytes()
 
+    async def describe(self, ledger: Ledger) -> bytes:
+        """What this chaincode serves: its transaction names and its collection. Reads no
+        state, so any channel member may call it (the network's readiness check does)."""
+        return _json({"collection": self.collection, "transactions": sorted(TRANSACTIONS)})
+
     # --- helpers ---------------------------------------------------------------------------------
 
     def _caller(self, ledger: Ledger) -> CallerIdentity:
@@ -571,5 +577,6 @@ TRANSACTIONS: Mapping[str, Transaction] = {
         Transaction("EraseCustomer", (), "submit", (REQUEST_KEY,)),
         Transaction("RecordModelProvenance", ("provenance",), "submit"),
         Transaction("GetModelProvenance", ("model_id",), "evaluate"),
+        Transaction("Describe", (), "evaluate"),
     )
 }

@@ -1,4 +1,4 @@
-"""The consortium chaincode's transactions as typed calls, over the Fabric Gateway client.
+"""The consortium chaincode's transactions as typed calls, over the Fabric client.
 
 One method per transaction of ``chaincode/contract.py`` (docs/chaincode.md lists them).
 Private data travels only in the transient map, and proposals carrying it name the endorsing
@@ -14,9 +14,18 @@ from typing import Any
 
 import grpc
 
-from gateway.fabric import Contract, Gateway, Timeouts, ecdsa_signer, load_msp_folder
+from gateway.fabric import (
+    Contract,
+    EndorsementPolicy,
+    Endpoint,
+    Gateway,
+    Node,
+    Timeouts,
+    ecdsa_signer,
+    load_msp_folder,
+)
 from gateway.fabric._protos import ledger_pb2
-from gateway.settings import GatewaySettings
+from gateway.settings import GatewaySettings, NodeEndpoint
 
 
 def _json(data: bytes) -> Any:
@@ -109,13 +118,22 @@ class ConsortiumLedger:
 
 @dataclass
 class LedgerConnection:
-    """The gRPC channel to the retailer's peer and the contract on it; close when done."""
+    """The gateway's connections (own peer, other peers, orderers) and the contract on
+    them; close when done (stops the commit listener, then closes every channel)."""
 
-    channel: grpc.Channel
+    gateway: Gateway
+    nodes: tuple[Node, ...]
     ledger: ConsortiumLedger
 
+    @property
+    def channel(self) -> grpc.Channel:
+        """The own peer's channel."""
+        return self.nodes[0].channel
+
     def close(self) -> None:
-        self.channel.close()
+        self.gateway.close()
+        for node in self.nodes:
+            node.channel.close()
 
     def peer_reachable(self, timeout: float = 1.0) -> bool:
         try:
@@ -125,28 +143,49 @@ class LedgerConnection:
         return True
 
 
+def _node(endpoint: NodeEndpoint) -> Node:
+    return Node.connect(Endpoint(endpoint.address, endpoint.msp_id,
+                                 endpoint.tls_root.read_bytes(), endpoint.host_override))
+
+
+def endorsement_policy(settings: GatewaySettings) -> EndorsementPolicy:
+    """The chaincode's policy as the settings describe it (a majority by default).
+
+    Raises ValueError when ``endorsements_required`` exceeds the policy's organisations.
+    """
+    orgs = settings.policy_orgs or settings.endorsing_orgs
+    if settings.endorsements_required is None:
+        return EndorsementPolicy.majority(orgs)
+    return EndorsementPolicy(tuple(dict.fromkeys(orgs)), settings.endorsements_required)
+
+
 def open_ledger(settings: GatewaySettings) -> LedgerConnection:
-    """Connect (lazily: gRPC dials on first use and redials after a peer restart).
+    """Connect (lazily: gRPC dials on first use and redials after a node restart) and
+    start the channel's commit listener on the own peer.
 
     Raises:
         gateway.fabric.MspFolderError: the enrolled identity cannot be loaded.
-        OSError: the peer's TLS root certificate cannot be read.
+        OSError: a TLS root certificate cannot be read.
+        ValueError: the endorsement policy settings do not fit together.
     """
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=settings.peer_tls_root.read_bytes())
-    options: list[tuple[str, Any]] = [("grpc.keepalive_time_ms", 30_000)]
-    if settings.peer_host_override:
-        options.append(("grpc.ssl_target_name_override", settings.peer_host_override))
-    channel = grpc.secure_channel(settings.peer_endpoint, credentials, options=options)
+    policy = endorsement_policy(settings)
     msp = load_msp_folder(settings.msp_dir, settings.msp_id)
+    own = _node(NodeEndpoint(address=settings.peer_endpoint, msp_id=settings.msp_id,
+                             tls_root=settings.peer_tls_root,
+                             host_override=settings.peer_host_override))
+    others = tuple(_node(e) for e in settings.endorsing_peers)
+    orderers = tuple(_node(e) for e in settings.orderers)
     gateway = Gateway.connect(
-        msp.identity, ecdsa_signer(msp.private_key), channel,
+        msp.identity, ecdsa_signer(msp.private_key), own, endorsers=others, orderers=orderers,
+        policy=policy,
         timeouts=Timeouts(evaluate=settings.evaluate_timeout_s,
                           endorse=settings.endorse_timeout_s,
                           submit=settings.submit_timeout_s,
                           commit_status=settings.commit_timeout_s),
     )
     network = gateway.network(settings.channel)
+    # Started now, so the first write does not wait for the deliver stream to connect.
+    network.commit_listener  # noqa: B018
     ledger = ConsortiumLedger(network.contract(settings.chaincode), network.contract("qscc"),
                               settings.msp_id, settings.endorsing_orgs)
-    return LedgerConnection(channel, ledger)
+    return LedgerConnection(gateway, (own, *others, *orderers), ledger)

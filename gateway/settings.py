@@ -11,12 +11,25 @@ import functools
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from network.description import PORT_OFFSETS, Consortium
 from network.layout import RunLayout
 from network.plan import make_plan
+
+_ADDRESS = r"^[^:\s]+:\d{1,5}$"
+
+
+class NodeEndpoint(BaseModel):
+    """Another peer or an orderer: ``host:port``, its organisation and TLS root (PEM file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: Annotated[str, Field(pattern=_ADDRESS)]
+    msp_id: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{1,38}MSP$")]
+    tls_root: Path
+    host_override: str | None = None
 
 
 class GatewaySettings(BaseSettings):
@@ -31,11 +44,20 @@ class GatewaySettings(BaseSettings):
     chaincode: str = "prefshare"
     #: MSP ids of the organisations that may endorse a proposal carrying private data.
     endorsing_orgs: tuple[str, ...]
+    #: The organisations of the chaincode's endorsement policy (empty: ``endorsing_orgs``)
+    #: and how many of them must endorse a write (None: a majority, as the lifecycle's
+    #: ``MAJORITY Endorsement``).
+    policy_orgs: tuple[str, ...] = ()
+    endorsements_required: Annotated[int, Field(ge=1)] | None = None
 
-    peer_endpoint: Annotated[str, Field(pattern=r"^[^:\s]+:\d{1,5}$")]
+    peer_endpoint: Annotated[str, Field(pattern=_ADDRESS)]
     peer_tls_root: Path
     peer_host_override: str | None = None
     msp_dir: Path
+    #: The other organisations' peers that may endorse this gateway's writes.
+    endorsing_peers: tuple[NodeEndpoint, ...] = ()
+    #: The ordering service's nodes, in the order to try them.
+    orderers: tuple[NodeEndpoint, ...] = ()
 
     data_dir: Path
     http_host: str = "127.0.0.1"
@@ -86,8 +108,17 @@ def settings_for_retailer(consortium: Consortium, retailer: str, layout: RunLayo
     match = [r for r in consortium.retailers if r.name == retailer]
     if not match:
         raise ValueError(f"no retailer named {retailer!r} in the consortium")
-    peer = next(p for p in make_plan(consortium).peers if p.org == retailer)
+    plan = make_plan(consortium)
+    peer = next(p for p in plan.peers if p.org == retailer)
     block = consortium.block_of(consortium.retailer_index(match[0]))
+    others = tuple(
+        NodeEndpoint(address=f"{p.host}:{p.port}", msp_id=p.msp_id,
+                     tls_root=layout.ca_root_cert(p.org))
+        for p in plan.peers if p.org != retailer)
+    orderers = tuple(
+        NodeEndpoint(address=f"{o.host}:{o.port}", msp_id=consortium.orderer_org.msp_id,
+                     tls_root=layout.ca_root_cert(o.org))
+        for o in plan.orderers)
     values: dict[str, Any] = {
         "retailer": retailer,
         "msp_id": peer.msp_id,
@@ -96,6 +127,8 @@ def settings_for_retailer(consortium: Consortium, retailer: str, layout: RunLayo
         "peer_endpoint": f"{peer.host}:{peer.port}",
         "peer_tls_root": layout.ca_root_cert(retailer),
         "msp_dir": layout.msp(retailer, "gateway"),
+        "endorsing_peers": others,
+        "orderers": orderers,
         "data_dir": layout.org(retailer) / "gateway",
         "http_host": peer.host,
         "http_port": block + PORT_OFFSETS["gateway_http"],

@@ -22,10 +22,10 @@ from network.supervisor import ProcessState
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m network", description=__doc__)
     p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
-    p.add_argument("--consensus", choices=["raft", "bft"], default=None,
-                   help="replace the description's consensus (raft or bft)")
     p.add_argument("--run-dir", type=Path, default=Path(".run"))
     p.add_argument("--bin-dir", type=Path, default=Path(".fabric/bin"))
+    p.add_argument("--builder-dir", type=Path, default=Path(".fabric/builders/ccaas"),
+                   help="the peer's chaincode-as-a-service builder (make ccaas-builder)")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("validate", help="check the description and print the port plan")
     up = sub.add_parser("up", help="start the network and wait until healthy")
@@ -39,9 +39,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        consortium = load_consortium(args.description, consensus=args.consensus)
+        consortium = load_consortium(args.description)
         plan = make_plan(consortium)
-        net = Network(plan, RunLayout(args.run_dir.resolve()), args.bin_dir.resolve())
+        net = Network(consortium, plan, RunLayout(args.run_dir.resolve()),
+                      args.bin_dir.resolve(), args.builder_dir.resolve())
         if args.command == "validate":
             for process, host, port in plan.ports():
                 print(f"{process:24} {host}:{port}")
@@ -60,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = net.status()
         for row in rows:
             health = "healthy" if row.healthy else "-"
-            rss = f"{row.rss_kib / 1024:8.1f} MiB" if row.rss_kib is not None else ""
-            print(f"{row.process:24} {row.state:8} {health:8} {rss}")
+            rss = f"{row.rss_kib / 1024:8.1f} MiB" if row.rss_kib is not None else " " * 12
+            height = f"height {row.height}" if row.height is not None else ""
+            print(f"{row.process:24} {row.state:8} {health:8} {rss}  {height}".rstrip())
         total = sum(r.rss_kib or 0 for r in rows)
         print(f"{'resident memory, total':42} {total / 1024:8.1f} MiB")
         return 1 if any(r.state is ProcessState.CRASHED for r in rows) else 0

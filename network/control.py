@@ -2,9 +2,9 @@
 
 Layers, each including the one before: ``ca`` (the organisations' CAs, every identity
 enrolled), ``chaincode`` (each retailer's chaincode package and chaincode server), ``all``
-(peers, orderers, channel). Only the first two can run on this machine today: Fabric's peer
-and orderer cannot be built from the Go module proxy here (see docs/blockers.md), so ``up``
-for the whole network stops with one clear line before starting anything.
+(the Raft orderers from the system channel's genesis block, the peers, the application
+channel joined by every peer with anchor peers set, and the chaincode installed, approved,
+committed and answering on every peer).
 """
 
 from __future__ import annotations
@@ -16,12 +16,20 @@ from enum import StrEnum
 from pathlib import Path
 
 from network.ca import binary, bring_up_cas, healthz
+from network.certs import check_ca_certificates
 from network.chaincode_servers import (
     bring_up_chaincode_servers,
     current_package_id,
     registers_as,
 )
+from network.channel import Channel
+from network.configtx import ChannelArtifacts
+from network.description import Consortium
+from network.errors import MissingBinary, NetworkError
+from network.fabric_cli import FabricTools
 from network.layout import RunLayout
+from network.lifecycle import ChaincodeLifecycle
+from network.nodes import start_orderers, start_peers
 from network.placement import Placement
 from network.plan import ChaincodeServer, Plan
 from network.supervisor import ProcessState, Supervisor, check_ports_free
@@ -30,7 +38,7 @@ from network.supervisor import ProcessState, Supervisor, check_ports_free
 _LAYER_BINARIES = {
     "ca": ("fabric-ca-server", "fabric-ca-client"),
     "chaincode": ("fabric-ca-server", "fabric-ca-client"),
-    "all": ("fabric-ca-server", "fabric-ca-client", "peer", "orderer", "configtxgen", "osnadmin"),
+    "all": ("fabric-ca-server", "fabric-ca-client", "peer", "orderer", "configtxgen"),
 }
 
 
@@ -47,6 +55,8 @@ class NodeStatus:
     healthy: bool
     #: Resident memory in KiB while running (None otherwise).
     rss_kib: int | None = None
+    #: A peer's channel height (None for other nodes, or when it cannot be read).
+    height: int | None = None
 
 
 def resident_kib(pid: int) -> int | None:
@@ -62,7 +72,9 @@ def resident_kib(pid: int) -> int | None:
 
 @dataclass(frozen=True)
 class Network:
-    """The network of ``plan``, its files in ``layout``.
+    """The network of ``consortium`` (its ``plan``), its files in ``layout``.
+
+    ``builder_dir`` is the peer's chaincode-as-a-service builder (``make ccaas-builder``).
 
     ``placement`` says how to run a command on each host of the description (by default every
     host is this machine); every process and every enrolment of an organisation runs through
@@ -72,9 +84,11 @@ class Network:
         ValueError: ``placement`` names a host that no node of the plan runs on.
     """
 
+    consortium: Consortium
     plan: Plan
     layout: RunLayout
     bin_dir: Path
+    builder_dir: Path
     placement: Placement = field(default_factory=Placement)
 
     def __post_init__(self) -> None:
@@ -83,6 +97,20 @@ class Network:
     @property
     def supervisor(self) -> Supervisor:
         return Supervisor(self.layout, self.placement)
+
+    @property
+    def tools(self) -> FabricTools:
+        return FabricTools(self.bin_dir, self.layout, self.placement)
+
+    @property
+    def channel(self) -> Channel:
+        tools = self.tools
+        return Channel(self.consortium.channel, self.plan, tools,
+                       ChannelArtifacts(self.consortium, self.plan, tools))
+
+    @property
+    def lifecycle(self) -> ChaincodeLifecycle:
+        return ChaincodeLifecycle(self.consortium, self.plan, self.tools)
 
     def _processes(self) -> list[tuple[str, Callable[[], bool]]]:
         """(process, health check) of every node, in start order: CAs first."""
@@ -115,8 +143,25 @@ class Network:
         ours = {p for p, _ in self._processes() if sup.state(p) is ProcessState.RUNNING}
         check_ports_free([p for p in self.plan.ports() if p[0] not in ours], self.placement)
         bring_up_cas(self.plan, self.layout, sup, self.bin_dir)
-        if layer is not Layer.CA:
-            bring_up_chaincode_servers(self.plan, self.layout, sup)
+        check_ca_certificates(
+            [self.layout.org_msp(ca.org) for ca in self.plan.cas]
+            + [self.layout.msp(i.org, i.name) for i in self.plan.identities])
+        if layer is Layer.CA:
+            return
+        package_ids = bring_up_chaincode_servers(self.plan, self.layout, sup)
+        if layer is Layer.CHAINCODE:
+            return
+        if not (self.builder_dir / "bin" / "release").exists():
+            raise MissingBinary(f"{self.builder_dir}/bin is missing: run `make ccaas-builder`")
+        channel = self.channel
+        genesis = ChannelArtifacts(self.consortium, self.plan, self.tools).genesis_block()
+        start_orderers(self.plan, self.layout, sup, self.bin_dir, genesis)
+        start_peers(self.plan, self.layout, sup, self.bin_dir, self.builder_dir)
+        channel.bring_up()
+        lifecycle = self.lifecycle
+        lifecycle.deploy(package_ids)
+        lifecycle.wait_answering()
+        channel.wait_same_height()
 
     def down(self) -> None:
         """Stop every node, keeping all data; harmless when nothing runs."""
@@ -126,13 +171,22 @@ class Network:
 
     def status(self) -> list[NodeStatus]:
         sup = self.supervisor
+        peers = {p.process: p for p in self.plan.peers}
+        channel = self.channel
         out = []
         for process, healthy in self._processes():
             state = sup.state(process)
             running = state is ProcessState.RUNNING
             pid = sup.pid(process)
-            out.append(NodeStatus(process, state, running and healthy(),
-                                  resident_kib(pid) if running and pid else None))
+            is_healthy = running and healthy()
+            height = None
+            if process in peers and is_healthy:
+                try:
+                    height = channel.height(peers[process])
+                except NetworkError:
+                    height = None
+            out.append(NodeStatus(process, state, is_healthy,
+                                  resident_kib(pid) if running and pid else None, height))
         return out
 
     def clean(self) -> None:

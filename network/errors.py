@@ -23,3 +23,7 @@ class CommandFailed(NetworkError):
 
 class NotReady(NetworkError):
     """A started process did not become healthy in time; its log path is in the message."""
+
+
+class HighSSignature(NetworkError):
+    """A CA certificate's ECDSA signature has high S, which Fabric 2.1.1's MSP refuses."""

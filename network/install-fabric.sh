@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Builds the pinned Fabric binaries with `go install` into a git-ignored folder; a binary that is
-# already there at the pinned version is not rebuilt.
+# Builds the pinned Fabric binaries into a git-ignored folder; what is already there at the
+# pinned version is not rebuilt.
 #   install-fabric.sh BIN_DIR ca    Fabric CA server and client (v1.5.21)
-#   install-fabric.sh BIN_DIR all   the above, then peer, orderer, configtxgen, osnadmin,
-#                                   configtxlator at Fabric v3.1.5
+#   install-fabric.sh BIN_DIR all   the above, then peer, orderer, configtxgen, configtxlator
+#                                   and discover at Fabric v2.1.1, and Fabric's default
+#                                   core.yaml / orderer.yaml into BIN_DIR/../config
+# Each build goes through a module-local go.mod under network/tools/ that names every
+# dependency by version (`go install pkg@version` asks the proxy for version lists it refuses).
 # Each failure is one line on stderr and a non-zero exit.
 set -euo pipefail
 
@@ -12,14 +15,31 @@ what=${2:-all}
 here=$(cd "$(dirname "$0")" && pwd)
 
 FABRIC_CA_VERSION=1.5.21
-# Fabric v3.1.5. The module path has no /v3 suffix, so the tag is refused and the commit is named.
-FABRIC_COMMIT=86c1172bec37e6590c6b1ae6f847833df48d65fc
+FABRIC_VERSION=2.1.1
+FABRIC_MODULE=github.com/hyperledger/fabric
+FABRIC_COMMANDS=(peer orderer configtxgen configtxlator discover)
 
 die() { echo "install-fabric: $*" >&2; exit 1; }
 
 command -v go >/dev/null 2>&1 || die "no Go toolchain on PATH (Go >= 1.26 is needed)"
 mkdir -p "$bin_dir"
-export GOBIN="$bin_dir" GOFLAGS=-buildvcs=false
+export GOFLAGS=-buildvcs=false
+
+# go_build MODULE_DIR WHAT LDFLAGS PACKAGE...: one readable line on failure.
+go_build() {
+  local dir=$1 what=$2 ldflags=$3; shift 3
+  local log; log=$(mktemp)
+  local started=$SECONDS
+  if ! (cd "$here/tools/$dir" && go build -ldflags "$ldflags" -o "$bin_dir/" "$@") >"$log" 2>&1; then
+    local reason
+    reason=$(grep -v '^go: downloading' "$log" | grep -m1 -E '403|404|not available|error|cannot|undefined' \
+             || tail -n 1 "$log")
+    rm -f "$log"
+    die "building $what failed: ${reason}"
+  fi
+  rm -f "$log"
+  echo "$what: built in $((SECONDS - started)) s"
+}
 
 have_ca() {
   [ -x "$bin_dir/fabric-ca-server" ] && [ -x "$bin_dir/fabric-ca-client" ] &&
@@ -30,33 +50,35 @@ if have_ca; then
   echo "fabric-ca $FABRIC_CA_VERSION: present in $bin_dir"
 else
   echo "fabric-ca $FABRIC_CA_VERSION: building into $bin_dir"
-  # Built through network/tools/go.mod: `go install pkg@version` also asks the module proxy for
-  # the module's version list, which the proxy reachable here refuses for Fabric's modules.
-  log=$(mktemp)
-  if ! (cd "$here/tools" && go install github.com/hyperledger/fabric-ca/cmd/fabric-ca-server \
-        github.com/hyperledger/fabric-ca/cmd/fabric-ca-client) >"$log" 2>&1; then
-    die "building fabric-ca failed: $(grep -v '^go: downloading' "$log" | tail -n 1)"
-  fi
-  rm -f "$log"
+  go_build fabric-ca "fabric-ca $FABRIC_CA_VERSION" "" \
+    github.com/hyperledger/fabric-ca/cmd/fabric-ca-server github.com/hyperledger/fabric-ca/cmd/fabric-ca-client
 fi
 
 [ "$what" = ca ] && exit 0
 
-missing=()
-for cmd in peer orderer configtxgen osnadmin configtxlator; do
-  [ -x "$bin_dir/$cmd" ] || missing+=("$cmd")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "fabric ${FABRIC_COMMIT:0:12}: present in $bin_dir"
+have_fabric() {
+  for cmd in "${FABRIC_COMMANDS[@]}"; do [ -x "$bin_dir/$cmd" ] || return 1; done
+  "$bin_dir/peer" version 2>/dev/null | grep -q "Version: $FABRIC_VERSION\$" &&
+    "$bin_dir/orderer" version 2>/dev/null | grep -q "Version: $FABRIC_VERSION\$" &&
+    [ -f "$bin_dir/../config/core.yaml" ] && [ -f "$bin_dir/../config/orderer.yaml" ]
+}
+
+if have_fabric; then
+  echo "fabric $FABRIC_VERSION: present in $bin_dir"
   exit 0
 fi
-echo "fabric ${FABRIC_COMMIT:0:12}: building ${missing[*]} into $bin_dir"
-log=$(mktemp)
+echo "fabric $FABRIC_VERSION: building ${FABRIC_COMMANDS[*]} into $bin_dir (about 2 minutes cold)"
+# Without -X the binaries call themselves "latest"; the module zip carries no commit, so the
+# module version stands in for it.
+ldflags="-X $FABRIC_MODULE/common/metadata.Version=$FABRIC_VERSION"
+ldflags+=" -X $FABRIC_MODULE/common/metadata.CommitSHA=v$FABRIC_VERSION+incompatible"
 pkgs=()
-for cmd in "${missing[@]}"; do pkgs+=("github.com/hyperledger/fabric/cmd/$cmd@$FABRIC_COMMIT"); done
-if ! go install "${pkgs[@]}" >"$log" 2>&1; then
-  reason=$(grep -v '^go: downloading' "$log" | grep -m1 -E '403|404|not available|error|invalid' \
-           || tail -n 1 "$log")
-  die "building Fabric ${FABRIC_COMMIT:0:12} failed (see docs/blockers.md): ${reason}"
-fi
-rm -f "$log"
+for cmd in "${FABRIC_COMMANDS[@]}"; do pkgs+=("$FABRIC_MODULE/cmd/$cmd"); done
+go_build fabric "fabric $FABRIC_VERSION" "$ldflags" "${pkgs[@]}"
+# Fabric's own defaults, from the module the binaries were built from; the network overrides
+# them through environment variables and a derived core.yaml (network/nodes.py).
+module_dir=$(cd "$here/tools/fabric" && go list -m -f '{{.Dir}}' "$FABRIC_MODULE") ||
+  die "cannot locate the $FABRIC_MODULE module in the module cache"
+mkdir -p "$bin_dir/../config"
+install -m 0644 "$module_dir/sampleconfig/core.yaml" "$module_dir/sampleconfig/orderer.yaml" \
+  "$bin_dir/../config/"

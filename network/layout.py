@@ -66,6 +66,26 @@ class RunLayout:
         """The organisation's verifying MSP (CA certs, TLS CA certs, NodeOU config)."""
         return self.org(org) / "msp"
 
+    def node_home(self, org: str, name: str) -> Path:
+        """A peer's or orderer's own folder: its derived config and its ledger data."""
+        return self.org(org) / "nodes" / name
+
+    def node_data(self, org: str, name: str) -> Path:
+        return self.node_home(org, name) / "data"
+
+    def node_config(self, org: str, name: str) -> Path:
+        """The node's FABRIC_CFG_PATH (a derived core.yaml for a peer)."""
+        return self.node_home(org, name) / "config"
+
+    @property
+    def channel_dir(self) -> Path:
+        """configtx.yaml, the system channel's genesis block, channel and anchor updates."""
+        return self.root / "channel"
+
+    @property
+    def genesis_block(self) -> Path:
+        return self.channel_dir / "genesis.block"
+
     def log(self, process: str) -> Path:
         return self.root / "logs" / f"{process}.log"
 

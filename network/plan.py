@@ -46,6 +46,15 @@ class Peer:
     def process(self) -> str:
         return f"peer0-{self.org}"
 
+    @property
+    def name(self) -> str:
+        """The peer's identity name at its CA (and its folder in the run layout)."""
+        return "peer0"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
 
 @dataclass(frozen=True)
 class ChaincodeServer:
@@ -73,12 +82,21 @@ class Orderer:
     index: int
     host: str
     port: int
-    admin_port: int
     operations_port: int
+    msp_id: str = ""
 
     @property
     def process(self) -> str:
         return f"orderer{self.index}-{self.org}"
+
+    @property
+    def name(self) -> str:
+        """The orderer's identity name at its CA (and its folder in the run layout)."""
+        return f"orderer{self.index}"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -113,8 +131,7 @@ class Plan:
             out += [(p.process, p.host, port) for port in
                     (p.port, p.operations_port, p.chaincode_port)]
         for o in self.orderers:
-            out += [(o.process, o.host, port) for port in
-                    (o.port, o.admin_port, o.operations_port)]
+            out += [(o.process, o.host, port) for port in (o.port, o.operations_port)]
         out += [(c.process, c.host, c.port) for c in self.chaincode_servers]
         return out
 
@@ -136,8 +153,8 @@ def make_plan(consortium: Consortium) -> Plan:
         orderers.append(Orderer(
             oorg.name, j, oorg.host,
             block + PORT_OFFSETS["orderer"] + 10 * j,
-            block + PORT_OFFSETS["orderer_admin"] + 10 * j,
             block + PORT_OFFSETS["orderer_operations"] + 10 * j,
+            oorg.msp_id,
         ))
         identities.append(Identity(oorg.name, f"orderer{j}", IdentityKind.ORDERER,
                                    tls_hosts=(oorg.host, "localhost")))

@@ -1,7 +1,9 @@
-"""A Fabric Gateway client in Python, shaped like fabric-gateway's Go and Node clients.
+"""A Fabric client in Python, shaped like fabric-gateway's Go and Node clients.
 
-Built on ``hyperledger-fabric-protos`` (the ``gateway.Gateway`` gRPC stubs), ``grpcio``
-and ``cryptography``. See :mod:`gateway.fabric.client` for the flow.
+Built on ``hyperledger-fabric-protos``, ``grpcio`` and ``cryptography``, speaking the
+services every Fabric 2.x/3.x node serves: ``Endorser.ProcessProposal`` on peers,
+``AtomicBroadcast.Broadcast`` on orderers, ``Deliver.DeliverFiltered`` on the own peer.
+See :mod:`gateway.fabric.client` for the flow.
 """
 
 from gateway.fabric.client import (
@@ -12,20 +14,23 @@ from gateway.fabric.client import (
     SubmittedTransaction,
     Timeouts,
 )
+from gateway.fabric.commits import CommitListener
+from gateway.fabric.endorsement import EndorsementPolicy
 from gateway.fabric.errors import (
     ChaincodeEventsError,
     CommitError,
     CommitStatusError,
     EndorseError,
+    EndorsementMismatchError,
     ErrorDetail,
     EvaluateError,
     GatewayError,
-    ResponseDecodeError,
     SubmitError,
     TransactionError,
 )
 from gateway.fabric.events import ChaincodeEvent, Checkpoint, InMemoryCheckpointer
 from gateway.fabric.identity import Identity, MspCredentials, MspFolderError, load_msp_folder
+from gateway.fabric.nodes import Endpoint, Node, dial
 from gateway.fabric.proposal import Proposal, ProposalBuilder
 from gateway.fabric.signing import Hash, Signer, ecdsa_signer, sha256, sha384
 from gateway.fabric.transaction import Status, Transaction
@@ -36,9 +41,13 @@ __all__ = [
     "ChaincodeEventsError",
     "Checkpoint",
     "CommitError",
+    "CommitListener",
     "CommitStatusError",
     "Contract",
     "EndorseError",
+    "EndorsementMismatchError",
+    "EndorsementPolicy",
+    "Endpoint",
     "ErrorDetail",
     "EvaluateError",
     "Gateway",
@@ -49,9 +58,9 @@ __all__ = [
     "MspCredentials",
     "MspFolderError",
     "Network",
+    "Node",
     "Proposal",
     "ProposalBuilder",
-    "ResponseDecodeError",
     "Signer",
     "Status",
     "SubmitError",
@@ -59,6 +68,7 @@ __all__ = [
     "Timeouts",
     "Transaction",
     "TransactionError",
+    "dial",
     "ecdsa_signer",
     "load_msp_folder",
     "sha256",

@@ -1,35 +1,33 @@
-"""The Fabric Gateway client: connect → network → contract → evaluate / submit.
+"""The Fabric client: connect → network → contract → evaluate / submit.
 
-The shape of fabric-gateway's Go ``pkg/client`` and Node ``node/src``::
+The shape of fabric-gateway's Go ``pkg/client`` and Node ``node/src``, on the services a
+Fabric 2.1 peer and orderer serve (2.1 has no Gateway service)::
 
-    gateway = Gateway.connect(identity, ecdsa_signer(key), channel)   # caller owns channel
-    contract = gateway.network("prefshare").contract("consent")
-    data = contract.evaluate("ReadConsent", args=["k-0001"])
-    data = contract.submit("GrantConsent", args=[doc],
-                           transient={"statement": raw}, endorsing_orgs=["Org1MSP"])
-    with gateway.network("prefshare").chaincode_events("consent", checkpoint=cp) as events:
+    gateway = Gateway.connect(identity, ecdsa_signer(key), own_peer,
+                              endorsers=[other_peers...], orderers=[orderers...],
+                              policy=EndorsementPolicy.majority(retailer_msp_ids))
+    contract = gateway.network("prefshare").contract("prefshare")
+    data = contract.evaluate("ListConsents", args=[customer_id])
+    data = contract.submit("RecordPreferenceEvents", transient={"events": raw},
+                           endorsing_orgs=members)
+    with gateway.network("prefshare").chaincode_events("prefshare", start_block=5) as events:
         for event in events: ...
+    gateway.close()
 
-``submit`` is the three steps the peer gateway expects, each signed by the client:
+``submit`` is: endorse on enough organisations (:mod:`gateway.fabric.endorse`), assemble
+and sign the envelope (:mod:`gateway.fabric.transaction`), register with the commit
+listener, broadcast (:mod:`gateway.fabric.orderer`), wait for the validation code from
+the gateway's one deliver stream (:mod:`gateway.fabric.commits`). A code other than
+``VALID`` raises :class:`CommitError`. Each step has a deadline from :class:`Timeouts`
+and raises its type of :mod:`gateway.fabric.errors`, never a bare ``grpc.RpcError``.
 
-1. **Endorse** the signed proposal; the gateway collects endorsements and returns the
-   prepared transaction (``common.Envelope``). With transient data the endorsing
-   organisations must be named, so private data reaches only peers of organisations
-   the caller trusts with it (the gateway would otherwise choose them itself).
-2. **Submit** the envelope with the client's signature over its payload.
-3. **CommitStatus** with a signed request; it returns when the transaction is in a
-   block. A validation code other than ``VALID`` raises :class:`CommitError`.
-
-Each RPC has a deadline from :class:`Timeouts`; a failed RPC raises the matching
-error type of :mod:`gateway.fabric.errors`, never a bare ``grpc.RpcError``.
-
-This module is written against the Gateway service of Fabric v3.1 (the
-``gateway.Gateway`` gRPC service, unchanged since v2.4). Its unit tests exercise it
-only against an in-process protocol test double, not against a Fabric peer.
+The nodes' gRPC channels belong to the caller (:func:`gateway.fabric.nodes.dial`);
+:meth:`Gateway.close` stops the listener thread, not the channels.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -37,29 +35,32 @@ from typing import Any
 
 import grpc
 
-from gateway.fabric._protos import gateway_pb2, gateway_pb2_grpc
-from gateway.fabric.errors import (
-    ChaincodeEventsError,
-    CommitError,
-    CommitStatusError,
-    EndorseError,
-    EvaluateError,
-    SubmitError,
+from gateway.fabric.commits import CommitListener, Waiter
+from gateway.fabric.deliver import (
+    DeliverStatus,
+    chaincode_events_of,
+    filtered_blocks,
+    open_filtered,
+    seek_envelope,
 )
-from gateway.fabric.events import ChaincodeEvent, ChaincodeEventsRequest, Checkpoint, events_of
+from gateway.fabric.endorse import Endorsers
+from gateway.fabric.endorsement import EndorsementPolicy
+from gateway.fabric.errors import ChaincodeEventsError, CommitError, rpc_code, rpc_detail
+from gateway.fabric.events import ChaincodeEvent, Checkpoint, EventFilter, start_of
 from gateway.fabric.identity import Identity
+from gateway.fabric.nodes import Node
+from gateway.fabric.orderer import Broadcaster
 from gateway.fabric.proposal import Argument, Proposal, ProposalBuilder
 from gateway.fabric.signing import Hash, Signer, sha256
-from gateway.fabric.transaction import CommitStatusRequest, Status, Transaction
+from gateway.fabric.transaction import Status, Transaction
 
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Deadline of each gateway RPC, in seconds (None: no deadline).
+    """Deadline of each step, in seconds (None: no deadline).
 
-    The defaults are those of fabric-gateway's samples. ``commit_status`` bounds
-    the wait for the block: with the orderer's batch timeout of 2 s a commit
-    normally takes a few seconds.
+    ``commit_status`` bounds the wait for the block; with the ordering service's batch
+    timeout a lone transaction commits in that timeout plus some tens of milliseconds.
     """
 
     evaluate: float | None = 5.0
@@ -69,94 +70,63 @@ class Timeouts:
 
 
 class _Client:
-    """The signed RPCs, shared by everything obtained from one Gateway."""
+    """Everything obtained from one Gateway shares this: identity, nodes, listener."""
 
-    def __init__(
-        self,
-        identity: Identity,
-        signer: Signer,
-        channel: grpc.Channel,
-        hash: Hash,
-        timeouts: Timeouts,
-    ) -> None:
+    def __init__(self, identity: Identity, signer: Signer, peer: Node,
+                 endorsers: Sequence[Node], orderers: Sequence[Node],
+                 policy: EndorsementPolicy, hash: Hash, timeouts: Timeouts) -> None:
         self.identity = identity
         self.creator = identity.creator()
         self.signer = signer
         self.hash = hash
         self.timeouts = timeouts
-        self.stub: Any = gateway_pb2_grpc.GatewayStub(channel)
+        self.peer = peer
+        self.endorsers = Endorsers(peer, endorsers, policy)
+        self.broadcaster = Broadcaster(orderers)
+        self._listeners: dict[str, CommitListener] = {}
+        self._lock = threading.Lock()
 
-    def evaluate(self, proposal: Proposal) -> bytes:
+    def seek(self, channel_id: str, start_block: int | None) -> Any:
+        return seek_envelope(channel_id=channel_id, creator=self.creator, signer=self.signer,
+                             start_block=start_block, hash=self.hash)
+
+    def listener(self, channel_id: str) -> CommitListener:
+        # One stream per channel on the own peer, started when the channel is first used.
+        with self._lock:
+            found = self._listeners.get(channel_id)
+            if found is None:
+                found = CommitListener(self.peer, lambda start: self.seek(channel_id, start))
+                self._listeners[channel_id] = found
+                found.start()
+            return found
+
+    def close(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners.values())
+        for listener in listeners:
+            listener.close()
+
+    def submit(self, proposal: Proposal, trusted_orgs: Sequence[str] | None
+               ) -> tuple[Transaction, Waiter]:
         proposal.sign(self.signer)
-        request = gateway_pb2.EvaluateRequest(
-            transaction_id=proposal.transaction_id,
-            channel_id=proposal.channel_id,
-            proposed_transaction=proposal.signed_proposal(),
-            target_organizations=list(proposal.endorsing_orgs),
-        )
-        try:
-            response = self.stub.Evaluate(request, timeout=self.timeouts.evaluate)
-        except grpc.RpcError as exc:
-            raise EvaluateError.from_rpc_error(exc, proposal.transaction_id) from exc
-        result: bytes = response.result.payload
-        return result
-
-    def endorse(self, proposal: Proposal) -> Transaction:
-        proposal.sign(self.signer)
-        request = gateway_pb2.EndorseRequest(
-            transaction_id=proposal.transaction_id,
-            channel_id=proposal.channel_id,
-            proposed_transaction=proposal.signed_proposal(),
-            endorsing_organizations=list(proposal.endorsing_orgs),
-        )
-        try:
-            response = self.stub.Endorse(request, timeout=self.timeouts.endorse)
-        except grpc.RpcError as exc:
-            raise EndorseError.from_rpc_error(exc, proposal.transaction_id) from exc
-        return Transaction(proposal.transaction_id, response.prepared_transaction, hash=self.hash)
-
-    def submit(self, transaction: Transaction) -> CommitStatusRequest:
+        responses = self.endorsers.endorse(proposal, trusted_orgs, self.timeouts.endorse)
+        transaction = Transaction(proposal, [r for _, r in responses], hash=self.hash)
         transaction.sign(self.signer)
-        status_request = CommitStatusRequest(
-            transaction_id=transaction.transaction_id,
-            channel_id=transaction.channel_id,
-            creator=self.creator,
-            hash=self.hash,
-        )
-        request = gateway_pb2.SubmitRequest(
-            transaction_id=transaction.transaction_id,
-            channel_id=transaction.channel_id,
-            prepared_transaction=transaction.envelope,
-        )
+        listener = self.listener(proposal.channel_id)
+        listener.wait_ready(self.timeouts.submit, transaction.transaction_id)
+        waiter = listener.register(transaction.transaction_id)
         try:
-            self.stub.Submit(request, timeout=self.timeouts.submit)
-        except grpc.RpcError as exc:
-            raise SubmitError.from_rpc_error(exc, transaction.transaction_id) from exc
-        return status_request
-
-    def commit_status(self, request: CommitStatusRequest, timeout: float | None) -> Status:
-        request.sign(self.signer)
-        try:
-            response = self.stub.CommitStatus(request.signed_request, timeout=timeout)
-        except grpc.RpcError as exc:
-            raise CommitStatusError.from_rpc_error(exc, request.transaction_id) from exc
-        return Status(request.transaction_id, int(response.result), int(response.block_number))
-
-    def chaincode_events(
-        self, request: ChaincodeEventsRequest, timeout: float | None
-    ) -> ChaincodeEventStream:
-        request.sign(self.signer)
-        return ChaincodeEventStream(
-            self.stub.ChaincodeEvents(request.signed_request, timeout=timeout)
-        )
+            self.broadcaster.broadcast(transaction.envelope(), transaction.transaction_id,
+                                       self.timeouts.submit)
+        except BaseException:
+            listener.forget(waiter)
+            raise
+        return transaction, waiter
 
 
 class Gateway:
-    """A connection to one peer's Fabric Gateway as one client identity.
-
-    Obtain with :meth:`connect`. The gRPC channel (TLS, keep-alive, target peer)
-    belongs to the caller, who closes it; the Gateway holds no other resources.
-    """
+    """A client identity's connection to its own peer, the other endorsing peers and the
+    orderers. Obtain with :meth:`connect`; :meth:`close` (or ``with``) when done."""
 
     def __init__(self, client: _Client) -> None:
         self._client = client
@@ -166,12 +136,23 @@ class Gateway:
         cls,
         identity: Identity,
         signer: Signer,
-        channel: grpc.Channel,
+        peer: Node,
         *,
+        endorsers: Sequence[Node] = (),
+        orderers: Sequence[Node] = (),
+        policy: EndorsementPolicy | None = None,
         hash: Hash = sha256,
         timeouts: Timeouts | None = None,
     ) -> Gateway:
-        return cls(_Client(identity, signer, channel, hash, timeouts or Timeouts()))
+        """``peer`` is the own organisation's peer (evaluate, events, commit status);
+        ``endorsers`` other peers for writes; ``policy`` defaults to the own organisation
+        alone. Raises ValueError when ``peer`` is not of the identity's organisation."""
+        if peer.msp_id != identity.msp_id:
+            raise ValueError(f"the own peer is of {peer.msp_id}, the identity of "
+                             f"{identity.msp_id}")
+        chosen = policy or EndorsementPolicy((identity.msp_id,), 1)
+        return cls(_Client(identity, signer, peer, endorsers, orderers, chosen, hash,
+                           timeouts or Timeouts()))
 
     @property
     def identity(self) -> Identity:
@@ -181,6 +162,16 @@ class Gateway:
         if not name:
             raise ValueError("network (channel) name must not be empty")
         return Network(self._client, name)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
 
 
 class Network:
@@ -195,55 +186,51 @@ class Network:
             raise ValueError("chaincode name must not be empty")
         return Contract(self._client, self.name, chaincode, contract_name)
 
-    def new_chaincode_events_request(
-        self,
-        chaincode: str,
-        *,
-        start_block: int | None = None,
-        checkpoint: Checkpoint | None = None,
-    ) -> ChaincodeEventsRequest:
-        return ChaincodeEventsRequest(
-            channel_id=self.name,
-            chaincode=chaincode,
-            creator=self._client.creator,
-            start_block=start_block,
-            checkpoint=checkpoint,
-            hash=self._client.hash,
-        )
+    @property
+    def commit_listener(self) -> CommitListener:
+        """The channel's deliver stream that wakes submitters (started on first use)."""
+        return self._client.listener(self.name)
 
-    def chaincode_events(
-        self,
-        chaincode: str,
-        *,
-        start_block: int | None = None,
-        checkpoint: Checkpoint | None = None,
-        timeout: float | None = None,
-    ) -> ChaincodeEventStream:
-        """Stream the chaincode's events (see :mod:`gateway.fabric.events` for where it
-        starts). Close the stream, or use it as a context manager, to stop listening.
-        """
-        request = self.new_chaincode_events_request(
-            chaincode, start_block=start_block, checkpoint=checkpoint
-        )
-        return self._client.chaincode_events(request, timeout)
+    def chaincode_events(self, chaincode: str, *, start_block: int | None = None,
+                         checkpoint: Checkpoint | None = None) -> ChaincodeEventStream:
+        """Stream the chaincode's events from valid transactions (see
+        :mod:`gateway.fabric.events` for where it starts). A stream of its own, apart
+        from the commit listener's; close it, or use it as a context manager."""
+        first, after = start_of(start_block, checkpoint)
+        envelope = self._client.seek(self.name, first)
+        return ChaincodeEventStream(self._client.peer, chaincode, envelope,
+                                    EventFilter(after, skip_first_block=first is None))
 
 
 class ChaincodeEventStream:
-    """Iterator of :class:`ChaincodeEvent`; raises ChaincodeEventsError when the
-    stream fails, and ends quietly after :meth:`close`."""
+    """Iterator of :class:`ChaincodeEvent`; raises ChaincodeEventsError when the stream
+    fails (resume from :attr:`checkpoint`), ends quietly after :meth:`close`."""
 
-    def __init__(self, call: Any) -> None:
-        self._call = call
+    def __init__(self, peer: Node, chaincode: str, envelope: Any, admit: EventFilter) -> None:
+        self._peer = peer
+        self._chaincode = chaincode
+        self._admit = admit
         self._closed = False
+        self._call = open_filtered(peer, envelope)
+        self.checkpoint: Checkpoint | None = None
 
     def __iter__(self) -> Iterator[ChaincodeEvent]:
         try:
-            for response in self._call:
-                yield from events_of(response)
+            for block in filtered_blocks(self._call):
+                number = int(block.number)
+                for event in self._admit.admit(chaincode_events_of(block, self._chaincode),
+                                               number):
+                    self.checkpoint = Checkpoint(number, event.transaction_id)
+                    yield event
+                self.checkpoint = Checkpoint(number + 1)
+        except DeliverStatus as exc:
+            raise ChaincodeEventsError(str(exc), code=exc.code) from exc
         except grpc.RpcError as exc:
-            if self._closed and exc.code() == grpc.StatusCode.CANCELLED:
+            if self._closed and rpc_code(exc) == grpc.StatusCode.CANCELLED:
                 return
-            raise ChaincodeEventsError.from_rpc_error(exc) from exc
+            raise ChaincodeEventsError(
+                "the event stream failed", code=rpc_code(exc),
+                details=[rpc_detail(exc, self._peer.address, self._peer.msp_id)]) from exc
 
     def close(self) -> None:
         self._closed = True
@@ -252,39 +239,35 @@ class ChaincodeEventStream:
     def __enter__(self) -> ChaincodeEventStream:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         self.close()
 
 
 class SubmittedTransaction:
-    """A transaction accepted by the orderer, not yet known to be committed."""
+    """A transaction an orderer accepted, not yet known to be committed."""
 
-    def __init__(self, client: _Client, transaction: Transaction, request: CommitStatusRequest):
+    def __init__(self, client: _Client, transaction: Transaction, waiter: Waiter) -> None:
         self._client = client
-        self._request = request
+        self._waiter = waiter
+        self._channel_id = transaction.channel_id
         self.transaction_id = transaction.transaction_id
         self.result = transaction.result
 
     def status(self, timeout: float | None = None) -> Status:
-        """Wait for the commit; ``timeout`` defaults to ``Timeouts.commit_status``.
+        """Wait for the block; ``timeout`` defaults to ``Timeouts.commit_status``.
 
-        Raises CommitStatusError when the wait fails or times out.
+        Raises CommitStatusError when the wait times out or the gateway closed.
         """
         chosen = self._client.timeouts.commit_status if timeout is None else timeout
-        return self._client.commit_status(self._request, chosen)
+        return self._client.listener(self._channel_id).wait(self._waiter, chosen)
 
 
 class Contract:
     """A chaincode (and optionally one named contract inside it) on a channel."""
 
-    def __init__(
-        self, client: _Client, channel_id: str, chaincode: str, contract_name: str | None
-    ) -> None:
+    def __init__(self, client: _Client, channel_id: str, chaincode: str,
+                 contract_name: str | None) -> None:
         self._client = client
         self.channel_id = channel_id
         self.chaincode = chaincode
@@ -295,89 +278,63 @@ class Contract:
             return f"{self.contract_name}:{transaction_name}"
         return transaction_name
 
-    def new_proposal(
-        self,
-        transaction_name: str,
-        *,
-        args: Sequence[Argument] = (),
-        transient: Mapping[str, bytes] | None = None,
-        endorsing_orgs: Sequence[str] | None = None,
-    ) -> Proposal:
+    def new_proposal(self, transaction_name: str, *, args: Sequence[Argument] = (),
+                     transient: Mapping[str, bytes] | None = None,
+                     endorsing_orgs: Sequence[str] | None = None) -> Proposal:
         """Build (not sign, not send) a proposal. ``str`` arguments are sent as UTF-8."""
         if isinstance(args, str | bytes):
             raise TypeError("args must be a sequence of arguments, not one str or bytes")
         return ProposalBuilder(
-            identity=self._client.identity,
-            channel_id=self.channel_id,
-            chaincode=self.chaincode,
-            transaction_name=self._qualified(transaction_name),
-            args=args,
-            transient=transient or {},
-            endorsing_orgs=endorsing_orgs or (),
+            identity=self._client.identity, channel_id=self.channel_id,
+            chaincode=self.chaincode, transaction_name=self._qualified(transaction_name),
+            args=args, transient=transient or {}, endorsing_orgs=endorsing_orgs or (),
         ).build(self._client.hash)
 
-    def evaluate(
-        self,
-        transaction_name: str,
-        *,
-        args: Sequence[Argument] = (),
-        transient: Mapping[str, bytes] | None = None,
-        endorsing_orgs: Sequence[str] | None = None,
-    ) -> bytes:
-        """Run a transaction function on one peer without ordering it; its result.
+    def evaluate(self, transaction_name: str, *, args: Sequence[Argument] = (),
+                 transient: Mapping[str, bytes] | None = None,
+                 endorsing_orgs: Sequence[str] | None = None) -> bytes:
+        """Run a transaction function on the own peer without ordering it; its result.
 
-        ``endorsing_orgs`` restricts which organisations' peers may run it (without
-        it, and with transient data, the gateway uses only its own organisation).
-        Raises EvaluateError.
+        ``endorsing_orgs``, if given, must include the own organisation (the only one
+        asked). Raises ValueError, EvaluateError.
         """
-        proposal = self.new_proposal(
-            transaction_name, args=args, transient=transient, endorsing_orgs=endorsing_orgs
-        )
-        return self._client.evaluate(proposal)
+        own = self._client.identity.msp_id
+        if endorsing_orgs is not None and own not in endorsing_orgs:
+            raise ValueError(f"evaluate runs on the own peer, and {own} is not in endorsing_orgs")
+        proposal = self.new_proposal(transaction_name, args=args, transient=transient,
+                                     endorsing_orgs=endorsing_orgs)
+        proposal.sign(self._client.signer)
+        return self._client.endorsers.evaluate(proposal, self._client.timeouts.evaluate)
 
-    def submit_async(
-        self,
-        transaction_name: str,
-        *,
-        args: Sequence[Argument] = (),
-        transient: Mapping[str, bytes] | None = None,
-        endorsing_orgs: Sequence[str] | None = None,
-    ) -> SubmittedTransaction:
-        """Endorse and submit; returns before the commit (see SubmittedTransaction.status).
+    def submit_async(self, transaction_name: str, *, args: Sequence[Argument] = (),
+                     transient: Mapping[str, bytes] | None = None,
+                     endorsing_orgs: Sequence[str] | None = None) -> SubmittedTransaction:
+        """Endorse and broadcast; returns before the commit (see SubmittedTransaction.status).
 
-        Raises ValueError when ``transient`` is non-empty and ``endorsing_orgs`` is
-        not given; EndorseError, SubmitError, ResponseDecodeError.
+        Raises ValueError when ``transient`` is non-empty and ``endorsing_orgs`` is not
+        given (private data goes only to organisations the caller names) or the policy
+        cannot be met; EndorseError, EndorsementMismatchError, SubmitError,
+        CommitStatusError (the commit listener is not connected; nothing was sent).
         """
         if transient and not endorsing_orgs:
             raise ValueError(
-                "endorsing_orgs must name the organisations trusted with transient data"
-            )
-        proposal = self.new_proposal(
-            transaction_name, args=args, transient=transient, endorsing_orgs=endorsing_orgs
-        )
-        transaction = self._client.endorse(proposal)
-        request = self._client.submit(transaction)
-        return SubmittedTransaction(self._client, transaction, request)
+                "endorsing_orgs must name the organisations trusted with transient data")
+        proposal = self.new_proposal(transaction_name, args=args, transient=transient,
+                                     endorsing_orgs=endorsing_orgs)
+        transaction, waiter = self._client.submit(proposal, endorsing_orgs)
+        return SubmittedTransaction(self._client, transaction, waiter)
 
-    def submit(
-        self,
-        transaction_name: str,
-        *,
-        args: Sequence[Argument] = (),
-        transient: Mapping[str, bytes] | None = None,
-        endorsing_orgs: Sequence[str] | None = None,
-    ) -> bytes:
-        """Endorse, submit and wait for a valid commit; the chaincode's result.
+    def submit(self, transaction_name: str, *, args: Sequence[Argument] = (),
+               transient: Mapping[str, bytes] | None = None,
+               endorsing_orgs: Sequence[str] | None = None) -> bytes:
+        """Endorse, order and wait for a valid commit; the chaincode's result.
 
-        Raises ValueError (transient data without endorsing_orgs), EndorseError,
-        SubmitError, CommitStatusError, CommitError, ResponseDecodeError.
+        Raises what :meth:`submit_async` raises, and CommitStatusError, CommitError.
         """
-        submitted = self.submit_async(
-            transaction_name, args=args, transient=transient, endorsing_orgs=endorsing_orgs
-        )
+        submitted = self.submit_async(transaction_name, args=args, transient=transient,
+                                      endorsing_orgs=endorsing_orgs)
         status = submitted.status()
         if not status.successful:
-            raise CommitError(
-                status.transaction_id, status.code, status.code_name, status.block_number
-            )
+            raise CommitError(status.transaction_id, status.code, status.code_name,
+                              status.block_number)
         return submitted.result

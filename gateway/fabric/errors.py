@@ -2,65 +2,55 @@
 
 ::
 
-    GatewayError                 a gRPC call to the gateway failed: .code (grpc.StatusCode),
+    GatewayError                 a call to a Fabric node failed: .code (grpc.StatusCode),
     │                            .status_message, .details (one ErrorDetail per peer/orderer)
     ├ ChaincodeEventsError       the event stream failed
     └ TransactionError           ... for one transaction: + .transaction_id
-      ├ EvaluateError            Evaluate failed (Go returns the bare gRPC error here; a
-      │                          named type lets the REST layer map every failure in one place)
-      ├ EndorseError             Endorse failed: the transaction was not endorsed
-      ├ SubmitError              Submit failed: the orderer may not have the transaction
-      └ CommitStatusError        CommitStatus failed (e.g. timed out): outcome unknown
+      ├ EvaluateError            the own peer refused or could not run the proposal
+      ├ EndorseError             too few organisations endorsed: nothing was written
+      │ └ EndorsementMismatchError  endorsements disagree (response or read-write set)
+      ├ SubmitError              no orderer accepted the transaction
+      └ CommitStatusError        no validation code in time: outcome unknown
     CommitError                  committed but invalid: .code / .code_name (TxValidationCode)
-    ResponseDecodeError          the gateway answered with bytes this client cannot decode
 
-Per-peer details travel in the ``grpc-status-details-bin`` trailer as a serialized
-``google.rpc.Status`` whose ``details`` are ``google.protobuf.Any`` holding
-``gateway.ErrorDetail``. Neither ``grpcio-status`` nor ``googleapis-common-protos``
-is a dependency of this project, so :func:`decode_status_details` decodes the
-trailer with a ``google.rpc.Status`` message class built from its three-field
-descriptor (``code``, ``message``, ``details``) in a private descriptor pool, on
-protobuf's own ``Any``; the private pool cannot clash with a later install of
-``googleapis-common-protos``.
-
-When the chaincode refused a transaction, the peer's message is the chaincode's
-error text, prefixed by the gateway with ``"chaincode response <status>, "``; our
-chaincode writes that text as JSON (``chaincode.errors.ChaincodeError.to_json``),
+Fabric 2.1 has no Gateway service, so there is no ``grpc-status-details-bin`` trailer:
+the client talks to each node itself and writes one :class:`ErrorDetail` per node it
+tried. A peer reports most refusals *inside* a successful gRPC answer
+(``ProposalResponse.response.status`` >= 400 with the chaincode's message); the client
+then raises with the code Fabric's later Gateway service uses for the same case
+(``UNKNOWN`` for evaluate, ``ABORTED`` for endorse), so the REST layer maps one shape.
+Our chaincode writes its error text as JSON (``chaincode.errors.ChaincodeError.to_json``),
 and :meth:`GatewayError.chaincode_error` rebuilds the typed error.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import grpc
-from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf.message import DecodeError
 
 from chaincode.errors import ChaincodeError, error_from_json
-from gateway.fabric._protos import gateway_pb2
 
-#: Trailing-metadata key of the serialized google.rpc.Status (gRPC's convention).
-STATUS_DETAILS_KEY = "grpc-status-details-bin"
-
-_ERROR_DETAIL_TYPE = "gateway.ErrorDetail"
-
-# Fabric's gateway (internal/pkg/gateway/api.go, responseStatus) wraps a chaincode's
-# error message as "chaincode response <status>, <message>".
+# Later Fabric gateways wrap a chaincode's message as "chaincode response <status>, <msg>";
+# accepted too, so messages relayed by such a gateway still decode.
 _CHAINCODE_RESPONSE_PREFIX = re.compile(r"chaincode response \d+, ")
 
 
 @dataclass(frozen=True)
 class ErrorDetail:
-    """One peer's or orderer's part of a failure (``gateway.ErrorDetail``)."""
+    """One peer's or orderer's part of a failure.
+
+    ``status`` is the peer's ``Response.status`` (e.g. 500 for a chaincode refusal) or
+    the orderer's ``common.Status``; None when the node gave no answer (gRPC failure).
+    """
 
     address: str
     msp_id: str
     message: str
+    status: int | None = None
 
     def chaincode_error(self) -> ChaincodeError | None:
         return chaincode_error_from_message(self.message)
@@ -69,7 +59,7 @@ class ErrorDetail:
 def chaincode_error_from_message(message: str) -> ChaincodeError | None:
     """The chaincode's typed error in a peer message, or None if it holds none.
 
-    Accepts the bare JSON and the gateway's ``"chaincode response 500, {json}"``.
+    Accepts the bare JSON and the ``"chaincode response 500, {json}"`` form.
     """
     found = error_from_json(message)
     if found is not None:
@@ -78,92 +68,25 @@ def chaincode_error_from_message(message: str) -> ChaincodeError | None:
     return error_from_json(message[prefix.end() :]) if prefix else None
 
 
-@functools.cache
-def _rpc_status_class() -> Any:
-    any_file = descriptor_pb2.FileDescriptorProto()
-    any_pb2.DESCRIPTOR.CopyToProto(any_file)
-    status_file = descriptor_pb2.FileDescriptorProto(
-        name="google/rpc/status.proto",
-        package="google.rpc",
-        dependency=[any_file.name],
-        syntax="proto3",
-    )
-    field = descriptor_pb2.FieldDescriptorProto
-    status = status_file.message_type.add(name="Status")
-    status.field.add(name="code", number=1, type=field.TYPE_INT32, label=field.LABEL_OPTIONAL)
-    status.field.add(name="message", number=2, type=field.TYPE_STRING, label=field.LABEL_OPTIONAL)
-    status.field.add(
-        name="details",
-        number=3,
-        type=field.TYPE_MESSAGE,
-        label=field.LABEL_REPEATED,
-        type_name=".google.protobuf.Any",
-    )
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(any_file)
-    pool.Add(status_file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("google.rpc.Status"))
+def rpc_code(error: grpc.RpcError) -> grpc.StatusCode:
+    method = getattr(error, "code", None)
+    code = method() if callable(method) else None
+    return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
 
 
-def encode_status_details(code: int, message: str, details: Iterable[ErrorDetail]) -> bytes:
-    """A serialized ``google.rpc.Status`` carrying ``gateway.ErrorDetail`` entries.
-
-    The inverse of :func:`decode_status_details`; the peer gateway writes the same.
-    """
-    status = _rpc_status_class()(code=code, message=message)
-    for detail in details:
-        entry = status.details.add()
-        entry.type_url = f"type.googleapis.com/{_ERROR_DETAIL_TYPE}"
-        entry.value = gateway_pb2.ErrorDetail(
-            address=detail.address, msp_id=detail.msp_id, message=detail.message
-        ).SerializeToString()
-    data: bytes = status.SerializeToString()
-    return data
+def rpc_message(error: grpc.RpcError) -> str:
+    method = getattr(error, "details", None)
+    text = method() if callable(method) else None
+    return str(text) if text else str(error)
 
 
-def decode_status_details(data: bytes) -> tuple[ErrorDetail, ...]:
-    """The ``gateway.ErrorDetail`` entries of a serialized ``google.rpc.Status``.
-
-    Entries of other types are skipped; undecodable bytes give ``()`` (the call
-    still failed with its status code and message, only the details are lost).
-    """
-    try:
-        status = _rpc_status_class().FromString(data)
-    except DecodeError:
-        return ()
-    found: list[ErrorDetail] = []
-    for entry in status.details:
-        if entry.type_url.rsplit("/", 1)[-1] != _ERROR_DETAIL_TYPE:
-            continue
-        try:
-            detail = gateway_pb2.ErrorDetail.FromString(entry.value)
-        except DecodeError:
-            continue
-        found.append(ErrorDetail(detail.address, detail.msp_id, detail.message))
-    return tuple(found)
-
-
-def _trailing_metadata(error: grpc.RpcError) -> Sequence[Any]:
-    trailing = getattr(error, "trailing_metadata", None)
-    if not callable(trailing):
-        return ()
-    return trailing() or ()
-
-
-def _details_of(error: grpc.RpcError) -> tuple[ErrorDetail, ...]:
-    for key, value in _trailing_metadata(error):
-        if key == STATUS_DETAILS_KEY and isinstance(value, bytes):
-            return decode_status_details(value)
-    return ()
-
-
-def _call_value(error: grpc.RpcError, name: str, default: Any) -> Any:
-    method = getattr(error, name, None)
-    return method() if callable(method) else default
+def rpc_detail(error: grpc.RpcError, address: str, msp_id: str) -> ErrorDetail:
+    """The detail of a node whose gRPC call failed."""
+    return ErrorDetail(address, msp_id, f"{rpc_code(error).name}: {rpc_message(error)}")
 
 
 class GatewayError(Exception):
-    """A gRPC call to the Fabric Gateway failed."""
+    """A call to a Fabric peer or orderer failed."""
 
     def __init__(
         self,
@@ -176,14 +99,6 @@ class GatewayError(Exception):
         self.status_message = status_message
         self.code = code
         self.details: tuple[ErrorDetail, ...] = tuple(details)
-
-    @classmethod
-    def _fields_from_rpc(cls, error: grpc.RpcError) -> dict[str, Any]:
-        return {
-            "status_message": _call_value(error, "details", None) or str(error),
-            "code": _call_value(error, "code", grpc.StatusCode.UNKNOWN),
-            "details": _details_of(error),
-        }
 
     def chaincode_error(self) -> ChaincodeError | None:
         """The first chaincode error any peer reported, or None."""
@@ -203,18 +118,14 @@ class GatewayError(Exception):
 
 
 class ChaincodeEventsError(GatewayError):
-    """The chaincode event stream failed or could not start."""
-
-    @classmethod
-    def from_rpc_error(cls, error: grpc.RpcError) -> ChaincodeEventsError:
-        return cls(**cls._fields_from_rpc(error))
+    """The chaincode event stream failed or could not start; resume from its checkpoint."""
 
 
 _T = TypeVar("_T", bound="TransactionError")
 
 
 class TransactionError(GatewayError):
-    """A gateway call about one transaction failed."""
+    """A call about one transaction failed."""
 
     def __init__(
         self,
@@ -228,8 +139,16 @@ class TransactionError(GatewayError):
         self.transaction_id = transaction_id
 
     @classmethod
-    def from_rpc_error(cls: type[_T], error: grpc.RpcError, transaction_id: str) -> _T:
-        return cls(transaction_id=transaction_id, **cls._fields_from_rpc(error))
+    def from_rpc_error(
+        cls: type[_T], error: grpc.RpcError, transaction_id: str, *, address: str, msp_id: str
+    ) -> _T:
+        """One node's failed gRPC call as this error type."""
+        return cls(
+            rpc_message(error),
+            code=rpc_code(error),
+            transaction_id=transaction_id,
+            details=[rpc_detail(error, address, msp_id)],
+        )
 
     def __str__(self) -> str:
         return f"transaction {self.transaction_id}: {self._describe()}"
@@ -240,15 +159,35 @@ class EvaluateError(TransactionError):
 
 
 class EndorseError(TransactionError):
-    """Endorse failed; the transaction was not endorsed and nothing was written."""
+    """Too few organisations endorsed; the transaction was not sent and nothing was written."""
+
+
+class EndorsementMismatchError(EndorseError):
+    """Peers endorsed different results: ``what`` names the part that differs
+    (``"response"``, ``"read-write set"``, ``"chaincode event"`` or ``"payload"``), and
+    ``details`` hold one entry per endorsing peer."""
+
+    def __init__(
+        self,
+        transaction_id: str,
+        what: str,
+        details: Sequence[ErrorDetail],
+    ) -> None:
+        super().__init__(
+            f"endorsements disagree in their {what}",
+            code=grpc.StatusCode.ABORTED,
+            transaction_id=transaction_id,
+            details=details,
+        )
+        self.what = what
 
 
 class SubmitError(TransactionError):
-    """Submit failed; the orderer may or may not have received the transaction."""
+    """No orderer accepted the transaction; an orderer that timed out may still have it."""
 
 
 class CommitStatusError(TransactionError):
-    """CommitStatus failed (e.g. timed out); whether the transaction committed is unknown."""
+    """No validation code arrived in time; whether the transaction committed is unknown."""
 
 
 class CommitError(Exception):
@@ -256,17 +195,10 @@ class CommitError(Exception):
 
     def __init__(self, transaction_id: str, code: int, code_name: str, block_number: int) -> None:
         super().__init__(
-            f"transaction {transaction_id} failed to commit with status code {code} ({code_name})"
+            f"transaction {transaction_id} failed to commit with status code {code} "
+            f"({code_name}) in block {block_number}"
         )
         self.transaction_id = transaction_id
         self.code = code
         self.code_name = code_name
         self.block_number = block_number
-
-
-class ResponseDecodeError(Exception):
-    """The gateway's answer about a transaction could not be decoded."""
-
-    def __init__(self, message: str, transaction_id: str) -> None:
-        super().__init__(f"transaction {transaction_id}: {message}")
-        self.transaction_id = transaction_id

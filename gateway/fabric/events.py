@@ -1,14 +1,14 @@
-"""Chaincode events: the signed request, the events, and checkpoints to resume from.
+"""Chaincode events and checkpoints to resume them from.
 
-The gateway streams ``ChaincodeEventsResponse`` messages, one per block that holds
-matching events. Where the stream starts (fabric-gateway ``eventsbuilder.go``):
+Events come from the peer's filtered blocks (:mod:`gateway.fabric.deliver`), one
+stream per listener. Where a stream starts:
 
-- nothing given: the next block committed (``SeekNextCommit``);
-- ``start_block=n``: block ``n`` (``SeekSpecified``);
+- nothing given: blocks committed after the stream starts (the peer's newest block at
+  that moment is skipped, so only new events arrive);
+- ``start_block=n``: block ``n``;
 - a :class:`Checkpoint` ``(n, tx)``: block ``n``, skipping every event up to and
-  including transaction ``tx`` (``after_transaction_id``), so a listener that
-  recorded its last processed event resumes without repeats or gaps;
-  ``(n, None)``: block ``n`` from its first event.
+  including transaction ``tx``, so a listener that recorded its last processed event
+  resumes without repeats or gaps; ``(n, None)``: block ``n`` from its first event.
 
 :class:`InMemoryCheckpointer` follows the Node client's checkpointer: after an
 event it records ``(event.block_number, event.transaction_id)``; after a whole
@@ -18,15 +18,14 @@ block ``b`` it records ``(b + 1, None)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from gateway.fabric._protos import ab_pb2, gateway_pb2
-from gateway.fabric.signing import Hash, SignedRequest, sha256
 
 
 @dataclass(frozen=True)
 class ChaincodeEvent:
-    """One event a chaincode set with ``SetEvent``, from a committed valid transaction."""
+    """One event a chaincode set with ``SetEvent``, from a committed valid transaction.
+
+    ``payload`` is empty when it came from a filtered block (which leaves payloads out).
+    """
 
     block_number: int
     transaction_id: str
@@ -68,59 +67,38 @@ class InMemoryCheckpointer:
         self.checkpoint_transaction(event.block_number, event.transaction_id)
 
 
-def start_position(start_block: int | None, checkpoint: Checkpoint | None) -> tuple[Any, str]:
-    """(``orderer.SeekPosition``, ``after_transaction_id``) for a request.
+def start_of(start_block: int | None, checkpoint: Checkpoint | None) -> tuple[int | None, str]:
+    """(first block or None for "after the newest", transaction to skip through).
 
     A checkpoint wins over ``start_block`` as in the official clients, so a caller can
     pass both: where to begin the first time, and where it got to afterwards.
     Raises ValueError for a negative ``start_block``.
     """
     if checkpoint is not None:
-        position = ab_pb2.SeekPosition(
-            specified=ab_pb2.SeekSpecified(number=checkpoint.block_number)
-        )
-        return position, checkpoint.transaction_id or ""
-    if start_block is not None:
-        if start_block < 0:
-            raise ValueError("start_block must not be negative")
-        return ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start_block)), ""
-    return ab_pb2.SeekPosition(next_commit=ab_pb2.SeekNextCommit()), ""
+        return checkpoint.block_number, checkpoint.transaction_id or ""
+    if start_block is not None and start_block < 0:
+        raise ValueError("start_block must not be negative")
+    return start_block, ""
 
 
-class ChaincodeEventsRequest(SignedRequest):
-    """A ``gateway.SignedChaincodeEventsRequest``, signed by the client."""
+class EventFilter:
+    """Drops what a resumed stream has already seen: every event of the start block up to
+    and including ``after_transaction_id``, and (when starting after the newest block)
+    the whole first block."""
 
-    def __init__(
-        self,
-        *,
-        channel_id: str,
-        chaincode: str,
-        creator: bytes,
-        start_block: int | None = None,
-        checkpoint: Checkpoint | None = None,
-        hash: Hash = sha256,
-    ) -> None:
-        position, after_tx = start_position(start_block, checkpoint)
-        request = gateway_pb2.ChaincodeEventsRequest(
-            channel_id=channel_id,
-            chaincode_id=chaincode,
-            identity=creator,
-            start_position=position,
-            after_transaction_id=after_tx,
-        )
-        self._hash = hash
-        self._signed = gateway_pb2.SignedChaincodeEventsRequest(request=request.SerializeToString())
+    def __init__(self, after_transaction_id: str = "", *, skip_first_block: bool = False):
+        self._after = after_transaction_id
+        self._skip_first_block = skip_first_block
+        self._first_block: int | None = None
 
-
-def events_of(response: Any) -> list[ChaincodeEvent]:
-    """The events of one ``gateway.ChaincodeEventsResponse``, in block order."""
-    return [
-        ChaincodeEvent(
-            block_number=response.block_number,
-            transaction_id=event.tx_id,
-            chaincode_name=event.chaincode_id,
-            event_name=event.event_name,
-            payload=bytes(event.payload),
-        )
-        for event in response.events
-    ]
+    def admit(self, events: list[ChaincodeEvent], block_number: int) -> list[ChaincodeEvent]:
+        if self._first_block is None:
+            self._first_block = block_number
+            if self._skip_first_block:
+                return []
+        if self._after and block_number == self._first_block:
+            ids = [e.transaction_id for e in events]
+            if self._after in ids:
+                last = len(ids) - 1 - ids[::-1].index(self._after)
+                return events[last + 1 :]
+        return events

@@ -1,6 +1,6 @@
 """Transaction proposals: the bytes an endorsing peer simulates, and their signature.
 
-The structure, built as fabric-gateway's ``proposalbuilder.go`` builds it::
+The structure (Fabric's ``protoutil.CreateChaincodeProposalWithTxIDNonceAndTransient``)::
 
     SignedProposal { proposal_bytes, signature }
     └ Proposal
@@ -16,6 +16,12 @@ The structure, built as fabric-gateway's ``proposalbuilder.go`` builds it::
 ``tx_id = hex(SHA-256(nonce || creator))``, always SHA-256 whatever hash the
 signer uses, because the peer recomputes it that way and rejects a mismatch.
 ``input.args`` is the transaction name followed by the arguments, all as bytes.
+
+A proposal with transient data carries private values: it is sent only to the peers
+the caller chose, and neither it nor its bytes are ever logged (``repr`` shows the
+transaction id only). The transaction built from it carries the payload *without* the
+transient map (:meth:`Proposal.payload_for_transaction`), as the peer's proposal hash
+expects.
 """
 
 from __future__ import annotations
@@ -25,11 +31,11 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.fabric._protos import (
     chaincode_pb2,
     common_pb2,
-    gateway_pb2,
     proposal_pb2,
 )
 from gateway.fabric.identity import Identity
@@ -57,9 +63,9 @@ def _as_bytes(value: Argument) -> bytes:
 class Proposal:
     """A built proposal, signed once with :meth:`sign` (or :meth:`set_signature`).
 
-    ``bytes()`` is the serialized ``gateway.ProposedTransaction`` (for offline
-    signing or inspection); ``digest()`` is what the signer signs: the hash of
-    ``proposal_bytes``.
+    ``bytes()`` is the serialized ``peer.SignedProposal`` (for offline signing or
+    inspection); ``digest()`` is what the signer signs: the hash of ``proposal_bytes``.
+    ``endorsing_orgs`` are the organisations the caller trusts with its transient data.
     """
 
     def __init__(
@@ -77,6 +83,27 @@ class Proposal:
         self.endorsing_orgs: tuple[str, ...] = tuple(endorsing_orgs)
         self._hash = hash
         self._signature = b""
+        decoded = proposal_pb2.Proposal.FromString(proposal_bytes)
+        self.header: bytes = decoded.header
+        payload = proposal_pb2.ChaincodeProposalPayload.FromString(decoded.payload)
+        self.has_transient = bool(payload.TransientMap)
+        self._payload_without_transient: bytes = proposal_pb2.ChaincodeProposalPayload(
+            input=payload.input
+        ).SerializeToString()
+
+    def __repr__(self) -> str:
+        # Never the bytes: with transient data they hold private values.
+        return f"Proposal(transaction_id={self.transaction_id!r}, channel_id={self.channel_id!r})"
+
+    def signature_header(self) -> bytes:
+        """The serialized ``common.SignatureHeader`` (creator and nonce)."""
+        data: bytes = common_pb2.Header.FromString(self.header).signature_header
+        return data
+
+    def payload_for_transaction(self) -> bytes:
+        """The ``ChaincodeProposalPayload`` with its transient map removed: what the
+        transaction (and so the block) holds."""
+        return self._payload_without_transient
 
     @property
     def signature(self) -> bytes:
@@ -97,19 +124,16 @@ class Proposal:
         if not self.is_signed:
             self.set_signature(signer(self.digest()))
 
-    def signed_proposal(self) -> object:
+    def signed_proposal(self) -> Any:
         """The ``peer.SignedProposal`` message."""
         return proposal_pb2.SignedProposal(
             proposal_bytes=self.proposal_bytes, signature=self._signature
         )
 
     def bytes(self) -> bytes:
-        message = gateway_pb2.ProposedTransaction(
-            transaction_id=self.transaction_id,
-            proposal=self.signed_proposal(),
-            endorsing_organizations=list(self.endorsing_orgs),
-        )
-        data: bytes = message.SerializeToString()
+        data: bytes = proposal_pb2.SignedProposal(
+            proposal_bytes=self.proposal_bytes, signature=self._signature
+        ).SerializeToString()
         return data
 
 
@@ -127,7 +151,8 @@ class ProposalBuilder:
     chaincode: str
     transaction_name: str
     args: Sequence[Argument] = ()
-    transient: Mapping[str, bytes] = field(default_factory=dict)
+    # Private values: kept out of repr so a logged builder never shows them.
+    transient: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     endorsing_orgs: Sequence[str] = ()
     nonce: bytes | None = None
     timestamp_ns: int | None = None

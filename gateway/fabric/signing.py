@@ -2,8 +2,8 @@
 
 A :data:`Hash` turns a message into the digest that is signed; a :data:`Signer`
 turns that digest into a signature. The gateway client hashes every message it
-signs (proposal bytes, the prepared transaction's payload, the commit-status and
-chaincode-events requests) with its hash (default :func:`sha256`) and hands the
+signs (proposal bytes, the transaction envelope's payload, the deliver seek request)
+with its hash (default :func:`sha256`) and hands the
 digest to the signer, as fabric-gateway's ``pkg/hash`` and ``identity.Sign`` do.
 The result for an ECDSA key is a signature over ``SHA-256(message)``, which is
 what the peer checks.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
@@ -109,33 +108,3 @@ def ecdsa_signer(private_key: ec.EllipticCurvePrivateKey) -> Signer:
         return to_low_s(raw, order)
 
     return sign
-
-
-class SignedRequest:
-    """A gateway request wrapped with its client signature (``Signed*Request``: ``request``
-    bytes and ``signature``); subclasses set ``_signed`` and ``_hash`` in ``__init__``."""
-
-    _signed: Any
-    _hash: Hash
-
-    @property
-    def signed_request(self) -> Any:
-        return self._signed
-
-    @property
-    def is_signed(self) -> bool:
-        return bool(self._signed.signature)
-
-    def digest(self) -> bytes:
-        return self._hash(self._signed.request)
-
-    def set_signature(self, signature: bytes) -> None:
-        self._signed.signature = bytes(signature)
-
-    def sign(self, signer: Signer) -> None:
-        if not self.is_signed:
-            self.set_signature(signer(self.digest()))
-
-    def bytes(self) -> bytes:
-        data: bytes = self._signed.SerializeToString()
-        return data

@@ -1,119 +1,111 @@
-"""The endorsed transaction the gateway returns, and the commit-status request.
+"""The transaction envelope assembled from a proposal and its endorsements, and its outcome.
 
-After Endorse, the peer gateway returns a ``common.Envelope`` whose ``payload`` is
-the complete transaction (header from the proposal, the endorsements, the
-chaincode's result). The client signs that payload exactly as received and puts
-the signature in ``Envelope.signature``; it never re-serialises the payload,
-because the orderer and committing peers verify the signature over those bytes.
+Built as Fabric 2.1's ``protoutil.CreateSignedTx`` builds it (the same steps the
+Node SDK's ``Commit`` and later Fabric's gateway run)::
 
-The result is read as fabric-gateway's ``transactionparser.go`` reads it::
+    Envelope { payload, signature = sign(hash(payload)) }
+    └ Payload { header: the proposal's Header (unchanged bytes), data: Transaction }
+      └ Transaction { actions: [ TransactionAction {
+            header: the proposal's SignatureHeader,
+            payload: ChaincodeActionPayload {
+              chaincode_proposal_payload: the proposal payload WITHOUT its transient map,
+              action: ChaincodeEndorsedAction {
+                proposal_response_payload: the (agreed) endorsed payload,
+                endorsements: [one per endorsing peer] } } } ] }
 
-    Payload.data → Transaction.actions[i].payload → ChaincodeActionPayload
-      .action.proposal_response_payload → ProposalResponsePayload.extension
-      → ChaincodeAction.response.payload
+The committing peers recompute the proposal hash from the header and the payload
+without the transient map, so private values never reach the block.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.message import DecodeError
-
-from gateway.fabric._protos import (
-    common_pb2,
-    gateway_pb2,
-    proposal_pb2,
-    proposal_response_pb2,
-    transaction_pb2,
-)
-from gateway.fabric.errors import ResponseDecodeError
-from gateway.fabric.signing import Hash, SignedRequest, Signer, sha256
+from gateway.fabric._protos import common_pb2, transaction_pb2
+from gateway.fabric.endorsement import chaincode_result
+from gateway.fabric.proposal import Proposal
+from gateway.fabric.signing import Hash, Signer, sha256
 
 
-def _decode(message_type: Any, data: bytes, what: str, transaction_id: str) -> Any:
-    try:
-        return message_type.FromString(data)
-    except DecodeError as exc:
-        raise ResponseDecodeError(f"cannot decode {what}", transaction_id) from exc
+def transaction_payload(proposal: Proposal, responses: Sequence[Any]) -> bytes:
+    """The serialized ``common.Payload`` of the transaction (``responses`` must agree).
 
-
-def _parse_envelope(envelope: Any, transaction_id: str) -> tuple[str, bytes]:
-    """(channel id, chaincode result) of a prepared transaction envelope."""
-    payload = _decode(common_pb2.Payload, envelope.payload, "envelope payload", transaction_id)
-    channel_header = _decode(
-        common_pb2.ChannelHeader, payload.header.channel_header, "channel header", transaction_id
+    Raises ValueError without responses.
+    """
+    if not responses:
+        raise ValueError("a transaction needs at least one endorsement")
+    endorsed_action = transaction_pb2.ChaincodeEndorsedAction(
+        proposal_response_payload=responses[0].payload,
+        endorsements=[r.endorsement for r in responses],
     )
-    transaction = _decode(transaction_pb2.Transaction, payload.data, "transaction", transaction_id)
-    for action in transaction.actions:
-        try:
-            action_payload = transaction_pb2.ChaincodeActionPayload.FromString(action.payload)
-            response_payload = proposal_response_pb2.ProposalResponsePayload.FromString(
-                action_payload.action.proposal_response_payload
+    action_payload = transaction_pb2.ChaincodeActionPayload(
+        chaincode_proposal_payload=proposal.payload_for_transaction(),
+        action=endorsed_action,
+    )
+    transaction = transaction_pb2.Transaction(
+        actions=[
+            transaction_pb2.TransactionAction(
+                header=proposal.signature_header(),
+                payload=action_payload.SerializeToString(),
             )
-            chaincode_action = proposal_pb2.ChaincodeAction.FromString(response_payload.extension)
-        except DecodeError:
-            continue
-        result: bytes = chaincode_action.response.payload
-        return channel_header.channel_id, result
-    raise ResponseDecodeError("prepared transaction holds no proposal response", transaction_id)
+        ]
+    )
+    payload = common_pb2.Payload(
+        header=common_pb2.Header.FromString(proposal.header),
+        data=transaction.SerializeToString(),
+    )
+    data: bytes = payload.SerializeToString()
+    return data
 
 
 class Transaction:
-    """An endorsed transaction ready to submit: ``common.Envelope`` plus its tx id.
+    """An endorsed transaction ready to order: the envelope's payload and its signature.
 
-    Raises ResponseDecodeError from the constructor when the envelope does not hold
-    a decodable endorser transaction.
+    ``result`` is the chaincode's response payload from the endorsements.
     """
 
-    def __init__(self, transaction_id: str, envelope: Any, *, hash: Hash = sha256) -> None:
-        self.transaction_id = transaction_id
-        self._envelope = envelope
+    def __init__(
+        self, proposal: Proposal, responses: Sequence[Any], *, hash: Hash = sha256
+    ) -> None:
+        self.transaction_id = proposal.transaction_id
+        self.channel_id = proposal.channel_id
+        self.payload = transaction_payload(proposal, responses)
+        self.result = chaincode_result(responses[0])
+        self.endorsers: tuple[bytes, ...] = tuple(r.endorsement.endorser for r in responses)
         self._hash = hash
-        self.channel_id, self.result = _parse_envelope(envelope, transaction_id)
+        self._signature = b""
 
-    @property
-    def envelope(self) -> Any:
-        """The ``common.Envelope`` (signature set once signed)."""
-        return self._envelope
+    def __repr__(self) -> str:
+        return f"Transaction(transaction_id={self.transaction_id!r})"
 
     @property
     def is_signed(self) -> bool:
-        return bool(self._envelope.signature)
+        return bool(self._signature)
+
+    @property
+    def signature(self) -> bytes:
+        return self._signature
 
     def digest(self) -> bytes:
-        """Hash of the envelope's payload bytes, exactly as the gateway returned them."""
-        return self._hash(self._envelope.payload)
+        """Hash of the envelope's payload bytes: what the orderer and committers verify."""
+        return self._hash(self.payload)
 
     def set_signature(self, signature: bytes) -> None:
-        self._envelope.signature = bytes(signature)
+        self._signature = bytes(signature)
 
     def sign(self, signer: Signer) -> None:
         if not self.is_signed:
             self.set_signature(signer(self.digest()))
 
+    def envelope(self) -> Any:
+        """The ``common.Envelope`` to broadcast."""
+        return common_pb2.Envelope(payload=self.payload, signature=self._signature)
+
     def bytes(self) -> bytes:
-        """The serialized ``gateway.PreparedTransaction``."""
-        prepared = gateway_pb2.PreparedTransaction(
-            transaction_id=self.transaction_id, envelope=self._envelope
-        )
-        data: bytes = prepared.SerializeToString()
+        data: bytes = self.envelope().SerializeToString()
         return data
-
-
-class CommitStatusRequest(SignedRequest):
-    """A ``gateway.SignedCommitStatusRequest`` for one transaction, signed by the client."""
-
-    def __init__(
-        self, *, transaction_id: str, channel_id: str, creator: bytes, hash: Hash = sha256
-    ) -> None:
-        self.transaction_id = transaction_id
-        self._hash = hash
-        self._signed = gateway_pb2.SignedCommitStatusRequest(
-            request=gateway_pb2.CommitStatusRequest(
-                transaction_id=transaction_id, channel_id=channel_id, identity=creator
-            ).SerializeToString()
-        )
 
 
 def validation_code_name(code: int) -> str:
@@ -128,7 +120,7 @@ def validation_code_name(code: int) -> str:
 
 @dataclass(frozen=True)
 class Status:
-    """The committed outcome of a transaction (``gateway.CommitStatusResponse``)."""
+    """The committed outcome of a transaction: its validation code and block."""
 
     transaction_id: str
     code: int

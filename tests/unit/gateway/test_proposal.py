@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import pytest
 from fabric_protos.common import common_pb2
-from fabric_protos.gateway import gateway_pb2
 from fabric_protos.msp import identities_pb2
 from fabric_protos.peer import chaincode_pb2, proposal_pb2
 
@@ -137,15 +136,35 @@ def test_signing_twice_keeps_the_first_signature(org1):
     assert proposal.signature == first
 
 
-def test_bytes_is_proposed_transaction_with_endorsing_orgs(org1):
+def test_bytes_is_the_signed_proposal(org1):
     proposal = _builder(org1.identity).build()
     proposal.sign(org1.signer())
 
-    decoded = gateway_pb2.ProposedTransaction.FromString(proposal.bytes())
-    assert decoded.transaction_id == proposal.transaction_id
-    assert decoded.proposal.proposal_bytes == proposal.proposal_bytes
-    assert decoded.proposal.signature == proposal.signature
-    assert list(decoded.endorsing_organizations) == ["Org1MSP", "Org2MSP"]
+    decoded = proposal_pb2.SignedProposal.FromString(proposal.bytes())
+    assert decoded.proposal_bytes == proposal.proposal_bytes
+    assert decoded.signature == proposal.signature
+    assert proposal.endorsing_orgs == ("Org1MSP", "Org2MSP")
+
+
+def test_payload_for_transaction_drops_the_transient_map_and_keeps_the_input(org1):
+    proposal = _builder(org1.identity).build()
+    full = proposal_pb2.ChaincodeProposalPayload.FromString(
+        proposal_pb2.Proposal.FromString(proposal.proposal_bytes).payload)
+
+    stripped = proposal_pb2.ChaincodeProposalPayload.FromString(
+        proposal.payload_for_transaction())
+
+    assert proposal.has_transient and dict(full.TransientMap)
+    assert not stripped.TransientMap
+    assert stripped.input == full.input
+
+
+def test_neither_proposal_nor_builder_shows_transient_values_in_repr(org1):
+    builder = _builder(org1.identity, transient={"statement": b"private-value-xyz"})
+    proposal = builder.build()
+
+    for text in (repr(builder), repr(proposal), str(proposal)):
+        assert "private-value-xyz" not in text
 
 
 def test_fixed_nonce_and_time_give_identical_bytes(org1):

@@ -1,31 +1,78 @@
+"""The transaction envelope as Fabric's ``protoutil.CreateSignedTx`` assembles it."""
+
 import hashlib
 
 import pytest
 from fabric_protos.common import common_pb2
-from fabric_protos.gateway import gateway_pb2
+from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
 
-from gateway.fabric.errors import ResponseDecodeError
 from gateway.fabric.proposal import ProposalBuilder
 from gateway.fabric.signing import sha384
-from gateway.fabric.transaction import (
-    CommitStatusRequest,
-    Status,
-    Transaction,
-    validation_code_name,
-)
+from gateway.fabric.transaction import Status, Transaction, validation_code_name
+
+
+def endorsed_response(result: bytes, endorser: bytes = b"peer-a", rwset: bytes = b"rw"):
+    action = proposal_pb2.ChaincodeAction(
+        results=rwset, response=proposal_response_pb2.Response(status=200, payload=result))
+    payload = proposal_response_pb2.ProposalResponsePayload(
+        proposal_hash=b"\x00" * 32, extension=action.SerializeToString())
+    return proposal_response_pb2.ProposalResponse(
+        version=1,
+        response=proposal_response_pb2.Response(status=200, payload=result),
+        payload=payload.SerializeToString(),
+        endorsement=proposal_response_pb2.Endorsement(endorser=endorser, signature=b"sig"))
 
 
 @pytest.fixture
-def endorsed(org1, make_envelope):
-    proposal = ProposalBuilder(org1.identity, "prefshare", "consent", "GrantConsent").build()
-    proposal.sign(org1.signer())
-    return proposal, make_envelope(proposal.signed_proposal(), b'{"ok":true}')
+def proposal(org1):
+    built = ProposalBuilder(org1.identity, "prefshare", "prefshare", "RecordPreferenceEvents",
+                            transient={"events": b"private"}).build()
+    built.sign(org1.signer())
+    return built
 
 
-def test_prepared_transaction_signature_covers_exactly_the_envelope_payload(org1, endorsed):
-    proposal, envelope = endorsed
-    payload_as_received = bytes(envelope.payload)
-    transaction = Transaction(proposal.transaction_id, envelope)
+def _decode(payload_bytes):
+    payload = common_pb2.Payload.FromString(payload_bytes)
+    transaction = transaction_pb2.Transaction.FromString(payload.data)
+    action_payload = transaction_pb2.ChaincodeActionPayload.FromString(
+        transaction.actions[0].payload)
+    return payload, transaction, action_payload
+
+
+def test_payload_keeps_the_proposal_header_and_signature_header_unchanged(proposal):
+    transaction = Transaction(proposal, [endorsed_response(b"ok")])
+
+    payload, tx, _ = _decode(transaction.payload)
+
+    header = proposal_pb2.Proposal.FromString(proposal.proposal_bytes).header
+    assert payload.header.SerializeToString() == header
+    assert len(tx.actions) == 1
+    assert tx.actions[0].header == common_pb2.Header.FromString(header).signature_header
+
+
+def test_payload_carries_every_endorsement_and_the_first_response_payload(proposal):
+    first, second = endorsed_response(b"ok", b"peer-a"), endorsed_response(b"ok", b"peer-b")
+
+    transaction = Transaction(proposal, [first, second])
+
+    _, _, action_payload = _decode(transaction.payload)
+    assert action_payload.action.proposal_response_payload == first.payload
+    assert [e.endorser for e in action_payload.action.endorsements] == [b"peer-a", b"peer-b"]
+    assert transaction.endorsers == (b"peer-a", b"peer-b")
+
+
+def test_transient_data_never_reaches_the_transaction(proposal):
+    transaction = Transaction(proposal, [endorsed_response(b"ok")])
+
+    _, _, action_payload = _decode(transaction.payload)
+    cc_payload = proposal_pb2.ChaincodeProposalPayload.FromString(
+        action_payload.chaincode_proposal_payload)
+    assert not cc_payload.TransientMap
+    assert b"private" not in transaction.bytes()
+
+
+def test_signature_covers_exactly_the_payload(org1, proposal):
+    transaction = Transaction(proposal, [endorsed_response(b"ok")])
     seen = []
 
     def recording_signer(digest):
@@ -33,84 +80,42 @@ def test_prepared_transaction_signature_covers_exactly_the_envelope_payload(org1
         return org1.signer()(digest)
 
     transaction.sign(recording_signer)
+    transaction.sign(recording_signer)  # a second sign keeps the first signature
 
-    assert seen == [hashlib.sha256(payload_as_received).digest()]
-    assert transaction.envelope.payload == payload_as_received
-    assert org1.verifies(transaction.envelope.signature, payload_as_received)
-
-
-def test_prepared_transaction_digest_uses_the_gateway_hash(endorsed):
-    proposal, envelope = endorsed
-
-    transaction = Transaction(proposal.transaction_id, envelope, hash=sha384)
-
-    assert transaction.digest() == hashlib.sha384(envelope.payload).digest()
+    assert seen == [hashlib.sha256(transaction.payload).digest()]
+    envelope = common_pb2.Envelope.FromString(transaction.bytes())
+    assert envelope.payload == transaction.payload
+    assert org1.verifies(envelope.signature, transaction.payload)
 
 
-def test_prepared_transaction_exposes_channel_and_chaincode_result(endorsed):
-    proposal, envelope = endorsed
+def test_digest_uses_the_clients_hash(proposal):
+    transaction = Transaction(proposal, [endorsed_response(b"ok")], hash=sha384)
 
-    transaction = Transaction(proposal.transaction_id, envelope)
+    assert transaction.digest() == hashlib.sha384(transaction.payload).digest()
 
-    assert transaction.channel_id == "prefshare"
+
+def test_result_is_the_chaincode_response_payload(proposal):
+    transaction = Transaction(proposal, [endorsed_response(b'{"ok":true}')])
+
     assert transaction.result == b'{"ok":true}'
+    assert transaction.channel_id == "prefshare"
+    assert transaction.transaction_id == proposal.transaction_id
 
 
-def test_prepared_transaction_bytes_decode_as_gateway_prepared_transaction(org1, endorsed):
-    proposal, envelope = endorsed
-    transaction = Transaction(proposal.transaction_id, envelope)
-    transaction.sign(org1.signer())
-
-    decoded = gateway_pb2.PreparedTransaction.FromString(transaction.bytes())
-
-    assert decoded.transaction_id == proposal.transaction_id
-    assert decoded.envelope.payload == envelope.payload
-    assert decoded.envelope.signature == transaction.envelope.signature
-
-
-def test_undecodable_envelope_payload_raises_response_decode_error():
-    envelope = common_pb2.Envelope(payload=b"\xff\xff\xff")
-
-    with pytest.raises(ResponseDecodeError) as caught:
-        Transaction("tx1", envelope)
-    assert caught.value.transaction_id == "tx1"
-
-
-def test_envelope_without_actions_raises_response_decode_error():
-    payload = common_pb2.Payload(header=common_pb2.Header(), data=b"")
-    envelope = common_pb2.Envelope(payload=payload.SerializeToString())
-
-    with pytest.raises(ResponseDecodeError, match="no proposal response"):
-        Transaction("tx1", envelope)
-
-
-def test_commit_status_request_is_signed_over_its_request_bytes(org1):
-    request = CommitStatusRequest(
-        transaction_id="tx1", channel_id="prefshare", creator=org1.identity.creator()
-    )
-
-    request.sign(org1.signer())
-
-    signed = gateway_pb2.SignedCommitStatusRequest.FromString(request.bytes())
-    inner = gateway_pb2.CommitStatusRequest.FromString(signed.request)
-    assert (inner.transaction_id, inner.channel_id) == ("tx1", "prefshare")
-    assert inner.identity == org1.identity.creator()
-    assert org1.verifies(signed.signature, signed.request)
+def test_a_transaction_needs_an_endorsement(proposal):
+    with pytest.raises(ValueError, match="at least one"):
+        Transaction(proposal, [])
 
 
 @pytest.mark.parametrize(
     ("code", "name", "successful"),
-    [
-        (0, "VALID", True),
-        (11, "MVCC_READ_CONFLICT", False),
-        (10, "ENDORSEMENT_POLICY_FAILURE", False),
-    ],
+    [(0, "VALID", True), (11, "MVCC_READ_CONFLICT", False),
+     (10, "ENDORSEMENT_POLICY_FAILURE", False)],
 )
 def test_status_names_validation_codes(code, name, successful):
-    status = Status("tx1", code, 3)
+    status = Status("t", code, 7)
 
-    assert status.code_name == name
-    assert status.successful is successful
+    assert (status.code_name, status.successful) == (name, successful)
 
 
 def test_unknown_validation_code_gets_a_placeholder_name():

@@ -1,0 +1,143 @@
+"""``Endorser.ProcessProposal``: evaluate on the own peer, endorse on enough organisations.
+
+Evaluate asks only the own peer: a read needs no other organisation, and a proposal
+with transient data must reach no peer the caller did not choose.
+
+Endorse asks, concurrently, one peer of each of the first ``required`` organisations of
+the :class:`~gateway.fabric.endorsement.EndorsementPlan` (own organisation first). A
+peer that cannot be reached, or that answers with a failure that is not the chaincode's
+own refusal (e.g. its chaincode server is down), is replaced by the next organisation's
+peer, so one peer down does not stop writes. A refusal by the chaincode (its JSON error,
+``chaincode.errors``) is final: the chaincode is deterministic, another peer would
+refuse too. The endorsements must then agree byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+
+from gateway.fabric._protos import peer_pb2_grpc
+from gateway.fabric.endorsement import (
+    EndorsementPolicy,
+    chaincode_result,
+    disagreement,
+    is_endorsed,
+    plan_endorsement,
+    refusal_message,
+)
+from gateway.fabric.errors import (
+    EndorseError,
+    EndorsementMismatchError,
+    ErrorDetail,
+    EvaluateError,
+    chaincode_error_from_message,
+    rpc_code,
+    rpc_detail,
+)
+from gateway.fabric.nodes import Node
+from gateway.fabric.proposal import Proposal
+
+_UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+class Endorsers:
+    """The own peer and the other organisations' peers, with the endorsement policy."""
+
+    def __init__(self, own: Node, others: Sequence[Node], policy: EndorsementPolicy) -> None:
+        self.own = own
+        self.peers: tuple[Node, ...] = (own, *others)
+        self.policy = policy
+        self._stubs: dict[str, Any] = {
+            n.address: peer_pb2_grpc.EndorserStub(n.channel) for n in self.peers}
+
+    def _stub(self, node: Node) -> Any:
+        return self._stubs[node.address]
+
+    def evaluate(self, proposal: Proposal, timeout: float | None) -> bytes:
+        """The chaincode's result on the own peer.
+
+        Raises EvaluateError (the gRPC code, or UNKNOWN when the peer refused).
+        """
+        node = self.own
+        try:
+            response = self._stub(node).ProcessProposal(proposal.signed_proposal(),
+                                                        timeout=timeout)
+        except grpc.RpcError as exc:
+            raise EvaluateError.from_rpc_error(exc, proposal.transaction_id,
+                                               address=node.address, msp_id=node.msp_id) from exc
+        if response.response.status >= 400:
+            raise EvaluateError(
+                "the peer refused the proposal", code=grpc.StatusCode.UNKNOWN,
+                transaction_id=proposal.transaction_id,
+                details=[ErrorDetail(node.address, node.msp_id, refusal_message(response),
+                                     int(response.response.status))])
+        return chaincode_result(response)
+
+    def endorse(self, proposal: Proposal, trusted_orgs: Sequence[str] | None,
+                timeout: float | None) -> list[tuple[Node, Any]]:
+        """Agreeing endorsements of ``required`` distinct organisations: (peer, response).
+
+        ``trusted_orgs``: the organisations allowed to see the proposal's transient data.
+        Raises ValueError (the known peers can never satisfy the policy), EndorseError,
+        EndorsementMismatchError.
+        """
+        plan = plan_endorsement(self.policy, self.own.msp_id, self.peers,
+                                trusted_orgs if proposal.has_transient else None)
+        signed = proposal.signed_proposal()
+        queue = list(plan.candidates)
+        endorsed: dict[str, tuple[Node, Any]] = {}
+        failures: list[tuple[grpc.StatusCode, ErrorDetail]] = []
+        refusals: list[ErrorDetail] = []
+        while len(endorsed) < plan.required and not refusals:
+            batch: list[Node] = []
+            while queue and len(batch) < plan.required - len(endorsed):
+                node = queue.pop(0)
+                if node.msp_id not in endorsed and all(b.msp_id != node.msp_id for b in batch):
+                    batch.append(node)
+            if not batch:
+                break
+            calls = [(n, self._stub(n).ProcessProposal.future(signed, timeout=timeout))
+                     for n in batch]
+            for node, call in calls:
+                try:
+                    response = call.result()
+                except grpc.RpcError as exc:
+                    failures.append((rpc_code(exc), rpc_detail(exc, node.address, node.msp_id)))
+                    continue
+                if is_endorsed(response):
+                    endorsed[node.msp_id] = (node, response)
+                    continue
+                detail = ErrorDetail(node.address, node.msp_id, refusal_message(response),
+                                     int(response.response.status))
+                if chaincode_error_from_message(detail.message) is not None:
+                    refusals.append(detail)
+                else:
+                    failures.append((grpc.StatusCode.ABORTED, detail))
+        tx_id = proposal.transaction_id
+        if refusals:
+            raise EndorseError("the chaincode refused the proposal", code=grpc.StatusCode.ABORTED,
+                               transaction_id=tx_id,
+                               details=refusals + [d for _, d in failures])
+        if len(endorsed) < plan.required:
+            codes = [c for c, _ in failures]
+            code = (grpc.StatusCode.UNAVAILABLE if all(c in _UNREACHABLE for c in codes)
+                    else next(c for c in codes if c not in _UNREACHABLE))
+            raise EndorseError(
+                f"{len(endorsed)} of the {plan.required} organisations the policy needs "
+                "endorsed", code=code, transaction_id=tx_id, details=[d for _, d in failures])
+        chosen = list(endorsed.values())
+        what = disagreement([r for _, r in chosen])
+        if what is not None:
+            raise EndorsementMismatchError(tx_id, what, [
+                ErrorDetail(n.address, n.msp_id,
+                            f"endorsed payload sha256 {_digest(r.payload)}",
+                            int(r.response.status)) for n, r in chosen])
+        return chosen

@@ -1,0 +1,214 @@
+"""The channel configuration, generated from the consortium description: configtx.yaml and
+what ``configtxgen`` makes of it.
+
+Fabric 2.1 has no channel participation API, so the orderers start from the genesis block
+of a *system channel* that holds the ordering organisation and a consortium of the
+retailers; the application channel is then created from a channel-creation transaction
+(``peer channel create``), and each retailer's anchor peer is set by an anchor-peer update.
+configtx.yaml is written from the description (not copied from Fabric's sample) with
+capabilities V2_0 everywhere.
+
+Policies, per organisation, by the NodeOU role Fabric CA writes into each certificate:
+Readers = admin, peer or client; Writers = admin or client; Admins = admin; Endorsement =
+peer. The application's LifecycleEndorsement and Endorsement are ``MAJORITY Endorsement``:
+no single retailer commits alone. ``event/Block`` (full blocks, which carry private
+write-sets through ``DeliverWithPrivateData``) is limited to any organisation's admin by a
+signature policy; filtered blocks keep Fabric's default (channel Readers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from network.description import Consortium
+from network.fabric_cli import FabricTools
+from network.layout import RunLayout
+from network.plan import Plan
+
+#: Profile names inside the generated configtx.yaml.
+GENESIS_PROFILE = "PrefshareOrdererGenesis"
+CHANNEL_PROFILE = "PrefshareChannel"
+#: The system channel's id and the consortium's name in it.
+SYSTEM_CHANNEL = "prefshare-system"
+CONSORTIUM = "PrefshareConsortium"
+#: The application policy that ``event/Block`` points at: one admin of any retailer.
+BLOCK_READERS_POLICY = "OrgAdmins"
+#: Raft timing: a 500 ms tick and 10 ticks to an election give a new leader about 5 s after
+#: the old one stops answering, without spurious elections on a loaded 2-core machine.
+RAFT_OPTIONS = {
+    "TickInterval": "500ms",
+    "ElectionTick": 10,
+    "HeartbeatTick": 1,
+    "MaxInflightBlocks": 5,
+    "SnapshotIntervalSize": "16 MB",
+}
+
+
+def _signature(rule: str) -> dict[str, str]:
+    return {"Type": "Signature", "Rule": rule}
+
+
+def _implicit(rule: str) -> dict[str, str]:
+    return {"Type": "ImplicitMeta", "Rule": rule}
+
+
+def _or(*principals: str) -> str:
+    return "OR(" + ", ".join(f"'{p}'" for p in principals) + ")"
+
+
+def _organisations(consortium: Consortium, plan: Plan, layout: RunLayout) -> dict[str, Any]:
+    """Each organisation's configtx entry, by name."""
+    oorg = consortium.orderer_org
+    out: dict[str, Any] = {
+        oorg.name: {
+            "Name": oorg.msp_id,
+            "ID": oorg.msp_id,
+            "MSPDir": str(layout.org_msp(oorg.name)),
+            "Policies": {
+                "Readers": _signature(_or(f"{oorg.msp_id}.member")),
+                "Writers": _signature(_or(f"{oorg.msp_id}.member")),
+                "Admins": _signature(_or(f"{oorg.msp_id}.admin")),
+            },
+            "OrdererEndpoints": [o.address for o in plan.orderers],
+        }
+    }
+    for peer in plan.peers:
+        msp = peer.msp_id
+        out[peer.org] = {
+            "Name": msp,
+            "ID": msp,
+            "MSPDir": str(layout.org_msp(peer.org)),
+            "Policies": {
+                "Readers": _signature(_or(f"{msp}.admin", f"{msp}.peer", f"{msp}.client")),
+                "Writers": _signature(_or(f"{msp}.admin", f"{msp}.client")),
+                "Admins": _signature(_or(f"{msp}.admin")),
+                "Endorsement": _signature(_or(f"{msp}.peer")),
+            },
+            "AnchorPeers": [{"Host": peer.host, "Port": peer.port}],
+        }
+    return out
+
+
+def render_configtx(consortium: Consortium, plan: Plan, layout: RunLayout) -> dict[str, Any]:
+    """configtx.yaml as a mapping (written by :func:`write_configtx`)."""
+    orgs = _organisations(consortium, plan, layout)
+    oorg = consortium.orderer_org
+    retailers = [orgs[r.name] for r in consortium.retailers]
+    v2 = {"V2_0": True}
+    channel_policies = {
+        "Readers": _implicit("ANY Readers"),
+        "Writers": _implicit("ANY Writers"),
+        "Admins": _implicit("MAJORITY Admins"),
+    }
+    orderer = {
+        "OrdererType": "etcdraft",
+        # Orderer addresses are per organisation (OrdererEndpoints); a global list too would
+        # be ignored, with a warning on every config block.
+        "Addresses": [],
+        "BatchTimeout": f"{oorg.batch_timeout_ms}ms",
+        "BatchSize": {
+            "MaxMessageCount": oorg.max_message_count,
+            "AbsoluteMaxBytes": "10 MB",
+            "PreferredMaxBytes": "2 MB",
+        },
+        "EtcdRaft": {
+            "Consenters": [
+                {
+                    "Host": o.host,
+                    "Port": o.port,
+                    "ClientTLSCert": str(layout.tls_cert(o.org, o.name)),
+                    "ServerTLSCert": str(layout.tls_cert(o.org, o.name)),
+                }
+                for o in plan.orderers
+            ],
+            "Options": RAFT_OPTIONS,
+        },
+        "Organizations": [orgs[oorg.name]],
+        "Policies": {**channel_policies, "BlockValidation": _implicit("ANY Writers")},
+        "Capabilities": v2,
+    }
+    admins = [f"{r.msp_id}.admin" for r in consortium.retailers]
+    application = {
+        "Organizations": retailers,
+        "Policies": {
+            **channel_policies,
+            "LifecycleEndorsement": _implicit("MAJORITY Endorsement"),
+            "Endorsement": _implicit("MAJORITY Endorsement"),
+            BLOCK_READERS_POLICY: _signature(_or(*admins)),
+        },
+        "ACLs": {"event/Block": f"/Channel/Application/{BLOCK_READERS_POLICY}"},
+        "Capabilities": v2,
+    }
+    return {
+        "Profiles": {
+            GENESIS_PROFILE: {
+                "Policies": channel_policies,
+                "Capabilities": v2,
+                "Orderer": orderer,
+                "Consortiums": {CONSORTIUM: {"Organizations": retailers}},
+            },
+            CHANNEL_PROFILE: {
+                "Consortium": CONSORTIUM,
+                "Policies": channel_policies,
+                "Capabilities": v2,
+                "Application": application,
+            },
+        }
+    }
+
+
+def write_configtx(consortium: Consortium, plan: Plan, layout: RunLayout) -> Path:
+    """Write configtx.yaml into the run folder's channel folder; returns the folder."""
+    folder = layout.channel_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(render_configtx(consortium, plan, layout), sort_keys=False)
+    (folder / "configtx.yaml").write_text(text)
+    return folder
+
+
+class ChannelArtifacts:
+    """The files ``configtxgen`` makes from the generated configtx.yaml.
+
+    Each is made once: the genesis block must never change under running orderers, and the
+    creation transaction is only used once.
+    """
+
+    def __init__(self, consortium: Consortium, plan: Plan, tools: FabricTools) -> None:
+        self._consortium = consortium
+        self._plan = plan
+        self._tools = tools
+        self._layout = tools.layout
+
+    def _configtxgen(self, args: list[str], what: str) -> None:
+        folder = write_configtx(self._consortium, self._plan, self._layout)
+        self._tools.run("configtxgen", args, env={"FABRIC_CFG_PATH": str(folder),
+                                                  "FABRIC_LOGGING_SPEC": "warning"},
+                        what=what)
+
+    def genesis_block(self) -> Path:
+        path = self._layout.genesis_block
+        if not path.exists():
+            self._configtxgen(["-profile", GENESIS_PROFILE, "-channelID", SYSTEM_CHANNEL,
+                               "-outputBlock", str(path)], "the system channel's genesis block")
+        return path
+
+    def channel_tx(self) -> Path:
+        channel = self._consortium.channel
+        path = self._layout.channel_dir / f"{channel}.tx"
+        if not path.exists():
+            self._configtxgen(["-profile", CHANNEL_PROFILE, "-channelID", channel,
+                               "-outputCreateChannelTx", str(path)],
+                              f"the creation transaction of channel {channel}")
+        return path
+
+    def anchor_update(self, msp_id: str) -> Path:
+        channel = self._consortium.channel
+        path = self._layout.channel_dir / f"anchors-{msp_id}.tx"
+        if not path.exists():
+            self._configtxgen(["-profile", CHANNEL_PROFILE, "-channelID", channel,
+                               "-asOrg", msp_id, "-outputAnchorPeersUpdate", str(path)],
+                              f"the anchor peer update of {msp_id}")
+        return path
