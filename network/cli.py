@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         consortium = load_consortium(args.description)
         plan = make_plan(consortium)
-        net = Network(consortium, plan, RunLayout(args.run_dir.resolve()),
-                      args.bin_dir.resolve(), args.builder_dir.resolve())
+        net = Network(consortium, RunLayout(args.run_dir.resolve()), args.bin_dir.resolve(),
+                      builder_dir=args.builder_dir.resolve())
         if args.command == "validate":
             for process, host, port in plan.ports():
                 print(f"{process:24} {host}:{port}")

@@ -31,7 +31,7 @@ from network.layout import RunLayout
 from network.lifecycle import ChaincodeLifecycle
 from network.nodes import start_orderers, start_peers
 from network.placement import Placement
-from network.plan import ChaincodeServer, Plan
+from network.plan import ChaincodeServer, Plan, make_plan
 from network.supervisor import ProcessState, Supervisor, check_ports_free
 
 #: Binaries each layer needs, all under the project's git-ignored .fabric/bin.
@@ -72,9 +72,10 @@ def resident_kib(pid: int) -> int | None:
 
 @dataclass(frozen=True)
 class Network:
-    """The network of ``consortium`` (its ``plan``), its files in ``layout``.
+    """The network of ``consortium``, its files in ``layout``, Fabric's binaries in ``bin_dir``.
 
-    ``builder_dir`` is the peer's chaincode-as-a-service builder (``make ccaas-builder``).
+    ``builder_dir`` is the peer's chaincode-as-a-service builder (``make ccaas-builder``;
+    by default ``<bin_dir>/../builders/ccaas``, where the Makefile puts it).
 
     ``placement`` says how to run a command on each host of the description (by default every
     host is this machine); every process and every enrolment of an organisation runs through
@@ -85,14 +86,24 @@ class Network:
     """
 
     consortium: Consortium
-    plan: Plan
     layout: RunLayout
     bin_dir: Path
-    builder_dir: Path
     placement: Placement = field(default_factory=Placement)
+    builder_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.placement.check_hosts(host for _, host, _ in self.plan.ports())
+        if self.builder_dir is None:
+            object.__setattr__(self, "builder_dir", self.bin_dir.parent / "builders" / "ccaas")
+
+    @property
+    def plan(self) -> Plan:
+        return make_plan(self.consortium)
+
+    @property
+    def _builder(self) -> Path:
+        assert self.builder_dir is not None  # set in __post_init__
+        return self.builder_dir
 
     @property
     def supervisor(self) -> Supervisor:
@@ -151,12 +162,12 @@ class Network:
         package_ids = bring_up_chaincode_servers(self.plan, self.layout, sup)
         if layer is Layer.CHAINCODE:
             return
-        if not (self.builder_dir / "bin" / "release").exists():
-            raise MissingBinary(f"{self.builder_dir}/bin is missing: run `make ccaas-builder`")
+        if not (self._builder / "bin" / "release").exists():
+            raise MissingBinary(f"{self._builder}/bin is missing: run `make ccaas-builder`")
         channel = self.channel
         genesis = ChannelArtifacts(self.consortium, self.plan, self.tools).genesis_block()
         start_orderers(self.plan, self.layout, sup, self.bin_dir, genesis)
-        start_peers(self.plan, self.layout, sup, self.bin_dir, self.builder_dir)
+        start_peers(self.plan, self.layout, sup, self.bin_dir, self._builder)
         channel.bring_up()
         lifecycle = self.lifecycle
         lifecycle.deploy(package_ids)

@@ -24,7 +24,6 @@ from gateway.stores import Role
 from network.control import Layer, Network
 from network.description import Consortium, load_consortium
 from network.layout import RunLayout
-from network.plan import make_plan
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
 from recommender.demo_world import World, WorldConfig, generate_world
@@ -59,7 +58,7 @@ def ca_network(tmp_path_factory: pytest.TempPathFactory,
     if not (BIN_DIR / "fabric-ca-server").exists():
         pytest.fail("Fabric CA is not built: run `make fabric-ca-bins`")
     tmp = tmp_path_factory.mktemp("network")
-    net = Network(make_plan(consortium), RunLayout(tmp / "run"), BIN_DIR)
+    net = Network(consortium, RunLayout(tmp / "run"), BIN_DIR)
     net.up(Layer.CA)
     try:
         yield net

@@ -21,7 +21,6 @@ from network.chaincode_package import read_package
 from network.chaincode_servers import current_package_id, registers_as
 from network.control import Layer, Network
 from network.description import ChaincodeSpec
-from network.plan import make_plan
 from network.supervisor import ProcessState
 
 pytestmark = pytest.mark.integration
@@ -155,7 +154,7 @@ def test_new_version_gets_a_new_package_and_restarts_the_server(chaincode_networ
     net = chaincode_network
     old_ids = {s.org: current_package_id(s, net.layout) for s in net.plan.chaincode_servers}
     version_2 = consortium.model_copy(update={"chaincode": ChaincodeSpec(version="1.1")})
-    upgraded = Network(make_plan(version_2), net.layout, net.bin_dir)
+    upgraded = Network(version_2, net.layout, net.bin_dir)
     try:
         upgraded.up(Layer.CHAINCODE)
         for server in upgraded.plan.chaincode_servers:

@@ -50,7 +50,6 @@ from network.description import Consortium, load_consortium
 from network.errors import PortInUse
 from network.layout import RunLayout
 from network.placement import Placement
-from network.plan import make_plan
 from network.supervisor import ProcessState, port_is_free
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -288,7 +287,7 @@ def network(hosts: Hosts, consortium: Consortium,
     if not (BIN_DIR / "fabric-ca-server").exists():
         pytest.fail("Fabric CA is not built: run `make fabric-ca-bins`")
     run = tmp_path_factory.mktemp("multihost-run") / "run"
-    net = Network(make_plan(consortium), RunLayout(run), BIN_DIR, hosts.placement())
+    net = Network(consortium, RunLayout(run), BIN_DIR, hosts.placement())
     try:
         net.up(Layer.CHAINCODE)
         yield net

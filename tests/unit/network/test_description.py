@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from network.description import Consensus, load_consortium
+from network.description import load_consortium
 from network.errors import DescriptionError
 from network.plan import IdentityKind, make_plan
 
@@ -23,14 +23,17 @@ def _base() -> dict:
 def test_default_description_has_three_retailers_and_raft():
     c = load_consortium(DEFAULT)
     assert [r.msp_id for r in c.retailers] == ["NorthwindMSP", "SouthgateMSP", "EastmarketMSP"]
-    assert c.consensus is Consensus.RAFT
+    assert c.consensus == "raft"
     assert c.orderer_count == 3
+    assert len(make_plan(c).orderers) == 3
 
 
-def test_consensus_override_selects_four_bft_nodes():
-    c = load_consortium(DEFAULT, consensus="bft")
-    assert c.orderer_count == 4
-    assert len(make_plan(c).orderers) == 4
+def test_bft_is_refused_in_one_line_naming_fabric_2_1(tmp_path):
+    data = _base()
+    data["consensus"] = "bft"
+    with pytest.raises(DescriptionError, match=r"consensus: Fabric 2\.1 has no BFT ordering") as e:
+        load_consortium(_write(tmp_path, data))
+    assert "\n" not in str(e.value)
 
 
 def test_adding_a_retailer_is_one_entry(tmp_path):
@@ -55,6 +58,10 @@ def test_adding_a_retailer_is_one_entry(tmp_path):
         (lambda d: d["retailers"][1].update(port_block=7010), "overlap"),
         (lambda d: d["chaincode"].update(version="1 0"), "chaincode.version"),
         (lambda d: d["chaincode"].update(name="Prefshare"), "chaincode.name"),
+        (lambda d: d["chaincode"].update(block_to_live=0), "chaincode.block_to_live"),
+        (lambda d: d["orderer_org"].update(batch_timeout_ms=2), "orderer_org.batch_timeout_ms"),
+        (lambda d: d["orderer_org"].update(max_message_count=0),
+         "orderer_org.max_message_count"),
     ],
 )
 def test_invalid_description_names_the_bad_field(tmp_path, mutate, field):
@@ -74,7 +81,7 @@ def test_missing_and_non_yaml_files_are_refused(tmp_path):
 
 
 def test_plan_ports_are_unique_per_host():
-    plan = make_plan(load_consortium(DEFAULT, consensus="bft"))
+    plan = make_plan(load_consortium(DEFAULT))
     ports = [(h, p) for _, h, p in plan.ports()]
     assert len(ports) == len(set(ports))
 

@@ -11,7 +11,6 @@ from network.description import load_consortium
 from network.errors import CommandFailed, PortInUse
 from network.layout import RunLayout
 from network.placement import Placement
-from network.plan import make_plan
 from network.supervisor import ProcessState, Supervisor, check_ports_free
 
 ENV = shutil.which("env") or "/usr/bin/env"
@@ -39,9 +38,9 @@ def test_placement_refuses_a_bad_host_or_an_empty_prefix(prefixes, message):
 
 
 def test_network_refuses_a_placement_for_a_host_no_node_runs_on(tmp_path):
-    plan = make_plan(load_consortium(Path("network/consortium.yaml")))
+    consortium = load_consortium(Path("network/consortium.yaml"))
     with pytest.raises(ValueError, match=r"10\.9\.9\.9"):
-        Network(plan, RunLayout(tmp_path), tmp_path, Placement.of({"10.9.9.9": [ENV]}))
+        Network(consortium, RunLayout(tmp_path), tmp_path, Placement.of({"10.9.9.9": [ENV]}))
 
 
 def test_supervisor_starts_a_process_through_its_hosts_prefix(tmp_path):
