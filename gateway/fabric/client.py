@@ -106,14 +106,17 @@ class _Client:
         for listener in listeners:
             listener.close()
 
-    def submit(self, proposal: Proposal, trusted_orgs: Sequence[str] | None
-               ) -> tuple[Transaction, Waiter]:
+    def endorse(self, proposal: Proposal, trusted_orgs: Sequence[str] | None) -> Transaction:
         proposal.sign(self.signer)
         responses = self.endorsers.endorse(proposal, trusted_orgs, self.timeouts.endorse)
         transaction = Transaction(proposal, [r for _, r in responses], hash=self.hash)
         transaction.sign(self.signer)
-        listener = self.listener(proposal.channel_id)
+        return transaction
+
+    def order(self, transaction: Transaction) -> Waiter:
+        listener = self.listener(transaction.channel_id)
         listener.wait_ready(self.timeouts.submit, transaction.transaction_id)
+        # Registered before the broadcast, so a commit faster than our next line is seen.
         waiter = listener.register(transaction.transaction_id)
         try:
             self.broadcaster.broadcast(transaction.envelope(), transaction.transaction_id,
@@ -121,7 +124,7 @@ class _Client:
         except BaseException:
             listener.forget(waiter)
             raise
-        return transaction, waiter
+        return waiter
 
 
 class Gateway:
@@ -306,23 +309,40 @@ class Contract:
         proposal.sign(self._client.signer)
         return self._client.endorsers.evaluate(proposal, self._client.timeouts.evaluate)
 
-    def submit_async(self, transaction_name: str, *, args: Sequence[Argument] = (),
-                     transient: Mapping[str, bytes] | None = None,
-                     endorsing_orgs: Sequence[str] | None = None) -> SubmittedTransaction:
-        """Endorse and broadcast; returns before the commit (see SubmittedTransaction.status).
+    def endorse(self, transaction_name: str, *, args: Sequence[Argument] = (),
+                transient: Mapping[str, bytes] | None = None,
+                endorsing_orgs: Sequence[str] | None = None) -> Transaction:
+        """Endorse on enough organisations; the signed transaction, not yet ordered.
 
         Raises ValueError when ``transient`` is non-empty and ``endorsing_orgs`` is not
         given (private data goes only to organisations the caller names) or the policy
-        cannot be met; EndorseError, EndorsementMismatchError, SubmitError,
-        CommitStatusError (the commit listener is not connected; nothing was sent).
+        cannot be met by the known peers; EndorseError, EndorsementMismatchError.
         """
         if transient and not endorsing_orgs:
             raise ValueError(
                 "endorsing_orgs must name the organisations trusted with transient data")
         proposal = self.new_proposal(transaction_name, args=args, transient=transient,
                                      endorsing_orgs=endorsing_orgs)
-        transaction, waiter = self._client.submit(proposal, endorsing_orgs)
-        return SubmittedTransaction(self._client, transaction, waiter)
+        return self._client.endorse(proposal, endorsing_orgs)
+
+    def submit_endorsed(self, transaction: Transaction) -> SubmittedTransaction:
+        """Order an endorsed transaction; returns once an orderer accepted it.
+
+        Raises SubmitError, CommitStatusError (the commit listener is not connected;
+        nothing was sent).
+        """
+        return SubmittedTransaction(self._client, transaction, self._client.order(transaction))
+
+    def submit_async(self, transaction_name: str, *, args: Sequence[Argument] = (),
+                     transient: Mapping[str, bytes] | None = None,
+                     endorsing_orgs: Sequence[str] | None = None) -> SubmittedTransaction:
+        """Endorse and order; returns before the commit (see SubmittedTransaction.status).
+
+        Raises what :meth:`endorse` and :meth:`submit_endorsed` raise.
+        """
+        transaction = self.endorse(transaction_name, args=args, transient=transient,
+                                   endorsing_orgs=endorsing_orgs)
+        return self.submit_endorsed(transaction)
 
     def submit(self, transaction_name: str, *, args: Sequence[Argument] = (),
                transient: Mapping[str, bytes] | None = None,

@@ -8,8 +8,11 @@ the :class:`~gateway.fabric.endorsement.EndorsementPlan` (own organisation first
 peer that cannot be reached, or that answers with a failure that is not the chaincode's
 own refusal (e.g. its chaincode server is down), is replaced by the next organisation's
 peer, so one peer down does not stop writes. A refusal by the chaincode (its JSON error,
-``chaincode.errors``) is final: the chaincode is deterministic, another peer would
-refuse too. The endorsements must then agree byte for byte.
+``chaincode.errors``) is final when the own peer refused too or could not answer: the
+chaincode is deterministic, another peer would refuse as well. When the own peer endorsed,
+another peer's refusal means its ledger is behind (a block the own peer committed has not
+reached it yet), and the next organisation is asked instead. The endorsements must then
+agree byte for byte.
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ class Endorsers:
                 break
             calls = [(n, self._stub(n).ProcessProposal.future(signed, timeout=timeout))
                      for n in batch]
+            refused_now: list[ErrorDetail] = []
             for node, call in calls:
                 try:
                     response = call.result()
@@ -118,9 +122,16 @@ class Endorsers:
                 detail = ErrorDetail(node.address, node.msp_id, refusal_message(response),
                                      int(response.response.status))
                 if chaincode_error_from_message(detail.message) is not None:
-                    refusals.append(detail)
+                    refused_now.append(detail)
                 else:
                     failures.append((grpc.StatusCode.ABORTED, detail))
+            if self.own.msp_id in endorsed:
+                # The own peer endorsed, so a refusal elsewhere comes from a peer whose
+                # ledger is behind (e.g. it has not committed the block that registered the
+                # customer yet): try the next organisation instead.
+                failures += [(grpc.StatusCode.ABORTED, d) for d in refused_now]
+            else:
+                refusals += refused_now
         tx_id = proposal.transaction_id
         if refusals:
             raise EndorseError("the chaincode refused the proposal", code=grpc.StatusCode.ABORTED,

@@ -1,0 +1,149 @@
+"""Latency of the ledger client on a running network: evaluate, and submit-to-commit of a
+consent grant, through :mod:`gateway.ledger` exactly as a gateway calls it.
+
+:class:`DemoCustomer` plays the customer's wallet (a P-256 key that signs statements the
+way the browser does, :func:`chaincode.keys.sign_document`); the integration tests use it
+too. The command line is :mod:`gateway.ledger_bench_cli`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from chaincode.canonical import b64url_encode
+from chaincode.fields import format_timestamp
+from chaincode.keys import CustomerKey, export_public_key, sign_document
+from gateway.ledger import ConsortiumLedger
+
+_consent_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class DemoCustomer:
+    """A customer's key pair and the statements she signs."""
+
+    private_key: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def new(cls) -> DemoCustomer:
+        return cls(ec.generate_private_key(ec.SECP256R1()))
+
+    @property
+    def public_key(self) -> str:
+        return export_public_key(self.private_key)
+
+    @property
+    def customer_id(self) -> str:
+        return CustomerKey.from_b64url(self.public_key).customer_id
+
+    def grant(self, recipients: Sequence[str], *, consent_id: str | None = None,
+              purposes: Sequence[str] = ("personalisation",),
+              categories: Sequence[str] = ("purchases", "views"),
+              days: int = 365) -> dict[str, Any]:
+        """A signed grant statement, given now (the chaincode accepts a few minutes of skew)."""
+        now = datetime.now(UTC)
+        doc: dict[str, Any] = {
+            "action": "grant",
+            "consent_id": consent_id or f"k-{os.getpid()}-{next(_consent_ids):08d}",
+            "customer_id": self.customer_id,
+            "given_at": format_timestamp(now - timedelta(seconds=5)),
+            "nonce": b64url_encode(os.urandom(18)),
+            "collection_method": "kiosk",
+            "policy_version": "2025-01",
+            "jurisdiction": "DE",
+            "recipients": list(recipients),
+            "purposes": list(purposes),
+            "data_categories": list(categories),
+            "expires_at": format_timestamp(now + timedelta(days=days)),
+        }
+        return {**doc, "signature": sign_document(self.private_key, doc)}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Latencies of one kind of call, in milliseconds, and the rate achieved."""
+
+    name: str
+    concurrency: int
+    count: int
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    per_second: float
+
+    def row(self) -> str:
+        return (f"| {self.name} | {self.concurrency} | {self.count} | {self.p50_ms:.1f} | "
+                f"{self.p99_ms:.1f} | {self.mean_ms:.1f} | {self.per_second:.1f} |")
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100) of a non-empty sample.
+
+    Raises ValueError for an empty sample.
+    """
+    if not samples:
+        raise ValueError("no samples")
+    ordered = sorted(samples)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def timed(name: str, calls: Sequence[Callable[[], Any]], concurrency: int) -> Summary:
+    """Run ``calls`` on ``concurrency`` threads and summarise each call's latency.
+
+    Raises whatever a call raises (the run stops at the first failure).
+    """
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def run(call: Callable[[], Any]) -> None:
+        start = time.perf_counter()
+        call()
+        elapsed = (time.perf_counter() - start) * 1000
+        with lock:
+            latencies.append(elapsed)
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for future in [pool.submit(run, c) for c in calls]:
+            future.result()
+    wall = time.perf_counter() - began
+    return Summary(name, concurrency, len(latencies), percentile(latencies, 50),
+                   percentile(latencies, 99), statistics.fmean(latencies),
+                   len(latencies) / wall)
+
+
+def bench_evaluate(ledger: ConsortiumLedger, customer: DemoCustomer, count: int,
+                   concurrency: int) -> Summary:
+    """``ListConsents`` of one registered customer on the own peer."""
+    calls = [lambda: ledger.list_consents(customer.customer_id)] * count
+    return timed("evaluate ListConsents", calls, concurrency)
+
+
+def bench_grants(ledger: ConsortiumLedger, customers: Sequence[DemoCustomer],
+                 recipients: Sequence[str], count: int, concurrency: int) -> Summary:
+    """``SubmitConsentStatement`` grants, submit to commit, spread over ``customers``.
+
+    Statements are signed before the clock starts: the customer's device signs, not us.
+    """
+    statements = [customers[i % len(customers)].grant(recipients) for i in range(count)]
+    calls = [(lambda s=s: ledger.submit_consent(s)) for s in statements]
+    return timed("submit consent grant", calls, concurrency)
+
+
+def register(ledger: ConsortiumLedger, customers: Sequence[DemoCustomer]) -> None:
+    """Register every customer's key (concurrently: each is its own key, no conflicts)."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for future in [pool.submit(ledger.register_customer, c.public_key) for c in customers]:
+            future.result()
