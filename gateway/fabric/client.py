@@ -161,6 +161,16 @@ class Gateway:
     def identity(self) -> Identity:
         return self._client.identity
 
+    @property
+    def peer(self) -> Node:
+        """The own peer (evaluate, commit status, events)."""
+        return self._client.peer
+
+    @property
+    def broadcaster(self) -> Broadcaster:
+        """The orderers, in the order they are tried."""
+        return self._client.broadcaster
+
     def network(self, name: str) -> Network:
         if not name:
             raise ValueError("network (channel) name must not be empty")
@@ -304,10 +314,8 @@ class Contract:
         own = self._client.identity.msp_id
         if endorsing_orgs is not None and own not in endorsing_orgs:
             raise ValueError(f"evaluate runs on the own peer, and {own} is not in endorsing_orgs")
-        proposal = self.new_proposal(transaction_name, args=args, transient=transient,
-                                     endorsing_orgs=endorsing_orgs)
-        proposal.sign(self._client.signer)
-        return self._client.endorsers.evaluate(proposal, self._client.timeouts.evaluate)
+        return self.evaluate_proposal(self.new_proposal(
+            transaction_name, args=args, transient=transient, endorsing_orgs=endorsing_orgs))
 
     def endorse(self, transaction_name: str, *, args: Sequence[Argument] = (),
                 transient: Mapping[str, bytes] | None = None,
@@ -332,6 +340,12 @@ class Contract:
         nothing was sent).
         """
         return SubmittedTransaction(self._client, transaction, self._client.order(transaction))
+
+    def evaluate_proposal(self, proposal: Proposal) -> bytes:
+        """Evaluate a proposal built with :meth:`new_proposal` (signed here unless a
+        signature was set, e.g. by an offline signer). Raises EvaluateError."""
+        proposal.sign(self._client.signer)
+        return self._client.endorsers.evaluate(proposal, self._client.timeouts.evaluate)
 
     def submit_async(self, transaction_name: str, *, args: Sequence[Argument] = (),
                      transient: Mapping[str, bytes] | None = None,

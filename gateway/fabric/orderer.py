@@ -41,6 +41,12 @@ class Broadcaster:
     def orderers(self) -> tuple[Node, ...]:
         return self._orderers
 
+    @property
+    def preferred(self) -> Node | None:
+        """The orderer tried first: the last one that accepted (the first at the start)."""
+        with self._lock:
+            return self._orderers[self._preferred] if self._orderers else None
+
     def broadcast(self, envelope: Any, transaction_id: str, timeout: float | None) -> Node:
         """Send ``envelope``; the orderer that accepted it.
 

@@ -139,6 +139,7 @@ def test_submit_is_endorsed_by_a_majority_and_commits_valid(northwind):
 
     assert _msp_ids(transaction.endorsers) == ["NorthwindMSP", "SouthgateMSP"]
     assert status.successful and status.block_number > 0
+    assert is_low_s(transaction.signature, P256_ORDER)
     assert json.loads(transaction.result)["customer_id"] == customer.customer_id
 
 
@@ -252,8 +253,8 @@ def test_peer_refuses_a_high_s_proposal_signature_and_accepts_ours(northwind, fa
     low.sign(ecdsa_signer(msp.private_key))
 
     with pytest.raises(EvaluateError):
-        northwind.gateway._client.endorsers.evaluate(high, 5.0)
-    assert northwind.gateway._client.endorsers.evaluate(low, 5.0)
+        contract.evaluate_proposal(high)
+    assert contract.evaluate_proposal(low)
     assert is_low_s(low.signature, P256_ORDER) and not is_low_s(high.signature, P256_ORDER)
 
 
@@ -271,8 +272,8 @@ def test_broadcast_fails_over_when_the_first_orderer_is_dead(connect, fabric_net
     _registered(connection)
     _registered(connection)
 
-    accepted = connection.gateway._client.broadcaster
-    assert accepted.orderers[accepted._preferred].address == real[0].address
+    preferred = connection.gateway.broadcaster.preferred
+    assert preferred is not None and preferred.address == real[0].address
 
 
 # --- commit status --------------------------------------------------------------------------
@@ -327,9 +328,8 @@ def test_mvcc_conflict_raises_commit_error(northwind):
 
 def test_too_few_endorsements_commit_as_endorsement_policy_failure(northwind, fabric_network):
     msp = load_msp_folder(fabric_network.layout.msp("northwind", "gateway"), "NorthwindMSP")
-    client = northwind.gateway._client
-    lone = Gateway.connect(msp.identity, ecdsa_signer(msp.private_key), client.peer,
-                           orderers=client.broadcaster.orderers,
+    lone = Gateway.connect(msp.identity, ecdsa_signer(msp.private_key), northwind.gateway.peer,
+                           orderers=northwind.gateway.broadcaster.orderers,
                            policy=EndorsementPolicy(("NorthwindMSP",), 1))
     try:
         with pytest.raises(CommitError) as caught:
