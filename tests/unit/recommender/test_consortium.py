@@ -6,9 +6,12 @@ import math
 import random
 from collections import Counter
 
+import numpy as np
 import pytest
 
+from recommender.blend import standardised
 from recommender.consortium import (
+    SERVED_GRID,
     CaseResult,
     ExperimentResult,
     Score,
@@ -20,6 +23,7 @@ from recommender.consortium import (
     split_consortium,
     visible_history,
 )
+from recommender.consortium.conditions import served_scores
 from recommender.consortium_cli import format_table
 from recommender.dataset import Interaction, Item
 from recommender.demo_world import WorldConfig
@@ -199,9 +203,38 @@ def test_every_condition_is_scored_on_the_same_customers(result: ExperimentResul
         assert sum(per_retailer) == result.row(case).n_users
 
 
+def test_served_weights_are_chosen_on_validation_for_every_retailer_and_case(
+    result: ExperimentResult,
+) -> None:
+    evaluated = {(row.retailer, row.case) for row in result.rows if row.retailer != "all"}
+    assert set(result.served_weights) == evaluated
+    assert set(result.served_weights.values()) <= set(SERVED_GRID)
+
+
+def test_served_blend_gains_for_new_customers_and_keeps_known_ones_level(
+    result: ExperimentResult,
+) -> None:
+    assert result.row("cold").lift("served") > 0.10
+    assert result.row("warm").lift("served") > -0.02
+
+
+def test_served_blend_at_zero_weights_ranks_exactly_as_the_silo() -> None:
+    rng = np.random.default_rng(0)
+    parts = (
+        standardised(rng.normal(size=(4, 9))),
+        rng.normal(size=(4, 9)),
+        rng.normal(size=(4, 9)),
+    )
+    silo_order = np.argsort(-parts[0], axis=1, kind="stable")
+    served = served_scores(parts, (0.0, 0.0))
+    assert np.array_equal(np.argsort(-served, axis=1, kind="stable"), silo_order)
+    assert SERVED_GRID[0] == (0.0, 0.0)  # a tie on validation keeps the silo
+
+
 def test_run_experiment_repeats_exactly_for_a_seed(result: ExperimentResult) -> None:
     again = run_experiment("demo", seed=21, quick=True, world_config=SPANNING, cold_share=0.4)
     assert again.rows == result.rows
+    assert again.served_weights == result.served_weights
 
 
 def test_run_experiment_rejects_an_unknown_world() -> None:
@@ -220,6 +253,7 @@ def _row(case: str, n: int, silo: float, shared: float) -> CaseResult:
         "shared": Score(n, shared, shared, shared),
         "shared_consent": Score(n, shared, shared, shared),
         "shared_no_context": Score(n, silo, silo, silo),
+        "served": Score(n, shared, shared, shared),
     }
     return CaseResult("all", case, n, scores)  # type: ignore[arg-type]
 

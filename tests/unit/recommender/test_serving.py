@@ -16,12 +16,12 @@ from recommender.config import ModelConfig
 from recommender.dataset import Interaction, Item, build_dataset
 from recommender.errors import InvalidRequest, ModelRejected, UnknownStore
 from recommender.model import HybridModel, rank_items
+from recommender.popularity import popularity_from_events
 from recommender.serving import (
     MAX_SUGGESTIONS,
     Suggestions,
     SuggestionService,
     history_from_events,
-    popularity_from_events,
 )
 from recommender.slices import (
     ConsentView,
