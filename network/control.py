@@ -29,7 +29,7 @@ from network.errors import MissingBinary, NetworkError
 from network.fabric_cli import FabricTools
 from network.layout import RunLayout
 from network.lifecycle import ChaincodeLifecycle
-from network.nodes import start_orderers, start_peers
+from network.nodes import start_orderers, start_peers, wait_raft_leader
 from network.placement import Placement
 from network.plan import ChaincodeServer, Plan, make_plan
 from network.supervisor import ProcessState, Supervisor, check_ports_free
@@ -173,6 +173,8 @@ class Network:
         lifecycle.deploy(package_ids)
         lifecycle.wait_answering()
         channel.wait_same_height()
+        # After a restart the orderers elect a leader again; until then nothing commits.
+        wait_raft_leader(self.plan, self.consortium.channel)
 
     def down(self) -> None:
         """Stop every node, keeping all data; harmless when nothing runs."""

@@ -15,12 +15,16 @@ Prometheus ``/metrics``) on the plan's operations port.
 from __future__ import annotations
 
 import os
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from network.ca import binary, wait_healthy
+from network.errors import NotReady
 from network.layout import RunLayout
 from network.plan import Orderer, Peer, Plan
 from network.supervisor import Supervisor
@@ -119,6 +123,41 @@ def write_core_yaml(peer: Peer, layout: RunLayout, config_dir: Path, builder_dir
     folder.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(derive_core_yaml(fabric_core, builder_dir), sort_keys=False)
     (folder / "core.yaml").write_text(text)
+
+
+def _metric_lines(host: str, port: int) -> list[str]:
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=2) as r:
+            return r.read().decode().splitlines()
+    except (urllib.error.URLError, OSError):
+        return []
+
+
+def raft_leader(plan: Plan, channel: str) -> Orderer | None:
+    """The orderer that leads ``channel``'s Raft cluster, from each orderer's Prometheus
+    ``consensus_etcdraft_is_leader`` gauge (None while there is no leader)."""
+    wanted = f'consensus_etcdraft_is_leader{{channel="{channel}"}} 1'
+    for o in plan.orderers:
+        if wanted in _metric_lines(o.host, o.operations_port):
+            return o
+    return None
+
+
+def wait_raft_leader(plan: Plan, channel: str, *, timeout: float = 60.0) -> Orderer:
+    """Wait until ``channel`` has a Raft leader; until then Broadcast answers
+    SERVICE_UNAVAILABLE.
+
+    Raises:
+        NotReady: no leader within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        leader = raft_leader(plan, channel)
+        if leader is not None:
+            return leader
+        if time.monotonic() >= deadline:
+            raise NotReady(f"no Raft leader for channel {channel} after {timeout:.0f} s")
+        time.sleep(0.25)
 
 
 def start_orderers(plan: Plan, layout: RunLayout, supervisor: Supervisor, bin_dir: Path,

@@ -49,18 +49,22 @@ def _listening(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def port_is_free(host: str, port: int, *, settle_s: float = 15.0) -> bool:
+def port_is_free(host: str, port: int, *, settle_s: float = 15.0,
+                 listener_settle_s: float = 3.0) -> bool:
     """True when ``host:port`` can be bound.
 
     A port that cannot be bound but has no listener is usually a socket of a process that
     has just exited, still being closed by the kernel; it is given up to ``settle_s`` seconds
-    to clear before the port counts as taken. A port with a listener is taken at once. (Under
-    load, a CA's port was seen unbindable for over 5 s after ``down`` with no socket left in
-    any state ``ss`` shows by the time it was looked at; 15 s has held.)
+    to clear before the port counts as taken. (Under load, a CA's port was seen unbindable
+    for over 5 s after ``down`` with no socket left in any state ``ss`` shows by the time it
+    was looked at; 15 s has held.) A port with a listener gets ``listener_settle_s``: right
+    after ``down`` of the whole network, a CA's port was seen still accepting connections
+    (2 runs in 10, gone by the time ``ss`` looked), then it counts as taken.
     """
-    deadline = time.monotonic() + settle_s
+    started = time.monotonic()
     while not _bindable(host, port):
-        if _listening(host, port) or time.monotonic() >= deadline:
+        waited = time.monotonic() - started
+        if waited >= settle_s or (_listening(host, port) and waited >= listener_settle_s):
             return False
         time.sleep(0.1)
     return True

@@ -31,15 +31,19 @@ from recommender.training import train_retailer_model
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = ROOT / ".fabric" / "bin"
-#: Integration tests use their own port block so they never meet a network started by `make`.
+#: Integration tests use their own port blocks so they never meet a network started by `make`:
+#: one for the CA-only network (gateways whose peer is down), one for the whole network, both
+#: below the kernel's ephemeral port range (32768+), where an outgoing connection could take one.
 TEST_PORT_BASE = 27000
+FABRIC_PORT_BASE = 24000
+BUILDER_DIR = ROOT / ".fabric" / "builders" / "ccaas"
 #: A small model: a fit on the tests' demo world takes a fraction of a second.
 TEST_MODEL = ModelConfig(no_components=8, epochs=3, seed=1)
 
 
-def _test_description(tmp: Path) -> Path:
+def _test_description(tmp: Path, port_base: int = TEST_PORT_BASE) -> Path:
     data = yaml.safe_load((ROOT / "network" / "consortium.yaml").read_text())
-    data["port_base"] = TEST_PORT_BASE
+    data["port_base"] = port_base
     path = tmp / "consortium.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -60,6 +64,33 @@ def ca_network(tmp_path_factory: pytest.TempPathFactory,
     tmp = tmp_path_factory.mktemp("network")
     net = Network(consortium, RunLayout(tmp / "run"), BIN_DIR)
     net.up(Layer.CA)
+    try:
+        yield net
+    finally:
+        net.clean()
+
+
+@pytest.fixture(scope="session")
+def fabric_consortium(tmp_path_factory: pytest.TempPathFactory) -> Consortium:
+    """The default consortium description, moved to the whole network's test port block."""
+    return load_consortium(_test_description(tmp_path_factory.mktemp("fabric-description"),
+                                             FABRIC_PORT_BASE))
+
+
+@pytest.fixture(scope="session")
+def fabric_network(tmp_path_factory: pytest.TempPathFactory,
+                   fabric_consortium: Consortium) -> Iterator[Network]:
+    """The whole network, as `make network-up` starts it: CAs, Raft orderers, peers, the
+    channel joined by every peer and the chaincode committed and answering. One per test
+    session (it takes about 25 s); tests that stop a node start it again."""
+    for name in ("peer", "orderer", "configtxgen", "fabric-ca-server"):
+        if not (BIN_DIR / name).exists():
+            pytest.fail(f"{name} is not built: run `make fabric-bins`")
+    if not (BUILDER_DIR / "bin" / "release").exists():
+        pytest.fail("the chaincode-as-a-service builder is not built: run `make ccaas-builder`")
+    net = Network(fabric_consortium, RunLayout(tmp_path_factory.mktemp("fabric") / "run"),
+                  BIN_DIR, builder_dir=BUILDER_DIR)
+    net.up()
     try:
         yield net
     finally:
