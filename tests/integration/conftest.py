@@ -172,19 +172,11 @@ def _serve(settings: GatewaySettings, root_ca: Path) -> Iterator[RunningGateway]
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def start_gateway(ca_network: Network, consortium: Consortium,
-                  tmp_path_factory: pytest.TempPathFactory
-                  ) -> Callable[..., AbstractContextManager[RunningGateway]]:
-    """Start a retailer's gateway for a module::
+GatewayStarter = Callable[..., AbstractContextManager[RunningGateway]]
 
-        with start_gateway("southgate", catalogue=catalogue, http_port=27287) as gateway: ...
 
-    Settings come from the consortium (``settings_for_retailer``) with a fresh data folder,
-    the catalogue written there, short ledger timeouts (its peer is down), and ``overrides``.
-    Each module picks its own retailer or port, so modules never share a server's state.
-    """
-
+def _gateway_starter(net: Network, tmp_path_factory: pytest.TempPathFactory,
+                     defaults: dict[str, Any]) -> GatewayStarter:
     @contextmanager
     def start(retailer: str, *, catalogue: Catalogue | None = None,
               **overrides: Any) -> Iterator[RunningGateway]:
@@ -192,10 +184,35 @@ def start_gateway(ca_network: Network, consortium: Consortium,
         if catalogue is not None:
             (data_dir / "catalogue.json").write_text(catalogue.to_json())
             overrides.setdefault("catalogue_path", data_dir / "catalogue.json")
-        values: dict[str, Any] = {"data_dir": data_dir, "evaluate_timeout_s": 2.0,
-                                  "endorse_timeout_s": 2.0, **overrides}
-        settings = settings_for_retailer(consortium, retailer, ca_network.layout, **values)
-        with _serve(settings, ca_network.layout.ca_root_cert(retailer)) as running:
+        values: dict[str, Any] = {"data_dir": data_dir, **defaults, **overrides}
+        settings = settings_for_retailer(net.consortium, retailer, net.layout, **values)
+        with _serve(settings, net.layout.ca_root_cert(retailer)) as running:
             yield running
 
     return start
+
+
+@pytest.fixture(scope="session")
+def start_gateway(ca_network: Network,
+                  tmp_path_factory: pytest.TempPathFactory) -> GatewayStarter:
+    """Start a retailer's gateway whose peer is down (the CA-only network) for a module::
+
+        with start_gateway("southgate", catalogue=catalogue, http_port=27287) as gateway: ...
+
+    Settings come from the consortium (``settings_for_retailer``) with a fresh data folder,
+    the catalogue written there, short ledger timeouts (its peer is down), and ``overrides``.
+    Each module picks its own retailer or port, so modules never share a server's state.
+    """
+    return _gateway_starter(ca_network, tmp_path_factory,
+                            {"evaluate_timeout_s": 2.0, "endorse_timeout_s": 2.0})
+
+
+@pytest.fixture(scope="session")
+def start_ledger_gateway(fabric_network: Network,
+                         tmp_path_factory: pytest.TempPathFactory) -> GatewayStarter:
+    """Start a retailer's gateway on the whole network (its own peer, the orderers), as
+    :func:`start_gateway` does otherwise::
+
+        with start_ledger_gateway("northwind", catalogue=catalogue, http_port=24280) as gw: ...
+    """
+    return _gateway_starter(fabric_network, tmp_path_factory, {})

@@ -1,9 +1,7 @@
 """The Fabric client against a real Fabric 2.1.1 network: 3 Raft orderers, one peer per
 retailer, the Python chaincode as a service, MAJORITY endorsement, one collection.
 
-Until the session fixture ``fabric_network`` exists in conftest.py, the local fixture below
-uses the network ``make network-up`` started in ``.run`` (skipping when it is not READY).
-Switching is one line: delete the local fixture.
+The network is the session's (conftest ``fabric_network``); no test here stops a node.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,30 +42,9 @@ from gateway.fabric.signing import CURVE_ORDERS, is_low_s
 from gateway.ledger import LedgerConnection, open_ledger
 from gateway.ledger_bench import DemoCustomer
 from gateway.settings import NodeEndpoint, settings_for_retailer
-from network.description import Consortium, load_consortium
-from network.layout import RunLayout
-from network.plan import Plan, make_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 P256_ORDER = CURVE_ORDERS["secp256r1"]
-
-
-@dataclass(frozen=True)
-class _RunningNetwork:
-    consortium: Consortium
-    plan: Plan
-    layout: RunLayout
-    bin_dir: Path
-
-
-@pytest.fixture(scope="module")
-def fabric_network() -> _RunningNetwork:
-    """The dev network in .run (local stand-in for the session fixture of conftest.py)."""
-    run = ROOT / ".run"
-    if not (run / "READY").exists():
-        pytest.skip("no Fabric network is READY in .run (make network-up)")
-    consortium = load_consortium(ROOT / "network" / "consortium.yaml")
-    return _RunningNetwork(consortium, make_plan(consortium), RunLayout(run), ROOT / ".fabric/bin")
 
 
 def _dead_port() -> int:
