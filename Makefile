@@ -8,11 +8,10 @@ PY := $(VENV)/bin/python
 FABRIC_BIN := .fabric/bin
 # The peer's external builder for chaincode as a service (core.yaml externalBuilders path).
 CCAAS_BUILDER := .fabric/builders/ccaas
-CONSENSUS ?=
-NETWORK := $(PY) -m network $(if $(CONSENSUS),--consensus $(CONSENSUS))
+NETWORK := $(PY) -m network
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: help venv web fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration bench bench-recommender bench-consortium bench-serving \
+.PHONY: help venv web fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration bench bench-recommender bench-consortium bench-serving bench-ledger \
         network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate run down clean
 
 help: ## List every target, one line each
@@ -27,7 +26,7 @@ $(VENV_STAMP): pyproject.toml
 
 venv: $(VENV_STAMP) ## Install the Python environment into .venv (skipped when up to date)
 
-fabric-bins: ## Build pinned Fabric (peer, orderer, tools) and Fabric CA into .fabric/bin (skipped when present)
+fabric-bins: ## Build Fabric 2.1.1 (peer, orderer, configtxgen, configtxlator, discover) and Fabric CA 1.5.21 into .fabric/bin (skipped when present)
 	@bash network/install-fabric.sh $(FABRIC_BIN) all
 
 fabric-ca-bins: ## Build only the pinned Fabric CA server and client into .fabric/bin
@@ -39,7 +38,7 @@ ccaas-builder: ## Build the peer's chaincode-as-a-service builder (detect, build
 network-validate: venv ## Check network/consortium.yaml and print the port plan
 	@$(NETWORK) validate
 
-network-up: venv fabric-bins ccaas-builder ## Start the whole network and wait until healthy (CONSENSUS=raft|bft)
+network-up: venv fabric-bins ccaas-builder ## Start CAs, Raft orderers, peers, channel and chaincode; wait until all healthy
 	@$(NETWORK) up
 
 network-up-ca: venv fabric-ca-bins ## Start only the organisations' CAs and enrol every identity
@@ -48,7 +47,7 @@ network-up-ca: venv fabric-ca-bins ## Start only the organisations' CAs and enro
 network-up-chaincode: venv fabric-ca-bins ## CAs, then each retailer's chaincode package and chaincode server (TLS, supervised)
 	@$(NETWORK) up --layer chaincode
 
-network-status: venv ## Each node's state and health; fails if a node crashed
+network-status: venv ## Each node's state, health, channel height and memory; fails if a node crashed
 	@$(NETWORK) status
 
 network-down: venv ## Stop every node, keep data (a later network-up resumes)
@@ -75,21 +74,24 @@ bench-consortium: venv ## Consortium lift: siloed vs shared (all / 60% consentin
 bench-serving: venv ## Kiosk suggestion latency (p50/p99, calls/s) on the demo world
 	OPENBLAS_NUM_THREADS=1 $(PY) -m recommender.serving_cli
 
+bench-ledger: network-up ## Ledger figures on the running network: evaluate, consent grant submit-to-commit p50/p99
+	$(PY) -m gateway.ledger_bench_cli
+
 test-unit: venv ## Unit tests (pure logic, no processes started)
 	$(PY) -m pytest tests/unit
 
 test-go: ## Go tests and vet of the chaincode-as-a-service builder
 	cd network/ccaas-builder && go vet ./... && go test ./...
 
-test-integration: venv fabric-ca-bins ccaas-builder web ## Integration tests against real processes on 127.0.0.1
+test-integration: venv fabric-bins ccaas-builder web ## Integration tests against real processes on 127.0.0.1 (the whole Fabric network)
 	$(PY) -m pytest tests/integration
 
-test: venv fabric-ca-bins ccaas-builder web ## Lint, Go tests, unit and integration tests (what CI runs)
+test: venv fabric-bins ccaas-builder web ## Lint, Go tests, unit and integration tests (what CI runs)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-go
 	$(PY) -m pytest tests
 
-run: venv web fabric-bins network-up ## Set up everything and run the demo consortium (stops at the Fabric build today: docs/blockers.md)
+run: venv web fabric-bins network-up ## Set up everything and run the demo consortium
 
 down: network-down ## Stop everything `make run` started
 
