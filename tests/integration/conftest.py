@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import ssl
 import threading
 import time
@@ -24,6 +26,7 @@ from gateway.stores import Role
 from network.control import Layer, Network
 from network.description import Consortium, load_consortium
 from network.layout import RunLayout
+from network.plan import Peer
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
 from recommender.demo_world import World, WorldConfig, generate_world
@@ -95,6 +98,57 @@ def fabric_network(tmp_path_factory: pytest.TempPathFactory,
         yield net
     finally:
         net.clean()
+
+
+class GatewayCli:
+    """Fabric's own ``peer`` CLI acting as a retailer's gateway identity (its Fabric CA
+    certificate carries the role the chaincode asks for), independent of the project's client."""
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.tools = net.tools
+        self.channel = net.consortium.channel
+        self.name = net.consortium.chaincode.name
+
+    def peer(self, org: str) -> Peer:
+        return next(p for p in self.net.plan.peers if p.org == org)
+
+    def env(self, at: Peer, as_org: str) -> dict[str, str]:
+        env = self.tools.admin_env(at)
+        as_peer = self.peer(as_org)
+        env["CORE_PEER_LOCALMSPID"] = as_peer.msp_id
+        env["CORE_PEER_MSPCONFIGPATH"] = str(self.net.layout.msp(as_org, "gateway"))
+        return env
+
+    def invoke(self, as_org: str, endorsers: list[str], *args: str,
+               transient: dict[str, bytes] | None = None) -> str:
+        targets: list[str] = []
+        for org in endorsers:
+            targets += ["--peerAddresses", self.peer(org).address,
+                        "--tlsRootCertFiles", str(self.net.layout.ca_root_cert(org))]
+        extra = []
+        if transient:
+            extra = ["--transient", json.dumps(
+                {k: base64.b64encode(v).decode() for k, v in transient.items()})]
+        return self.tools.run("peer", [
+            "chaincode", "invoke", "-C", self.channel, "-n", self.name,
+            "-c", json.dumps({"Args": list(args)}), "--waitForEvent", *targets, *extra,
+            *self.tools.orderer_args(self.net.plan.orderers[0])],
+            env=self.env(self.peer(as_org), as_org), what="invoke", timeout=60)
+
+    def query(self, at_org: str, as_org: str, *args: str) -> Any:
+        out = self.tools.run("peer", [
+            "chaincode", "query", "-C", self.channel, "-n", self.name,
+            "-c", json.dumps({"Args": list(args)})],
+            env=self.env(self.peer(at_org), as_org), what="query", timeout=30)
+        return json.loads(out.strip().splitlines()[-1])
+
+
+
+@pytest.fixture(scope="session")
+def gateway_cli(fabric_network: Network) -> GatewayCli:
+    """Fabric's ``peer`` CLI on the session network, as any retailer's gateway identity."""
+    return GatewayCli(fabric_network)
 
 
 @pytest.fixture(scope="session")

@@ -13,101 +13,33 @@ import base64
 import json
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from fabric_protos.common import common_pb2
 
 from chaincode.fields import format_timestamp
-from chaincode.keys import CustomerKey, export_public_key, sign_document
+from chaincode.keys import sign_document
+from gateway.ledger_bench import DemoCustomer
 from network.cli import main as network_cli
 from network.control import Network
 from network.errors import CommandFailed
 from network.nodes import wait_raft_leader
-from network.plan import Peer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@dataclass
-class Customer:
-    private_key: ec.EllipticCurvePrivateKey
-
-    @classmethod
-    def new(cls) -> Customer:
-        return cls(ec.generate_private_key(ec.SECP256R1()))
-
-    @property
-    def public_key(self) -> str:
-        return export_public_key(self.private_key)
-
-    @property
-    def id(self) -> str:
-        return CustomerKey.from_b64url(self.public_key).customer_id
-
-    def grant(self, recipients: list[str], *, consent_id: str = "k-0001") -> str:
-        now = datetime.now(UTC)
-        doc: dict[str, Any] = {
-            "action": "grant", "consent_id": consent_id, "customer_id": self.id,
-            "given_at": format_timestamp(now - timedelta(seconds=30)),
-            "nonce": secrets.token_urlsafe(16), "collection_method": "kiosk",
-            "policy_version": "2025-01", "jurisdiction": "DE", "recipients": recipients,
-            "purposes": ["personalisation"], "data_categories": ["purchases"],
-            "expires_at": format_timestamp(now + timedelta(days=30)),
-        }
-        return json.dumps({**doc, "signature": sign_document(self.private_key, doc)})
-
-
-class Cli:
-    """Fabric's ``peer`` CLI acting as a retailer's gateway identity."""
-
-    def __init__(self, net: Network) -> None:
-        self.net = net
-        self.tools = net.tools
-        self.channel = net.consortium.channel
-        self.name = net.consortium.chaincode.name
-
-    def peer(self, org: str) -> Peer:
-        return next(p for p in self.net.plan.peers if p.org == org)
-
-    def _env(self, at: Peer, as_org: str) -> dict[str, str]:
-        env = self.tools.admin_env(at)
-        as_peer = self.peer(as_org)
-        env["CORE_PEER_LOCALMSPID"] = as_peer.msp_id
-        env["CORE_PEER_MSPCONFIGPATH"] = str(self.net.layout.msp(as_org, "gateway"))
-        return env
-
-    def invoke(self, as_org: str, endorsers: list[str], *args: str,
-               transient: dict[str, bytes] | None = None) -> str:
-        targets: list[str] = []
-        for org in endorsers:
-            targets += ["--peerAddresses", self.peer(org).address,
-                        "--tlsRootCertFiles", str(self.net.layout.ca_root_cert(org))]
-        extra = []
-        if transient:
-            extra = ["--transient", json.dumps(
-                {k: base64.b64encode(v).decode() for k, v in transient.items()})]
-        return self.tools.run("peer", [
-            "chaincode", "invoke", "-C", self.channel, "-n", self.name,
-            "-c", json.dumps({"Args": list(args)}), "--waitForEvent", *targets, *extra,
-            *self.tools.orderer_args(self.net.plan.orderers[0])],
-            env=self._env(self.peer(as_org), as_org), what="invoke", timeout=60)
-
-    def query(self, at_org: str, as_org: str, *args: str) -> Any:
-        out = self.tools.run("peer", [
-            "chaincode", "query", "-C", self.channel, "-n", self.name,
-            "-c", json.dumps({"Args": list(args)})],
-            env=self._env(self.peer(at_org), as_org), what="query", timeout=30)
-        return json.loads(out.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
-def cli(fabric_network: Network) -> Cli:
-    return Cli(fabric_network)
+def cli(gateway_cli: Any) -> Any:
+    return gateway_cli
+
+
+def _grant(customer: DemoCustomer, recipients: list[str]) -> str:
+    """Her signed grant of purchases for personalisation to ``recipients``, as JSON text."""
+    return json.dumps(customer.grant(recipients, consent_id="k-0001",
+                                     categories=("purchases",)))
 
 
 def _retailers(net: Network) -> list[str]:
@@ -175,41 +107,42 @@ def network_cli_for(net: Network, *command: str) -> int:
 
 
 def test_invoked_write_is_read_back_on_every_peer(cli, fabric_network):
-    alice = Customer.new()
+    alice = DemoCustomer.new()
     retailers = _retailers(fabric_network)
     with pytest.raises(CommandFailed, match="UNKNOWN_CUSTOMER"):
-        cli.query(retailers[0], retailers[0], "ListConsents", alice.id)
+        cli.query(retailers[0], retailers[0], "ListConsents", alice.customer_id)
     cli.invoke(retailers[0], retailers[:2], "RegisterCustomer", alice.public_key)
     cli.invoke(retailers[0], retailers[:2], "SubmitConsentStatement",
-               alice.grant([_msp(fabric_network, retailers[1])]))
+               _grant(alice, [_msp(fabric_network, retailers[1])]))
     for org in retailers:
-        consents = cli.query(org, org, "ListConsents", alice.id)["consents"]
+        consents = cli.query(org, org, "ListConsents", alice.customer_id)["consents"]
         assert [c["consent_id"] for c in consents] == ["k-0001"], org
         assert consents[0]["status"] == "active"
 
 
 def test_a_forged_consent_is_refused_by_the_chaincode(cli, fabric_network):
-    alice, mallory = Customer.new(), Customer.new()
+    alice, mallory = DemoCustomer.new(), DemoCustomer.new()
     retailers = _retailers(fabric_network)
     cli.invoke(retailers[0], retailers[:2], "RegisterCustomer", alice.public_key)
-    forged = json.loads(alice.grant([_msp(fabric_network, retailers[2])]))
+    forged = alice.grant([_msp(fabric_network, retailers[2])], consent_id="k-0001")
     unsigned = {k: v for k, v in forged.items() if k != "signature"}
     forged["signature"] = sign_document(mallory.private_key, unsigned)
     with pytest.raises(CommandFailed, match="BAD_SIGNATURE"):
         cli.invoke(retailers[2], retailers[1:], "SubmitConsentStatement", json.dumps(forged))
-    assert cli.query(retailers[0], retailers[0], "ListConsents", alice.id)["consents"] == []
+    found = cli.query(retailers[0], retailers[0], "ListConsents", alice.customer_id)
+    assert found["consents"] == []
 
 
 def test_private_write_is_readable_on_every_member_peer_and_in_no_block(cli, fabric_network):
     net = fabric_network
     writer, reader = _retailers(net)[0], _retailers(net)[1]
-    alice = Customer.new()
+    alice = DemoCustomer.new()
     cli.invoke(writer, [writer, reader], "RegisterCustomer", alice.public_key)
     cli.invoke(writer, [writer, reader], "SubmitConsentStatement",
-               alice.grant([_msp(net, reader)]))
+               _grant(alice, [_msp(net, reader)]))
     marker = f"sku-marker-{secrets.token_hex(8)}"
     event = {
-        "event_id": "e-000001", "customer_id": alice.id, "retailer": _msp(net, writer),
+        "event_id": "e-000001", "customer_id": alice.customer_id, "retailer": _msp(net, writer),
         "item_id": marker, "item_category": "outdoor/shoes", "event_type": "purchase",
         "value": 1, "store_id": "berlin-01",
         "timestamp": format_timestamp(datetime.now(UTC) - timedelta(minutes=5)),
@@ -218,7 +151,7 @@ def test_private_write_is_readable_on_every_member_peer_and_in_no_block(cli, fab
     cli.invoke(writer, [writer, reader], "RecordPreferenceEvents",
                transient={"events": json.dumps([event]).encode()})
     for org in _retailers(net):  # the reader's consent, checked on each member's peer
-        found = cli.query(org, reader, "ReadPreferences", alice.id, "personalisation")
+        found = cli.query(org, reader, "ReadPreferences", alice.customer_id, "personalisation")
         assert [e["item_id"] for e in found["events"]] == [marker], org
     blocks = [f for f in net.layout.root.rglob("blockfile_*") if f.is_file()]
     assert len(blocks) >= 6  # each peer's and each orderer's chain of the channel
@@ -231,18 +164,18 @@ def test_private_write_is_readable_on_every_member_peer_and_in_no_block(cli, fab
 def test_down_then_up_keeps_heights_and_state(cli, fabric_network):
     net = fabric_network
     org = _retailers(net)[0]
-    alice = Customer.new()
+    alice = DemoCustomer.new()
     cli.invoke(org, _retailers(net)[:2], "RegisterCustomer", alice.public_key)
     cli.invoke(org, _retailers(net)[:2], "SubmitConsentStatement",
-               alice.grant([_msp(net, _retailers(net)[1])]))
+               _grant(alice, [_msp(net, _retailers(net)[1])]))
     before = net.channel.wait_same_height()
-    state = {o: cli.query(o, o, "ListConsents", alice.id) for o in _retailers(net)}
+    state = {o: cli.query(o, o, "ListConsents", alice.customer_id) for o in _retailers(net)}
     assert all(len(found["consents"]) == 1 for found in state.values())
     net.down()
     assert all(not r.healthy for r in net.status())
     net.up()
     assert net.channel.wait_same_height() == before
-    assert {o: cli.query(o, o, "ListConsents", alice.id) for o in _retailers(net)} == state
+    assert {o: cli.query(o, o, "ListConsents", alice.customer_id) for o in _retailers(net)} == state
 
 
 def test_raft_leader_killed_transactions_commit_and_it_catches_up(cli, fabric_network):
@@ -257,8 +190,8 @@ def test_raft_leader_killed_transactions_commit_and_it_catches_up(cli, fabric_ne
         assert survivor != victim
         written = []
         for _ in range(3):
-            alice = Customer.new()
-            written.append(alice.id)
+            alice = DemoCustomer.new()
+            written.append(alice.customer_id)
             cli.tools.run("peer", [
                 "chaincode", "invoke", "-C", cli.channel, "-n", cli.name,
                 "-c", json.dumps({"Args": ["RegisterCustomer", alice.public_key]}),
@@ -268,7 +201,7 @@ def test_raft_leader_killed_transactions_commit_and_it_catches_up(cli, fabric_ne
                 "--peerAddresses", cli.peer(retailers[1]).address,
                 "--tlsRootCertFiles", str(net.layout.ca_root_cert(retailers[1])),
                 *cli.tools.orderer_args(survivor)],
-                env=cli._env(cli.peer(retailers[0]), retailers[0]), what="invoke",
+                env=cli.env(cli.peer(retailers[0]), retailers[0]), what="invoke",
                 timeout=60)
         height = net.channel.wait_same_height()
         for customer_id in written:
