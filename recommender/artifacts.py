@@ -8,6 +8,11 @@ An artifact is a directory holding two files:
 * ``manifest.json``: format name and version, model config, id maps and feature names,
   caller metadata, each array's dtype and shape, and ``content_sha256``.
 
+A served model may carry its sequence part (:class:`~recommender.blend.SequencePart`): the
+item-item similarity as three more CSR arrays (``sequence.similarity.*``) and its window,
+recency and blend weight under the manifest's ``sequence`` key. An artifact without it serves
+the hybrid alone, so artifacts written before the part existed still load.
+
 ``content_sha256`` is the SHA-256 of the manifest (without that field) as canonical JSON and
 of every array's name, dtype, shape and bytes, in name order; :func:`load_model` recomputes it,
 so a change to any byte of either file is detected. The hash is also the model's identity (the
@@ -34,15 +39,18 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import ValidationError
 
+from recommender.blend import SequencePart
 from recommender.config import ModelConfig
 from recommender.dataset import Dataset, ModelIndex
 from recommender.model import LIGHTFM_STATE, HybridModel
+from recommender.sequence import SequenceNeighbours
 
 FORMAT_NAME = "prefshare-hybrid-model"
 FORMAT_VERSION = 1
 ARRAYS_FILE = "arrays.npz"
 MANIFEST_FILE = "manifest.json"
 _MATRICES = ("user_features", "item_features", "train")
+_SIMILARITY = "sequence.similarity"
 
 
 class ArtifactError(Exception):
@@ -68,6 +76,8 @@ class LoadedArtifact:
     index: ModelIndex
     metadata: Mapping[str, Any]
     content_sha256: str
+    #: The served blend's sequence part, ``None`` for a hybrid-only artifact.
+    sequence: SequencePart | None = None
 
 
 def _canonical_json(value: object) -> bytes:
@@ -91,13 +101,15 @@ def _content_hash(manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray])
     return digest.hexdigest()
 
 
-def _model_arrays(model: HybridModel) -> dict[str, np.ndarray]:
+def _model_arrays(model: HybridModel, sequence: SequencePart | None) -> dict[str, np.ndarray]:
     arrays = {f"lightfm.{name}": value for name, value in model.lightfm_state().items()}
     matrices = {
         "user_features": model.user_features,
         "item_features": model.item_features,
         "train": model.train_interactions,
     }
+    if sequence is not None:
+        matrices[_SIMILARITY] = sequence.neighbours.similarity
     for name, matrix in matrices.items():
         csr = sp.csr_matrix(matrix, dtype=np.float32)
         csr.sort_indices()
@@ -105,6 +117,25 @@ def _model_arrays(model: HybridModel) -> dict[str, np.ndarray]:
         arrays[f"{name}.indices"] = csr.indices.astype(np.int64)
         arrays[f"{name}.indptr"] = csr.indptr.astype(np.int64)
     return arrays
+
+
+def _sequence_entry(sequence: SequencePart) -> dict[str, float]:
+    nb = sequence.neighbours
+    return {"window": nb.window, "recency": nb.recency, "weight": sequence.weight}
+
+
+def _read_sequence(
+    manifest: Mapping[str, Any], matrix: sp.csr_matrix | None
+) -> SequencePart | None:
+    entry = manifest.get("sequence")
+    if entry is None and matrix is None:
+        return None
+    if not isinstance(entry, dict) or matrix is None:
+        raise CorruptArtifact("the sequence part is incomplete")
+    neighbours = SequenceNeighbours.restore(
+        matrix, window=entry["window"], recency=entry["recency"]
+    )
+    return SequencePart(neighbours, entry["weight"])
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -119,15 +150,20 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def save_model(
-    model: HybridModel, dataset: Dataset, path: str | os.PathLike[str], *, metadata: dict
+    model: HybridModel,
+    dataset: Dataset,
+    path: str | os.PathLike[str],
+    *,
+    metadata: dict,
+    sequence: SequencePart | None = None,
 ) -> str:
-    """Write ``model`` (fitted on ``dataset``) to the directory ``path``; return its content
-    hash (SHA-256, hex).
+    """Write ``model`` (fitted on ``dataset``) and its optional ``sequence`` part to the
+    directory ``path``; return the content hash (SHA-256, hex).
 
     ``metadata`` must be JSON-serialisable (e.g. training snapshot, metrics, consent filter).
     The directory is created if needed; existing artifact files in it are replaced.
-    Raises ``ValueError`` if the model is unfitted, was not fitted on ``dataset``'s index, or
-    the metadata is not JSON.
+    Raises ``ValueError`` if the model is unfitted, was not fitted on ``dataset``'s index, the
+    sequence part covers another number of items, or the metadata is not JSON.
     """
     if not model.is_fitted:
         raise ValueError("cannot save an unfitted model")
@@ -138,7 +174,9 @@ def save_model(
         metadata_json = json.loads(_canonical_json(metadata))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"metadata is not JSON-serialisable: {exc}") from exc
-    arrays = _model_arrays(model)
+    if sequence is not None and sequence.neighbours.n_items != index.n_items:
+        raise ValueError("the sequence part covers another number of items than the model")
+    arrays = _model_arrays(model, sequence)
     manifest: dict[str, Any] = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -150,6 +188,7 @@ def save_model(
             "item_feature_names": list(index.item_feature_names),
         },
         "metadata": metadata_json,
+        **({} if sequence is None else {"sequence": _sequence_entry(sequence)}),
         "arrays": {
             name: {"dtype": a.dtype.str, "shape": list(a.shape)} for name, a in arrays.items()
         },
@@ -230,14 +269,17 @@ def load_artifact(path: str | os.PathLike[str]) -> LoadedArtifact:
             "user_features": (index.n_users, len(index.user_feature_names)),
             "item_features": (index.n_items, len(index.item_feature_names)),
             "train": (index.n_users, index.n_items),
+            _SIMILARITY: (index.n_items, index.n_items),
         }
         matrices = {
             name: sp.csr_matrix(
                 (arrays[f"{name}.data"], arrays[f"{name}.indices"], arrays[f"{name}.indptr"]),
                 shape=shapes[name],
             )
-            for name in _MATRICES
+            for name in (*_MATRICES, _SIMILARITY)
+            if name in _MATRICES or f"{name}.data" in arrays
         }
+        sequence = _read_sequence(manifest, matrices.get(_SIMILARITY))
         model = HybridModel.restore(
             config,
             index,
@@ -251,7 +293,7 @@ def load_artifact(path: str | os.PathLike[str]) -> LoadedArtifact:
     metadata = manifest.get("metadata")
     if not isinstance(metadata, dict):
         raise CorruptArtifact("the manifest's metadata is not an object")
-    return LoadedArtifact(model, index, MappingProxyType(metadata), str(recorded))
+    return LoadedArtifact(model, index, MappingProxyType(metadata), str(recorded), sequence)
 
 
 def load_model(path: str | os.PathLike[str]) -> tuple[HybridModel, ModelIndex]:

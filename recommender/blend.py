@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,6 +39,33 @@ def standardised(scores: np.ndarray) -> np.ndarray:
     )
 
 
+def _check_weight(weight: object) -> float:
+    if isinstance(weight, bool) or not isinstance(weight, int | float):
+        raise ValueError(f"weight must be a number, got {weight!r}")
+    if not (math.isfinite(weight) and weight >= 0):
+        raise ValueError(f"weight must be finite and >= 0, got {weight!r}")
+    return float(weight)
+
+
+@dataclass(frozen=True)
+class SequencePart:
+    """The sequence neighbours and their ``weight`` in the blend, as an artifact stores them
+    beside the hybrid. Raises ``ValueError`` for a negative or non-finite weight."""
+
+    neighbours: SequenceNeighbours
+    weight: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", _check_weight(self.weight))
+
+    def blend(self, hybrid: np.ndarray, sequence: np.ndarray) -> np.ndarray:
+        """``z(hybrid) + weight * z(sequence)`` of two ``(n_users, n_items)`` score arrays."""
+        out = standardised(hybrid)
+        if self.weight:
+            out += self.weight * standardised(sequence)
+        return out
+
+
 class BlendedModel:
     """A :class:`~recommender.metrics.Scorer` over the users of ``hybrid``.
 
@@ -54,10 +82,7 @@ class BlendedModel:
         sequences: Sequence[np.ndarray],
         weight: float,
     ) -> None:
-        if isinstance(weight, bool) or not isinstance(weight, int | float):
-            raise ValueError(f"weight must be a number, got {weight!r}")
-        if not (math.isfinite(weight) and weight >= 0):
-            raise ValueError(f"weight must be finite and >= 0, got {weight!r}")
+        part = SequencePart(neighbours, weight)
         if len(sequences) != hybrid.n_users:
             raise ValueError(f"{len(sequences)} sequences for {hybrid.n_users} users")
         if neighbours.n_items != hybrid.n_items:
@@ -65,19 +90,16 @@ class BlendedModel:
                 f"the sequence model has {neighbours.n_items} items, the hybrid {hybrid.n_items}"
             )
         self.hybrid = hybrid
-        self.neighbours = neighbours
-        self.weight = float(weight)
+        self.part = part
         self._profiles = neighbours.profiles(sequences)
 
     def __repr__(self) -> str:
-        return f"BlendedModel({self.neighbours!r}, weight={self.weight:g})"
+        return f"BlendedModel({self.part.neighbours!r}, weight={self.part.weight:g})"
 
     def score_users(self, user_indices: np.ndarray) -> np.ndarray:
         """``(len(user_indices), n_items)`` float32 blended scores (higher is better)."""
         hybrid = self.hybrid.score_users(user_indices)  # validates the indices
-        out = standardised(hybrid)
-        if self.weight:
-            users = np.atleast_1d(np.asarray(user_indices))
-            seq = self.neighbours.score_profiles(self._profiles[users])
-            out += self.weight * standardised(seq)
-        return out
+        if not self.part.weight:
+            return standardised(hybrid)
+        users = np.atleast_1d(np.asarray(user_indices))
+        return self.part.blend(hybrid, self.part.neighbours.score_profiles(self._profiles[users]))

@@ -79,6 +79,23 @@ def user_sequences(
     return [np.asarray([i for _, i in sorted(pairs)], dtype=np.int64) for pairs in by_user]
 
 
+def ordered_items(
+    records: Iterable[tuple[str, float | None]], item_index: Mapping[str, int]
+) -> np.ndarray:
+    """Distinct item indices (int64) of one customer's ``(item_id, timestamp)`` records, oldest
+    first by each item's first time; records without a timestamp follow, in the order given;
+    items outside ``item_index`` are dropped. What training and serving both feed the model."""
+    first: dict[int, tuple[int, float, int]] = {}
+    for position, (item_id, timestamp) in enumerate(records):
+        i = item_index.get(item_id)
+        if i is None:
+            continue
+        key = (0, timestamp, position) if timestamp is not None else (1, 0.0, position)
+        if i not in first or key < first[i]:
+            first[i] = key
+    return np.asarray(sorted(first, key=first.__getitem__), dtype=np.int64)
+
+
 class SequenceNeighbours:
     """Time-local item-item similarity and recency-weighted scoring (module docstring).
 
@@ -180,5 +197,25 @@ class SequenceNeighbours:
         return np.asarray((profiles @ self.similarity).toarray(), dtype=np.float32)
 
     def score_sequence(self, sequence: np.ndarray) -> np.ndarray:
-        """Scores ``(n_items,)`` float32 of one time-ordered history (oldest first)."""
-        return self.score_profiles(self.profiles([sequence]))[0]
+        """Scores ``(n_items,)`` float32 of one time-ordered history (oldest first).
+
+        The same numbers as :meth:`score_profiles` of :meth:`profiles`, computed from the
+        similarity's CSR arrays directly: a kiosk request scores one customer, and building
+        scipy matrices for one row costs more than the arithmetic.
+        """
+        sim = self.similarity
+        recent = np.asarray(sequence, dtype=np.int64)[::-1][
+            : _reach(self.recency, PROFILE_MIN_WEIGHT) + 1
+        ]
+        if recent.size and (recent.min() < 0 or recent.max() >= sim.shape[0]):
+            raise ValueError(f"a sequence holds an item index outside [0, {sim.shape[0]})")
+        weights = np.exp(-np.arange(recent.size) / self.recency)
+        starts, ends = sim.indptr[recent], sim.indptr[recent + 1]
+        lengths = ends - starts
+        # Positions of every stored entry of the chosen rows, without a Python loop.
+        positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+            lengths.sum()
+        )
+        contributions = sim.data[positions] * np.repeat(weights, lengths)
+        out = np.bincount(sim.indices[positions], weights=contributions, minlength=sim.shape[1])
+        return out.astype(np.float32)

@@ -61,10 +61,12 @@ from threadpoolctl import ThreadpoolController
 
 from recommender.answers import Reason, Strategy, Suggestion, Suggestions
 from recommender.artifacts import ArtifactError, LoadedArtifact, load_artifact, model_id_for
+from recommender.blend import SequencePart
 from recommender.catalogue import Catalogue, CatalogueEntry
 from recommender.errors import InvalidRequest, ModelRejected, UnknownStore
 from recommender.model import Explanation, HybridModel, rank_items
 from recommender.popularity import own_popularity, popularity_reason
+from recommender.sequence import ordered_items
 from recommender.slices import (
     STATED_PREFIX,
     ConsentView,
@@ -104,6 +106,8 @@ class _Installed:
     store_items: Mapping[str, np.ndarray]
     #: per model item: distinct customers who chose it in the retailer's own training slices.
     popularity: np.ndarray
+    #: the served blend's sequence part, ``None`` for a hybrid-only artifact.
+    sequence: SequencePart | None
 
 
 def _install(loaded: LoadedArtifact, retailer: str, catalogue: Catalogue) -> _Installed:
@@ -143,6 +147,7 @@ def _install(loaded: LoadedArtifact, retailer: str, catalogue: Catalogue) -> _In
         stated=frozenset(stated),
         store_items=MappingProxyType(store_items),
         popularity=own_popularity(loaded.model.train_interactions, slices_of, retailer),
+        sequence=loaded.sequence,
     )
 
 
@@ -392,6 +397,15 @@ class SuggestionService:
         else:
             features = request_features(self.retailer, (sl for sl, _ in slices), stated_by)
             scores = model.score_new_user(features)
+            recent = ordered_items(
+                ((ev.item_id, ev.timestamp) for ev in events if ev.positive_weight is not None),
+                index.item_index,
+            )
+            if installed.sequence is not None and recent.size:
+                # What she chose last, as far as her consent lets this request see it.
+                part = installed.sequence
+                seq = part.neighbours.score_sequence(recent)
+                scores = part.blend(scores[None, :], seq[None, :])[0]
         ranked = (
             rank_items(scores, n, allowed_items=candidates, exclude=exclude)
             if candidates.size

@@ -34,7 +34,12 @@ from recommender.slices import (
     StatedPreferences,
     event_record,
 )
-from recommender.training import DEFAULT_CONFIG, stated_from_world, train_retailer_model
+from recommender.training import (
+    DEFAULT_CONFIG,
+    SEQUENCE_WEIGHT,
+    stated_from_world,
+    train_retailer_model,
+)
 
 SERVING = "alder"
 
@@ -155,6 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--consent-share", type=float, default=0.6)
     parser.add_argument("--unknown-share", type=float, default=0.1)
     parser.add_argument("--artifact", type=Path, help="serve this alder model, do not train")
+    parser.add_argument(
+        "--sequence-weight",
+        type=float,
+        default=SEQUENCE_WEIGHT,
+        help=f"weight of the sequence part in the trained blend (default {SEQUENCE_WEIGHT}; "
+        "0: the hybrid alone)",
+    )
     args = parser.parse_args(argv)
     if args.calls < 1:
         parser.error("--calls must be at least 1")
@@ -181,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 consent_set_hash="0" * 64,
                 config=DEFAULT_CONFIG.model_copy(update={"seed": args.seed}),
                 evaluation_fraction=0,
+                sequence_weight=args.sequence_weight,
             )
             print(
                 f"trained {SERVING}'s model on {len(readable)} readable events "

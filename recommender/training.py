@@ -11,7 +11,10 @@ items it knows) and the stated preferences it may read. The job
    precision@10, recall@10, nDCG@10 and AUC of suggestions built exactly as the service builds
    them (same features, the retailer's catalogue only, her other items excluded), and the
    precision@10 of the retailer's popularity ranking under the same protocol;
-3. trains the model on everything and saves it with :func:`recommender.artifacts.save_model`;
+3. trains the model on everything, and its sequence part (:mod:`recommender.sequence`: item
+   neighbours from the order of every readable customer's events, blended with weight
+   ``sequence_weight``, :mod:`recommender.blend`), and saves both with
+   :func:`recommender.artifacts.save_model`;
 4. returns the provenance record (``chaincode.provenance.ModelProvenance`` as a dict) for the
    gateway to write to the ledger under ``model~<model_id>``.
 
@@ -38,12 +41,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.artifacts import model_id_for, save_model
+from recommender.blend import SequencePart
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
 from recommender.dataset import Dataset, Interaction, Item, UserProfile, build_dataset
 from recommender.demo_world import Customer
 from recommender.metrics import evaluate
 from recommender.model import HybridModel
+from recommender.sequence import SequenceNeighbours, ordered_items
 from recommender.slices import (
     PURPOSE,
     EventRecord,
@@ -65,6 +70,10 @@ USER_MODEL = "prefshare-slices/1"
 DEFAULT_CONFIG = ModelConfig(
     no_components=32, loss="warp", learning_rate=0.1, max_sampled=30, epochs=50, seed=42
 )
+#: The served blend's weight of the sequence part: what the MovieLens bench chose on validation
+#: for every seed and split (docs/recommender.md); window and recency are the defaults of
+#: :class:`~recommender.sequence.SequenceNeighbours`, also the bench's most frequent choice.
+SEQUENCE_WEIGHT = 0.5
 K = 10
 _MSP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -167,6 +176,28 @@ class _FixedScores:
         return self._scores[np.asarray(user_indices)]
 
 
+def customer_sequences(
+    events: Iterable[EventRecord], item_index: Mapping[str, int]
+) -> dict[str, np.ndarray]:
+    """Each customer's distinct items (indices of ``item_index``), oldest first."""
+    records: dict[str, list[tuple[str, float | None]]] = defaultdict(list)
+    for ev in events:
+        records[ev.customer_id].append((ev.item_id, ev.timestamp))
+    return {c: ordered_items(rs, item_index) for c, rs in sorted(records.items())}
+
+
+def fit_sequence_part(
+    events: Iterable[EventRecord], dataset: Dataset, weight: float
+) -> SequencePart | None:
+    """The sequence part learnt from every customer's ``events`` on ``dataset``'s items
+    (``None`` at weight 0: the hybrid serves alone)."""
+    if not weight:
+        return None
+    sequences = list(customer_sequences(events, dataset.item_index).values())
+    neighbours = SequenceNeighbours().fit(sequences, dataset.n_items)
+    return SequencePart(neighbours, weight)
+
+
 def _slices_by_customer(dataset: Dataset) -> dict[str, list[Slice]]:
     out: dict[str, list[Slice]] = defaultdict(list)
     for name in dataset.user_feature_names:
@@ -201,15 +232,24 @@ def evaluate_holdout(
     retailer: str,
     config: ModelConfig,
     fraction: float,
+    sequence_weight: float = SEQUENCE_WEIGHT,
 ) -> dict[str, float]:
     """The held-out metrics described in the module docstring (empty when no customer has two
-    items at ``retailer``)."""
+    items at ``retailer``), of the blend the service would serve at ``sequence_weight``."""
     held = _holdout(data, retailer, fraction, config.seed)
     if not held:
         return {}
     pairs = frozenset((c, i) for c, items in held.items() for i in items)
     dataset = build_training_dataset(data, catalogue, leave_out=pairs, leave_out_retailer=retailer)
     model = HybridModel(config).fit(dataset)
+    kept = [
+        ev
+        for ev in data.events
+        if ev.retailer != retailer or (ev.customer_id, ev.item_id) not in pairs
+    ]
+    sequence = fit_sequence_part(kept, dataset, sequence_weight)
+    sequences = customer_sequences(kept, dataset.item_index)
+    no_items = np.zeros(0, dtype=np.int64)
 
     cols = np.asarray(
         sorted(
@@ -231,7 +271,11 @@ def evaluate_holdout(
     known_cols: list[int] = []
     for r, customer in enumerate(customers):
         features = request_features(retailer, slices.get(customer, ()), stated[customer])
-        scores[r] = model.score_new_user(features)[cols]
+        full = model.score_new_user(features)
+        if sequence is not None:
+            seq = sequence.neighbours.score_sequence(sequences.get(customer, no_items))
+            full = sequence.blend(full[None, :], seq[None, :])[0]
+        scores[r] = full[cols]
         for sl in slices.get(customer, ()):
             row = dataset.user_index[sl.row]
             for i in dataset.interactions[row].indices:
@@ -307,6 +351,7 @@ def train_retailer_model(
     config: ModelConfig | None = None,
     evaluation_fraction: float = 0.2,
     created_at: datetime | None = None,
+    sequence_weight: float = SEQUENCE_WEIGHT,
 ) -> dict[str, Any]:
     """Train ``retailer``'s model and return its provenance record (a dict that
     ``chaincode.provenance.ModelProvenance.from_dict`` accepts)::
@@ -325,6 +370,7 @@ def train_retailer_model(
     manifest metadata repeats the record, without the model id (which is derived from the
     content hash, :func:`recommender.artifacts.model_id_for`). ``evaluation_fraction`` 0 skips
     the evaluation (``metrics`` is then empty). ``created_at`` defaults to now.
+    ``sequence_weight`` 0 saves the hybrid alone (no sequence part).
 
     Takes about 2-4 s per fit for the default demo world (two fits with evaluation).
 
@@ -345,7 +391,7 @@ def train_retailer_model(
 
     data = read_training_input(events, stated_preferences)
     metrics = (
-        evaluate_holdout(data, catalogue, retailer, config, evaluation_fraction)
+        evaluate_holdout(data, catalogue, retailer, config, evaluation_fraction, sequence_weight)
         if evaluation_fraction > 0
         else {}
     )
@@ -364,7 +410,8 @@ def train_retailer_model(
         "training": training,
         "metrics": metrics,
     }
-    content_hash = save_model(model, dataset, output_dir, metadata=metadata)
+    sequence = fit_sequence_part(data.events, dataset, sequence_weight)
+    content_hash = save_model(model, dataset, output_dir, metadata=metadata, sequence=sequence)
     return {
         "model_id": model_id_for(content_hash),
         "retailer": retailer,

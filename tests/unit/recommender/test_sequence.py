@@ -77,3 +77,12 @@ def test_scoring_before_fit_raises_and_restore_refuses_a_non_square_matrix() -> 
         SequenceNeighbours().score_sequence(np.array([0]))
     with pytest.raises(ValueError, match="square"):
         SequenceNeighbours.restore(sp.csr_matrix((2, 3)), window=1, recency=1)
+
+
+def test_scoring_one_history_gives_the_batch_scores() -> None:
+    rng = np.random.default_rng(2)
+    sequences = [rng.choice(40, size=int(rng.integers(2, 25)), replace=False) for _ in range(30)]
+    nb = SequenceNeighbours(window=4, recency=3).fit(sequences, n_items=40)
+    batch = nb.score_profiles(nb.profiles(sequences[:5]))
+    for row, seq in enumerate(sequences[:5]):
+        assert np.allclose(nb.score_sequence(seq), batch[row], atol=1e-5)

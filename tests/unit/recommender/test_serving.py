@@ -17,6 +17,7 @@ from recommender.dataset import Interaction, Item, build_dataset
 from recommender.errors import InvalidRequest, ModelRejected, UnknownStore
 from recommender.model import HybridModel, rank_items
 from recommender.popularity import popularity_from_events
+from recommender.sequence import ordered_items
 from recommender.serving import (
     MAX_SUGGESTIONS,
     Suggestions,
@@ -28,6 +29,7 @@ from recommender.slices import (
     CustomerHistory,
     EventRecord,
     StatedPreferences,
+    event_record,
     request_features,
 )
 from recommender.training import train_retailer_model
@@ -183,7 +185,8 @@ def test_after_withdrawal_the_answer_is_what_her_own_data_alone_gives(
     service: SuggestionService, consortium: Any, trained: Any
 ) -> None:
     # White box: the scores must be those of a user built from the context and her alder
-    # slices only, whatever else the model and the history hold about her.
+    # slices only, blended with the neighbours of what she chose at alder, whatever else the
+    # model and the history hold about her.
     loaded = load_artifact(trained.path)
     model = loaded.model
     customer = _shared_customers(consortium, service)[1]
@@ -198,6 +201,15 @@ def test_after_withdrawal_the_answer_is_what_her_own_data_alone_gives(
         if s.retailer == SERVING
     ]
     scores = model.score_new_user(request_features(SERVING, own, stated))
+    assert loaded.sequence is not None
+    at_alder = [
+        (e.item_id, e.timestamp)
+        for e in (event_record(r) for r in consortium.events_of[customer])
+        if e.retailer == SERVING and e.positive_weight is not None
+    ]
+    recent = ordered_items(at_alder, model.index.item_index)
+    seq = loaded.sequence.neighbours.score_sequence(recent)
+    scores = loaded.sequence.blend(scores[None, :], seq[None, :])[0]
     store = _home_store(consortium, customer)
     bought = model.index.item_indices(
         [
