@@ -21,9 +21,11 @@ from recommender.artifacts import (
     load_model,
     save_model,
 )
+from recommender.blend import SequencePart
 from recommender.config import ModelConfig
 from recommender.dataset import Dataset, Interaction, Item, UserProfile, build_dataset
 from recommender.model import HybridModel
+from recommender.sequence import SequenceNeighbours
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +187,40 @@ def test_save_rejects_a_model_fitted_on_another_dataset(tmp_path: Path, model: H
 def test_save_rejects_an_unfitted_model(tmp_path: Path, dataset: Dataset) -> None:
     with pytest.raises(ValueError, match="unfitted"):
         save_model(HybridModel(), dataset, tmp_path / "m", metadata={})
+
+
+# -- the served blend's sequence part -----------------------------------------------------------
+
+
+def _sequence_part(n_items: int) -> SequencePart:
+    sequences = [np.array([(u + d) % n_items for d in range(3)]) for u in range(8)]
+    return SequencePart(SequenceNeighbours(window=2, recency=3).fit(sequences, n_items), 0.5)
+
+
+def test_the_sequence_part_is_saved_beside_the_hybrid_and_loads_the_same(
+    tmp_path: Path, model: HybridModel, dataset: Dataset
+) -> None:
+    part = _sequence_part(dataset.n_items)
+    save_model(model, dataset, tmp_path / "m", metadata={}, sequence=part)
+    loaded = load_artifact(tmp_path / "m")
+    assert loaded.sequence is not None and loaded.sequence.weight == 0.5
+    got = loaded.sequence.neighbours
+    assert (got.window, got.recency) == (2.0, 3.0)
+    assert (got.similarity != part.neighbours.similarity).nnz == 0
+
+
+def test_a_hybrid_only_artifact_loads_without_a_sequence_part(saved: Path) -> None:
+    assert load_artifact(saved).sequence is None
+
+
+def test_a_sequence_part_over_other_items_is_refused(
+    tmp_path: Path, model: HybridModel, dataset: Dataset
+) -> None:
+    with pytest.raises(ValueError, match="number of items"):
+        save_model(
+            model,
+            dataset,
+            tmp_path / "m",
+            metadata={},
+            sequence=_sequence_part(dataset.n_items + 1),
+        )

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.dataset import Interaction
-from recommender.sequence import SequenceNeighbours, user_sequences
+from recommender.sequence import SequenceNeighbours, ordered_items, user_sequences
 
 
 def test_user_sequences_order_each_users_items_by_first_time_then_index() -> None:
@@ -86,3 +86,9 @@ def test_scoring_one_history_gives_the_batch_scores() -> None:
     batch = nb.score_profiles(nb.profiles(sequences[:5]))
     for row, seq in enumerate(sequences[:5]):
         assert np.allclose(nb.score_sequence(seq), batch[row], atol=1e-5)
+
+
+def test_ordered_items_put_timed_records_first_by_first_time_then_untimed_in_order() -> None:
+    index = {"a": 0, "b": 1, "c": 2, "d": 3}
+    records = [("c", None), ("b", 7.0), ("a", 9.0), ("b", 3.0), ("x", 1.0), ("d", None)]
+    assert ordered_items(records, index).tolist() == [1, 0, 2, 3]

@@ -22,6 +22,7 @@ from recommender.slices import (
     stated_feature,
 )
 from recommender.training import (
+    SEQUENCE_WEIGHT,
     USER_MODEL,
     build_training_dataset,
     read_training_input,
@@ -154,6 +155,26 @@ def test_created_at_and_a_skipped_evaluation_are_recorded(consortium: Any, tmp_p
     assert ModelProvenance.from_dict(record).training.record_count == sum(
         e.retailer == SERVING for e in consortium.readable
     )
+
+
+def test_the_artifact_carries_the_sequence_part_unless_its_weight_is_zero(
+    trained: Any, consortium: Any, tmp_path: Path
+) -> None:
+    loaded = load_artifact(trained.path)
+    assert loaded.sequence is not None and loaded.sequence.weight == SEQUENCE_WEIGHT
+    assert loaded.sequence.neighbours.n_items == loaded.index.n_items
+    train_retailer_model(
+        SERVING,
+        [e for e in consortium.readable if e.retailer == SERVING],
+        consortium.catalogue,
+        output_dir=tmp_path / "m",
+        block_height=0,
+        consent_set_hash=hash_consent_set([]),
+        config=TINY,
+        evaluation_fraction=0,
+        sequence_weight=0.0,
+    )
+    assert load_artifact(tmp_path / "m").sequence is None
 
 
 @pytest.mark.parametrize(
