@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import StrEnum
 from pathlib import Path
 
@@ -96,7 +97,7 @@ class Network:
         if self.builder_dir is None:
             object.__setattr__(self, "builder_dir", self.bin_dir.parent / "builders" / "ccaas")
 
-    @property
+    @cached_property
     def plan(self) -> Plan:
         return make_plan(self.consortium)
 
@@ -176,11 +177,16 @@ class Network:
         # After a restart the orderers elect a leader again; until then nothing commits.
         wait_raft_leader(self.plan, self.consortium.channel)
 
-    def down(self) -> None:
-        """Stop every node, keeping all data; harmless when nothing runs."""
+    def down(self) -> list[str]:
+        """Stop every node, keeping all data; harmless when nothing runs. Returns the nodes
+        that were running (a crashed node's stale pid file is cleared too)."""
         sup = self.supervisor
+        stopped = []
         for process, _ in reversed(self._processes()):
+            if sup.state(process) is ProcessState.RUNNING:
+                stopped.append(process)
             sup.stop(process)
+        return stopped
 
     def status(self) -> list[NodeStatus]:
         sup = self.supervisor
@@ -202,7 +208,10 @@ class Network:
                                   resident_kib(pid) if running and pid else None, height))
         return out
 
-    def clean(self) -> None:
-        """Stop everything and remove the run folder."""
-        self.down()
+    def clean(self) -> tuple[list[str], Path | None]:
+        """Stop everything and remove the run folder; return the nodes that were running and
+        the folder removed (None when there was none)."""
+        stopped = self.down()
+        removed = self.layout.root if self.layout.root.exists() else None
         shutil.rmtree(self.layout.root, ignore_errors=True)
+        return stopped, removed

@@ -146,6 +146,12 @@ class GatewayCli:
 
 
 @pytest.fixture(scope="session")
+def gateway_cli_for() -> Callable[[Network], GatewayCli]:
+    """``gateway_cli_for(network)``: the CLI on a network of a test's own."""
+    return GatewayCli
+
+
+@pytest.fixture(scope="session")
 def gateway_cli(fabric_network: Network) -> GatewayCli:
     """Fabric's ``peer`` CLI on the session network, as any retailer's gateway identity."""
     return GatewayCli(fabric_network)

@@ -10,9 +10,12 @@ root namespace's firewall (bridged frames pass through it when ``br_netfilter`` 
 cannot drop traffic between the organisations.
 
 Every organisation uses the *same* port block (``27000``): the description allows it because
-the hosts differ, and each CA listens on ``<its host>:27054``. The CA and chaincode layers are
-brought up across the namespaces with the placement ``ip netns exec <namespace>`` per host;
-then one organisation is cut off (its link to the bridge set down) and restored.
+the hosts differ, and each CA listens on ``<its host>:27054``. The whole network (CAs,
+chaincode servers, the three Raft orderers on the ordering organisation's host, one peer per
+retailer, the channel and the committed chaincode) is brought up across the namespaces with
+the placement ``ip netns exec <namespace>`` per host, so gossip between peers, peers' and
+clients' traffic to the orderers and each peer's calls to its chaincode server cross the
+bridge; then one organisation is cut off (its link to the bridge set down) and restored.
 
 Everything the test makes (processes, namespaces, links) is removed afterwards, also when a
 test fails, and the removal is checked. Creating namespaces needs root; without it, or without
@@ -42,12 +45,13 @@ import pytest
 import yaml
 from cryptography import x509
 
+from gateway.ledger_bench import DemoCustomer
 from network.ca import healthz
 from network.chaincode_servers import current_package_id, registers_as
 from network.cli import main as network_cli
-from network.control import Layer, Network
+from network.control import Network
 from network.description import Consortium, load_consortium
-from network.errors import PortInUse
+from network.errors import CommandFailed, PortInUse
 from network.layout import RunLayout
 from network.placement import Placement
 from network.supervisor import ProcessState, port_is_free
@@ -284,12 +288,13 @@ def consortium(description: Path) -> Consortium:
 @pytest.fixture(scope="module")
 def network(hosts: Hosts, consortium: Consortium,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
-    if not (BIN_DIR / "fabric-ca-server").exists():
-        pytest.fail("Fabric CA is not built: run `make fabric-ca-bins`")
+    for name in ("fabric-ca-server", "peer", "orderer"):
+        if not (BIN_DIR / name).exists():
+            pytest.fail(f"{name} is not built: run `make fabric-bins`")
     run = tmp_path_factory.mktemp("multihost-run") / "run"
     net = Network(consortium, RunLayout(run), BIN_DIR, hosts.placement())
     try:
-        net.up(Layer.CHAINCODE)
+        net.up()
         yield net
     finally:
         net.clean()
@@ -397,6 +402,7 @@ def test_up_checks_each_port_on_its_own_host(network, hosts):
     # Here, the address of another host cannot be bound at all: a check run here would call
     # every port of that host taken. It must run on the host, where this port is taken.
     assert not port_is_free(peer.host, peer.port)
+    network.supervisor.stop(peer.process)  # its port is then free for a stranger to take
     listener = ("import socket, time\n"
                 f"s = socket.create_server(({peer.host!r}, {peer.port}))\n"
                 "print('ready', flush=True)\n"
@@ -407,11 +413,44 @@ def test_up_checks_each_port_on_its_own_host(network, hosts):
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         with pytest.raises(PortInUse, match=f"{peer.host}:{peer.port} \\(for {peer.process}\\)"):
-            network.up(Layer.CA)
+            network.up()
     finally:
         proc.kill()
         proc.wait(timeout=10)
-    network.up(Layer.CA)  # the port is free again, and everything else runs: nothing to do
+    network.up()  # the port is free again: the peer starts and catches up
+    network.channel.wait_same_height()
+
+
+def test_orderers_and_peers_run_on_their_orgs_hosts_and_share_one_ledger(network, hosts):
+    for node in [*network.plan.orderers, *network.plan.peers]:
+        pid = network.supervisor.pid(node.process)
+        assert pid is not None
+        assert _ip("netns", "identify", str(pid)).strip() == hosts.namespace(node.org)
+        assert node.host == hosts.address(node.org)
+    rows = {r.process: r for r in network.status()}
+    assert all(r.healthy for r in rows.values())
+    heights = {rows[p.process].height for p in network.plan.peers}
+    assert len(heights) == 1 and None not in heights
+
+
+def test_a_cut_off_peer_catches_up_after_the_link_returns(network, hosts, gateway_cli_for):
+    cli = gateway_cli_for(network)
+    victim, writer, other = "southgate", "northwind", "eastmarket"
+    customer = DemoCustomer.new()
+    hosts.cut(victim)
+    try:
+        # MAJORITY of three: the two reachable retailers still commit.
+        cli.invoke(writer, [writer, other], "RegisterCustomer", customer.public_key)
+        assert cli.query(other, other, "ListConsents", customer.customer_id)[
+            "customer_id"] == customer.customer_id
+        # Its peer is out of reach (its own host's address too, with the link down).
+        with pytest.raises(CommandFailed):
+            cli.query(victim, victim, "ListConsents", customer.customer_id)
+    finally:
+        hosts.restore(victim)
+    network.channel.wait_same_height(seconds=90)
+    assert cli.query(victim, victim, "ListConsents", customer.customer_id)[
+        "customer_id"] == customer.customer_id
 
 
 def test_a_cut_off_org_reads_unhealthy_and_unreachable_until_restored(network, hosts, capsys,
@@ -444,5 +483,4 @@ def test_a_cut_off_org_reads_unhealthy_and_unreachable_until_restored(network, h
         hosts.restore(victim.org)
     _wait(lambda: healthz(victim.host, victim.operations_port), f"{victim.process} healthy")
     assert all(hosts.connects(ca.org, victim.host, victim.port) for ca in others)
-    _wait(lambda: all(r.healthy for r in network.status()
-                      if r.process.startswith(("ca-", "chaincode-"))), "every node healthy")
+    _wait(lambda: all(r.healthy for r in network.status()), "every node healthy", timeout=60)
