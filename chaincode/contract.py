@@ -75,9 +75,11 @@ from chaincode.ledger import Ledger
 from chaincode.policy import RightsRequest, decide_read, filter_events
 from chaincode.preferences import (
     MAX_BATCH_EVENTS,
+    EventIndex,
     PreferenceEvent,
     check_events_written_by,
     customer_preferences_prefix,
+    event_index_key,
     parse_event_batch,
 )
 from chaincode.provenance import ModelProvenance, model_key
@@ -113,7 +115,8 @@ class _Writes:
 
     public: list[tuple[str, bytes]] = field(default_factory=list)
     private: list[tuple[str, bytes]] = field(default_factory=list)
-    purges: list[str] = field(default_factory=list)
+    #: Private keys deleted with ``DelPrivateData`` (Fabric 2.1 has no purge: DESIGN §3).
+    private_deletes: list[str] = field(default_factory=list)
     event: tuple[str, bytes] | None = None
 
     async def apply(self, ledger: Ledger, collection: str) -> None:
@@ -121,8 +124,8 @@ class _Writes:
             await ledger.put_state(key, value)
         for key, value in self.private:
             await ledger.put_private(collection, key, value)
-        for key in self.purges:
-            await ledger.purge_private(collection, key)
+        for key in self.private_deletes:
+            await ledger.delete_private(collection, key)
         if self.event is not None:
             ledger.set_event(*self.event)
 
@@ -280,6 +283,11 @@ class PrefshareContract:
                     "preference event key already written", field=join(join("", index), "event_id")
                 )
             writes.private.append((key, event.to_json_bytes()))
+        for customer_id in sorted({event.customer_id for event in events}):
+            index_key = event_index_key(customer_id).render()
+            stored = await ledger.get_private(self.collection, index_key)
+            updated = EventIndex.from_json(customer_id, stored).adding(events)
+            writes.private.append((index_key, updated.to_json_bytes()))
         await writes.apply(ledger, self.collection)
         return _json({"recorded": len(events)})
 
@@ -358,8 +366,9 @@ class PrefshareContract:
         await self._customer(ledger, cid)
         consents = await self._consents(ledger, cid)
         now = ledger.tx_timestamp()
+        # Point reads through her index: a private range query would forbid the write.
         filtered = filter_events(
-            caller.msp_id, purpose, await self._events(ledger, cid), consents, now
+            caller.msp_id, purpose, await self._indexed_events(ledger, cid), consents, now
         )
         consent_ids = {
             decision.consent_id
@@ -425,7 +434,7 @@ class PrefshareContract:
         )
 
     async def erase_customer(self, ledger: Ledger) -> bytes:
-        """Purge every private event of the customer from the collection and withdraw her
+        """Delete every private event of the customer from the collection and withdraw her
         open consents (transient ``request``: her signed erase request). Emits
         ``CustomerErased`` and returns counts only."""
         self._gateway(ledger)
@@ -433,12 +442,12 @@ class PrefshareContract:
         cid = customer.customer_id
         now = ledger.tx_timestamp()
         consents = await self._consents(ledger, cid)
-        event_keys = [
-            key
-            for key, _ in await ledger.get_private_by_partial_key(
-                self.collection, customer_preferences_prefix(cid)
-            )
-        ]
+        # Her events through her index (point reads): a private range query would forbid
+        # every write of this transaction.
+        index = EventIndex.from_json(
+            cid, await ledger.get_private(self.collection, event_index_key(cid).render())
+        )
+        event_keys = [key.render() for key in index.keys()]
         erased = [
             record
             for record in (erase_record(consent, request, now=now) for consent in consents)
@@ -449,7 +458,9 @@ class PrefshareContract:
                 self._spend_nonce(ledger, cid, request.nonce, "erase"),
                 *((record.key.render(), record.to_json_bytes()) for record in erased),
             ],
-            purges=event_keys,
+            private_deletes=[*event_keys, event_index_key(cid).render()]
+            if index.entries
+            else [],
         )
         counts = {
             "customer_id": cid,
@@ -512,6 +523,16 @@ class PrefshareContract:
             self.collection, customer_preferences_prefix(customer_id)
         )
         return [PreferenceEvent.from_json(value) for _, value in rows]
+
+    async def _indexed_events(self, ledger: Ledger, customer_id: str) -> list[PreferenceEvent]:
+        """Her events found through her index, by point reads only (see EventIndex)."""
+        stored = await ledger.get_private(self.collection, event_index_key(customer_id).render())
+        events = []
+        for key in EventIndex.from_json(customer_id, stored).keys():
+            value = await ledger.get_private(self.collection, key.render())
+            if value is not None:
+                events.append(PreferenceEvent.from_json(value))
+        return events
 
     async def _used_nonces(self, ledger: Ledger, customer_id: str, nonce: str) -> set[str]:
         stored = await ledger.get_state(nonce_key(customer_id, nonce).render())

@@ -223,6 +223,8 @@ class MemoryTransaction:
         self.writes: list[_Op] = []
         self.event: Event | None = None
         self.committed = False
+        #: A Fabric peer refuses every write after a range query on private data.
+        self.queried_private = False
 
     # --- public state -----------------------------------------------------------------------
 
@@ -263,6 +265,7 @@ class MemoryTransaction:
     async def get_private_by_partial_key(
         self, collection: str, prefix: CompositeKey
     ) -> list[tuple[str, bytes]]:
+        self.queried_private = True
         return _range(self.ledger.private.get(collection, {}), prefix)
 
     # --- the proposal ---------------------------------------------------------------------------
@@ -291,6 +294,10 @@ class MemoryTransaction:
     ) -> None:
         if self.committed:
             raise RuntimeError("transaction already committed")
+        if self.queried_private:
+            # The peer's answer to PUT_STATE/DEL_STATE (Fabric 2.1 to 3.x, core/ledger).
+            raise RuntimeError("Transaction has already performed queries on pvt data. "
+                               "Writes are not allowed")
         if not key:
             raise ValueError("key must not be empty")
         if op == "put" and not value:

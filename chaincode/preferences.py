@@ -216,3 +216,53 @@ def check_events_written_by(events: tuple[PreferenceEvent, ...], caller_msp: str
             raise RetailerMismatch(
                 "a retailer records only its own events", field=join(join("", index), "retailer")
             )
+
+
+def event_index_key(customer_id: str) -> CompositeKey:
+    """``prefindex~<customer_id>``: the keys of her events (consortium private collection)."""
+    return CompositeKey("prefindex", (customer_id,))
+
+
+@dataclass(frozen=True)
+class EventIndex:
+    """Which events one customer has in the collection, by (retailer, event id).
+
+    Fabric refuses every write of a transaction that ran a range query on private data
+    ("Transaction has already performed queries on pvt data. Writes are not allowed"), so a
+    transaction that reads her events and then writes (``LogAccess``, ``EraseCustomer``)
+    finds them through this record with point reads. ``salt`` is the newest batch's first
+    event salt: the index's hash in the blocks cannot be confirmed by guessing its entries.
+    """
+
+    customer_id: str
+    entries: tuple[tuple[str, str], ...] = ()
+    salt: str = ""
+
+    def keys(self) -> list[CompositeKey]:
+        return [preference_key(self.customer_id, r, e) for r, e in self.entries]
+
+    def adding(self, events: tuple[PreferenceEvent, ...]) -> EventIndex:
+        """This index with ``events`` (hers) added, in key order."""
+        added = {(e.retailer, e.event_id) for e in events if e.customer_id == self.customer_id}
+        return EventIndex(self.customer_id, tuple(sorted({*self.entries, *added})),
+                          next((e.salt for e in events), self.salt))
+
+    @classmethod
+    def from_json(cls, customer_id: str, data: bytes | None) -> EventIndex:
+        """Her stored index (``None``: no events yet). Raises MalformedJson or WrongType."""
+        if data is None:
+            return cls(customer_id)
+        obj = expect_object(load_json(data, max_bytes=MAX_INDEX_BYTES))
+        entries = obj.get("entries")
+        if not isinstance(entries, list) or not all(
+                isinstance(e, list) and len(e) == 2 and all(isinstance(p, str) for p in e)
+                for e in entries):
+            raise WrongType("event index entries must be [retailer, event_id] pairs")
+        return cls(customer_id, tuple((r, e) for r, e in entries), str(obj.get("salt", "")))
+
+    def to_json_bytes(self) -> bytes:
+        return canonical_bytes({"entries": [list(e) for e in self.entries], "salt": self.salt})
+
+
+#: An index holds at most this many bytes (about 100,000 events of one customer).
+MAX_INDEX_BYTES = 8 * 1024 * 1024

@@ -377,7 +377,7 @@ def test_forged_erase_request_is_refused_and_nothing_purged(chain, alice, mallor
     doc["signature"] = mallory.sign({k: v for k, v in doc.items() if k != "signature"})
     err = chain.refused("EraseCustomer", transient={"request": json.dumps(doc).encode()})
     assert isinstance(err, BadSignature)
-    assert len(chain.ledger.private[COLLECTION]) == 2
+    assert len([k for k in chain.ledger.private[COLLECTION] if k.startswith("\x00pref\x00")]) == 2
 
 
 def test_replayed_erase_request_is_refused(chain, alice):
@@ -397,7 +397,9 @@ def test_erase_request_older_than_an_hour_is_refused(chain, alice):
     assert isinstance(err, Backdated)
 
 
-def test_erasure_purges_her_events_keeps_hashes_in_blocks_and_withdraws_consents(chain, alice):
+def test_erasure_deletes_her_events_keeps_hashes_in_blocks_and_withdraws_consents(chain, alice):
+    """Fabric 2.1 has no purge: her events and her index are deleted (DelPrivateData); the
+    old values stay in each member's private store until the collection's blockToLive."""
     bob = chain.new_customer()
     _shared_world(chain, alice)
     chain.register(bob)
@@ -405,7 +407,8 @@ def test_erasure_purges_her_events_keeps_hashes_in_blocks_and_withdraws_consents
     chain.record(chain.event(bob))
     chain.consent(alice, consent_id="k-0002", recipients=["Org3MSP"])
     chain.consent(alice, "withdraw", consent_id="k-0002")
-    hers = {k: v for k, v in chain.ledger.private[COLLECTION].items() if alice.id in k}
+    hers = {k: v for k, v in chain.ledger.private[COLLECTION].items()
+            if alice.id in k and k.startswith("\x00pref\x00")}
     assert len(hers) == 3
 
     result = chain.call(
@@ -416,14 +419,15 @@ def test_erasure_purges_her_events_keeps_hashes_in_blocks_and_withdraws_consents
     remaining = chain.ledger.private[COLLECTION]
     assert not any(alice.id in key for key in remaining)
     assert any(bob.id in key for key in remaining)
-    assert not any(alice.id in key for _, key in chain.ledger.private_store)
+    kept = {key for _, key in chain.ledger.private_store if alice.id in key}
+    assert kept == {*hers, f"\x00prefindex\x00{alice.id}\x00"}
     # The current hash leaves state with the value; the blocks keep the evidence.
     hashed = [w for block in chain.ledger.blocks for w in block.hashed_writes]
     for key, value in hers.items():
         key_hash = hashlib.sha256(key.encode()).digest()
         writes = [w for w in hashed if w.key_hash == key_hash]
         assert [w.value_hash for w in writes if not w.is_delete] == [hashlib.sha256(value).digest()]
-        assert [w.is_purge for w in writes if w.is_delete] == [True]
+        assert [(w.is_delete, w.is_purge) for w in writes if w.is_delete] == [(True, False)]
     event = chain.ledger.blocks[-1].event
     assert event.name == "CustomerErased" and json.loads(event.payload) == result
     history = chain.call("ConsentHistory", alice.id, "k-0001")
@@ -431,6 +435,17 @@ def test_erasure_purges_her_events_keeps_hashes_in_blocks_and_withdraws_consents
     assert last["withdrawn_at"] is not None and last["erasure"]["action"] == "erase"
     listing = chain.call("ListConsents", alice.id)
     assert {c["status"] for c in listing["consents"]} == {"withdrawn"}
+
+
+def test_log_access_and_erasure_never_range_query_private_data_before_writing(chain, alice):
+    # A Fabric peer refuses the writes of a transaction that ran a private range query
+    # (the memory ledger raises the same): both find her events through her index.
+    _shared_world(chain, alice)
+    chain.record(chain.event(alice, retailer=ORG2), msp=ORG2)
+    entry = chain.call("LogAccess", alice.id, "personalisation", msp=ORG2)
+    assert entry["events_readable"] >= 1
+    result = chain.call("EraseCustomer", transient={"request": chain.rights(alice, "erase")})
+    assert result["events_purged"] == 3
 
 
 def test_read_after_erasure_returns_nothing_of_hers(chain, alice):

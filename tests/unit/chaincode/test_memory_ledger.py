@@ -73,6 +73,17 @@ def test_partial_key_range_stops_at_the_attribute_boundary():
     assert [key.split("\x00")[2:4] for key, _ in rows] == [["c_a", "1"], ["c_a", "2"]]
 
 
+def test_a_write_after_a_private_range_query_is_refused_as_a_peer_refuses_it():
+    tx = begin(MemoryLedger())
+    run(tx.get_private(COLL, "point-reads-are-fine"))
+    run(tx.put_state("k", b"v"))
+    run(tx.get_private_by_partial_key(COLL, CompositeKey("pref")))
+    for write in (tx.put_state("k2", b"v"), tx.put_private(COLL, "p", b"v"),
+                  tx.delete_private(COLL, "p")):
+        with pytest.raises(RuntimeError, match="performed queries on pvt data"):
+            run(write)
+
+
 def test_delete_keeps_old_private_versions_but_purge_removes_them():
     ledger = MemoryLedger()
     for key in ("deleted", "purged"):
