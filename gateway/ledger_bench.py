@@ -50,24 +50,58 @@ class DemoCustomer:
     def grant(self, recipients: Sequence[str], *, consent_id: str | None = None,
               purposes: Sequence[str] = ("personalisation",),
               categories: Sequence[str] = ("purchases", "views"),
-              days: int = 365) -> dict[str, Any]:
-        """A signed grant statement, given now (the chaincode accepts a few minutes of skew)."""
+              days: int = 365, expires_in: timedelta | None = None,
+              given_ago: timedelta = timedelta(seconds=5)) -> dict[str, Any]:
+        """A signed grant statement, given ``given_ago`` before now (the chaincode accepts a
+        few minutes of skew and refuses a grant older than 24 hours as backdated), expiring
+        after ``expires_in`` (default ``days``)."""
         now = datetime.now(UTC)
-        doc: dict[str, Any] = {
-            "action": "grant",
-            "consent_id": consent_id or f"k-{os.getpid()}-{next(_consent_ids):08d}",
+        return self.sign({
+            **self._common("grant", consent_id or f"k-{os.getpid()}-{next(_consent_ids):08d}",
+                           now - given_ago),
+            "recipients": list(recipients),
+            "purposes": list(purposes),
+            "data_categories": list(categories),
+            "expires_at": format_timestamp(now + (expires_in or timedelta(days=days))),
+        })
+
+    def narrow(self, consent_id: str, recipients: Sequence[str], purposes: Sequence[str],
+               categories: Sequence[str], expires_at: str) -> dict[str, Any]:
+        """A signed narrowing of ``consent_id`` to the complete new scope given."""
+        return self.sign({
+            **self._common("narrow", consent_id, datetime.now(UTC) - timedelta(seconds=2)),
+            "recipients": list(recipients), "purposes": list(purposes),
+            "data_categories": list(categories), "expires_at": expires_at,
+        })
+
+    def withdraw(self, consent_id: str) -> dict[str, Any]:
+        """A signed withdrawal of ``consent_id``."""
+        return self.sign(self._common("withdraw", consent_id,
+                                      datetime.now(UTC) - timedelta(seconds=1)))
+
+    def rights_request(self, action: str) -> dict[str, Any]:
+        """Her signed ``export`` or ``erase`` request, made now."""
+        return self.sign({
+            "action": action, "customer_id": self.customer_id,
+            "requested_at": format_timestamp(datetime.now(UTC) - timedelta(seconds=1)),
+            "nonce": b64url_encode(os.urandom(18)),
+        })
+
+    def sign(self, document: dict[str, Any]) -> dict[str, Any]:
+        """``document`` (without ``signature``) and her signature over its canonical form."""
+        return {**document, "signature": sign_document(self.private_key, document)}
+
+    def _common(self, action: str, consent_id: str, given_at: datetime) -> dict[str, Any]:
+        return {
+            "action": action,
+            "consent_id": consent_id,
             "customer_id": self.customer_id,
-            "given_at": format_timestamp(now - timedelta(seconds=5)),
+            "given_at": format_timestamp(given_at),
             "nonce": b64url_encode(os.urandom(18)),
             "collection_method": "kiosk",
             "policy_version": "2025-01",
             "jurisdiction": "DE",
-            "recipients": list(recipients),
-            "purposes": list(purposes),
-            "data_categories": list(categories),
-            "expires_at": format_timestamp(now + timedelta(days=days)),
         }
-        return {**doc, "signature": sign_document(self.private_key, doc)}
 
 
 @dataclass(frozen=True)
