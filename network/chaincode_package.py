@@ -10,8 +10,9 @@ The peer names an installed package ``<label>:<hex SHA-256 of the package file>`
 bytes are made reproducible (fixed order, owner, modes and times; gzip without a timestamp):
 packaging the same connection twice gives the same package id, and a redeploy that changes
 nothing installs nothing new. Written here with the standard library's tarfile and gzip
-because a peer CLI (``peer lifecycle chaincode package``) cannot be built on this machine
-(docs/blockers.md), and the format is two small archives.
+rather than ``peer lifecycle chaincode package``: Fabric 2.1's CLI packages only source
+chaincode (it has no ``ccaas`` type and writes file times), and the format is two small
+archives.
 """
 
 from __future__ import annotations

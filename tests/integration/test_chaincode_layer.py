@@ -3,8 +3,9 @@
 The servers are real (``python -m chaincode`` with TLS certificates from the real CAs), and
 so is the check: the peer's own gRPC stream, opened with the peer's TLS pair, on which the
 server must register under its package id. The external builder is the real program the
-peer would run (network/ccaas-builder), fed the package the way the peer unpacks it. No peer
-exists on this machine (docs/blockers.md), so nothing here shows a peer accepting them.
+peer would run (network/ccaas-builder), fed the package the way the peer unpacks it. That a
+real peer installs the package and calls the server is shown by
+tests/integration/test_fabric_network.py.
 """
 
 from __future__ import annotations
