@@ -1,10 +1,13 @@
-"""The offline comparison: HybridModel against popularity and implicit-ALS baselines.
+"""The offline comparison: the served model and the HybridModel against popularity and
+implicit-ALS baselines.
 
 For each split (random per user, temporal per user):
 
 1. split the interactions into train and test;
 2. carve a validation set out of train the same way, fit every grid candidate on the rest and
-   keep the one with the best precision@k on validation (the test set is never seen here);
+   keep the one with the best precision@k on validation (the test set is never seen here); the
+   served model (:data:`SERVED`, :mod:`recommender.blend`) takes the hybrid's chosen candidate
+   and tunes its sequence part's window, recency and weight the same way;
 3. refit the chosen candidate on all of train (timed) and measure precision, recall and
    nDCG at k, AUC, catalogue coverage at k, precision at k = 1..20 and the median latency to
    score and rank one user.

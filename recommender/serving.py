@@ -23,6 +23,10 @@ Strategies, named in every answer (:attr:`Suggestions.strategy`):
 ``cold_start_stated``
     None is, but a usable stated preference is known to the model: context plus stated
     preferences (LightFM's cold start from features).
+
+Both are scored by the served blend (:mod:`recommender.blend`) when the artifact carries a
+sequence part: the hybrid's score plus the sequence neighbours of her usable events, latest
+first, so what she chose last counts most and what her view withholds does not count at all.
 ``popularity``
     Neither: the store's items by the number of distinct customers who chose them in the
     serving retailer's own records (:mod:`recommender.popularity`): its own slices of the
