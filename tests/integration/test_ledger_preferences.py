@@ -1,0 +1,232 @@
+"""Preference events, consent-checked reads, the access log, export and erasure end to end
+on the real Fabric 2.1.1 network, through three retailers' gateways over HTTPS.
+
+Events go in batches, as private data of the consortium collection, through a store's
+gateway; another retailer reads them only under her consent, and every read lands in the
+access log her export shows. Export (her signed request) through each member's gateway
+returns all it may see, and together everything held about her. Erasure (her signed
+request) leaves nothing of hers readable on any member peer: checked with Fabric's own
+``peer chaincode query`` on each peer, as each retailer. A unique marker written as an
+item id is in no block file of any peer or orderer (so in no public write and no public
+state, which only blocks' write-sets change) and in no log of any process.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from chaincode.fields import format_timestamp
+from gateway.ledger_bench import DemoCustomer
+from network.control import Network
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+RETAILERS = ("northwind", "southgate", "eastmarket")
+PORTS = {"northwind": 24283, "southgate": 24284, "eastmarket": 24381}
+MSP = {"northwind": "NorthwindMSP", "southgate": "SouthgateMSP", "eastmarket": "EastmarketMSP"}
+
+
+@pytest.fixture(scope="module")
+def gateways(start_ledger_gateway, catalogue) -> Iterator[dict[str, Any]]:
+    with start_ledger_gateway("northwind", catalogue=catalogue,
+                              http_port=PORTS["northwind"]) as north, \
+            start_ledger_gateway("southgate", catalogue=catalogue,
+                                 http_port=PORTS["southgate"]) as south, \
+            start_ledger_gateway("eastmarket", catalogue=catalogue,
+                                 http_port=PORTS["eastmarket"]) as east:
+        yield {"northwind": north, "southgate": south, "eastmarket": east}
+
+
+def _post(gateway: Any, path: str, body: Any, headers: dict[str, str] | None = None
+          ) -> httpx.Response:
+    key = {"Idempotency-Key": f"it-{secrets.token_hex(12)}"}
+    return gateway.client.post(path, json=body, headers={**key, **(headers or {})})
+
+
+def _register(gateway: Any) -> DemoCustomer:
+    customer = DemoCustomer.new()
+    assert _post(gateway, "/v1/customers", {"public_key": customer.public_key}).status_code == 201
+    return customer
+
+
+def _events(prefix: str, items: list[str], event_type: str = "purchase") -> dict[str, Any]:
+    when = format_timestamp(datetime.now(UTC) - timedelta(minutes=2))
+    return {"events": [{"event_id": f"{prefix}-{i}", "item_id": item,
+                        "item_category": "shoes", "event_type": event_type,
+                        "value": 1.0, "timestamp": when} for i, item in enumerate(items)]}
+
+
+def _record(gateway: Any, customer: DemoCustomer, store: str, batch: dict[str, Any]) -> None:
+    r = _post(gateway, f"/v1/stores/{store}/customers/{customer.customer_id}/events", batch,
+              gateway.credential(store))
+    assert (r.status_code, r.json()) == (201, {"recorded": len(batch["events"])}), r.text
+
+
+def _read(gateway: Any, customer: DemoCustomer, purpose: str = "personalisation"
+          ) -> dict[str, Any]:
+    r = gateway.client.get(f"/v1/customers/{customer.customer_id}/preferences",
+                           params={"purpose": purpose}, headers=gateway.credential("kiosk-1"))
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def _peer_query(net: Network, at_org: str, as_org: str, *args: str,
+                transient: dict[str, bytes] | None = None) -> Any:
+    """``peer chaincode query`` on ``at_org``'s peer as ``as_org``'s gateway identity."""
+    peer = next(p for p in net.plan.peers if p.org == at_org)
+    env = net.tools.admin_env(peer)
+    env["CORE_PEER_LOCALMSPID"] = MSP[as_org]
+    env["CORE_PEER_MSPCONFIGPATH"] = str(net.layout.msp(as_org, "gateway"))
+    extra = [] if not transient else ["--transient", json.dumps(
+        {k: base64.b64encode(v).decode() for k, v in transient.items()})]
+    out = net.tools.run("peer", ["chaincode", "query", "-C", net.consortium.channel,
+                                 "-n", net.consortium.chaincode.name,
+                                 "-c", json.dumps({"Args": list(args)}), *extra],
+                        env=env, what="query", timeout=30)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _files_with(root: Path, marker: bytes, pattern: str) -> list[Path]:
+    return [f for f in root.rglob(pattern) if f.is_file() and marker in f.read_bytes()]
+
+
+def test_batches_are_read_across_retailers_only_under_her_consent_and_logged(gateways):
+    north, south, east = (gateways[r] for r in RETAILERS)
+    alice = _register(north)
+    _record(north, alice, "nw-1", _events("nw", [f"item-{i}" for i in range(20)]))
+    _record(north, alice, "nw-2", _events("nw-view", ["item-v"], "view"))
+    _record(east, alice, "em-1", _events("em", ["item-e1", "item-e2"]))
+    # Before any consent: each member reads its own, nothing of the others'.
+    assert len(_read(north, alice)["events"]) == 21
+    assert _read(south, alice)["events"] == [] and _read(south, alice)["withheld"]["total"] == 23
+    grant = alice.grant([MSP["southgate"]], categories=("purchases",))
+    assert _post(south, "/v1/consents", grant).status_code == 201
+
+    read = _read(south, alice)
+    assert sorted(e["event_id"] for e in read["events"]) == sorted(
+        [f"nw-{i}" for i in range(20)] + ["em-0", "em-1"])
+    assert read["withheld"]["total"] == 1  # the view: not a granted category
+    assert _read(south, alice, "analytics")["events"] == []
+    assert len(_read(east, alice)["events"]) == 2  # its own only
+
+    export = _post(north, f"/v1/customers/{alice.customer_id}/export",
+                   alice.rights_request("export"))
+    assert export.status_code == 200, export.text
+    assert export.headers["cache-control"] == "no-store"
+    log = export.json()["access_log"]
+    by_reader = {(e["reader"], e["purpose"], e["events_readable"]) for e in log}
+    assert ("SouthgateMSP", "personalisation", 22) in by_reader
+    assert ("SouthgateMSP", "personalisation", 0) in by_reader
+    assert ("NorthwindMSP", "personalisation", 21) in by_reader
+    assert all(set(e) >= {"reader", "purpose", "events_readable", "consent_ids"} for e in log)
+    assert not any("item_id" in json.dumps(e) for e in log)
+
+
+def test_export_through_every_member_returns_everything_held_about_her(gateways):
+    north, south, east = (gateways[r] for r in RETAILERS)
+    alice = _register(north)
+    held = {"northwind": ["nw-a", "nw-b"], "southgate": ["sg-a"], "eastmarket": ["em-a"]}
+    for org, ids in held.items():
+        _record(gateways[org], alice, f"{org[:2]}-1", _events(org[:2], ids))
+    consent = alice.grant([MSP["eastmarket"]], categories=("purchases", "views"))
+    assert _post(east, "/v1/consents", consent).status_code == 201
+
+    documents = {}
+    for org, gateway in gateways.items():
+        r = _post(gateway, f"/v1/customers/{alice.customer_id}/export",
+                  alice.rights_request("export"))
+        assert r.status_code == 200, r.text
+        documents[org] = r.json()
+    for org, doc in documents.items():
+        assert doc["customer"]["customer_id"] == alice.customer_id
+        assert doc["customer"]["public_key"] == alice.public_key
+        assert [c["consent_id"] for c in doc["consents"]] == [consent["consent_id"]]
+        assert [v["record"]["version"] for v in doc["consents"][0]["versions"]] == [1]
+        assert len(doc["events"]) + doc["withheld"]["total"] == 4, org
+    # Eastmarket holds her consent for every other member's purchases: it sees all four.
+    assert sorted(e["item_id"] for e in documents["eastmarket"]["events"]) == sorted(
+        item for ids in held.values() for item in ids)
+    union = {(e["retailer"], e["event_id"]) for d in documents.values() for e in d["events"]}
+    assert len(union) == 4
+    # A forged export is refused by the chaincode, which alone knows her key.
+    forged = DemoCustomer.new().sign({k: v for k, v in alice.rights_request("export").items()
+                                      if k != "signature"})
+    r = _post(south, f"/v1/customers/{alice.customer_id}/export", forged)
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "BAD_SIGNATURE")
+
+
+def test_erasure_leaves_nothing_readable_on_any_member_peer_and_no_marker_anywhere(
+        gateways, fabric_network, caplog):
+    caplog.set_level(logging.DEBUG)
+    net = fabric_network
+    north, south, east = (gateways[r] for r in RETAILERS)
+    marker = f"zzmarker-{secrets.token_hex(12)}"
+    alice = _register(north)
+    _record(north, alice, "nw-1", _events("nw", [marker, "item-2"]))
+    _record(south, alice, "sg-1", _events("sg", [f"{marker}-sg"], "view"))
+    grant = alice.grant(["*"], categories=("purchases", "views"))
+    assert _post(east, "/v1/consents", grant).status_code == 201
+    assert marker in json.dumps(_read(east, alice))  # every member reads it under consent
+    for org in RETAILERS:  # Fabric's own CLI on each member's peer: the events are there
+        found = _peer_query(net, org, "eastmarket", "ReadPreferences", alice.customer_id,
+                            "personalisation")
+        assert len(found["events"]) == 3, org
+
+    r = _post(south, f"/v1/customers/{alice.customer_id}/erasure", alice.rights_request("erase"))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"customer_id": alice.customer_id, "events_purged": 3,
+                        "consents_withdrawn": 1}
+    net.channel.wait_same_height()
+
+    for at in RETAILERS:
+        for reader in RETAILERS:  # each as owner of its own events and under the old consent
+            found = _peer_query(net, at, reader, "ReadPreferences", alice.customer_id,
+                                "personalisation")
+            assert found["events"] == [] and found["withheld"]["total"] == 0, (at, reader)
+        consents = _peer_query(net, at, at, "ListConsents", alice.customer_id)["consents"]
+        assert [c["status"] for c in consents] == ["withdrawn"]
+        export = _peer_query(net, at, at, "ExportCustomer", transient={
+            "request": json.dumps(alice.rights_request("export")).encode()})
+        assert export["events"] == [] and export["withheld"]["total"] == 0
+        training = _peer_query(net, at, at, "ReadTrainingEvents", "personalisation", "", "500")
+        assert marker not in json.dumps(training)
+    for gateway in gateways.values():
+        assert marker not in json.dumps(_read(gateway, alice))
+    # An erasure request replayed is refused; new events for her are still refused nowhere
+    # silently: they need her registration, which stays (her consents are withdrawn).
+    again = _post(north, f"/v1/customers/{alice.customer_id}/erasure",
+                  json.loads(r.request.content))
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "REPLAYED_NONCE")
+
+    root = net.layout.root
+    blocks = [f for f in root.rglob("blockfile_*") if f.is_file()]
+    assert len(blocks) >= 6  # every peer's and every orderer's chain
+    assert _files_with(root, marker.encode(), "blockfile_*") == []
+    logs = root / "logs"  # every process's log: CAs, orderers, peers, chaincode servers
+    assert len(list(logs.glob("*.log"))) >= 9
+    assert _files_with(logs, marker.encode(), "*.log") == []
+    assert [rec for rec in caplog.records if marker in rec.getMessage()
+            or marker in json.dumps(rec.__dict__, default=str)] == []
+    # What Fabric 2.1 keeps (docs/chaincode.md): the old private write-set in each member
+    # peer's private data store, until the collection's blockToLive; the endorsement-time
+    # copy in its transient store's files, and its state database's files, until LevelDB
+    # compacts the deleted entries away. Nowhere else in the run folder.
+    kept = _files_with(root, marker.encode(), "*")
+    print("files holding the marker after erasure:",
+          sorted(str(f.relative_to(root)) for f in kept))
+    for path in kept:
+        parts = path.relative_to(root).parts
+        assert parts[:2] in {("orgs", org) for org in RETAILERS}, path
+        assert {"pvtdataStore", "stateLeveldb", "transientstore"} & set(parts), path
+    for org in RETAILERS:
+        assert any(f"orgs/{org}/" in str(f) and "pvtdataStore" in str(f) for f in kept), org
