@@ -176,6 +176,56 @@ def bench_grants(ledger: ConsortiumLedger, customers: Sequence[DemoCustomer],
     return timed("submit consent grant", calls, concurrency)
 
 
+_event_ids = itertools.count()
+
+
+def event_batch(writer_msp: str, customers: Sequence[DemoCustomer], size: int) -> list[
+        dict[str, Any]]:
+    """``size`` purchase events written by ``writer_msp``, spread over ``customers``, each
+    with its own id and random salt (as a store's till would send them)."""
+    when = format_timestamp(datetime.now(UTC) - timedelta(minutes=1))
+    out = []
+    for i in range(size):
+        n = next(_event_ids)
+        out.append({
+            "event_id": f"e-{os.getpid()}-{n:09d}",
+            "customer_id": customers[i % len(customers)].customer_id,
+            "retailer": writer_msp,
+            "item_id": f"sku-{n % 997:04d}",
+            "item_category": "outdoor/shoes",
+            "event_type": "purchase",
+            "value": 1,
+            "store_id": "bench-01",
+            "timestamp": when,
+            "salt": b64url_encode(os.urandom(16)),
+        })
+    return out
+
+
+def bench_events(ledger: ConsortiumLedger, customers: Sequence[DemoCustomer], batch_size: int,
+                 batches: int, concurrency: int) -> Summary:
+    """``RecordPreferenceEvents`` batches of ``batch_size`` private events, submit to commit.
+    ``per_second`` of the summary counts batches; multiply by ``batch_size`` for events."""
+    # A batch updates each of its customers' private event index, so two batches in flight
+    # with a customer in common conflict (MVCC): as a store's batches would, each batch
+    # here covers its own group of customers, and batches in flight never share one.
+    groups = max(1, min(len(customers), 2 * concurrency))
+    prepared = [event_batch(ledger.msp_id, customers[i % groups::groups], batch_size)
+                for i in range(batches)]
+    calls = [(lambda b=b: ledger.record_events(b)) for b in prepared]
+    return timed(f"record {batch_size}-event batch", calls, concurrency)
+
+
+def bench_reads(ledger: ConsortiumLedger, customer: DemoCustomer, purpose: str, count: int,
+                concurrency: int) -> Summary:
+    """The consent-checked read of a customer's readable events (``ReadPreferences``,
+    evaluated on the own peer; the access-log submit a gateway adds is not timed here)."""
+    calls = [lambda: ledger.contract.evaluate(
+        "ReadPreferences", args=[customer.customer_id, purpose],
+        endorsing_orgs=[ledger.msp_id])] * count
+    return timed("evaluate ReadPreferences", calls, concurrency)
+
+
 def register(ledger: ConsortiumLedger, customers: Sequence[DemoCustomer]) -> None:
     """Register every customer's key (concurrently: each is its own key, no conflicts)."""
     with ThreadPoolExecutor(max_workers=8) as pool:

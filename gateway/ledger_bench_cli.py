@@ -1,64 +1,144 @@
-"""Measure the ledger client on a running network: ``python -m gateway.ledger_bench_cli``.
+"""Ledger figures on a running network: ``python -m gateway.ledger_bench_cli``
+(``make bench-ledger``).
 
-Connects as the retailer's gateway identity (settings from the consortium description and
-the run folder, as ``python -m gateway`` does), registers a few demo customers, then times
-``--count`` evaluations (``ListConsents`` of a customer holding one consent) and
-``--count`` consent grants submitted to commit (spread over ``--customers``), at each
-``--concurrency`` level. Prints a Markdown table of p50, p99 and mean in
-milliseconds and calls per second. Every grant is a real write on the ledger.
+Connects as a retailer's gateway identity (settings from the consortium description and the
+run folder, as ``python -m gateway`` does) and measures, in one run, through the client
+library exactly as a gateway calls it:
+
+- consent grants (customer-signed, verified by the chaincode, MAJORITY endorsement) submitted
+  to commit at each ``--in-flight`` level: committed grants per second, p50/p99;
+- preference events recorded as private data in batches of ``--batch``: events per second and
+  a batch's commit latency;
+- the consent-checked read of a customer's readable events (evaluate) p50/p99;
+- CPU seconds used by each node of the network and by this load generator during the grant
+  run at the highest level, so the bottleneck is named.
+
+Every write is real. Prints Markdown tables; exit 1 with one line when no healthy network runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from gateway.ledger import open_ledger
-from gateway.ledger_bench import DemoCustomer, bench_evaluate, bench_grants, register
+from gateway.ledger import ConsortiumLedger, open_ledger
+from gateway.ledger_bench import (
+    DemoCustomer,
+    Summary,
+    bench_evaluate,
+    bench_events,
+    bench_grants,
+    bench_reads,
+    register,
+)
 from gateway.settings import settings_for_retailer
-from network.description import load_consortium
+from network.control import Network
+from network.description import Consortium, load_consortium
+from network.errors import NetworkError
 from network.layout import RunLayout
+from network.procstat import cpu_seconds
+
+PURPOSE = "personalisation"
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gateway.ledger_bench_cli",
                                 description=__doc__.splitlines()[0])
     p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
     p.add_argument("--run-dir", type=Path, default=Path(".run"))
+    p.add_argument("--bin-dir", type=Path, default=Path(".fabric/bin"))
     p.add_argument("--retailer", default="northwind")
-    p.add_argument("--count", type=int, default=200, help="calls of each kind per level")
-    p.add_argument("--concurrency", default="1,8", help="comma-separated thread counts")
-    p.add_argument("--customers", type=int, default=8)
-    args = p.parse_args(argv)
-    if not (args.run_dir / "READY").exists():
-        print(f"error: no running network in {args.run_dir} (no READY file)", file=sys.stderr)
+    p.add_argument("--grants", type=int, default=600, help="grants per in-flight level")
+    p.add_argument("--in-flight", default="8,32,64", help="comma-separated levels")
+    p.add_argument("--batch", type=int, default=500, help="events per batch")
+    p.add_argument("--batches", type=int, default=40)
+    p.add_argument("--batches-in-flight", type=int, default=4)
+    p.add_argument("--reads", type=int, default=400)
+    p.add_argument("--customers", type=int, default=32)
+    return p
+
+
+def _table(rows: list[Summary], batch: int) -> list[str]:
+    out = ["| call | in flight | n | p50 ms | p99 ms | mean ms | calls/s | items/s |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        items = r.per_second * (batch if r.name.startswith("record") else 1)
+        out.append(f"{r.row()} {items:.0f} |")
+    return out
+
+
+def _cpu_table(before: dict[str, float], after: dict[str, float], wall: float,
+               count: int) -> list[str]:
+    out = ["| process | CPU s | share of 2 cores | CPU ms per grant |", "| --- | --- | --- | --- |"]
+    used = {p: after[p] - before.get(p, 0.0) for p in after}
+    for process, seconds in sorted(used.items(), key=lambda kv: -kv[1]):
+        out.append(f"| {process} | {seconds:.2f} | {seconds / wall / 2:.0%} | "
+                   f"{seconds / count * 1000:.2f} |")
+    total = sum(used.values())
+    out.append(f"| total | {total:.2f} | {total / wall / 2:.0%} | {total / count * 1000:.2f} |")
+    return out
+
+
+def _cpu_now(net: Network) -> dict[str, float]:
+    found = net.cpu_seconds()
+    me = cpu_seconds(os.getpid())
+    if me is not None:
+        found["load generator (client library)"] = me
+    return found
+
+
+def run(ledger: ConsortiumLedger, consortium: Consortium, net: Network,
+        args: argparse.Namespace) -> list[str]:
+    customers = [DemoCustomer.new() for _ in range(args.customers)]
+    reader = customers[0]
+    register(ledger, customers)
+    recipients = [r.msp_id for r in consortium.retailers]
+    ledger.submit_consent(reader.grant(recipients))
+    rows: list[Summary] = []
+    cpu_lines: list[str] = []
+    levels = [int(x) for x in args.in_flight.split(",")]
+    for level in levels:
+        before, started = _cpu_now(net), time.monotonic()
+        rows.append(bench_grants(ledger, customers[1:], recipients, args.grants, level))
+        if level == max(levels):
+            cpu_lines = _cpu_table(before, _cpu_now(net), time.monotonic() - started,
+                                   args.grants)
+    rows.append(bench_events(ledger, customers, args.batch, args.batches,
+                             args.batches_in_flight))
+    for level in (1, 8):
+        rows.append(bench_reads(ledger, reader, PURPOSE, args.reads, level))
+    rows.append(bench_evaluate(ledger, reader, args.reads, 8))
+    return [*_table(rows, args.batch), "",
+            f"CPU during the grant run at {max(levels)} in flight:", "", *cpu_lines]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        consortium = load_consortium(args.description)
+        layout = RunLayout(args.run_dir.resolve())
+        net = Network(consortium, layout, args.bin_dir.resolve())
+        sick = [r.process for r in net.status() if not r.healthy]
+        if sick:
+            print(f"error: the network in {args.run_dir} is not healthy ({', '.join(sick)}): "
+                  "run `make network-up` first", file=sys.stderr)
+            return 1
+    except NetworkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
-    consortium = load_consortium(args.description)
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = settings_for_retailer(consortium, args.retailer,
-                                         RunLayout(args.run_dir.resolve()),
+        settings = settings_for_retailer(consortium, args.retailer, layout,
                                          data_dir=Path(data_dir))
         connection = open_ledger(settings)
         try:
-            ledger = connection.ledger
-            reader, *granting = [DemoCustomer.new() for _ in range(args.customers + 1)]
-            register(ledger, [reader, *granting])
-            recipients = [r.msp_id for r in consortium.retailers]
-            # The evaluated customer holds one consent throughout, so every level reads
-            # the same amount (ListConsents grows with her consents).
-            ledger.submit_consent(reader.grant(recipients))
-            rows = []
-            for level in (int(x) for x in args.concurrency.split(",")):
-                rows.append(bench_evaluate(ledger, reader, args.count, level))
-                rows.append(bench_grants(ledger, granting, recipients, args.count, level))
+            lines = run(connection.ledger, consortium, net, args)
         finally:
             connection.close()
-    print("| call | threads | n | p50 ms | p99 ms | mean ms | calls/s |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for row in rows:
-        print(row.row())
+    print("\n".join(lines))
     return 0
 
 

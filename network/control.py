@@ -12,8 +12,8 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 
 from network.ca import binary, bring_up_cas, healthz
@@ -33,6 +33,7 @@ from network.lifecycle import ChaincodeLifecycle
 from network.nodes import start_orderers, start_peers, wait_raft_leader
 from network.placement import Placement
 from network.plan import ChaincodeServer, Plan, make_plan
+from network.procstat import cpu_seconds, resident_kib
 from network.supervisor import ProcessState, Supervisor, check_ports_free
 
 #: Binaries each layer needs, all under the project's git-ignored .fabric/bin.
@@ -58,17 +59,6 @@ class NodeStatus:
     rss_kib: int | None = None
     #: A peer's channel height (None for other nodes, or when it cannot be read).
     height: int | None = None
-
-
-def resident_kib(pid: int) -> int | None:
-    """The process's resident set size from /proc (None if it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError, ValueError):
-        return None
-    return None
 
 
 @dataclass(frozen=True)
@@ -206,6 +196,17 @@ class Network:
                     height = None
             out.append(NodeStatus(process, state, is_healthy,
                                   resident_kib(pid) if running and pid else None, height))
+        return out
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by each running node, by process name."""
+        sup = self.supervisor
+        out: dict[str, float] = {}
+        for process, _ in self._processes():
+            pid = sup.pid(process)
+            used = cpu_seconds(pid) if pid is not None else None
+            if used is not None:
+                out[process] = used
         return out
 
     def clean(self) -> tuple[list[str], Path | None]:
