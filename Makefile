@@ -11,8 +11,8 @@ CCAAS_BUILDER := .fabric/builders/ccaas
 NETWORK := $(PY) -m network
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: help venv web fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration bench bench-recommender bench-consortium bench-serving bench-ledger \
-        network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate run down clean
+.PHONY: help venv web browser fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration bench bench-recommender bench-consortium bench-serving bench-ledger \
+        network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate run down demo-status clean
 
 help: ## List every target, one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -56,12 +56,12 @@ network-down: venv ## Stop every node, keep data (a later network-up resumes)
 network-clean: venv ## Stop everything and remove the run folder .run/
 	@$(NETWORK) clean
 
-web: ## Vendor the pages' browser files (QR encoder) into gateway/static/vendor with npm ci
+web: ## Vendor the pages' browser files (QR encoder, Swagger UI) into gateway/static/vendor with npm ci
 	@bash gateway/static/build.sh
 
 lint: venv ## ruff and mypy over the packages
-	$(VENV)/bin/ruff check network chaincode gateway recommender tests
-	$(VENV)/bin/mypy network chaincode gateway recommender
+	$(VENV)/bin/ruff check network chaincode gateway recommender demo tests
+	$(VENV)/bin/mypy network chaincode gateway recommender demo
 
 bench: bench-recommender bench-consortium bench-serving ## Every benchmark table the issues ask for
 
@@ -83,17 +83,25 @@ test-unit: venv ## Unit tests (pure logic, no processes started)
 test-go: ## Go tests and vet of the chaincode-as-a-service builder
 	cd network/ccaas-builder && go vet ./... && go test ./...
 
-test-integration: venv fabric-bins ccaas-builder web ## Integration tests against real processes on 127.0.0.1 (the whole Fabric network)
+browser: ## Debian's Chromium for the browser tests (installed when missing and root; else the command to run)
+	@bash tests/ensure-chromium.sh
+
+test-integration: venv fabric-bins ccaas-builder web browser ## Integration tests against real processes on 127.0.0.1 (the whole Fabric network)
 	$(PY) -m pytest tests/integration
 
-test: venv fabric-bins ccaas-builder web ## Lint, Go tests, unit and integration tests (what CI runs)
+test: venv fabric-bins ccaas-builder web browser ## Lint, Go tests, unit and integration tests (what CI runs)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-go
 	$(PY) -m pytest tests
 
-run: venv web fabric-bins network-up ## Set up everything and run the demo consortium
+run: venv web fabric-bins ccaas-builder ## Set up everything, seed the demo consortium, print its URLs; stays up until Ctrl-C
+	@$(PY) -m demo run
 
-down: network-down ## Stop everything `make run` started
+down: venv ## Stop everything `make run` started (gateways, then the network; data kept)
+	@$(PY) -m demo down
+
+demo-status: venv ## The demo's gateways and what was seeded
+	@$(PY) -m demo status
 
 clean: ## Remove the run folder, test artifacts and caches (keeps .venv and .fabric)
 	rm -rf .run artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +24,12 @@ log = logging.getLogger("prefshare.gateway")
 
 #: The browser pages (consent portal, kiosk) and their shared scripts, served as files.
 STATIC = Path(__file__).parent / "static"
+#: The API documentation page's Swagger UI, vendored by `make web` (gateway/static/build.sh):
+#: a store has no CDN to fetch it from.
+SWAGGER_UI = STATIC / "vendor" / "swagger-ui"
+_DOCS_MISSING = ("<!doctype html><title>API documentation</title><p>The documentation "
+                 "page's files are not installed: run <code>make web</code>. The schema is at "
+                 "<a href=\"/openapi.json\">/openapi.json</a>.</p>")
 
 
 class BodyLimit:
@@ -71,7 +79,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app = FastAPI(
         title=f"prefshare gateway ({settings.retailer})", version="1",
         summary="Consent, preference events and customer rights on the consortium ledger",
-        lifespan=lifespan,
+        lifespan=lifespan, docs_url=None, redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
@@ -99,6 +107,17 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                                    "status": response.status_code,
                                    "ms": round(elapsed * 1000, 2)})
         return response
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        if not (SWAGGER_UI / "swagger-ui-bundle.js").is_file():
+            return HTMLResponse(_DOCS_MISSING, status_code=503)
+        vendor = "/static/vendor/swagger-ui"
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title}: API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url=f"{vendor}/favicon-32x32.png")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for page in ("portal", "kiosk"):

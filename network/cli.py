@@ -53,10 +53,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"network ({args.layer}) healthy in {time.monotonic() - started:.1f} s")
             return 0
         if args.command == "down":
-            net.down()
+            stopped = net.down()
+            for process in stopped:
+                print(f"stopped {process}")
+            print(f"{len(stopped)} nodes stopped, data kept in {net.layout.root}"
+                  if stopped else "nothing was running")
             return 0
         if args.command == "clean":
-            net.clean()
+            stopped, removed = net.clean()
+            for process in stopped:
+                print(f"stopped {process}")
+            print(f"removed {removed}" if removed else f"{net.layout.root} did not exist")
             return 0
         rows = net.status()
         for row in rows:

@@ -30,7 +30,28 @@ go_build() {
   local dir=$1 what=$2 ldflags=$3; shift 3
   local log; log=$(mktemp)
   local started=$SECONDS
-  if ! (cd "$here/tools/$dir" && go build -ldflags "$ldflags" -o "$bin_dir/" "$@") >"$log" 2>&1; then
+  # Progress: `go build -v` names each package it compiles; the total is every package the
+  # commands depend on (cached ones are not compiled again, so the count may end below it).
+  local total
+  total=$(cd "$here/tools/$dir" && go list -deps "$@" 2>/dev/null | wc -l) || total=0
+  (cd "$here/tools/$dir" && go build -v -ldflags "$ldflags" -o "$bin_dir/" "$@") >"$log" 2>&1 &
+  local pid=$! status=0 report=$((SECONDS + 10))
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    local elapsed=$((SECONDS - started))
+    if [ "$SECONDS" -ge "$report" ]; then
+      report=$((SECONDS + 10))
+      local done_n; done_n=$(grep -cv '^go: ' "$log" || true)
+      local left=""
+      if [ "$done_n" -gt 0 ] && [ "$total" -gt "$done_n" ]; then
+        left=", at most $(( (total - done_n) * elapsed / done_n )) s left"
+      fi
+      echo "$what: ${done_n} of up to ${total} packages compiled in ${elapsed} s" \
+           "($(( done_n / elapsed )) per s${left})"
+    fi
+  done
+  wait "$pid" || status=$?
+  if [ "$status" -ne 0 ]; then
     local reason
     reason=$(grep -v '^go: downloading' "$log" | grep -m1 -E '403|404|not available|error|cannot|undefined' \
              || tail -n 1 "$log")

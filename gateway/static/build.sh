@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Vendor the pages' browser dependencies into gateway/static/vendor/ (git-ignored).
+# Vendor the pages' browser dependencies into gateway/static/vendor/ (git-ignored): the QR
+# encoder and the API documentation page's Swagger UI.
 #
 # Installs exactly what package-lock.json pins (`npm ci`, no install scripts run) and copies
 # the single browser files the pages import. The pages never load anything from outside the
@@ -15,4 +16,9 @@ npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 mkdir -p vendor
 # qrcode-generator (MIT, Kazuhiko Arase): its ES module build, copyright header included.
 cp node_modules/qrcode-generator/dist/qrcode.mjs vendor/qrcode-generator.mjs
+# swagger-ui-dist (Apache-2.0, SmartBear): the API documentation page's script, style and icon,
+# with its licence, so /docs works without a CDN.
+mkdir -p vendor/swagger-ui
+cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE,NOTICE} \
+  vendor/swagger-ui/
 echo "vendored into $here/vendor: $(cd vendor && ls | tr '\n' ' ')"

@@ -1,0 +1,109 @@
+"""The three retailers' gateways as supervised processes of the run folder.
+
+Each runs ``python -m gateway --retailer R serve`` (HTTPS on the plan's gateway port, its TLS
+certificate from the retailer's CA), logging to ``.run/logs/gateway-R.log`` with its pid in
+``.run/pids/gateway-R.pid``, under the network's own :class:`~network.supervisor.Supervisor`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from demo.api import GatewayClient
+from gateway.settings import GatewaySettings, settings_for_retailer
+from gateway.stores import CredentialStore, Role
+from network.description import Consortium
+from network.errors import NotReady
+from network.layout import RunLayout
+from network.supervisor import ProcessState, Supervisor
+from recommender.catalogue import Catalogue
+
+
+@dataclass(frozen=True)
+class Gateways:
+    consortium: Consortium
+    layout: RunLayout
+    description: Path
+
+    @property
+    def retailers(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.consortium.retailers)
+
+    def settings(self, retailer: str) -> GatewaySettings:
+        return settings_for_retailer(self.consortium, retailer, self.layout)
+
+    def process(self, retailer: str) -> str:
+        return f"gateway-{retailer}"
+
+    def base_url(self, retailer: str) -> str:
+        s = self.settings(retailer)
+        return f"https://{s.http_host}:{s.http_port}"
+
+    def client(self, retailer: str, credential: str | None = None) -> GatewayClient:
+        return GatewayClient(self.base_url(retailer), self.layout.ca_root_cert(retailer),
+                             credential)
+
+    def write_catalogues(self, catalogue: Catalogue) -> list[Path]:
+        """Each retailer's part of ``catalogue`` as ``<data_dir>/catalogue.json``, where its
+        gateway reads it at start; an existing file is left alone (an operator's own)."""
+        written = []
+        for retailer in self.consortium.retailers:
+            path = self.layout.org(retailer.name) / "gateway" / "catalogue.json"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                own = Catalogue([e for e in catalogue if e.retailer == retailer.msp_id],
+                                {s: retailer.msp_id for s in catalogue.stores(retailer.msp_id)})
+                path.write_text(own.to_json(), encoding="utf-8")
+                written.append(path)
+        return written
+
+    def admin_credential(self, retailer: str, store: str = "hq") -> str:
+        """A new admin credential of ``retailer``'s gateway, issued in its database as
+        ``python -m gateway issue-credential --admin`` does."""
+        return CredentialStore(self.settings(retailer).data_dir / "gateway.sqlite3").issue(
+            store, Role.ADMIN)
+
+    def start(self, *, timeout_s: float = 90.0) -> list[str]:
+        """Start every gateway not running and wait until each answers healthy; return the
+        processes started. Raises NotReady naming the log of one that did not come up."""
+        sup = Supervisor(self.layout)
+        started = []
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        for retailer in self.retailers:
+            name = self.process(retailer)
+            if sup.state(name) is ProcessState.RUNNING:
+                continue
+            sup.stop(name)  # clears a crashed one's pid file
+            sup.start(name, [sys.executable, "-m", "gateway", "--description",
+                             str(self.description), "--run-dir", str(self.layout.root),
+                             "--retailer", retailer, "serve"], env=env)
+            started.append(name)
+        deadline = time.monotonic() + timeout_s
+        for retailer in self.retailers:
+            client = self.client(retailer)
+            while not client.healthy():
+                if sup.state(self.process(retailer)) is not ProcessState.RUNNING:
+                    raise NotReady(f"{self.process(retailer)} exited; see "
+                                   f"{self.layout.log(self.process(retailer))}")
+                if time.monotonic() > deadline:
+                    raise NotReady(f"{self.process(retailer)} not healthy after {timeout_s:.0f} "
+                                   f"s; see {self.layout.log(self.process(retailer))}")
+                time.sleep(0.3)
+        return started
+
+    def running(self) -> list[str]:
+        sup = Supervisor(self.layout)
+        return [self.process(r) for r in self.retailers
+                if sup.state(self.process(r)) is ProcessState.RUNNING]
+
+    def stop(self) -> list[str]:
+        """Stop every gateway; return the processes that were running."""
+        sup = Supervisor(self.layout)
+        stopped = self.running()
+        for retailer in self.retailers:
+            sup.stop(self.process(retailer))
+        return stopped
