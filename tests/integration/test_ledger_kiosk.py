@@ -1,0 +1,145 @@
+"""Kiosk suggestions, training and the model's provenance end to end on the real network.
+
+Northwind's kiosk asks its gateway for suggestions; her consents and the events northwind may
+read come from its own peer on every request. Under her consent to northwind the answer uses
+southgate's events about her (``data_sources``, her southgate purchases excluded); the very
+next answer after she withdraws it uses none of them. Training reads the ledger
+(``ReadTrainingEvents``), records the model's provenance on it (read back with
+``GetModelProvenance`` on every peer), and the admin route installs the trained model, whose
+id every later answer names.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from chaincode.fields import format_timestamp
+from gateway.fabric import GatewayError
+from gateway.ledger_bench import DemoCustomer
+from gateway.stores import Role
+from gateway.training import train_from_ledger
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def north(start_ledger_gateway, catalogue) -> Iterator[Any]:
+    with start_ledger_gateway("northwind", catalogue=catalogue, http_port=24286) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def south(start_ledger_gateway, catalogue) -> Iterator[Any]:
+    with start_ledger_gateway("southgate", catalogue=catalogue, http_port=24287) as running:
+        yield running
+
+
+def _post(gateway: Any, path: str, body: Any, headers: dict[str, str] | None = None
+          ) -> httpx.Response:
+    key = {"Idempotency-Key": f"it-{secrets.token_hex(12)}"}
+    return gateway.client.post(path, json=body, headers={**key, **(headers or {})})
+
+
+def _buy(gateway: Any, customer: DemoCustomer, store: str, items: list[str]) -> None:
+    when = format_timestamp(datetime.now(UTC) - timedelta(minutes=3))
+    batch = {"events": [{"event_id": f"k-{secrets.token_hex(6)}", "item_id": item,
+                         "item_category": "kiosk", "event_type": "purchase", "value": 1.0,
+                         "timestamp": when} for item in items]}
+    r = _post(gateway, f"/v1/stores/{store}/customers/{customer.customer_id}/events", batch,
+              gateway.credential(store))
+    assert r.status_code == 201, r.text
+
+
+def _suggest(gateway: Any, store: str, customer: DemoCustomer, n: int = 10) -> dict[str, Any]:
+    r = gateway.client.get(f"/v1/stores/{store}/customers/{customer.customer_id}/suggestions",
+                           params={"n": n}, headers=gateway.credential(store))
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+@pytest.fixture(scope="module")
+def shoppers(north, south, catalogue) -> dict[str, Any]:
+    """Alice (purchases at southgate, a consent naming northwind) and a dozen customers
+    with purchases at both, on the ledger."""
+    rng = random.Random(12)
+    nw_store, sg_store = catalogue.stores("NorthwindMSP")[0], catalogue.stores("SouthgateMSP")[0]
+    nw_items, sg_items = catalogue.items_in_store(nw_store), catalogue.items_in_store(sg_store)
+    alice = DemoCustomer.new()
+    assert _post(north, "/v1/customers", {"public_key": alice.public_key}).status_code == 201
+    bought = rng.sample(list(sg_items), 4)
+    _buy(south, alice, sg_store, bought)
+    others = []
+    for _ in range(12):
+        other = DemoCustomer.new()
+        assert _post(north, "/v1/customers", {"public_key": other.public_key}).status_code == 201
+        _buy(north, other, nw_store, rng.sample(list(nw_items), 4))
+        _buy(south, other, sg_store, rng.sample(list(sg_items), 3))
+        assert _post(north, "/v1/consents", other.grant(["*"])).status_code == 201
+        others.append(other)
+    consent = alice.grant(["NorthwindMSP"], categories=("purchases",))
+    assert _post(north, "/v1/consents", consent).status_code == 201
+    return {"alice": alice, "consent": consent, "bought": bought, "store": nw_store,
+            "others": others}
+
+
+def test_suggestions_use_consented_events_and_a_withdrawal_changes_the_very_next_answer(
+        north, shoppers):
+    alice, store = shoppers["alice"], shoppers["store"]
+    before = _suggest(north, store, alice)
+    assert before["notice"] is None
+    assert before["data_sources"] == ["SouthgateMSP"]
+    assert not {i["item_id"] for i in before["items"]} & set(shoppers["bought"])
+
+    r = _post(north, "/v1/consents", alice.withdraw(shoppers["consent"]["consent_id"]))
+    assert r.status_code == 201, r.text
+    after = _suggest(north, store, alice)
+    assert after["data_sources"] == [] and after["strategy"] == "popularity"
+
+
+def test_an_unregistered_customer_gets_popular_items_with_a_notice(north, shoppers):
+    answer = _suggest(north, shoppers["store"], DemoCustomer.new(), n=5)
+    assert answer["strategy"] == "popularity" and answer["data_sources"] == []
+    assert "not registered" in answer["notice"] and len(answer["items"]) == 5
+
+
+def test_training_reads_the_ledger_records_provenance_and_the_admin_route_installs_it(
+        north, south, shoppers, catalogue, fabric_network):
+    admin = north.credential("hq", Role.ADMIN)
+    ledger = north.services.connection.ledger
+    height = ledger.block_height(fabric_network.consortium.channel)
+    provenance = train_from_ledger(ledger, fabric_network.consortium.channel, catalogue,
+                                   north.settings.model_dir)
+    assert provenance["retailer"] == "NorthwindMSP"
+    assert provenance["training"]["block_height"] >= height
+    assert provenance["training"]["record_count"] >= 12 * 7
+    for gateway in (north, south):  # the record is on the ledger, read on both peers
+        found = gateway.services.connection.ledger.contract.evaluate(
+            "GetModelProvenance", args=[provenance["model_id"]])
+        assert provenance["model_id"].encode() in found
+        assert provenance["content_hash"].encode() in found
+
+    r = north.client.post("/v1/admin/model", headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["model_id"] == provenance["model_id"]
+    assert north.client.get("/v1/admin/model", headers=admin).json()["model_id"] == \
+        provenance["model_id"]
+
+    # A customer the model was trained on, under her consent: personalised by the new model,
+    # with southgate's data; alice, who withdrew, still gets none of southgate's.
+    answer = _suggest(north, shoppers["store"], shoppers["others"][0])
+    assert (answer["model_id"], answer["strategy"]) == (provenance["model_id"], "personalised")
+    assert "SouthgateMSP" in answer["data_sources"]
+    answer = _suggest(north, shoppers["store"], shoppers["alice"])
+    assert answer["model_id"] == provenance["model_id"]
+    assert "SouthgateMSP" not in answer["data_sources"]
+    # The provenance is recorded once per model id, by the chaincode's rule.
+    with pytest.raises(GatewayError) as caught:
+        ledger.record_provenance(provenance)
+    assert caught.value.chaincode_error().code == "MODEL_EXISTS"
