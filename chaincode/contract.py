@@ -273,21 +273,28 @@ class PrefshareContract:
         raw = require_transient(ledger.transient(), EVENTS_KEY)
         events = parse_event_batch(raw, max_events=self.max_batch_events)
         check_events_written_by(events, caller.msp_id)
+        # Her index lists every event of hers in the collection (it is written with them and
+        # erased with them), so it answers "already written?" for the whole batch: one point
+        # read per customer instead of one private-hash round trip to the peer per event,
+        # which was half of a batch's endorsement time.
+        indexes: dict[str, EventIndex] = {}
         for customer_id in sorted({event.customer_id for event in events}):
             await self._customer(ledger, customer_id)
+            stored = await ledger.get_private(self.collection,
+                                              event_index_key(customer_id).render())
+            indexes[customer_id] = EventIndex.from_json(customer_id, stored)
+        known = {cid: set(index.entries) for cid, index in indexes.items()}
         writes = _Writes()
-        for index, event in enumerate(events):
-            key = event.key.render()
-            if await ledger.get_private_hash(self.collection, key) is not None:
+        for position, event in enumerate(events):
+            if (event.retailer, event.event_id) in known[event.customer_id]:
                 raise EventExists(
-                    "preference event key already written", field=join(join("", index), "event_id")
+                    "preference event key already written",
+                    field=join(join("", position), "event_id"),
                 )
-            writes.private.append((key, event.to_json_bytes()))
-        for customer_id in sorted({event.customer_id for event in events}):
-            index_key = event_index_key(customer_id).render()
-            stored = await ledger.get_private(self.collection, index_key)
-            updated = EventIndex.from_json(customer_id, stored).adding(events)
-            writes.private.append((index_key, updated.to_json_bytes()))
+            writes.private.append((event.key.render(), event.to_json_bytes()))
+        for customer_id, index in indexes.items():
+            writes.private.append((event_index_key(customer_id).render(),
+                                   index.adding(events).to_json_bytes()))
         await writes.apply(ledger, self.collection)
         return _json({"recorded": len(events)})
 
