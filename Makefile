@@ -63,18 +63,18 @@ lint: venv ## ruff and mypy over the packages
 	$(VENV)/bin/ruff check network chaincode gateway recommender demo tests
 	$(VENV)/bin/mypy network chaincode gateway recommender demo
 
-bench: bench-recommender bench-consortium bench-serving ## Every benchmark table the issues ask for
+bench: bench-recommender bench-consortium bench-serving bench-ledger ## Every benchmark table the issues ask for (bench-ledger starts the network)
 
-bench-recommender: venv ## MovieLens: LightFM hybrid vs popularity vs ALS, both splits; plot in artifacts/
+bench-recommender: venv ## MovieLens, 3 seeds: served blend vs LightFM hybrid vs popularity vs ALS, both splits; plot in artifacts/
 	$(PY) -m recommender.bench
 
-bench-consortium: venv ## Consortium lift: siloed vs shared (all / 60% consenting), incl. cold start
+bench-consortium: venv ## Consortium lift over the silo: shared and served (60% consenting), warm/thin/cold, both worlds
 	$(PY) -m recommender.consortium_cli
 
 bench-serving: venv ## Kiosk suggestion latency (p50/p99, calls/s) on the demo world
 	OPENBLAS_NUM_THREADS=1 $(PY) -m recommender.serving_cli
 
-bench-ledger: network-up ## Ledger figures on the running network: evaluate, consent grant submit-to-commit p50/p99
+bench-ledger: network-up ## Ledger: consent grants/s and p50/p99 at 8/32/64 in flight, batched events/s, read p50/p99, CPU per node
 	$(PY) -m gateway.ledger_bench_cli
 
 test-unit: venv ## Unit tests (pure logic, no processes started)
