@@ -7,6 +7,13 @@ flight under the key gets 409. An answer that says the outcome is unknown, or th
 was unreachable (5xx), is not stored: the claim is released so the retry really retries, and
 the chaincode's own duplicate checks (event ids, consent ids, nonces) keep a write that did
 land from applying twice.
+
+A gateway killed mid-request leaves its claims without an answer. One gateway process serves
+a data folder, so the service releases them when it starts
+(:meth:`IdempotencyStore.release_unanswered`): a client retrying such a key after the
+restart runs the request again at once instead of getting 409 for ``CLAIM_TIMEOUT_S``, and a
+first attempt that did land is refused by the chaincode's duplicate checks (or fails the MVCC
+check if it is still being ordered).
 """
 
 from __future__ import annotations
@@ -94,6 +101,12 @@ class IdempotencyStore:
             raise Conflict("a request with this Idempotency-Key is still running",
                            code="IDEMPOTENCY_KEY_IN_FLIGHT")
         return StoredAnswer(int(status), bytes(body))
+
+    def release_unanswered(self) -> int:
+        """Release every claim that has no answer; returns how many. Call it only when no
+        request of this store is running: at start, the claims left are a dead process's."""
+        with self._connect() as db:
+            return db.execute("DELETE FROM idempotency WHERE status IS NULL").rowcount
 
     def finish(self, scope: str, key: str, status: int, body: bytes) -> None:
         """Store the final answer, or release the claim when the answer was a 5xx."""

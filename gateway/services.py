@@ -51,5 +51,9 @@ class Services:
             suggestions = open_suggestions(settings.catalogue_path, settings.model_dir,
                                            settings.msp_id, connection.ledger,
                                            settings.endorsing_orgs)
-        return cls(settings, CredentialStore(database), IdempotencyStore(database),
-                   connection, Metrics.create(), suggestions)
+        idempotency = IdempotencyStore(database)
+        # One gateway process serves a data folder: claims with no answer are those of a
+        # process that died mid-request, and must not hold its clients' retries back.
+        idempotency.release_unanswered()
+        return cls(settings, CredentialStore(database), idempotency, connection,
+                   Metrics.create(), suggestions)
