@@ -1,7 +1,9 @@
 """Property-based fuzzing of the REST API from its own OpenAPI schema (schemathesis).
 
 The real gateway runs as an HTTPS server on 127.0.0.1 with its identity and TLS certificate
-from the real Fabric CA; schemathesis reads `/openapi.json` from it and, for every operation,
+from the real Fabric CA, on the real Fabric 2.1.1 network (conftest ``start_ledger_gateway``:
+its own peer, the other retailers' peers, the Raft orderers); schemathesis reads
+`/openapi.json` from it and, for every operation,
 sends the schema's examples, boundary cases (the coverage phase) and a bounded number of
 generated cases, valid and invalid (`mode: all`), deterministically (`deterministic: true`:
 the same cases on every run, so CI failures reproduce).
@@ -12,15 +14,15 @@ schemathesis re-evaluates what the case now is: the cases get past authenticatio
 idempotency check into the handlers and the chaincode's record rules. The authorisation
 refusals have their own module (test_authorisation_matrix.py).
 
-No Fabric peer can run here (docs/blockers.md), so a request that reaches the ledger answers
-503 with a documented peer code. What must hold for every case:
-- never a 500 (an unhandled error is a bug); a 5xx is a 503 with one of the peer codes, or the
-  documented 503 of `/healthz`;
+Cases that pass the gateway reach the chaincode, which answers with its own codes (an unknown
+customer, a malformed key, a signature that does not verify, ...). What must hold for every
+case, at least 1,000 of them:
+- never a 5xx: the ledger is up, so neither an unhandled error (500) nor an outage (503);
 - the status is one the schema documents for the operation, and the body and content type
   conform to the schema;
 - every error is exactly `{"error": {"code", "message", "details"}}`;
 - input that breaks the schema is refused with a 4xx (schemathesis' negative data check).
-Positive data is not required to be accepted: without a peer it cannot be.
+Positive data is not required to be accepted: a generated customer is mostly unregistered.
 
 Cases per operation and their statuses go to artifacts/fuzz/summary.json.
 """
@@ -57,11 +59,10 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SUMMARY = ROOT / "artifacts" / "fuzz" / "summary.json"
 RETAILER = "southgate"
-#: A port of southgate's block that its plan leaves free; the northwind gateway of
-#: test_gateway_http.py and other modules' gateways listen elsewhere.
-HTTP_PORT = 27287
+#: A port the network's plan leaves free; other modules' gateways listen elsewhere.
+HTTP_PORT = 24293
 MAX_EXAMPLES = 40
-PEER_CODES = {"PEER_UNAVAILABLE", "COMMIT_UNCONFIRMED", "LEDGER_ERROR"}
+MIN_CASES = 1000
 #: Any store credential reaches the customer routes; it is no store of the path.
 ANY_STORE = "fuzz-kiosk"
 
@@ -111,9 +112,9 @@ class Tally:
 
 
 @pytest.fixture(scope="module")
-def gateway(start_gateway, catalogue, train_model) -> Iterator[Any]:
-    with start_gateway(RETAILER, catalogue=catalogue, http_port=HTTP_PORT,
-                       max_body_bytes=64 * 1024) as running:
+def gateway(start_ledger_gateway, catalogue, train_model) -> Iterator[Any]:
+    with start_ledger_gateway(RETAILER, catalogue=catalogue, http_port=HTTP_PORT,
+                              max_body_bytes=64 * 1024) as running:
         # A model waiting in the model directory, so POST /v1/admin/model installs it.
         train_model(running.settings.msp_id, running.settings.model_dir)
         yield running
@@ -251,25 +252,16 @@ def authorise(case: schemathesis.Case, credentials: Credentials, stores: list[st
 
 def no_unhandled_error(ctx: Any, response: schemathesis.Response,
                        case: schemathesis.Case) -> bool | None:
-    """No 500; a 5xx is a 503 with a documented peer code (or /healthz's own 503)."""
+    """No 5xx: with the ledger up, neither an unhandled error nor an outage."""
     status = response.status_code
-    if status < 500:
-        return None
-    assert status == 503, f"{status} from {case.operation.label}: an unhandled error"
-    body = response.json()
-    if case.operation.path == "/healthz":
-        assert body == {"status": "degraded", "peer": "unreachable"}, body
-        return None
-    code = body.get("error", {}).get("code")
-    assert code in PEER_CODES, f"503 with code {code!r}, not one of {sorted(PEER_CODES)}"
+    assert status < 500, f"{status} from {case.operation.label}: {response.text[:200]}"
     return None
 
 
 def error_shape(ctx: Any, response: schemathesis.Response,
                 case: schemathesis.Case) -> bool | None:
     """Every error answer is exactly {"error": {"code", "message", "details"}}."""
-    if response.status_code < 400 or (case.operation.path == "/healthz"
-                                      and response.status_code == 503):
+    if response.status_code < 400:
         return None
     body = response.json()
     assert isinstance(body, dict) and set(body) == {"error"}, f"error body {body!r}"
@@ -302,3 +294,8 @@ def test_every_operation_keeps_its_contract_under_generated_input(case, gateway,
     response = case.call(verify=str(gateway.root_ca), timeout=30)
     tally.record(case, response)
     case.validate_response(response, checks=CHECKS)
+
+
+def test_at_least_a_thousand_cases_were_sent_with_the_ledger_up(tally, gateway):
+    assert gateway.client.get("/healthz").json() == {"status": "ok", "peer": "reachable"}
+    assert sum(tally.cases.values()) >= MIN_CASES, dict(tally.cases)
