@@ -9,6 +9,7 @@ taken as done), so only a completed seeding is recorded in ``seeded.json``.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -49,25 +50,31 @@ def plans(world: World) -> list[ConsentPlan]:
 
 
 def calls_in_order(world: World, keys: dict[str, DemoCustomer], name_of: dict[str, str]
-                   ) -> list[list[Call]]:
+                   ) -> list[list[list[Call]]]:
     """The seeding's writes in four phases that must follow each other: keys, grants,
-    events, withdrawals. Within a phase the calls are independent. ``name_of`` maps an MSP
-    id to the retailer's name (its gateway)."""
+    events, withdrawals. A phase is a list of tasks, each a list of calls made in order;
+    tasks are independent. A customer's event batches are one task: each batch updates her
+    event index on the ledger, so two at once would conflict (MVCC_READ_CONFLICT). ``name_of``
+    maps an MSP id to the retailer's name (its gateway)."""
     registrations, grants, withdrawals = [], [], []
     for index, (customer, plan) in enumerate(zip(world.customers, plans(world), strict=True)):
         key = keys[customer.customer_id]
         home = name_of[customer.retailers[0]]
-        registrations.append(Call("key", home, "/v1/customers", {"public_key": key.public_key}))
+        registrations.append([Call("key", home, "/v1/customers",
+                                   {"public_key": key.public_key})])
         if not plan.grants:
             continue
         grant = key.grant(plan.recipients, consent_id=consent_id_of(index),
                           purposes=plan.purposes, categories=plan.categories)
-        grants.append(Call("consent", home, "/v1/consents", grant))
+        grants.append([Call("consent", home, "/v1/consents", grant)])
         if plan.withdraw:
-            withdrawals.append(Call("withdrawal", home, "/v1/consents",
-                                    key.withdraw(consent_id_of(index))))
-    events = [_event_call(b, keys, name_of, world) for b in event_batches(world)]
-    return [registrations, grants, events, withdrawals]
+            withdrawals.append([Call("withdrawal", home, "/v1/consents",
+                                     key.withdraw(consent_id_of(index)))])
+    by_customer: dict[str, list[Call]] = {}
+    for batch in event_batches(world):
+        by_customer.setdefault(batch.customer, []).append(
+            _event_call(batch, keys, name_of, world))
+    return [registrations, grants, list(by_customer.values()), withdrawals]
 
 
 def _event_call(batch: EventBatch, keys: dict[str, DemoCustomer], name_of: dict[str, str],
@@ -78,27 +85,33 @@ def _event_call(batch: EventBatch, keys: dict[str, DemoCustomer], name_of: dict[
                 f"/v1/stores/{batch.store_id}/customers/{customer_id}/events", body, admin=True)
 
 
-def run_calls(phases: Sequence[Sequence[Call]], client_of: Callable[[str, bool], GatewayClient],
-              *, workers: int = 12, progress: bool = True) -> dict[str, int]:
-    """Make every call, phase after phase, ``workers`` at a time; count them by kind.
+def run_calls(phases: Sequence[Sequence[Sequence[Call]]],
+              client_of: Callable[[str, bool], GatewayClient], *, workers: int = 12,
+              progress: bool = True) -> dict[str, int]:
+    """Make every call, phase after phase, ``workers`` tasks at a time; count them by kind.
 
     A bar shows the count, the rate and the time left. Raises ApiError for the first call the
     gateway refused (other than ALREADY_DONE).
     """
     counts: dict[str, int] = {}
-    total = sum(len(p) for p in phases)
+    total = sum(len(task) for phase in phases for task in phase)
     bar = tqdm(total=total, desc="seeding the ledger", unit="tx", disable=not progress,
                mininterval=1.0, dynamic_ncols=True)
+
+    def run(task: Sequence[Call]) -> None:
+        for call in task:
+            _call(call, client_of)
+            with lock:
+                counts[call.kind] = counts.get(call.kind, 0) + 1
+                bar.update()
+                bar.set_postfix_str(call.kind, refresh=False)
+
+    lock = threading.Lock()
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for phase in phases:
-                futures = {pool.submit(_call, c, client_of): c for c in phase}
-                for future in as_completed(futures):
-                    call = futures[future]
+                for future in as_completed([pool.submit(run, task) for task in phase]):
                     future.result()
-                    counts[call.kind] = counts.get(call.kind, 0) + 1
-                    bar.update()
-                    bar.set_postfix_str(call.kind, refresh=False)
     finally:
         bar.close()
     return counts

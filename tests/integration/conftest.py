@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import ssl
 import threading
 import time
@@ -38,7 +39,9 @@ BIN_DIR = ROOT / ".fabric" / "bin"
 #: one for the CA-only network (gateways whose peer is down), one for the whole network, both
 #: below the kernel's ephemeral port range (32768+), where an outgoing connection could take one.
 TEST_PORT_BASE = 27000
-FABRIC_PORT_BASE = 24000
+#: ``PREFSHARE_TEST_FABRIC_PORT_BASE`` moves the whole network's block, so two test sessions
+#: on one machine (helpers working in parallel) do not meet.
+FABRIC_PORT_BASE = int(os.environ.get("PREFSHARE_TEST_FABRIC_PORT_BASE", "24000"))
 BUILDER_DIR = ROOT / ".fabric" / "builders" / "ccaas"
 #: A small model: a fit on the tests' demo world takes a fraction of a second.
 TEST_MODEL = ModelConfig(no_components=8, epochs=3, seed=1)

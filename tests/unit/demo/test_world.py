@@ -53,7 +53,8 @@ def test_seeding_calls_are_signed_by_each_customers_own_key(world):
     keys = {c.customer_id: DemoCustomer.new() for c in world.customers}
     names = {"NorthwindMSP": "northwind", "SouthgateMSP": "southgate",
              "EastmarketMSP": "eastmarket"}
-    registrations, grants, events, withdrawals = calls_in_order(world, keys, names)
+    registrations, grants, tasks, withdrawals = (
+        [call for task in phase for call in task] for phase in calls_in_order(world, keys, names))
     assert len(registrations) == len(world.customers)
     by_id = {k.customer_id: k for k in keys.values()}
     for call in grants + withdrawals:
@@ -62,7 +63,11 @@ def test_seeding_calls_are_signed_by_each_customers_own_key(world):
         key = CustomerKey.from_b64url(by_id[statement["customer_id"]].public_key)
         key.verify_document(statement, signature)  # raises BadSignature otherwise
     assert {c.body["consent_id"] for c in withdrawals} <= {c.body["consent_id"] for c in grants}
-    assert all(c.admin and c.path.startswith("/v1/stores/") for c in events)
+    assert all(c.admin and c.path.startswith("/v1/stores/") for c in tasks)
+    # One task per customer for her events: her batches never run at once.
+    event_tasks = calls_in_order(world, keys, names)[2]
+    owners = [{c.path.split("/")[5] for c in task} for task in event_tasks]
+    assert all(len(o) == 1 for o in owners) and len({o.pop() for o in owners}) == len(owners)
 
 
 def test_a_key_survives_its_backup_form_and_is_kept_private(tmp_path):
