@@ -36,7 +36,7 @@ from recommender.catalogue import Catalogue
 from recommender.demo_world import Customer, World
 
 DEFAULT_SEED = 13
-DEFAULT_CUSTOMERS = 300
+DEFAULT_CUSTOMERS = 200
 
 
 class Steps:
