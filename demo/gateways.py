@@ -48,16 +48,20 @@ class Gateways:
                              credential)
 
     def write_catalogues(self, catalogue: Catalogue) -> list[Path]:
-        """Each retailer's part of ``catalogue`` as ``<data_dir>/catalogue.json``, where its
-        gateway reads it at start; an existing file is left alone (an operator's own)."""
+        """``catalogue`` as each retailer's ``<data_dir>/catalogue.json``, where its gateway
+        reads it at start; an existing file is left alone (an operator's own).
+
+        Every retailer gets the whole consortium's catalogue: the demo's members share their
+        product data, so a model learns from the brand and price band of the items a customer
+        chose at another member (with its own items only, an item of another member is known
+        by its retailer and category alone). Serving uses only the retailer's own stores.
+        """
         written = []
         for retailer in self.consortium.retailers:
             path = self.layout.org(retailer.name) / "gateway" / "catalogue.json"
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                own = Catalogue([e for e in catalogue if e.retailer == retailer.msp_id],
-                                {s: retailer.msp_id for s in catalogue.stores(retailer.msp_id)})
-                path.write_text(own.to_json(), encoding="utf-8")
+                path.write_text(catalogue.to_json(), encoding="utf-8")
                 written.append(path)
         return written
 
