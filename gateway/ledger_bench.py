@@ -8,6 +8,7 @@ too. The command line is :mod:`gateway.ledger_bench_cli`.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import statistics
@@ -231,3 +232,35 @@ def register(ledger: ConsortiumLedger, customers: Sequence[DemoCustomer]) -> Non
     with ThreadPoolExecutor(max_workers=8) as pool:
         for future in [pool.submit(ledger.register_customer, c.public_key) for c in customers]:
             future.result()
+
+
+def bench_http(client: Any, store_credential: str, recipients: Sequence[str], *, count: int,
+               concurrency: int, customers: int = 8) -> list[Summary]:
+    """The same two calls through a running gateway's HTTPS API: ``GET
+    /v1/customers/{id}/consents`` (one consent) and ``POST /v1/consents`` (a grant, answered
+    after its commit). ``client`` is an ``httpx.Client`` whose base URL is the gateway and
+    which trusts its certificate; ``store_credential`` a store's ``psk_...`` credential.
+
+    Raises AssertionError when a call does not answer 2xx (the run stops there).
+    """
+    def post(path: str, body: Any) -> Any:
+        r = client.post(path, json=body,
+                        headers={"Idempotency-Key": f"bench-{b64url_encode(os.urandom(12))}"})
+        assert r.status_code in (200, 201), f"{path}: {r.status_code} {r.text[:200]}"
+        return r.json()
+
+    reader, *granting = [DemoCustomer.new() for _ in range(customers + 1)]
+    for customer in (reader, *granting):
+        post("/v1/customers", {"public_key": customer.public_key})
+    post("/v1/consents", reader.grant(recipients))
+    auth = {"Authorization": f"Bearer {store_credential}"}
+
+    def read() -> None:
+        r = client.get(f"/v1/customers/{reader.customer_id}/consents", headers=auth)
+        assert r.status_code == 200, r.text[:200]
+
+    statements = [granting[i % len(granting)].grant(recipients) for i in range(count)]
+    grants: list[Callable[[], Any]] = [functools.partial(post, "/v1/consents", s)
+                                       for s in statements]
+    return [timed("HTTP GET consents (evaluate)", [read] * count, concurrency),
+            timed("HTTP POST consent grant (to commit)", grants, concurrency)]
