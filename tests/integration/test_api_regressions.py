@@ -2,7 +2,8 @@
 for one found while fixing them (the streamed body over the limit).
 
 The gateway runs as in test_gateway_http.py: a real HTTPS server on 127.0.0.1 with its
-identity and TLS certificate from the real Fabric CA, its peer down (docs/blockers.md).
+identity and TLS certificate from the real Fabric CA, its peer down on purpose: each bug was
+in the gateway, before the ledger (the ledger-up fuzzing is test_api_fuzz.py).
 """
 
 from __future__ import annotations

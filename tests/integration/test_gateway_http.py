@@ -1,10 +1,12 @@
-"""The REST gateway as a real HTTPS server on 127.0.0.1, with identities from the real CA.
+"""The REST gateway as a real HTTPS server on 127.0.0.1, with identities from the real CA,
+and its peer down on purpose (the CA-only network, conftest ``start_gateway``).
 
-No Fabric peer can run on this machine yet (docs/blockers.md), so the peer these gateways
-point at is down. That is itself a documented case of the API (503, clear reason, nothing
+A peer that cannot be reached is a documented case of the API (503, clear reason, nothing
 written, a retry really retries), and everything decided before the ledger is reached
 (authentication, authorisation, validation, size limits, idempotency keys, the chaincode's
-own record rules) is exercised for real. The ledger's success paths wait for a peer.
+own record rules) is exercised here without one. The success paths, and a peer stopped and
+restarted under a running gateway, run on the real network in the ``test_ledger_*.py``
+modules (docs/gateway.md).
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ The northwind gateway here (its own port, 27187) starts with a small model train
 demo world in its ``data_dir/model``. The operator's steps are played for real: an artifact
 is trained into a staging folder, copied into the model directory, and installed with
 ``POST /v1/admin/model``; corrupt, foreign and missing artifacts are refused while the
-previous model keeps serving. No Fabric peer runs here (docs/blockers.md), so the kiosk's
-suggestions fall back to popular items, and name the model that serves them.
+previous model keeps serving. Its peer is down on purpose (the install is the gateway's own
+affair), so the kiosk's suggestions fall back to popular items and name the model that serves
+them; a model trained from the real ledger and installed there is test_ledger_kiosk.py.
 """
 
 from __future__ import annotations
