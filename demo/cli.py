@@ -184,6 +184,8 @@ def _wait(gateways: Gateways, network: Network) -> int:
     def interrupted(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Installed for SIGINT too: a shell that started us in the background made it ignored.
+    signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     try:
         while len(gateways.running()) == len(gateways.retailers):
