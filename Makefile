@@ -11,7 +11,7 @@ CCAAS_BUILDER := .fabric/builders/ccaas
 NETWORK := $(PY) -m network
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: help venv web browser fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration bench bench-recommender bench-consortium bench-serving bench-ledger \
+.PHONY: help venv web browser fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration test-faults bench bench-recommender bench-consortium bench-serving bench-ledger \
         network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate run down demo-status clean
 
 help: ## List every target, one line each
@@ -88,6 +88,9 @@ browser: ## Debian's Chromium for the browser tests (installed when missing and 
 
 test-integration: venv fabric-bins ccaas-builder web browser ## Integration tests against real processes on 127.0.0.1 (the whole Fabric network)
 	$(PY) -m pytest tests/integration
+
+test-faults: venv fabric-bins ccaas-builder ## Crash faults and partitions under load (~6 min); writes the table in docs/reliability.md
+	PREFSHARE_FAULTS=1 nice -n 10 $(PY) -m pytest tests/faults $(FAULTS)
 
 test: venv fabric-bins ccaas-builder web browser ## Lint, Go tests, unit and integration tests (what CI runs)
 	$(MAKE) --no-print-directory lint

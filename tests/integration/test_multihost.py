@@ -1,13 +1,8 @@
 """The same description places each organisation on a host of its own.
 
-The test makes the hosts itself: one Linux network namespace per organisation (``psns-`` and a
-random suffix, so parallel runs cannot collide), each with one veth link into a bridge that
-lives in a namespace of its own, and addresses from a private /24 chosen so that nothing on
-this machine routes it already. The root namespace gets one address on that bridge (``.254``)
-so health checks and ``status`` go from here over the wire, as an operator's would; no traffic
-goes to any address outside these namespaces. The bridge sits in its own namespace so the
-root namespace's firewall (bridged frames pass through it when ``br_netfilter`` is loaded)
-cannot drop traffic between the organisations.
+The hosts are network namespaces wired to one bridge (tests/conftest.py ``netns_hosts``, shared
+with the fault campaign's partitions): one per organisation, health checks and ``status`` going
+from the root namespace over the wire, as an operator's would.
 
 Every organisation uses the *same* port block (``27000``): the description allows it because
 the hosts differ, and each CA listens on ``<its host>:27054``. The whole network (CAs,
@@ -24,22 +19,15 @@ test fails, and the removal is checked. Creating namespaces needs root; without 
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import os
-import random
-import secrets
-import shutil
-import signal
 import ssl
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -53,191 +41,14 @@ from network.control import Network
 from network.description import Consortium, load_consortium
 from network.errors import CommandFailed, PortInUse
 from network.layout import RunLayout
-from network.placement import Placement
 from network.supervisor import ProcessState, port_is_free
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = ROOT / ".fabric" / "bin"
-IP = shutil.which("ip", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
 #: Every organisation gets this block on its own host.
 PORT_BLOCK = 27000
-#: The /24s the test may take: 10.231.<n>.0/24, a free <n> picked at random.
-SUBNET_POOL = ipaddress.ip_network("10.231.0.0/16")
-ROOT_HOST = 254
-
-
-def _ip(*args: str) -> str:
-    """Run ``ip args``; raise with its error line when it fails."""
-    assert IP is not None
-    done = subprocess.run([IP, *args], capture_output=True, text=True, timeout=10)
-    if done.returncode != 0:
-        raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout
-
-
-def _free_subnet() -> ipaddress.IPv4Network | None:
-    """A /24 of the pool that no route (of any table, local addresses included) overlaps."""
-    used = []
-    for route in json.loads(_ip("-4", "-j", "route", "show", "table", "all") or "[]"):
-        dst = route.get("dst", "default")
-        if dst != "default":
-            used.append(ipaddress.ip_network(dst, strict=False))
-    candidates = list(SUBNET_POOL.subnets(new_prefix=24))
-    random.shuffle(candidates)
-    return next((c for c in candidates if not any(c.overlaps(u) for u in used)), None)
-
-
-def _disable_ipv6_in(namespace: str) -> None:
-    """No IPv6 on the test's links: no router solicitations or MLD reports, only our IPv4."""
-    script = ("import os\n"
-              "for k in ('all', 'default'):\n"
-              "    p = f'/proc/sys/net/ipv6/conf/{k}/disable_ipv6'\n"
-              "    if os.path.exists(p):\n"
-              "        open(p, 'w').write('1')\n")
-    _ip("netns", "exec", namespace, sys.executable, "-c", script)
-
-
-def _pids_in(namespace: str) -> list[int]:
-    try:
-        return [int(p) for p in _ip("netns", "pids", namespace).split()]
-    except RuntimeError:
-        return []
-
-
-def _remove_namespace(namespace: str) -> None:
-    """Kill what still runs in ``namespace`` (only this test starts processes there), then
-    delete it; its links go with it."""
-    for pid in _pids_in(namespace):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + 10
-    while _pids_in(namespace) and time.monotonic() < deadline:
-        for pid in _pids_in(namespace):
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-        time.sleep(0.05)
-    _ip("netns", "delete", namespace)
-
-
-@dataclass(frozen=True)
-class Hosts:
-    """The namespaces standing in for the organisations' hosts, and their wiring."""
-
-    suffix: str
-    subnet: ipaddress.IPv4Network
-    bridge_ns: str
-    root_link: str
-    #: org name -> (namespace, address, name of its link's end in the bridge namespace)
-    orgs: dict[str, tuple[str, str, str]]
-
-    @property
-    def root_address(self) -> str:
-        return str(self.subnet[ROOT_HOST])
-
-    def namespace(self, org: str) -> str:
-        return self.orgs[org][0]
-
-    def address(self, org: str) -> str:
-        return self.orgs[org][1]
-
-    def placement(self) -> Placement:
-        assert IP is not None
-        return Placement.of({addr: [IP, "netns", "exec", ns] for ns, addr, _ in self.orgs.values()})
-
-    def cut(self, org: str) -> None:
-        """Unplug ``org``'s cable at the switch: its bridge port goes down."""
-        _ip("-n", self.bridge_ns, "link", "set", self.orgs[org][2], "down")
-
-    def restore(self, org: str) -> None:
-        _ip("-n", self.bridge_ns, "link", "set", self.orgs[org][2], "up")
-
-    def run_in(self, org: str, argv: Sequence[str], *, env: dict[str, str] | None = None,
-               timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        assert IP is not None
-        return subprocess.run([IP, "netns", "exec", self.namespace(org), *argv],
-                              capture_output=True, text=True, timeout=timeout, env=env)
-
-    def connects(self, org: str, host: str, port: int, *, timeout: float = 2.0) -> bool:
-        """Whether a TCP connection from ``org``'s host to ``host:port`` is accepted."""
-        probe = ("import socket, sys\n"
-                 "try:\n"
-                 f"    socket.create_connection(({host!r}, {port}), timeout={timeout}).close()\n"
-                 "except OSError:\n"
-                 "    sys.exit(1)\n")
-        return self.run_in(org, [sys.executable, "-c", probe], timeout=timeout + 10).returncode == 0
-
-
-def _build_hosts(orgs: Sequence[str], stack: ExitStack) -> Hosts:
-    """Create the namespaces and links, registering each one's removal on ``stack`` first."""
-    suffix = secrets.token_hex(3)
-    subnet = _free_subnet()
-    if subnet is None:
-        pytest.skip(f"every /24 of {SUBNET_POOL} is already routed on this machine")
-    bridge_ns = f"psns-{suffix}-bridge"
-    try:
-        _ip("netns", "add", bridge_ns)
-    except RuntimeError as exc:
-        pytest.skip(f"cannot create network namespaces here: {exc}")
-    stack.callback(_remove_namespace, bridge_ns)
-    _disable_ipv6_in(bridge_ns)
-    _ip("-n", bridge_ns, "link", "set", "lo", "up")
-    # STP off and no forwarding delay: a port set up again forwards at once.
-    _ip("-n", bridge_ns, "link", "add", "br0", "type", "bridge", "stp_state", "0",
-        "forward_delay", "0")
-    _ip("-n", bridge_ns, "link", "set", "br0", "up")
-
-    placed: dict[str, tuple[str, str, str]] = {}
-    for i, org in enumerate(orgs):
-        ns, addr, port = f"psns-{suffix}-{org}", str(subnet[i + 1]), f"p{i}"
-        _ip("netns", "add", ns)
-        stack.callback(_remove_namespace, ns)
-        _disable_ipv6_in(ns)
-        _ip("-n", bridge_ns, "link", "add", port, "type", "veth", "peer", "name", "eth0",
-            "netns", ns)
-        _ip("-n", ns, "address", "add", f"{addr}/{subnet.prefixlen}", "dev", "eth0")
-        _ip("-n", ns, "link", "set", "lo", "up")
-        _ip("-n", ns, "link", "set", "eth0", "up")
-        _ip("-n", bridge_ns, "link", "set", port, "master", "br0", "up")
-        placed[org] = (ns, addr, port)
-
-    # The root namespace's one leg on the bridge (its name carries the suffix: root link names
-    # are shared by parallel runs). Deleting it also removes its end in the bridge namespace.
-    root_link = f"psns-{suffix}"
-    _ip("link", "add", root_link, "type", "veth", "peer", "name", "root", "netns", bridge_ns)
-    stack.callback(_delete_link, root_link)
-    ipv6 = Path(f"/proc/sys/net/ipv6/conf/{root_link}/disable_ipv6")
-    if ipv6.exists():
-        ipv6.write_text("1")
-    hosts = Hosts(suffix, subnet, bridge_ns, root_link, placed)
-    _ip("address", "add", f"{hosts.root_address}/{subnet.prefixlen}", "dev", root_link)
-    _ip("link", "set", root_link, "up")
-    _ip("-n", bridge_ns, "link", "set", "root", "master", "br0", "up")
-    # Traffic from here to the organisations' addresses must leave by our link, nowhere else.
-    route = json.loads(_ip("-j", "route", "get", hosts.address(orgs[0])))[0]
-    assert route["dev"] == root_link, f"{subnet} is routed via {route['dev']}, not the test's link"
-    return hosts
-
-
-def _link_exists(name: str) -> bool:
-    return Path("/sys/class/net", name).exists()
-
-
-def _delete_link(name: str) -> None:
-    """Delete a root-namespace link (already gone when the bridge namespace went first)."""
-    if _link_exists(name):
-        _ip("link", "delete", name)
-
-
-def _ours_left(suffix: str) -> list[str]:
-    names = [line.split()[0] for line in _ip("netns", "list").splitlines() if line.strip()]
-    left = [n for n in names if n.startswith(f"psns-{suffix}-")]
-    return left + ([f"link psns-{suffix}"] if _link_exists(f"psns-{suffix}") else [])
 
 
 @pytest.fixture(scope="module")
@@ -246,28 +57,15 @@ def description_data() -> dict:
 
 
 @pytest.fixture(scope="module")
-def hosts(description_data: dict) -> Iterator[Hosts]:
-    if IP is None:
-        pytest.skip("iproute2's `ip` is not installed")
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root (`ip netns add`)")
+def hosts(description_data: dict, netns_hosts: Any) -> Iterator[Any]:
     orgs = [description_data["orderer_org"]["name"],
             *(r["name"] for r in description_data["retailers"])]
-    stack = ExitStack()
-    suffix = ""
-    try:
-        with stack:
-            built = _build_hosts(orgs, stack)
-            suffix = built.suffix
-            yield built
-    finally:
-        if suffix:
-            left = _ours_left(suffix)
-            assert not left, f"left behind after the test: {left}"
+    with netns_hosts(orgs) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")
-def description(hosts: Hosts, description_data: dict,
+def description(hosts: Any, description_data: dict,
                 tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default description with each organisation on its own host, all on one block."""
     data = dict(description_data)
@@ -286,7 +84,7 @@ def consortium(description: Path) -> Consortium:
 
 
 @pytest.fixture(scope="module")
-def network(hosts: Hosts, consortium: Consortium,
+def network(hosts: Any, consortium: Consortium,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     for name in ("fabric-ca-server", "peer", "orderer"):
         if not (BIN_DIR / name).exists():
@@ -327,7 +125,7 @@ def test_each_ca_runs_in_its_orgs_namespace_and_is_healthy_at_its_own_address(ne
         assert ca.host == hosts.address(ca.org)
         pid = network.supervisor.pid(ca.process)
         assert pid is not None
-        assert _ip("netns", "identify", str(pid)).strip() == hosts.namespace(ca.org)
+        assert hosts.namespace_of(pid) == hosts.namespace(ca.org)
         assert healthz(ca.host, ca.operations_port)
         ctx = ssl.create_default_context(cafile=str(network.layout.ca_root_cert(ca.org)))
         with urllib.request.urlopen(f"{ca.url}/cainfo", context=ctx, timeout=5) as r:
@@ -346,7 +144,7 @@ def test_each_chaincode_server_runs_on_its_orgs_host_and_registers_across_the_wi
         assert server.host == hosts.address(server.org)
         pid = network.supervisor.pid(server.process)
         assert pid is not None
-        assert _ip("netns", "identify", str(pid)).strip() == hosts.namespace(server.org)
+        assert hosts.namespace_of(pid) == hosts.namespace(server.org)
         package_id = current_package_id(server, network.layout)
         assert package_id is not None
         assert registers_as(server, network.layout, package_id)
@@ -407,9 +205,8 @@ def test_up_checks_each_port_on_its_own_host(network, hosts):
                 f"s = socket.create_server(({peer.host!r}, {peer.port}))\n"
                 "print('ready', flush=True)\n"
                 "time.sleep(60)\n")
-    assert IP is not None
-    proc = subprocess.Popen([IP, "netns", "exec", hosts.namespace("eastmarket"), sys.executable,
-                             "-c", listener], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(hosts.command("eastmarket", [sys.executable, "-c", listener]),
+                            stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         with pytest.raises(PortInUse, match=f"{peer.host}:{peer.port} \\(for {peer.process}\\)"):
@@ -425,7 +222,7 @@ def test_orderers_and_peers_run_on_their_orgs_hosts_and_share_one_ledger(network
     for node in [*network.plan.orderers, *network.plan.peers]:
         pid = network.supervisor.pid(node.process)
         assert pid is not None
-        assert _ip("netns", "identify", str(pid)).strip() == hosts.namespace(node.org)
+        assert hosts.namespace_of(pid) == hosts.namespace(node.org)
         assert node.host == hosts.address(node.org)
     rows = {r.process: r for r in network.status()}
     assert all(r.healthy for r in rows.values())
