@@ -133,9 +133,14 @@ def _page(browser: Any, url: str, viewport: dict[str, int]) -> Any:
     return page
 
 
-def _shoot(page: Any, name: str) -> None:
+def _shoot(page: Any, name: str, part: str | None = None) -> None:
+    """The page (or the section holding ``part``, a selector) as docs/img/story-NAME.png."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"story-{name}.png"), full_page=True)
+    path = str(SHOTS / f"story-{name}.png")
+    if part is None:
+        page.screenshot(path=path, full_page=True)
+    else:
+        page.locator("section", has=page.locator(part)).screenshot(path=path)
 
 
 def _sign(page: Any) -> None:
@@ -208,7 +213,7 @@ def test_her_consent_carries_her_purchases_to_another_member_until_she_withdraws
     _sign(portal)
     _expect()(portal.locator("#grant-status")).to_contain_text(
         "Your consent was recorded on the ledger.", timeout=20000)
-    _shoot(portal, "1-portal-consent")
+    _shoot(portal, "1-portal-consent", "#grant-status")
 
     # 2. Northwind's kiosk records three purchases.
     kiosk_a = _kiosk(browser, north, A)
@@ -250,7 +255,7 @@ def test_her_consent_carries_her_purchases_to_another_member_until_she_withdraws
     _sign(portal)
     _expect()(portal.locator("#consents-status, #withdraw-status, #ledger-status").filter(
         has_text="withdrawn on the ledger")).to_have_count(1, timeout=20000)
-    _shoot(portal, "4-portal-withdrawn")
+    _shoot(portal, "4-portal-withdrawn", "#ledger-list")
     before = len(kiosk_b.answers)
     kiosk_b.page.click("#refresh")
     after = kiosk_b.next_answer(customer_id, before)
@@ -272,7 +277,7 @@ def test_her_consent_carries_her_purchases_to_another_member_until_she_withdraws
     _sign(portal)
     history = portal.locator("#ledger-list > li").first.locator("ol.history > li")
     _expect()(history).to_have_count(2, timeout=20000)
-    _shoot(portal, "6-portal-export-history")
+    _shoot(portal, "6-portal-export-history", "#ledger-list")
 
     # 6. Erasure, then every kiosk treats her as unknown.
     portal.fill("#erase-word", "ERASE")
@@ -280,7 +285,7 @@ def test_her_consent_carries_her_purchases_to_another_member_until_she_withdraws
     _sign(portal)
     _expect()(portal.locator("#erase-status")).to_contain_text("Your data was erased",
                                                                timeout=30000)
-    _shoot(portal, "7-portal-erased")
+    _shoot(portal, "7-portal-erased", "#erase-status")
     kiosk_c = _kiosk(browser, members[C], C)
     for name, kiosk in ((A, kiosk_a), (B, kiosk_b), (C, kiosk_c)):
         kiosk.page.click("#finish") if kiosk.page.locator("#finish").is_visible() else None
