@@ -9,7 +9,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,10 +139,15 @@ class GatewayCli:
             *self.tools.orderer_args(self.net.plan.orderers[0])],
             env=self.env(self.peer(as_org), as_org), what="invoke", timeout=60)
 
-    def query(self, at_org: str, as_org: str, *args: str) -> Any:
+    def query(self, at_org: str, as_org: str, *args: str,
+              transient: dict[str, bytes] | None = None) -> Any:
+        extra = []
+        if transient:
+            extra = ["--transient", json.dumps(
+                {k: base64.b64encode(v).decode() for k, v in transient.items()})]
         out = self.tools.run("peer", [
             "chaincode", "query", "-C", self.channel, "-n", self.name,
-            "-c", json.dumps({"Args": list(args)})],
+            "-c", json.dumps({"Args": list(args)}), *extra],
             env=self.env(self.peer(at_org), as_org), what="query", timeout=30)
         return json.loads(out.strip().splitlines()[-1])
 
@@ -209,6 +214,12 @@ class RunningGateway:
 
     def credential(self, store: str, role: Role = Role.STORE) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.services.credentials.issue(store, role)}"}
+
+    def write(self, path: str, body: Any, headers: dict[str, str] | None = None
+              ) -> httpx.Response:
+        """POST ``body`` as JSON with a fresh Idempotency-Key (and ``headers``)."""
+        key = {"Idempotency-Key": f"it-{os.urandom(12).hex()}"}
+        return self.client.post(path, json=body, headers={**key, **(headers or {})})
 
 
 @contextmanager
@@ -279,3 +290,22 @@ def start_ledger_gateway(fabric_network: Network,
         with start_ledger_gateway("northwind", catalogue=catalogue, http_port=24280) as gw: ...
     """
     return _gateway_starter(fabric_network, tmp_path_factory, {})
+
+
+@pytest.fixture(scope="session")
+def start_ledger_gateways(start_ledger_gateway: GatewayStarter
+                          ) -> Callable[..., AbstractContextManager[dict[str, RunningGateway]]]:
+    """Start several retailers' gateways on the whole network, each on its own port::
+
+        with start_ledger_gateways({"northwind": 24280, "southgate": 24281},
+                                   catalogue=catalogue) as gateways: ...
+    """
+
+    @contextmanager
+    def start(ports: dict[str, int], **overrides: Any) -> Iterator[dict[str, RunningGateway]]:
+        with ExitStack() as stack:
+            yield {retailer: stack.enter_context(
+                start_ledger_gateway(retailer, http_port=port, **overrides))
+                for retailer, port in ports.items()}
+
+    return start
