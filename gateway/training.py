@@ -37,14 +37,19 @@ def train_from_ledger(ledger: ConsortiumLedger, channel: str, catalogue: Catalog
     """Train this retailer's model on what it may read, write the artifact to ``output_dir``
     and its provenance to the ledger; return the provenance record.
 
-    Raises the Fabric client's errors (peer unreachable, chaincode refusal) and the
-    recommender's ValueError for events whose items the catalogue does not know.
+    Events of items the catalogue does not hold (discontinued, or never stocked: the ledger
+    keeps whatever a member recorded) are left out: the model could never suggest them, and
+    the recommender's held-out evaluation scores only catalogue items (it failed with a
+    KeyError on such an event recorded by this retailer). ``record_count`` counts what was
+    trained on.
+
+    Raises the Fabric client's errors (peer unreachable, chaincode refusal).
     """
     height = ledger.block_height(channel)
     events: list[dict[str, Any]] = []
     consents: set[tuple[str, str, int]] = set()
     for page in read_training_pages(ledger, page_size=page_size):
-        events += page["events"]
+        events += [event for event in page["events"] if event["item_id"] in catalogue]
         consents |= {(c, k, int(v)) for c, k, v in page["consents"]}
     provenance = train_retailer_model(
         ledger.msp_id, events, catalogue, output_dir=output_dir, block_height=height,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import secrets
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -54,14 +53,9 @@ EVENT_OF_CATEGORY = {"purchases": "purchase", "views": "view", "stated_preferenc
 
 
 @pytest.fixture(scope="module")
-def gateways(start_ledger_gateway, catalogue) -> Iterator[dict[str, Any]]:
-    with start_ledger_gateway("northwind", catalogue=catalogue,
-                              http_port=PORTS["northwind"]) as north, \
-            start_ledger_gateway("southgate", catalogue=catalogue,
-                                 http_port=PORTS["southgate"]) as south, \
-            start_ledger_gateway("eastmarket", catalogue=catalogue,
-                                 http_port=PORTS["eastmarket"]) as east:
-        yield {"northwind": north, "southgate": south, "eastmarket": east}
+def gateways(start_ledger_gateways, catalogue) -> Iterator[dict[str, Any]]:
+    with start_ledger_gateways(PORTS, catalogue=catalogue) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +69,6 @@ def direct(fabric_network, tmp_path_factory) -> Iterator[dict[str, LedgerConnect
         connection.close()
 
 
-def _post(gateway: Any, path: str, body: Any, headers: dict[str, str] | None = None
-          ) -> httpx.Response:
-    key = {"Idempotency-Key": f"it-{secrets.token_hex(12)}"}
-    return gateway.client.post(path, json=body, headers={**key, **(headers or {})})
-
-
 def _error(response: httpx.Response) -> str:
     body = response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
@@ -89,7 +77,7 @@ def _error(response: httpx.Response) -> str:
 
 def _register(gateway: Any) -> DemoCustomer:
     customer = DemoCustomer.new()
-    r = _post(gateway, "/v1/customers", {"public_key": customer.public_key})
+    r = gateway.write("/v1/customers", {"public_key": customer.public_key})
     assert r.status_code == 201, r.text
     assert r.json()["customer_id"] == customer.customer_id
     return customer
@@ -114,7 +102,7 @@ def test_grant_narrow_renew_withdraw_are_read_back_from_the_ledger_on_every_gate
     alice = _register(north)
     grant = alice.grant([MSP["southgate"], MSP["eastmarket"]],
                         purposes=PURPOSES, categories=GRANTED)
-    r = _post(south, "/v1/consents", grant)
+    r = south.write("/v1/consents", grant)
     assert r.status_code == 201, r.text
     assert r.json()["version"] == 1
     for gateway in gateways.values():  # each reads its own peer
@@ -124,12 +112,12 @@ def test_grant_narrow_renew_withdraw_are_read_back_from_the_ledger_on_every_gate
 
     narrow = alice.narrow(grant["consent_id"], [MSP["southgate"]], ["personalisation"],
                           ["purchases"], grant["expires_at"])
-    r = _post(east, "/v1/consents", narrow)
+    r = east.write("/v1/consents", narrow)
     assert r.status_code == 201, r.text
     renewal = alice.grant([MSP["eastmarket"]], categories=("views",), days=30)
-    assert _post(north, "/v1/consents", renewal).status_code == 201
+    assert north.write("/v1/consents", renewal).status_code == 201
     withdrawal = alice.withdraw(grant["consent_id"])
-    assert _post(north, "/v1/consents", withdrawal).status_code == 201
+    assert north.write("/v1/consents", withdrawal).status_code == 201
 
     for gateway in gateways.values():
         found = {c["consent_id"]: c for c in _consents(gateway, alice)}
@@ -179,13 +167,13 @@ def test_hostile_statement_is_refused_by_the_chaincode_and_changes_nothing(
     north, south = gateways["northwind"], gateways["southgate"]
     customer = _register(north)
     consent = customer.grant([MSP["southgate"]], categories=("purchases",))
-    assert _post(north, "/v1/consents", consent).status_code == 201
+    assert north.write("/v1/consents", consent).status_code == 201
     statement = _hostile(customer, consent, kind)
     channel = fabric_network.consortium.channel
     fabric_network.channel.wait_same_height()
     before, state = _height(direct, channel), _consents(north, customer)
 
-    r = _post(south, "/v1/consents", statement)
+    r = south.write("/v1/consents", statement)
 
     assert (r.status_code, _error(r)) == (status, code), r.text
     # The gateway passed it on: the very same code comes from the chaincode when the client
@@ -204,11 +192,11 @@ def test_a_replayed_narrowing_is_refused_as_a_replayed_nonce(gateways):
     north = gateways["northwind"]
     customer = _register(north)
     consent = customer.grant([MSP["southgate"], MSP["eastmarket"]])
-    assert _post(north, "/v1/consents", consent).status_code == 201
+    assert north.write("/v1/consents", consent).status_code == 201
     narrow = customer.narrow(consent["consent_id"], [MSP["southgate"]], ["personalisation"],
                              ["purchases", "views"], consent["expires_at"])
-    assert _post(north, "/v1/consents", narrow).status_code == 201
-    again = _post(gateways["eastmarket"], "/v1/consents", narrow)
+    assert north.write("/v1/consents", narrow).status_code == 201
+    again = gateways["eastmarket"].write("/v1/consents", narrow)
     assert (again.status_code, _error(again)) == (409, "REPLAYED_NONCE")
     [found] = _consents(north, customer)
     assert found["version"] == 2
@@ -216,7 +204,7 @@ def test_a_replayed_narrowing_is_refused_as_a_replayed_nonce(gateways):
 
 def test_a_statement_for_an_unregistered_customer_is_404_from_the_chaincode(gateways):
     stranger = DemoCustomer.new()
-    r = _post(gateways["southgate"], "/v1/consents", stranger.grant([MSP["northwind"]]))
+    r = gateways["southgate"].write("/v1/consents", stranger.grant([MSP["northwind"]]))
     assert (r.status_code, _error(r)) == (404, "UNKNOWN_CUSTOMER")
     r = gateways["southgate"].client.get(f"/v1/customers/{stranger.customer_id}/consents",
                                          headers=gateways["southgate"].credential("kiosk-1"))
@@ -254,12 +242,12 @@ def matrix_customers(gateways) -> dict[str, DemoCustomer]:
         expires = timedelta(seconds=8) if state == "expired" else None
         grants[state] = customer.grant([MSP[RECIPIENT]], categories=GRANTED,
                                        expires_in=expires)
-        assert _post(north, "/v1/consents", grants[state]).status_code == 201
+        assert north.write("/v1/consents", grants[state]).status_code == 201
     narrowed = grants["narrowed"]
-    assert _post(north, "/v1/consents", customers["narrowed"].narrow(
+    assert north.write("/v1/consents", customers["narrowed"].narrow(
         narrowed["consent_id"], [MSP[RECIPIENT]], ["personalisation"], ["purchases"],
         narrowed["expires_at"])).status_code == 201
-    assert _post(north, "/v1/consents",
+    assert north.write("/v1/consents",
                  customers["withdrawn"].withdraw(grants["withdrawn"]["consent_id"])
                  ).status_code == 201
     store = "nw-matrix"
@@ -269,7 +257,7 @@ def matrix_customers(gateways) -> dict[str, DemoCustomer]:
                    "item_category": "matrix", "event_type": event_type,
                    "value": 4.0 if event_type == "rating" else 1.0, "timestamp": now}
                   for category, event_type in EVENT_OF_CATEGORY.items()]
-        r = _post(north, f"/v1/stores/{store}/customers/{customer.customer_id}/events",
+        r = north.write(f"/v1/stores/{store}/customers/{customer.customer_id}/events",
                   {"events": events}, north.credential(store))
         assert (r.status_code, r.json()) == (201, {"recorded": 3}), r.text
     expires_at = datetime.fromisoformat(grants["expired"]["expires_at"].replace("Z", "+00:00"))

@@ -13,7 +13,6 @@ state, which only blocks' write-sets change) and in no log of any process.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import secrets
@@ -22,12 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from chaincode.fields import format_timestamp
 from gateway.ledger_bench import DemoCustomer
-from network.control import Network
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -37,25 +34,14 @@ MSP = {"northwind": "NorthwindMSP", "southgate": "SouthgateMSP", "eastmarket": "
 
 
 @pytest.fixture(scope="module")
-def gateways(start_ledger_gateway, catalogue) -> Iterator[dict[str, Any]]:
-    with start_ledger_gateway("northwind", catalogue=catalogue,
-                              http_port=PORTS["northwind"]) as north, \
-            start_ledger_gateway("southgate", catalogue=catalogue,
-                                 http_port=PORTS["southgate"]) as south, \
-            start_ledger_gateway("eastmarket", catalogue=catalogue,
-                                 http_port=PORTS["eastmarket"]) as east:
-        yield {"northwind": north, "southgate": south, "eastmarket": east}
-
-
-def _post(gateway: Any, path: str, body: Any, headers: dict[str, str] | None = None
-          ) -> httpx.Response:
-    key = {"Idempotency-Key": f"it-{secrets.token_hex(12)}"}
-    return gateway.client.post(path, json=body, headers={**key, **(headers or {})})
+def gateways(start_ledger_gateways, catalogue) -> Iterator[dict[str, Any]]:
+    with start_ledger_gateways(PORTS, catalogue=catalogue) as running:
+        yield running
 
 
 def _register(gateway: Any) -> DemoCustomer:
     customer = DemoCustomer.new()
-    assert _post(gateway, "/v1/customers", {"public_key": customer.public_key}).status_code == 201
+    assert gateway.write("/v1/customers", {"public_key": customer.public_key}).status_code == 201
     return customer
 
 
@@ -67,7 +53,7 @@ def _events(prefix: str, items: list[str], event_type: str = "purchase") -> dict
 
 
 def _record(gateway: Any, customer: DemoCustomer, store: str, batch: dict[str, Any]) -> None:
-    r = _post(gateway, f"/v1/stores/{store}/customers/{customer.customer_id}/events", batch,
+    r = gateway.write(f"/v1/stores/{store}/customers/{customer.customer_id}/events", batch,
               gateway.credential(store))
     assert (r.status_code, r.json()) == (201, {"recorded": len(batch["events"])}), r.text
 
@@ -78,22 +64,6 @@ def _read(gateway: Any, customer: DemoCustomer, purpose: str = "personalisation"
                            params={"purpose": purpose}, headers=gateway.credential("kiosk-1"))
     assert r.status_code == 200, r.text
     return dict(r.json())
-
-
-def _peer_query(net: Network, at_org: str, as_org: str, *args: str,
-                transient: dict[str, bytes] | None = None) -> Any:
-    """``peer chaincode query`` on ``at_org``'s peer as ``as_org``'s gateway identity."""
-    peer = next(p for p in net.plan.peers if p.org == at_org)
-    env = net.tools.admin_env(peer)
-    env["CORE_PEER_LOCALMSPID"] = MSP[as_org]
-    env["CORE_PEER_MSPCONFIGPATH"] = str(net.layout.msp(as_org, "gateway"))
-    extra = [] if not transient else ["--transient", json.dumps(
-        {k: base64.b64encode(v).decode() for k, v in transient.items()})]
-    out = net.tools.run("peer", ["chaincode", "query", "-C", net.consortium.channel,
-                                 "-n", net.consortium.chaincode.name,
-                                 "-c", json.dumps({"Args": list(args)}), *extra],
-                        env=env, what="query", timeout=30)
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def _files_with(root: Path, marker: bytes, pattern: str) -> list[Path]:
@@ -110,7 +80,7 @@ def test_batches_are_read_across_retailers_only_under_her_consent_and_logged(gat
     assert len(_read(north, alice)["events"]) == 21
     assert _read(south, alice)["events"] == [] and _read(south, alice)["withheld"]["total"] == 23
     grant = alice.grant([MSP["southgate"]], categories=("purchases",))
-    assert _post(south, "/v1/consents", grant).status_code == 201
+    assert south.write("/v1/consents", grant).status_code == 201
 
     read = _read(south, alice)
     assert sorted(e["event_id"] for e in read["events"]) == sorted(
@@ -119,7 +89,7 @@ def test_batches_are_read_across_retailers_only_under_her_consent_and_logged(gat
     assert _read(south, alice, "analytics")["events"] == []
     assert len(_read(east, alice)["events"]) == 2  # its own only
 
-    export = _post(north, f"/v1/customers/{alice.customer_id}/export",
+    export = north.write(f"/v1/customers/{alice.customer_id}/export",
                    alice.rights_request("export"))
     assert export.status_code == 200, export.text
     assert export.headers["cache-control"] == "no-store"
@@ -139,11 +109,11 @@ def test_export_through_every_member_returns_everything_held_about_her(gateways)
     for org, ids in held.items():
         _record(gateways[org], alice, f"{org[:2]}-1", _events(org[:2], ids))
     consent = alice.grant([MSP["eastmarket"]], categories=("purchases", "views"))
-    assert _post(east, "/v1/consents", consent).status_code == 201
+    assert east.write("/v1/consents", consent).status_code == 201
 
     documents = {}
     for org, gateway in gateways.items():
-        r = _post(gateway, f"/v1/customers/{alice.customer_id}/export",
+        r = gateway.write(f"/v1/customers/{alice.customer_id}/export",
                   alice.rights_request("export"))
         assert r.status_code == 200, r.text
         documents[org] = r.json()
@@ -161,12 +131,12 @@ def test_export_through_every_member_returns_everything_held_about_her(gateways)
     # A forged export is refused by the chaincode, which alone knows her key.
     forged = DemoCustomer.new().sign({k: v for k, v in alice.rights_request("export").items()
                                       if k != "signature"})
-    r = _post(south, f"/v1/customers/{alice.customer_id}/export", forged)
+    r = south.write(f"/v1/customers/{alice.customer_id}/export", forged)
     assert (r.status_code, r.json()["error"]["code"]) == (403, "BAD_SIGNATURE")
 
 
 def test_erasure_leaves_nothing_readable_on_any_member_peer_and_no_marker_anywhere(
-        gateways, fabric_network, caplog):
+        gateways, fabric_network, gateway_cli, caplog):
     caplog.set_level(logging.DEBUG)
     net = fabric_network
     north, south, east = (gateways[r] for r in RETAILERS)
@@ -175,14 +145,14 @@ def test_erasure_leaves_nothing_readable_on_any_member_peer_and_no_marker_anywhe
     _record(north, alice, "nw-1", _events("nw", [marker, "item-2"]))
     _record(south, alice, "sg-1", _events("sg", [f"{marker}-sg"], "view"))
     grant = alice.grant(["*"], categories=("purchases", "views"))
-    assert _post(east, "/v1/consents", grant).status_code == 201
+    assert east.write("/v1/consents", grant).status_code == 201
     assert marker in json.dumps(_read(east, alice))  # every member reads it under consent
     for org in RETAILERS:  # Fabric's own CLI on each member's peer: the events are there
-        found = _peer_query(net, org, "eastmarket", "ReadPreferences", alice.customer_id,
-                            "personalisation")
+        found = gateway_cli.query(org, "eastmarket", "ReadPreferences", alice.customer_id,
+                                  "personalisation")
         assert len(found["events"]) == 3, org
 
-    r = _post(south, f"/v1/customers/{alice.customer_id}/erasure", alice.rights_request("erase"))
+    r = south.write(f"/v1/customers/{alice.customer_id}/erasure", alice.rights_request("erase"))
     assert r.status_code == 200, r.text
     assert r.json() == {"customer_id": alice.customer_id, "events_purged": 3,
                         "consents_withdrawn": 1}
@@ -190,21 +160,21 @@ def test_erasure_leaves_nothing_readable_on_any_member_peer_and_no_marker_anywhe
 
     for at in RETAILERS:
         for reader in RETAILERS:  # each as owner of its own events and under the old consent
-            found = _peer_query(net, at, reader, "ReadPreferences", alice.customer_id,
-                                "personalisation")
+            found = gateway_cli.query(at, reader, "ReadPreferences", alice.customer_id,
+                                      "personalisation")
             assert found["events"] == [] and found["withheld"]["total"] == 0, (at, reader)
-        consents = _peer_query(net, at, at, "ListConsents", alice.customer_id)["consents"]
+        consents = gateway_cli.query(at, at, "ListConsents", alice.customer_id)["consents"]
         assert [c["status"] for c in consents] == ["withdrawn"]
-        export = _peer_query(net, at, at, "ExportCustomer", transient={
+        export = gateway_cli.query(at, at, "ExportCustomer", transient={
             "request": json.dumps(alice.rights_request("export")).encode()})
         assert export["events"] == [] and export["withheld"]["total"] == 0
-        training = _peer_query(net, at, at, "ReadTrainingEvents", "personalisation", "", "500")
+        training = gateway_cli.query(at, at, "ReadTrainingEvents", "personalisation", "", "500")
         assert marker not in json.dumps(training)
     for gateway in gateways.values():
         assert marker not in json.dumps(_read(gateway, alice))
     # An erasure request replayed is refused; new events for her are still refused nowhere
     # silently: they need her registration, which stays (her consents are withdrawn).
-    again = _post(north, f"/v1/customers/{alice.customer_id}/erasure",
+    again = north.write(f"/v1/customers/{alice.customer_id}/erasure",
                   json.loads(r.request.content))
     assert (again.status_code, again.json()["error"]["code"]) == (409, "REPLAYED_NONCE")
 

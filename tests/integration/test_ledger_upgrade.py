@@ -12,12 +12,10 @@ private events, the access log, model provenance) and writes again.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from chaincode.fields import format_timestamp
@@ -33,12 +31,6 @@ def gateway(start_ledger_gateway, catalogue) -> Iterator[Any]:
         yield running
 
 
-def _post(gateway: Any, path: str, body: Any, headers: dict[str, str] | None = None
-          ) -> httpx.Response:
-    key = {"Idempotency-Key": f"it-{secrets.token_hex(12)}"}
-    return gateway.client.post(path, json=body, headers={**key, **(headers or {})})
-
-
 def _committed(net: Network) -> list[dict[str, Any]]:
     """The committed definition as each peer reports it (Fabric's own CLI)."""
     spec = net.consortium.chaincode
@@ -51,7 +43,7 @@ def _committed(net: Network) -> list[dict[str, Any]]:
 def _snapshot(gateway: Any, alice: DemoCustomer, consent_id: str) -> dict[str, Any]:
     store = gateway.credential("kiosk-1")
     base = f"/v1/customers/{alice.customer_id}"
-    export = _post(gateway, f"{base}/export", alice.rights_request("export")).json()
+    export = gateway.write(f"{base}/export", alice.rights_request("export")).json()
     return {
         "consents": gateway.client.get(f"{base}/consents", headers=store).json()["items"],
         "history": gateway.client.get(f"{base}/consents/{consent_id}/history",
@@ -69,17 +61,17 @@ def test_upgrade_to_the_next_sequence_keeps_every_record(gateway, fabric_network
     sequence, version = before[0]["sequence"], before[0]["version"]
 
     alice = DemoCustomer.new()
-    assert _post(gateway, "/v1/customers", {"public_key": alice.public_key}).status_code == 201
+    assert gateway.write("/v1/customers", {"public_key": alice.public_key}).status_code == 201
     grant = alice.grant(["NorthwindMSP", "EastmarketMSP"])
-    assert _post(gateway, "/v1/consents", grant).status_code == 201
+    assert gateway.write("/v1/consents", grant).status_code == 201
     narrow = alice.narrow(grant["consent_id"], ["NorthwindMSP"], ["personalisation"],
                           ["purchases"], grant["expires_at"])
-    assert _post(gateway, "/v1/consents", narrow).status_code == 201
+    assert gateway.write("/v1/consents", narrow).status_code == 201
     when = format_timestamp(datetime.now(UTC) - timedelta(minutes=1))
     batch = {"events": [{"event_id": f"up-{i}", "item_id": f"item-{i}", "item_category": "up",
                          "event_type": "purchase", "value": 1.0, "timestamp": when}
                         for i in range(5)]}
-    r = _post(gateway, f"/v1/stores/sg-1/customers/{alice.customer_id}/events", batch,
+    r = gateway.write(f"/v1/stores/sg-1/customers/{alice.customer_id}/events", batch,
               gateway.credential("sg-1"))
     assert r.status_code == 201, r.text
     assert gateway.client.get(f"/v1/customers/{alice.customer_id}/preferences",
@@ -98,10 +90,10 @@ def test_upgrade_to_the_next_sequence_keeps_every_record(gateway, fabric_network
         (sequence + 1, f"{version}.u{sequence + 1}")}
     assert _snapshot(gateway, alice, grant["consent_id"]) == {**kept, "access_log": 1}
     # The upgraded chaincode writes, and its checks hold: the old statement is a replay.
-    again = _post(gateway, "/v1/consents", narrow)
+    again = gateway.write("/v1/consents", narrow)
     assert (again.status_code, again.json()["error"]["code"]) == (409, "REPLAYED_NONCE")
     withdrawal = alice.withdraw(grant["consent_id"])
-    assert _post(gateway, "/v1/consents", withdrawal).status_code == 201
+    assert gateway.write("/v1/consents", withdrawal).status_code == 201
     history = gateway.client.get(
         f"/v1/customers/{alice.customer_id}/consents/{grant['consent_id']}/history",
         headers=gateway.credential("kiosk-1")).json()["items"]
