@@ -31,3 +31,24 @@ def test_status_and_down_are_harmless_when_nothing_runs(tmp_path, capsys):
     assert main(["--run-dir", run, "status"]) == 0
     out = capsys.readouterr().out
     assert "ca-northwind" in out and "stopped" in out
+
+
+def test_down_and_clean_say_what_they_stopped_and_removed(tmp_path, capsys):
+    import os
+
+    from network.layout import RunLayout
+    from network.supervisor import Supervisor
+
+    run = tmp_path / "run"
+    assert main(["--run-dir", str(run), "down"]) == 0
+    assert capsys.readouterr().out.strip() == "nothing was running"
+    # A process under a node's name stands in for the node: down stops it and says so.
+    Supervisor(RunLayout(run)).start("ca-northwind", ["sleep", "30"], env=dict(os.environ))
+    assert main(["--run-dir", str(run), "down"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == ["stopped ca-northwind", f"1 nodes stopped, data kept in {run}"]
+    assert main(["--run-dir", str(run), "clean"]) == 0
+    assert capsys.readouterr().out.strip() == f"removed {run}"
+    assert not run.exists()
+    assert main(["--run-dir", str(run), "clean"]) == 0
+    assert capsys.readouterr().out.strip() == f"{run} did not exist"
