@@ -20,8 +20,10 @@ help: ## List every target, one line each
 
 $(VENV_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[chaincode,gateway,recommender,dev]'
+	@echo "Python environment: installing into $(VENV) (about 1.5 minutes the first time)"
+	@SECONDS=0; $(PY) -m pip install -q --upgrade pip && \
+	  $(PY) -m pip install -q -e '.[chaincode,gateway,recommender,dev]' && \
+	  echo "Python environment: installed in $$SECONDS s"
 	@touch $@
 
 venv: $(VENV_STAMP) ## Install the Python environment into .venv (skipped when up to date)
