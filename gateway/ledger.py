@@ -181,7 +181,8 @@ def open_ledger(settings: GatewaySettings) -> LedgerConnection:
         timeouts=Timeouts(evaluate=settings.evaluate_timeout_s,
                           endorse=settings.endorse_timeout_s,
                           submit=settings.submit_timeout_s,
-                          commit_status=settings.commit_timeout_s),
+                          commit_status=settings.commit_timeout_s,
+                          resend=settings.commit_resend_s),
     )
     network = gateway.network(settings.channel)
     # Started now, so the first write does not wait for the deliver stream to connect.

@@ -78,6 +78,9 @@ class GatewaySettings(BaseSettings):
     endorse_timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
     submit_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
     commit_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+    #: Seconds without its block after which a submitted transaction is broadcast again
+    #: (an orderer can lose what it accepted, e.g. a Raft leader that dies); None: never.
+    commit_resend_s: Annotated[float, Field(gt=0, le=300)] | None = 5.0
 
     @model_validator(mode="before")
     @classmethod

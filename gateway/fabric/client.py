@@ -27,7 +27,9 @@ The nodes' gRPC channels belong to the caller (:func:`gateway.fabric.nodes.dial`
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -45,7 +47,14 @@ from gateway.fabric.deliver import (
 )
 from gateway.fabric.endorse import Endorsers
 from gateway.fabric.endorsement import EndorsementPolicy
-from gateway.fabric.errors import ChaincodeEventsError, CommitError, rpc_code, rpc_detail
+from gateway.fabric.errors import (
+    ChaincodeEventsError,
+    CommitError,
+    CommitStatusError,
+    SubmitError,
+    rpc_code,
+    rpc_detail,
+)
 from gateway.fabric.events import ChaincodeEvent, Checkpoint, EventFilter, start_of
 from gateway.fabric.identity import Identity
 from gateway.fabric.nodes import Node
@@ -54,6 +63,8 @@ from gateway.fabric.proposal import Argument, Proposal, ProposalBuilder
 from gateway.fabric.signing import Hash, Signer, sha256
 from gateway.fabric.transaction import Status, Transaction
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Timeouts:
@@ -61,12 +72,19 @@ class Timeouts:
 
     ``commit_status`` bounds the wait for the block; with the ordering service's batch
     timeout a lone transaction commits in that timeout plus some tens of milliseconds.
+
+    ``resend``: while waiting, every this many seconds without the transaction's block the
+    same signed envelope is broadcast again (None: never). An orderer that accepted a
+    transaction can lose it (a Raft leader that dies before ordering it); without a resend
+    its submitter learns that only at ``commit_status``. A second copy that is ordered too
+    commits as ``DUPLICATE_TXID`` and changes nothing; the first copy's code is the one seen.
     """
 
     evaluate: float | None = 5.0
     endorse: float | None = 15.0
     submit: float | None = 5.0
     commit_status: float | None = 60.0
+    resend: float | None = None
 
 
 class _Client:
@@ -263,17 +281,40 @@ class SubmittedTransaction:
     def __init__(self, client: _Client, transaction: Transaction, waiter: Waiter) -> None:
         self._client = client
         self._waiter = waiter
+        self._transaction = transaction
         self._channel_id = transaction.channel_id
         self.transaction_id = transaction.transaction_id
         self.result = transaction.result
+        #: How many times the envelope was broadcast again while waiting (Timeouts.resend).
+        self.resent = 0
 
     def status(self, timeout: float | None = None) -> Status:
-        """Wait for the block; ``timeout`` defaults to ``Timeouts.commit_status``.
+        """Wait for the block; ``timeout`` defaults to ``Timeouts.commit_status``. Every
+        ``Timeouts.resend`` seconds without it, the envelope is broadcast again.
 
         Raises CommitStatusError when the wait times out or the gateway closed.
         """
         chosen = self._client.timeouts.commit_status if timeout is None else timeout
-        return self._client.listener(self._channel_id).wait(self._waiter, chosen)
+        listener = self._client.listener(self._channel_id)
+        every = self._client.timeouts.resend
+        if every is None or chosen is None:
+            return listener.wait(self._waiter, chosen)
+        deadline = time.monotonic() + chosen
+        while True:
+            left = max(0.0, deadline - time.monotonic())
+            try:
+                return listener.wait(self._waiter, min(every, left))
+            except CommitStatusError as exc:
+                if exc.code is not grpc.StatusCode.DEADLINE_EXCEEDED or left <= every:
+                    raise
+            try:
+                self._client.broadcaster.broadcast(self._transaction.envelope(),
+                                                   self.transaction_id,
+                                                   self._client.timeouts.submit)
+                self.resent += 1
+            except SubmitError as exc:
+                # No orderer took it now; the wait goes on, the next resend may succeed.
+                log.warning("resending %s: %s", self.transaction_id, exc.code.name)
 
 
 class Contract:

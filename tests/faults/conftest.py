@@ -184,8 +184,9 @@ class Write:
     code: str | None = None
     attempts: int = 0
     replayed: bool = False
-    #: Each attempt's answer: the status and error code, or "no answer".
+    #: Each attempt's answer: the status and error code, or "no answer"; and its seconds.
     answers: list[str] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
 
     @property
     def acknowledged(self) -> bool:
@@ -300,12 +301,14 @@ class Load:
         give_up = end + self.retry_for
         while True:
             w.attempts += 1
+            sent = time.monotonic()
             try:
                 r = client.post(path, json=body,
                                 headers={**headers, "Idempotency-Key": w.key})
             except httpx.TransportError as exc:
                 w.status, w.code = None, "NO_ANSWER"
                 w.answers.append(f"no answer ({type(exc).__name__})")
+                w.durations.append(time.monotonic() - sent)
             else:
                 w.status = r.status_code
                 try:
@@ -314,6 +317,7 @@ class Load:
                     w.code = None
                 w.replayed = r.headers.get("Idempotent-Replay") == "true"
                 w.answers.append(f"{r.status_code} {w.code or ''}".strip())
+                w.durations.append(time.monotonic() - sent)
                 if r.status_code < 500 and w.code not in _RETRY_CODES:
                     break
             if time.monotonic() > give_up:
@@ -474,6 +478,8 @@ class FaultResult:
     unacknowledged: dict[str, int] = field(default_factory=dict)
     #: What the first attempt of each retried write got -> count.
     retried_after: dict[str, int] = field(default_factory=dict)
+    #: The longest a client waited for one answer, in seconds.
+    longest_wait_s: float = 0.0
     #: Figures of the fault's own (e.g. a cut peer's catch-up seconds).
     extra: dict[str, Any] = field(default_factory=dict)
     date: str = ""
@@ -517,6 +523,8 @@ def render_report(known: dict[str, dict[str, Any]]) -> None:
         if r.get("unacknowledged"):
             parts.append("never acknowledged: " + ", ".join(
                 f"{k} x{v}" for k, v in sorted(r["unacknowledged"].items())))
+        if r.get("longest_wait_s"):
+            parts.append(f"longest wait for one answer {r['longest_wait_s']} s")
         if r.get("extra"):
             parts.append(", ".join(f"{k} {v}" for k, v in r["extra"].items()))
         if parts:
@@ -606,6 +614,7 @@ class Campaign:
             unacknowledged=dict(Counter(f"{w.kind} {w.status or 'no answer'} {w.code or ''}"
                                         .strip() for w in writes if not w.acknowledged)),
             retried_after=dict(Counter(w.answers[0] for w in writes if w.attempts > 1)),
+            longest_wait_s=round(max((d for w in writes for d in w.durations), default=0.0), 1),
             extra=extra)
         record_result(result)
         return FaultRun(result, audit, writes, at["t"])
