@@ -74,7 +74,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         log.info("gateway starting", extra={"settings": settings.loggable()})
         yield
-        services.connection.close()
+        services.close()
 
     app = FastAPI(
         title=f"prefshare gateway ({settings.retailer})", version="1",

@@ -9,7 +9,9 @@ never submitted: a submitted transaction's response is written into the block.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -19,6 +21,7 @@ from gateway.fabric import (
     EndorsementPolicy,
     Endpoint,
     Gateway,
+    Network,
     Node,
     Timeouts,
     ecdsa_signer,
@@ -43,6 +46,24 @@ class ConsortiumLedger:
     system: Contract
     msp_id: str
     endorsing_orgs: tuple[str, ...]
+    #: Called with a customer id after every write about her through this object, whether
+    #: it committed or not (a failed or unconfirmed one may have landed).
+    _write_observers: list[Callable[[str], None]] = field(
+        default_factory=list, init=False, repr=False, compare=False)
+
+    def on_customer_write(self, observer: Callable[[str], None]) -> None:
+        """Call ``observer(customer_id)`` once a consent statement, erasure or event batch
+        about her returns or fails (the suggestion cache drops her entry)."""
+        self._write_observers.append(observer)
+
+    @contextmanager
+    def _writing(self, customer_ids: list[str]) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            for customer_id in dict.fromkeys(customer_ids):
+                for observer in self._write_observers:
+                    observer(customer_id)
 
     def block_height(self, channel: str) -> int:
         info = ledger_pb2.BlockchainInfo.FromString(
@@ -55,8 +76,9 @@ class ConsortiumLedger:
         return _json(self.contract.submit("RegisterCustomer", args=[public_key]))
 
     def submit_consent(self, signed_statement: dict[str, Any]) -> Any:
-        return _json(self.contract.submit("SubmitConsentStatement",
-                                          args=[_text(signed_statement)]))
+        with self._writing([str(signed_statement.get("customer_id", ""))]):
+            return _json(self.contract.submit("SubmitConsentStatement",
+                                              args=[_text(signed_statement)]))
 
     def list_consents(self, customer_id: str) -> list[dict[str, Any]]:
         """Her consent records, each with its ``status`` at the evaluation time."""
@@ -75,9 +97,10 @@ class ConsortiumLedger:
     # -- preference events (private data) ----------------------------------------------------
 
     def record_events(self, events: list[dict[str, Any]]) -> Any:
-        return _json(self.contract.submit(
-            "RecordPreferenceEvents", transient={"events": _text(events).encode()},
-            endorsing_orgs=self.endorsing_orgs))
+        with self._writing([str(e.get("customer_id", "")) for e in events]):
+            return _json(self.contract.submit(
+                "RecordPreferenceEvents", transient={"events": _text(events).encode()},
+                endorsing_orgs=self.endorsing_orgs))
 
     def read_preferences(self, customer_id: str, purpose: str, *,
                          wait_for_log: bool = True) -> Any:
@@ -111,9 +134,10 @@ class ConsortiumLedger:
             endorsing_orgs=[self.msp_id]))
 
     def erase_customer(self, signed_request: dict[str, Any]) -> Any:
-        return _json(self.contract.submit(
-            "EraseCustomer", transient={"request": _text(signed_request).encode()},
-            endorsing_orgs=self.endorsing_orgs))
+        with self._writing([str(signed_request.get("customer_id", ""))]):
+            return _json(self.contract.submit(
+                "EraseCustomer", transient={"request": _text(signed_request).encode()},
+                endorsing_orgs=self.endorsing_orgs))
 
 
 @dataclass
@@ -124,6 +148,8 @@ class LedgerConnection:
     gateway: Gateway
     nodes: tuple[Node, ...]
     ledger: ConsortiumLedger
+    #: The channel, for event streams of its own (the suggestion cache's watcher).
+    network: Network
 
     @property
     def channel(self) -> grpc.Channel:
@@ -189,4 +215,4 @@ def open_ledger(settings: GatewaySettings) -> LedgerConnection:
     network.commit_listener  # noqa: B018
     ledger = ConsortiumLedger(network.contract(settings.chaincode), network.contract("qscc"),
                               settings.msp_id, settings.endorsing_orgs)
-    return LedgerConnection(gateway, (own, *others, *orderers), ledger)
+    return LedgerConnection(gateway, (own, *others, *orderers), ledger, network)

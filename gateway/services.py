@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from gateway.idempotency import IdempotencyStore
 from gateway.ledger import LedgerConnection, open_ledger
 from gateway.settings import GatewaySettings
 from gateway.stores import CredentialStore
+from gateway.suggestion_cache import ConsentEventWatcher, CustomerCache
 from gateway.suggestions import KioskSuggestions, open_suggestions
+
+
+class CacheCollector(Collector):
+    """``prefshare_consent_cache_lookups_total{result="hit"|"miss"}`` of the suggestion
+    cache, read at scrape time."""
+
+    def __init__(self, cache: CustomerCache) -> None:
+        self._cache = cache
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "prefshare_consent_cache_lookups", "Kiosk suggestion cache lookups by result",
+            labels=["result"])
+        family.add_metric(["hit"], self._cache.hits)
+        family.add_metric(["miss"], self._cache.misses)
+        yield family
 
 
 @dataclass(frozen=True)
@@ -41,19 +61,36 @@ class Services:
     connection: LedgerConnection
     metrics: Metrics
     suggestions: KioskSuggestions | None
+    #: Empties the suggestion cache on the chaincode's consent events (None without one).
+    consent_watcher: ConsentEventWatcher | None = None
+
+    def close(self) -> None:
+        if self.consent_watcher is not None:
+            self.consent_watcher.close()
+        self.connection.close()
 
     @classmethod
     def create(cls, settings: GatewaySettings) -> Services:
         database = settings.data_dir / "gateway.sqlite3"
         connection = open_ledger(settings)
-        suggestions = None
+        metrics = Metrics.create()
+        suggestions, watcher = None, None
         if settings.catalogue_path is not None:
+            cache = None
+            if settings.suggestion_cache_ttl_s > 0:
+                cache = CustomerCache(settings.suggestion_cache_ttl_s)
+                connection.ledger.on_customer_write(cache.invalidate)
+                metrics.registry.register(CacheCollector(cache))
+                watcher = ConsentEventWatcher(cache, connection.ledger, connection.network,
+                                              settings.chaincode)
             suggestions = open_suggestions(settings.catalogue_path, settings.model_dir,
                                            settings.msp_id, connection.ledger,
-                                           settings.endorsing_orgs)
+                                           settings.endorsing_orgs, cache)
+            if watcher is not None:
+                watcher.start()
         idempotency = IdempotencyStore(database)
         # One gateway process serves a data folder: claims with no answer are those of a
         # process that died mid-request, and must not hold its clients' retries back.
         idempotency.release_unanswered()
         return cls(settings, CredentialStore(database), idempotency, connection,
-                   Metrics.create(), suggestions)
+                   metrics, suggestions, watcher)

@@ -73,6 +73,11 @@ class GatewaySettings(BaseSettings):
     #: time, so a model put there after the start needs no restart.
     model_dir: Path
 
+    #: How long a kiosk suggestion reuses her consents and readable events read from the
+    #: ledger (her kiosk session; gateway/suggestion_cache.py has when they are dropped
+    #: sooner); 0 reads the ledger on every request.
+    suggestion_cache_ttl_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
+
     max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 256 * 1024
     evaluate_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
     endorse_timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0

@@ -1,10 +1,12 @@
 """Kiosk suggestions: the recommender's serving, fed at request time from the ledger.
 
-Her consent and the events this retailer may read are fetched for every request, so a
-withdrawal takes effect on the next one (the recommender applies the consent view without
-retraining; docs/recommender.md). When the ledger cannot be asked, the kiosk still answers,
-with popular items that use none of her data, and says so: an unconfirmable consent is
-treated as no consent.
+Her consent and the events this retailer may read are fetched from the ledger at the start of
+her kiosk session and kept for its rest (:mod:`gateway.suggestion_cache`: dropped at once when
+this gateway writes about her, on every consent event from the other gateways, and after a
+TTL), so a withdrawal takes effect on the next request (the recommender applies the consent
+view without retraining; docs/recommender.md). When the ledger cannot be asked, the kiosk
+still answers, with popular items that use none of her data, and says so: an unconfirmable
+consent is treated as no consent.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from chaincode.errors import UnknownCustomer
 from gateway.errors import NoModel
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
+from gateway.suggestion_cache import CustomerCache, CustomerRead
 from gateway.training import read_training_pages
 from recommender.artifacts import MANIFEST_FILE
 from recommender.catalogue import Catalogue
@@ -70,6 +73,8 @@ class KioskSuggestions:
     service: SuggestionService
     ledger: ConsortiumLedger
     members: tuple[str, ...]
+    #: Her ledger reads for the rest of her kiosk session (None: read on every request).
+    cache: CustomerCache | None = None
     #: Serialises installs, and lets a reader see one model's id and metadata together.
     #: Suggestion requests never take it: the service swaps its model in one assignment.
     _installing: threading.Lock = field(default_factory=threading.Lock, init=False,
@@ -112,19 +117,26 @@ class KioskSuggestions:
         """
         notice: str | None = None
         view, history = ConsentView(customer_id), CustomerHistory(customer_id)
-        try:
-            consents = self.ledger.list_consents(customer_id)
-            readable = self.ledger.read_preferences(customer_id, PURPOSE, wait_for_log=False)
-        except GatewayError as exc:
-            if isinstance(exc.chaincode_error(), UnknownCustomer):
-                notice = NOTICE_UNKNOWN_CUSTOMER
-            elif exc.chaincode_error() is None:
-                notice = NOTICE_LEDGER_UNAVAILABLE
+        read = self.cache.get(customer_id) if self.cache is not None else None
+        if read is None:
+            generation = self.cache.begin() if self.cache is not None else 0
+            try:
+                read = CustomerRead(
+                    self.ledger.list_consents(customer_id),
+                    self.ledger.read_preferences(customer_id, PURPOSE, wait_for_log=False))
+            except GatewayError as exc:
+                if isinstance(exc.chaincode_error(), UnknownCustomer):
+                    notice = NOTICE_UNKNOWN_CUSTOMER
+                elif exc.chaincode_error() is None:
+                    notice = NOTICE_LEDGER_UNAVAILABLE
+                else:
+                    raise
             else:
-                raise
-        else:
-            view = consent_view(customer_id, consents, self.ledger.msp_id, self.members)
-            history = CustomerHistory.from_records(customer_id, readable.get("events", ()))
+                if self.cache is not None:
+                    self.cache.put(customer_id, read, generation)
+        if read is not None:
+            view = consent_view(customer_id, read.consents, self.ledger.msp_id, self.members)
+            history = CustomerHistory.from_records(customer_id, read.readable.get("events", ()))
         return self.service.suggest(store_id, customer_id, n, consent=view,
                                     history=history), notice
 
@@ -141,7 +153,8 @@ def own_popularity(ledger: ConsortiumLedger) -> dict[str, float]:
 
 
 def open_suggestions(catalogue_path: Path, model_dir: Path, msp_id: str,
-                     ledger: ConsortiumLedger, members: tuple[str, ...]) -> KioskSuggestions:
+                     ledger: ConsortiumLedger, members: tuple[str, ...],
+                     cache: CustomerCache | None = None) -> KioskSuggestions:
     """The serving side of one gateway: its catalogue and, when ``model_dir`` holds an
     artifact, that model (else popular items until one is installed, ranked by the counts
     of this retailer's own events on the ledger; if the ledger cannot be read at start, every
@@ -159,7 +172,7 @@ def open_suggestions(catalogue_path: Path, model_dir: Path, msp_id: str,
             log.warning("popular items not counted: the ledger could not be read at start",
                         extra={"cause": type(exc).__name__})
     service = SuggestionService(msp_id, catalogue, popularity=counts)
-    kiosk = KioskSuggestions(service, ledger, members)
+    kiosk = KioskSuggestions(service, ledger, members, cache)
     if has_model:
         kiosk.install_model(model_dir)
     return kiosk

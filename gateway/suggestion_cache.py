@@ -1,0 +1,199 @@
+"""What a kiosk suggestion reads from the ledger about a customer, kept for a short while.
+
+A suggestion needs her consents and the events this retailer may read (two evaluations on
+the own peer) and writes an access-log entry (a submit endorsed by two peers): about 80% of
+a suggestion's time in the gateway (docs/performance.md). :class:`CustomerCache` keeps that
+read per customer so the rest of her kiosk session is answered without the ledger; the
+access log gets one entry per read from the ledger, i.e. one per kiosk session, as the
+chaincode asks (``chaincode/contract.py``, access logging).
+
+When an entry stops being used:
+
+- **this gateway's own writes** about her (a consent statement, an erasure, an event
+  batch) drop her entry synchronously once the ledger call returns, before the HTTP answer
+  (``ConsortiumLedger.on_customer_write``): a withdrawal made through this gateway changes
+  the very next suggestion;
+- **other gateways' consent changes** arrive as the chaincode's ``ConsentGranted`` /
+  ``ConsentNarrowed`` / ``ConsentWithdrawn`` / ``CustomerErased`` events on a deliver stream
+  of the own peer (:class:`ConsentEventWatcher`). Filtered blocks carry no event payloads,
+  so an event does not say whose consent changed: every entry is dropped. Staleness bound:
+  an uncached read on the own peer sees the change once that peer committed its block; the
+  cache adds the time from that commit to the event reaching the watcher (milliseconds on
+  one host). While the stream is not connected the cache is bypassed, and emptied on
+  reconnect;
+- **new events recorded by other retailers** raise no chaincode event (they are private
+  data): she sees them at most ``ttl_s`` later. A newer purchase elsewhere is a freshness
+  matter, not a consent one: what she withdrew is never served after the bounds above.
+
+A fill that raced with an invalidation is not stored (:meth:`CustomerCache.begin` hands out
+the generation the read started under). Answers that are errors (unknown customer, ledger
+unreachable) are never cached.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.fabric import Checkpoint, GatewayError, Network
+from gateway.ledger import ConsortiumLedger
+
+log = logging.getLogger(__name__)
+
+#: The chaincode's events that change what a retailer may read about a customer.
+CONSENT_EVENTS = frozenset({"ConsentGranted", "ConsentNarrowed", "ConsentWithdrawn",
+                            "CustomerErased"})
+
+
+@dataclass(frozen=True)
+class CustomerRead:
+    """Her consent records and the ledger's ``ReadPreferences`` answer, as read together."""
+
+    consents: list[dict[str, Any]]
+    readable: dict[str, Any]
+
+
+class CustomerCache:
+    """Customer id -> :class:`CustomerRead`, each kept at most ``ttl_s`` seconds, at most
+    ``max_entries`` (the oldest fill is dropped first). Thread-safe. Starts *suspended*
+    (every lookup misses) until :meth:`resume`: the invalidating event stream is connected.
+
+    Raises ValueError for a non-positive ``ttl_s`` or ``max_entries``.
+    """
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if ttl_s <= 0 or max_entries <= 0:
+            raise ValueError("ttl_s and max_entries must be positive")
+        self.ttl_s, self.max_entries, self._clock = ttl_s, max_entries, clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[float, CustomerRead]] = OrderedDict()
+        self._generation = 0
+        self._live = False
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def live(self) -> bool:
+        return self._live
+
+    def get(self, customer_id: str) -> CustomerRead | None:
+        """Her cached read if fresh and the cache is live; counts a hit or a miss."""
+        with self._lock:
+            found = self._entries.get(customer_id) if self._live else None
+            if found is not None and self._clock() - found[0] >= self.ttl_s:
+                del self._entries[customer_id]
+                found = None
+            if found is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            return found[1]
+
+    def begin(self) -> int:
+        """The generation a read from the ledger starts under (pass it to :meth:`put`)."""
+        with self._lock:
+            return self._generation
+
+    def put(self, customer_id: str, read: CustomerRead, generation: int) -> bool:
+        """Keep ``read`` unless something was invalidated since :meth:`begin` returned
+        ``generation``, or the cache is suspended; True when kept."""
+        with self._lock:
+            if not self._live or generation != self._generation:
+                return False
+            self._entries.pop(customer_id, None)
+            self._entries[customer_id] = (self._clock(), read)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+            return True
+
+    def invalidate(self, customer_id: str) -> None:
+        """Drop her entry (and any fill under way for anyone: see :meth:`put`)."""
+        with self._lock:
+            self._generation += 1
+            self._entries.pop(customer_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+    def suspend(self) -> None:
+        """Empty the cache and bypass it until :meth:`resume` (the event stream is down)."""
+        with self._lock:
+            self._live = False
+            self._generation += 1
+            self._entries.clear()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+            self._live = True
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+class ConsentEventWatcher:
+    """A daemon thread reading the chaincode's events from the own peer and emptying
+    ``cache`` on every consent or erasure event (see the module docstring).
+
+    The stream starts at the channel's current height (read before the cache resumes, so
+    no block between the two is missed) and after a failure resumes from its checkpoint,
+    with the cache suspended until it is open again (retried every ``retry_s``).
+    """
+
+    def __init__(self, cache: CustomerCache, ledger: ConsortiumLedger, network: Network,
+                 chaincode: str, *, retry_s: float = 1.0) -> None:
+        self._cache, self._ledger, self._network = cache, ledger, network
+        self._chaincode, self._retry_s = chaincode, retry_s
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._stream: Any = None
+        self._thread = threading.Thread(target=self._run, name="consent-event-watcher",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            stream = self._stream
+        if stream is not None:
+            stream.close()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        checkpoint: Checkpoint | None = None
+        while not self._stopped.is_set():
+            self._cache.suspend()
+            stream = None
+            try:
+                if checkpoint is None:
+                    checkpoint = Checkpoint(self._ledger.block_height(self._network.name))
+                stream = self._network.chaincode_events(self._chaincode, checkpoint=checkpoint)
+                with self._lock:
+                    self._stream = stream
+                if self._stopped.is_set():
+                    break
+                self._cache.resume()
+                for event in stream:
+                    if event.event_name in CONSENT_EVENTS:
+                        self._cache.clear()
+            except GatewayError as exc:
+                # Unreachable peer, refused stream, broken stream: bypass the cache, retry.
+                log.warning("consent event stream is down; suggestions read the ledger "
+                            "until it is back", extra={"cause": type(exc).__name__})
+            finally:
+                if stream is not None and stream.checkpoint is not None:
+                    checkpoint = stream.checkpoint
+            self._stopped.wait(self._retry_s)
+        self._cache.suspend()

@@ -1,0 +1,38 @@
+"""The kiosk benchmark runs on the session network and prints a well-formed table.
+
+A smoke run with tiny numbers (one rate, 2 s): it checks that the command works end to end
+(world written through the client library, both servers started in processes of their own,
+the open-loop load, the table), not how fast anything is. Ports 24292-24293.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gateway.kiosk_bench import TABLE_HEADER
+from gateway.kiosk_bench_cli import parser, run
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NUMBER = r"(\d+(?:\.\d+)?)"
+
+
+def test_the_kiosk_bench_prints_a_row_per_endpoint_with_positive_figures(fabric_network):
+    args = parser().parse_args([
+        "--rates", "40", "--duration", "2", "--warmup", "0.5", "--customers", "4",
+        "--events", "2", "--gateway-port", "24292", "--bare-port", "24293"])
+    lines = run(args, fabric_network.consortium, fabric_network.layout)
+    assert TABLE_HEADER in lines
+    rows = [line for line in lines if line.startswith(("| bare endpoint", "| kiosk"))]
+    assert [r.split(" | ")[0] for r in rows] == ["| bare endpoint", "| kiosk suggestions"]
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        offered, achieved, p50, p99, errors = (float(c) for c in cells[1:6])
+        assert offered == 40 and achieved > 0 and 0 < p50 <= p99
+        assert errors < 40 * 2
+    kiosk_hits = rows[1].strip("|").split("|")[-1].strip()
+    assert re.fullmatch(r"\d+%", kiosk_hits)  # the gateway reports its cache
+    ratio = re.search(rf"= {NUMBER}$", lines[-1])
+    assert ratio is not None and float(ratio.group(1)) > 0
