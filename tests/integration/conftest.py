@@ -309,3 +309,22 @@ def start_ledger_gateways(start_ledger_gateway: GatewayStarter
                 for retailer, port in ports.items()}
 
     return start
+
+
+@pytest.fixture(scope="session")
+def same_height() -> Callable[..., int]:
+    """``same_height(*gateways)``: wait (up to 30 s) until every given gateway's own peer
+    reports the same channel height, so a write committed on one peer is readable on the
+    others; returns that height. Fast (the peers' qscc through each gateway's client)."""
+
+    def wait(*gateways: RunningGateway) -> int:
+        deadline = time.monotonic() + 30
+        while True:
+            heights = {g.services.connection.ledger.block_height(g.settings.channel)
+                       for g in gateways}
+            if len(heights) == 1:
+                return heights.pop()
+            assert time.monotonic() < deadline, f"peers differ in height: {sorted(heights)}"
+            time.sleep(0.05)
+
+    return wait
