@@ -11,13 +11,17 @@ peer, so one peer down does not stop writes. A refusal by the chaincode (its JSO
 ``chaincode.errors``) is final when the own peer refused too or could not answer: the
 chaincode is deterministic, another peer would refuse as well. When the own peer endorsed,
 another peer's refusal means its ledger is behind (a block the own peer committed has not
-reached it yet), and the next organisation is asked instead. The endorsements must then
-agree byte for byte.
+reached it yet), and the next organisation is asked instead; when none is left, the peers
+that were behind are asked again after a short pause (up to three times, 1.2 s in all: the
+other peers commit a block within moments of the own one). Found on the real network: a
+consent granted right after her registration was refused by both other peers, which had not
+committed the registration yet. The endorsements must then agree byte for byte.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +47,9 @@ from gateway.fabric.errors import (
 )
 from gateway.fabric.nodes import Node
 from gateway.fabric.proposal import Proposal
+
+#: Pauses before asking again the peers whose ledger was behind the own peer's (seconds).
+BEHIND_PAUSES_S = (0.2, 0.4, 0.6)
 
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
@@ -99,17 +106,23 @@ class Endorsers:
         endorsed: dict[str, tuple[Node, Any]] = {}
         failures: list[tuple[grpc.StatusCode, ErrorDetail]] = []
         refusals: list[ErrorDetail] = []
+        behind: list[Node] = []
+        pauses = list(BEHIND_PAUSES_S)
         while len(endorsed) < plan.required and not refusals:
             batch: list[Node] = []
             while queue and len(batch) < plan.required - len(endorsed):
                 node = queue.pop(0)
                 if node.msp_id not in endorsed and all(b.msp_id != node.msp_id for b in batch):
                     batch.append(node)
+            if not batch and behind and pauses:
+                time.sleep(pauses.pop(0))
+                queue, behind = behind, []
+                continue
             if not batch:
                 break
             calls = [(n, self._stub(n).ProcessProposal.future(signed, timeout=timeout))
                      for n in batch]
-            refused_now: list[ErrorDetail] = []
+            refused_now: list[tuple[Node, ErrorDetail]] = []
             for node, call in calls:
                 try:
                     response = call.result()
@@ -122,16 +135,17 @@ class Endorsers:
                 detail = ErrorDetail(node.address, node.msp_id, refusal_message(response),
                                      int(response.response.status))
                 if chaincode_error_from_message(detail.message) is not None:
-                    refused_now.append(detail)
+                    refused_now.append((node, detail))
                 else:
                     failures.append((grpc.StatusCode.ABORTED, detail))
             if self.own.msp_id in endorsed:
                 # The own peer endorsed, so a refusal elsewhere comes from a peer whose
                 # ledger is behind (e.g. it has not committed the block that registered the
                 # customer yet): try the next organisation instead.
-                failures += [(grpc.StatusCode.ABORTED, d) for d in refused_now]
+                failures += [(grpc.StatusCode.ABORTED, d) for _, d in refused_now]
+                behind += [n for n, _ in refused_now]
             else:
-                refusals += refused_now
+                refusals += [d for _, d in refused_now]
         tx_id = proposal.transaction_id
         if refusals:
             raise EndorseError("the chaincode refused the proposal", code=grpc.StatusCode.ABORTED,

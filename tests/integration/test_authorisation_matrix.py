@@ -522,7 +522,7 @@ def _held_by_other_retailer(matrix: Matrix) -> DemoCustomer:
     ("narrowed", "CATEGORY_NOT_GRANTED"), ("replayed_narrowing", "REPLAYED_NONCE"),
     ("widened_by_retailer", "BAD_SIGNATURE")])
 def test_reads_and_statements_the_consent_does_not_allow_are_refused_by_the_chaincode(
-        gateway, matrix, state, reason):
+        gateway, matrix, same_height, state, reason):
     customer = _held_by_other_retailer(matrix)
     ledger = matrix.ledger
     grant = customer.grant(["SouthgateMSP"], categories=("purchases", "views"),
@@ -536,6 +536,7 @@ def test_reads_and_statements_the_consent_does_not_allow_are_refused_by_the_chai
         ledger.submit_consent(customer.withdraw(grant["consent_id"]))
     elif state == "expired":
         time.sleep(5)
+    same_height(gateway, matrix.other_retailer)  # eastmarket's writes, on southgate's peer
     request = Request("GET", f"/v1/customers/{customer.customer_id}/preferences",
                       customer_id=customer.customer_id)
     before = _ledger_state(matrix, request)

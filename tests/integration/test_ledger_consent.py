@@ -19,6 +19,7 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,7 +98,8 @@ def _height(direct: dict[str, LedgerConnection], channel: str) -> int:
 # -- the life cycle ------------------------------------------------------------------------
 
 
-def test_grant_narrow_renew_withdraw_are_read_back_from_the_ledger_on_every_gateway(gateways):
+def test_grant_narrow_renew_withdraw_are_read_back_from_the_ledger_on_every_gateway(
+        gateways, same_height):
     north, south, east = (gateways[r] for r in RETAILERS)
     alice = _register(north)
     grant = alice.grant([MSP["southgate"], MSP["eastmarket"]],
@@ -105,6 +107,7 @@ def test_grant_narrow_renew_withdraw_are_read_back_from_the_ledger_on_every_gate
     r = south.write("/v1/consents", grant)
     assert r.status_code == 201, r.text
     assert r.json()["version"] == 1
+    same_height(*gateways.values())
     for gateway in gateways.values():  # each reads its own peer
         [found] = _consents(gateway, alice)
         assert (found["consent_id"], found["status"]) == (grant["consent_id"], "active")
@@ -118,6 +121,7 @@ def test_grant_narrow_renew_withdraw_are_read_back_from_the_ledger_on_every_gate
     assert north.write("/v1/consents", renewal).status_code == 201
     withdrawal = alice.withdraw(grant["consent_id"])
     assert north.write("/v1/consents", withdrawal).status_code == 201
+    same_height(*gateways.values())
 
     for gateway in gateways.values():
         found = {c["consent_id"]: c for c in _consents(gateway, alice)}
@@ -231,7 +235,7 @@ def _expected(state: str, reader: str, purpose: str, category: str) -> str | Non
 
 
 @pytest.fixture(scope="module")
-def matrix_customers(gateways) -> dict[str, DemoCustomer]:
+def matrix_customers(gateways, same_height) -> dict[str, DemoCustomer]:
     """A customer per consent state, northwind holding one event per category of each."""
     north = gateways["northwind"]
     customers = {state: _register(north) for state in STATES}
@@ -262,6 +266,7 @@ def matrix_customers(gateways) -> dict[str, DemoCustomer]:
         assert (r.status_code, r.json()) == (201, {"recorded": 3}), r.text
     expires_at = datetime.fromisoformat(grants["expired"]["expires_at"].replace("Z", "+00:00"))
     time.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds() + 0.5))
+    same_height(*gateways.values())
     return customers
 
 
@@ -309,12 +314,13 @@ def test_matrix_covers_every_state_reader_purpose_and_category():
 
 
 def test_a_member_bypassing_its_gateway_cannot_commit_a_consent_on_its_own(
-        gateways, direct, fabric_network):
+        gateways, direct, fabric_network, same_height):
     """Eastmarket, with its own Fabric identity and no gateway: a forged grant naming
     itself is refused by the chaincode at endorsement (BAD_SIGNATURE); and a transaction
     endorsed by its own peer alone (what a modified chaincode on that peer could endorse)
     fails the MAJORITY policy at validation on every peer, so nothing is committed."""
     customer = _register(gateways["northwind"])
+    same_height(*gateways.values())
     grant = customer.grant([MSP["eastmarket"]], categories=DATA_CATEGORIES)
     forged = DemoCustomer.new().sign({k: v for k, v in grant.items() if k != "signature"})
     own = direct["eastmarket"]
@@ -336,3 +342,28 @@ def test_a_member_bypassing_its_gateway_cannot_commit_a_consent_on_its_own(
     assert refused.value.code_name == "ENDORSEMENT_POLICY_FAILURE"
     for gateway in gateways.values():
         assert _consents(gateway, customer) == []
+
+
+def test_a_grant_right_after_her_registration_commits_although_other_peers_lag(
+        gateways, direct):
+    """The registration is committed on the own peer when the gateway answers; the other
+    peers may not have it yet when her grant is endorsed at once (the portal does exactly
+    this; seen once in the authorisation matrix's 131 requests). The client asks the peers
+    that were behind again, so every grant commits, through the gateway and through the
+    client alone."""
+    north = gateways["northwind"]
+    ledger = direct["southgate"].ledger
+
+    def register_then_grant(n: int) -> int:
+        customer = DemoCustomer.new()
+        if n % 2:
+            ledger.register_customer(customer.public_key)
+            ledger.submit_consent(customer.grant([MSP["northwind"]]))
+            return 201
+        assert north.write("/v1/customers", {"public_key": customer.public_key}
+                           ).status_code == 201
+        return north.write("/v1/consents", customer.grant([MSP["southgate"]])).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(register_then_grant, range(64)))
+    assert statuses == [201] * 64

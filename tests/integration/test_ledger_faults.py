@@ -55,7 +55,7 @@ def _code(response: httpx.Response) -> str:
 
 
 def test_peer_down_answers_503_and_after_restart_nothing_acknowledged_is_lost(
-        gateway, witness, fabric_network):
+        gateway, witness, fabric_network, same_height):
     net = fabric_network
     alice = DemoCustomer.new()
     assert _post(gateway, "/v1/customers", {"public_key": alice.public_key}).status_code == 201
@@ -96,6 +96,7 @@ def test_peer_down_answers_503_and_after_restart_nothing_acknowledged_is_lost(
     assert retry.status_code in (201, 409), retry.text
     if retry.status_code == 409:
         assert _code(retry) == "REPLAYED_NONCE"
+    same_height(gateway, witness)
     for reader in (gateway, witness):
         found = _consents(reader, alice)
         assert found.status_code == 200, found.text

@@ -58,7 +58,7 @@ def _suggest(gateway: Any, store: str, customer: DemoCustomer, n: int = 10) -> d
 
 
 @pytest.fixture(scope="module")
-def shoppers(north, south, catalogue) -> dict[str, Any]:
+def shoppers(north, south, catalogue, same_height) -> dict[str, Any]:
     """Alice (purchases at southgate, a consent naming northwind) and a dozen customers
     with purchases at both, on the ledger."""
     rng = random.Random(12)
@@ -80,6 +80,7 @@ def shoppers(north, south, catalogue) -> dict[str, Any]:
     _buy(north, others[0], nw_store, ["discontinued-item-1"])
     consent = alice.grant(["NorthwindMSP"], categories=("purchases",))
     assert north.write("/v1/consents", consent).status_code == 201
+    same_height(north, south)
     return {"alice": alice, "consent": consent, "bought": bought, "store": nw_store,
             "others": others}
 
@@ -105,7 +106,7 @@ def test_an_unregistered_customer_gets_popular_items_with_a_notice(north, shoppe
 
 
 def test_training_reads_the_ledger_records_provenance_and_the_admin_route_installs_it(
-        north, south, shoppers, catalogue, fabric_network):
+        north, south, shoppers, catalogue, fabric_network, same_height):
     admin = north.credential("hq", Role.ADMIN)
     ledger = north.services.connection.ledger
     height = ledger.block_height(fabric_network.consortium.channel)
@@ -114,6 +115,7 @@ def test_training_reads_the_ledger_records_provenance_and_the_admin_route_instal
     assert provenance["retailer"] == "NorthwindMSP"
     assert provenance["training"]["block_height"] >= height
     assert provenance["training"]["record_count"] >= 12 * 7  # the discontinued item left out
+    same_height(north, south)  # committed on the own peer; now on the other too
     for gateway in (north, south):  # the record is on the ledger, read on both peers
         found = gateway.services.connection.ledger.contract.evaluate(
             "GetModelProvenance", args=[provenance["model_id"]])

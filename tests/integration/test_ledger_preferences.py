@@ -70,17 +70,20 @@ def _files_with(root: Path, marker: bytes, pattern: str) -> list[Path]:
     return [f for f in root.rglob(pattern) if f.is_file() and marker in f.read_bytes()]
 
 
-def test_batches_are_read_across_retailers_only_under_her_consent_and_logged(gateways):
+def test_batches_are_read_across_retailers_only_under_her_consent_and_logged(
+        gateways, same_height):
     north, south, east = (gateways[r] for r in RETAILERS)
     alice = _register(north)
     _record(north, alice, "nw-1", _events("nw", [f"item-{i}" for i in range(20)]))
     _record(north, alice, "nw-2", _events("nw-view", ["item-v"], "view"))
     _record(east, alice, "em-1", _events("em", ["item-e1", "item-e2"]))
+    same_height(*gateways.values())
     # Before any consent: each member reads its own, nothing of the others'.
     assert len(_read(north, alice)["events"]) == 21
     assert _read(south, alice)["events"] == [] and _read(south, alice)["withheld"]["total"] == 23
     grant = alice.grant([MSP["southgate"]], categories=("purchases",))
     assert south.write("/v1/consents", grant).status_code == 201
+    same_height(*gateways.values())
 
     read = _read(south, alice)
     assert sorted(e["event_id"] for e in read["events"]) == sorted(
@@ -89,6 +92,7 @@ def test_batches_are_read_across_retailers_only_under_her_consent_and_logged(gat
     assert _read(south, alice, "analytics")["events"] == []
     assert len(_read(east, alice)["events"]) == 2  # its own only
 
+    same_height(*gateways.values())  # the access-log entries, written through southgate
     export = north.write(f"/v1/customers/{alice.customer_id}/export",
                    alice.rights_request("export"))
     assert export.status_code == 200, export.text
@@ -102,7 +106,7 @@ def test_batches_are_read_across_retailers_only_under_her_consent_and_logged(gat
     assert not any("item_id" in json.dumps(e) for e in log)
 
 
-def test_export_through_every_member_returns_everything_held_about_her(gateways):
+def test_export_through_every_member_returns_everything_held_about_her(gateways, same_height):
     north, south, east = (gateways[r] for r in RETAILERS)
     alice = _register(north)
     held = {"northwind": ["nw-a", "nw-b"], "southgate": ["sg-a"], "eastmarket": ["em-a"]}
@@ -110,6 +114,7 @@ def test_export_through_every_member_returns_everything_held_about_her(gateways)
         _record(gateways[org], alice, f"{org[:2]}-1", _events(org[:2], ids))
     consent = alice.grant([MSP["eastmarket"]], categories=("purchases", "views"))
     assert east.write("/v1/consents", consent).status_code == 201
+    same_height(*gateways.values())
 
     documents = {}
     for org, gateway in gateways.items():
@@ -136,7 +141,7 @@ def test_export_through_every_member_returns_everything_held_about_her(gateways)
 
 
 def test_erasure_leaves_nothing_readable_on_any_member_peer_and_no_marker_anywhere(
-        gateways, fabric_network, gateway_cli, caplog):
+        gateways, fabric_network, gateway_cli, same_height, caplog):
     caplog.set_level(logging.DEBUG)
     net = fabric_network
     north, south, east = (gateways[r] for r in RETAILERS)
@@ -146,6 +151,7 @@ def test_erasure_leaves_nothing_readable_on_any_member_peer_and_no_marker_anywhe
     _record(south, alice, "sg-1", _events("sg", [f"{marker}-sg"], "view"))
     grant = alice.grant(["*"], categories=("purchases", "views"))
     assert east.write("/v1/consents", grant).status_code == 201
+    same_height(*gateways.values())
     assert marker in json.dumps(_read(east, alice))  # every member reads it under consent
     for org in RETAILERS:  # Fabric's own CLI on each member's peer: the events are there
         found = gateway_cli.query(org, "eastmarket", "ReadPreferences", alice.customer_id,
