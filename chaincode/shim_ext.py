@@ -18,8 +18,10 @@ per-transaction request queue) and replaces the rest:
 - :class:`ChaincodeService`: the ``protos.Chaincode`` gRPC service (chaincode as a server).
 
 Assumptions about the peer protocol (Fabric v2.5/v3.x ``core/chaincode/handler.go`` and
-``fabric-chaincode-go`` ``shim/handler.go``, protos ``peer/chaincode_shim.proto``). None of
-them can be verified here without a peer; each names the message it relies on:
+``fabric-chaincode-go`` ``shim/handler.go``, protos ``peer/chaincode_shim.proto``), each
+naming the message it relies on. 1 and 3 to 6 hold on a Fabric 2.1.1 peer (the integration
+tests on the real network use every one); 2 is not used there: Fabric 2.1 has no purge, so
+erasure deletes (``DelPrivateData``, docs/chaincode.md):
 
 1. Private data uses the public-state messages with the ``collection`` field set:
    ``GET_STATE``/``GetState``, ``PUT_STATE``/``PutState``, ``DEL_STATE``/``DelState``,
