@@ -15,7 +15,12 @@ reached it yet), and the next organisation is asked instead; when none is left, 
 that were behind are asked again after a short pause (up to three times, 1.2 s in all: the
 other peers commit a block within moments of the own one). Found on the real network: a
 consent granted right after her registration was refused by both other peers, which had not
-committed the registration yet. The endorsements must then agree byte for byte.
+committed the registration yet. A "not found" refusal when the own peer did not endorse is
+asked again after the same pauses before it is final: the own peer delivers a block before
+its state database holds the block's writes, and while it cannot answer the others may be
+behind (found by the fault campaign: a grant right after her acknowledged registration
+refused with UNKNOWN_CUSTOMER around a peer restart). The endorsements must then agree byte
+for byte.
 """
 
 from __future__ import annotations
@@ -52,6 +57,12 @@ from gateway.fabric.proposal import Proposal
 BEHIND_PAUSES_S = (0.2, 0.4, 0.6)
 
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+def _may_be_behind(detail: ErrorDetail) -> bool:
+    """A refusal a ledger that lacks a just-committed block gives (the record not found)."""
+    error = detail.chaincode_error()
+    return error is not None and error.kind == "not_found"
 
 
 def _digest(data: bytes) -> str:
@@ -144,6 +155,13 @@ class Endorsers:
                 # customer yet): try the next organisation instead.
                 failures += [(grpc.StatusCode.ABORTED, d) for _, d in refused_now]
                 behind += [n for n, _ in refused_now]
+            elif refused_now and pauses and all(_may_be_behind(d) for _, d in refused_now):
+                # "Not found" from the own peer, or from others while the own peer could not
+                # answer, may be a write a moment away: a peer delivers a block (which is
+                # when the gateway acknowledged that write) before its state database holds
+                # the block's writes, and the others can be a block behind the own peer.
+                time.sleep(pauses.pop(0))
+                queue = [n for n, _ in refused_now] + queue
             else:
                 refusals += [d for _, d in refused_now]
         tx_id = proposal.transaction_id

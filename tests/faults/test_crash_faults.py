@@ -51,6 +51,10 @@ def _assert_sound(run, *, within_s: float) -> None:
     assert not run.audit.lost, f"acknowledged writes missing: {run.audit.lost[:5]}"
     assert not run.audit.duplicated, f"writes applied twice: {run.audit.duplicated[:5]}"
     assert r.found == r.acknowledged
+    # Her grant and events are sent only after her registration was acknowledged (or had
+    # landed): the ledger must not answer that she is unknown (gateway/fabric/endorse.py).
+    unknown = [(w.kind, w.answers) for w in run.writes if w.code == "UNKNOWN_CUSTOMER"]
+    assert not unknown, unknown[:5]
     assert r.acknowledged >= MIN_ACKNOWLEDGED * r.sent, outcomes
     assert r.recovery_s is not None and r.recovery_s <= within_s, (r.recovery_s, outcomes)
 
