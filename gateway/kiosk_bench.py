@@ -153,9 +153,12 @@ def serve(kind: str, settings: GatewaySettings, root_ca: Path, work_dir: Path, *
     trust = ssl.create_default_context(cafile=str(root_ca))
     base_url = f"https://{settings.http_host}:{settings.http_port}"
     with log_path.open("wb") as log:
+        # BLAS on one thread, as `make run` starts the gateways: multi-threaded OpenBLAS
+        # on 2 cores makes each scoring several times slower (docs/recommender.md).
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
         process = subprocess.Popen(
             [sys.executable, "-m", "gateway.kiosk_bench_server", kind,
-             "--settings", str(settings_file)], stdout=log, stderr=subprocess.STDOUT)
+             "--settings", str(settings_file)], stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + start_timeout_s
         while True:
@@ -247,9 +250,10 @@ async def _open_loop(server: Server, requests: Sequence[Request], rate: float,
                 ok = False
             samples.append((scheduled, time.perf_counter(), ok))
 
-        # Open the first connection before the clock starts (the TLS handshake is no
-        # part of a kiosk's steady state).
-        await client.get(requests[0].path, headers=requests[0].headers)
+        # Open the pool's connections before the clock starts (TLS handshakes are no part
+        # of a kiosk's steady state).
+        await asyncio.gather(*(client.get(requests[0].path, headers=requests[0].headers)
+                               for _ in range(connections)))
         start = time.perf_counter() + 0.05
         tasks = []
         for i, request in enumerate(requests):
@@ -265,7 +269,7 @@ async def _open_loop(server: Server, requests: Sequence[Request], rate: float,
 
 
 def open_loop(server: Server, requests: Sequence[Request], endpoint: str, rate: float,
-              duration_s: float, *, timeout_s: float = 5.0, connections: int = 64,
+              duration_s: float, *, timeout_s: float = 5.0, connections: int = 8,
               cache_stats: Callable[[], tuple[int, int] | None] | None = None) -> RunResult:
     """Send ``rate * duration_s`` requests (cycling through ``requests``) at ``rate`` per
     second and summarise them. A request that fails, times out (``timeout_s``) or answers

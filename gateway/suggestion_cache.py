@@ -173,6 +173,7 @@ class ConsentEventWatcher:
 
     def _run(self) -> None:
         checkpoint: Checkpoint | None = None
+        down = False
         while not self._stopped.is_set():
             self._cache.suspend()
             stream = None
@@ -185,13 +186,19 @@ class ConsentEventWatcher:
                 if self._stopped.is_set():
                     break
                 self._cache.resume()
+                if down:
+                    log.info("consent event stream is back; suggestion cache in use")
+                    down = False
                 for event in stream:
                     if event.event_name in CONSENT_EVENTS:
                         self._cache.clear()
             except GatewayError as exc:
-                # Unreachable peer, refused stream, broken stream: bypass the cache, retry.
-                log.warning("consent event stream is down; suggestions read the ledger "
-                            "until it is back", extra={"cause": type(exc).__name__})
+                # Unreachable peer, refused stream, broken stream: bypass the cache, retry
+                # (said once per outage, not once per retry).
+                if not down:
+                    log.warning("consent event stream is down; suggestions read the ledger "
+                                "until it is back", extra={"cause": type(exc).__name__})
+                down = True
             finally:
                 if stream is not None and stream.checkpoint is not None:
                     checkpoint = stream.checkpoint
