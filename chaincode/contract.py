@@ -54,6 +54,7 @@ from chaincode.consent import (
 )
 from chaincode.errors import (
     ConsentNotFound,
+    CustomerErased,
     CustomerExists,
     EventExists,
     InvalidValue,
@@ -197,17 +198,24 @@ class PrefshareContract:
         """Apply a customer-signed grant, narrowing or withdrawal; returns the new record."""
         signed = parse_signed_statement(statement)
         body = signed.statement
-        customer = await self._customer(ledger, body.customer_id)
+        customer = await self._customer(ledger, body.customer_id, open_only=False)
+        if customer.erased_at is not None and body.action != "grant":
+            raise CustomerErased("the customer erased her data; only a new grant reopens it",
+                                 field="customer_id")
         record_key = consent_key(body.customer_id, body.consent_id).render()
         stored = await ledger.get_state(record_key)
         current = None if stored is None else ConsentRecord.from_json(stored)
         used = await self._used_nonces(ledger, body.customer_id, body.nonce)
         now = ledger.tx_timestamp()
         record = apply_statement(current, signed, customer.key, now=now, used_nonces=used)
+        reopened = ([(customer_key(customer.customer_id).render(),
+                      customer.reopened().to_json_bytes())]
+                    if customer.erased_at is not None else [])
         writes = _Writes(
             public=[
                 (record_key, record.to_json_bytes()),
                 self._spend_nonce(ledger, body.customer_id, body.nonce, body.action),
+                *reopened,
             ],
             event=(
                 CONSENT_EVENTS[body.action],
@@ -464,6 +472,8 @@ class PrefshareContract:
             public=[
                 self._spend_nonce(ledger, cid, request.nonce, "erase"),
                 *((record.key.render(), record.to_json_bytes()) for record in erased),
+                # No member records or reads anything of hers from now on (CustomerErased).
+                (customer_key(cid).render(), customer.erased(now).to_json_bytes()),
             ],
             private_deletes=[*event_keys, event_index_key(cid).render()]
             if index.entries
@@ -515,11 +525,17 @@ class PrefshareContract:
         caller.require_attribute(ROLE_ATTRIBUTE, {GATEWAY_ROLE})
         return caller
 
-    async def _customer(self, ledger: Ledger, customer_id: str) -> CustomerRecord:
+    async def _customer(self, ledger: Ledger, customer_id: str, *,
+                        open_only: bool = True) -> CustomerRecord:
+        """Her record. After her erasure (``open_only``) members may use nothing of hers:
+        CustomerErased, a kind of UnknownCustomer, so a kiosk treats her as unknown."""
         stored = await ledger.get_state(customer_key(customer_id).render())
         if stored is None:
             raise UnknownCustomer("no key registered for the customer id", field="customer_id")
-        return CustomerRecord.from_json(stored)
+        record = CustomerRecord.from_json(stored)
+        if open_only and record.erased_at is not None:
+            raise CustomerErased("the customer erased her data", field="customer_id")
+        return record
 
     async def _consents(self, ledger: Ledger, customer_id: str) -> list[ConsentRecord]:
         rows = await ledger.get_state_by_partial_key(customer_consents_prefix(customer_id))
@@ -563,7 +579,8 @@ class PrefshareContract:
         request = RightsRequest.from_json(require_transient(ledger.transient(), REQUEST_KEY))
         if request.action != action:
             raise InvalidValue(f"this transaction takes an {action} request", field="action")
-        customer = await self._customer(ledger, request.customer_id)
+        # Her rights outlive her erasure: she may export what remains, or erase again.
+        customer = await self._customer(ledger, request.customer_id, open_only=False)
         used = await self._used_nonces(ledger, request.customer_id, request.nonce)
         request.verify(customer.key, now=ledger.tx_timestamp(), used_nonces=used)
         return request, customer

@@ -43,6 +43,8 @@ CONSENT_WITHDRAWN          forbidden        consent was withdrawn
 WIDENING_NOT_ALLOWED       forbidden        narrowing adds recipients/purposes/categories
                                             or extends the expiry
 UNKNOWN_CUSTOMER           not_found        no key registered for the customer id
+CUSTOMER_ERASED            not_found        the customer erased her data; her id is closed
+                                            until she grants a consent again
 CONSENT_NOT_FOUND          not_found        no consent record (for this customer)
 MODEL_NOT_FOUND            not_found        no provenance record for the model id
 CUSTOMER_EXISTS            conflict         customer key already registered
@@ -323,6 +325,13 @@ class UnknownCustomer(ChaincodeError):
     """no key registered for the customer id"""
 
     code = "UNKNOWN_CUSTOMER"
+    kind = "not_found"
+
+
+class CustomerErased(UnknownCustomer):
+    """the customer erased her data; her id is closed until she grants a consent again"""
+
+    code = "CUSTOMER_ERASED"
     kind = "not_found"
 
 

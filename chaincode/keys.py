@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -205,6 +205,10 @@ class CustomerRecord:
     customer_id: str
     public_key: str
     registered_at: datetime
+    #: Set by her erasure: members may then neither read nor record anything of hers until
+    #: she grants a consent again (which clears it). Her key stays, so the consent history
+    #: and her signed export of what remains still verify.
+    erased_at: datetime | None = None
 
     @classmethod
     def register(cls, public_key: object, *, now: datetime) -> CustomerRecord:
@@ -215,12 +219,21 @@ class CustomerRecord:
     def key(self) -> CustomerKey:
         return CustomerKey.from_b64url(self.public_key)
 
+    def erased(self, now: datetime) -> CustomerRecord:
+        return replace(self, erased_at=truncate_to_millis(now))
+
+    def reopened(self) -> CustomerRecord:
+        return replace(self, erased_at=None)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "customer_id": self.customer_id,
             "public_key": self.public_key,
             "registered_at": format_timestamp(self.registered_at),
         }
+        if self.erased_at is not None:
+            out["erased_at"] = format_timestamp(self.erased_at)
+        return out
 
     def to_json_bytes(self) -> bytes:
         return canonical_bytes(self.to_dict())
@@ -228,8 +241,11 @@ class CustomerRecord:
     @classmethod
     def from_json(cls, data: bytes | str) -> CustomerRecord:
         obj = expect_object(load_json(data, max_bytes=_MAX_RECORD_BYTES))
-        check_fields(obj, required=("customer_id", "public_key", "registered_at"))
+        check_fields(obj, required=("customer_id", "public_key", "registered_at"),
+                     optional=("erased_at",))
         customer_id = read_customer_id(obj["customer_id"])
         key = CustomerKey.from_b64url(obj["public_key"])
         key.require_customer(customer_id)
-        return cls(customer_id, key.b64url, parse_timestamp(obj["registered_at"], "registered_at"))
+        erased = obj.get("erased_at")
+        return cls(customer_id, key.b64url, parse_timestamp(obj["registered_at"], "registered_at"),
+                   None if erased is None else parse_timestamp(erased, "erased_at"))

@@ -293,14 +293,13 @@ def test_her_consent_carries_her_purchases_to_another_member_until_she_withdraws
         kiosk.identify(customer_id)
         unknown = kiosk.next_answer(customer_id, before)
         # Nothing about her is left to use: popular items, none of her data, no reason
-        # resting on any member's data about her. (Her key record stays on the ledger: the
-        # chaincode's erasure does not tombstone it yet, so the kiosk says she shares
-        # nothing rather than that her id is unknown.)
+        # resting on any member's data about her; the chaincode closed her id
+        # (CUSTOMER_ERASED), so the kiosk treats her as unknown.
         assert unknown["strategy"] == "popularity", name
         assert unknown["data_sources"] == [], name
         assert all(_cited(unknown, msp) == [] for msp in MSP.values()), name
         _expect()(kiosk.page.locator("#consent-status")).to_contain_text(
-            re.compile("not shared your preferences|not registered"))
+            "not known here (its data was erased)")
         _expect()(kiosk.page.locator("#cards")).not_to_contain_text("your data from")
     _shoot(kiosk_b.page, "8-kiosk-b-unknown")
     for page in (portal, kiosk_a.page, kiosk_b.page, kiosk_c.page):

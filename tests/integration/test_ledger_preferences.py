@@ -25,6 +25,7 @@ import pytest
 
 from chaincode.fields import format_timestamp
 from gateway.ledger_bench import DemoCustomer
+from network.errors import CommandFailed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -166,23 +167,32 @@ def test_erasure_leaves_nothing_readable_on_any_member_peer_and_no_marker_anywhe
 
     for at in RETAILERS:
         for reader in RETAILERS:  # each as owner of its own events and under the old consent
-            found = gateway_cli.query(at, reader, "ReadPreferences", alice.customer_id,
-                                      "personalisation")
-            assert found["events"] == [] and found["withheld"]["total"] == 0, (at, reader)
-        consents = gateway_cli.query(at, at, "ListConsents", alice.customer_id)["consents"]
-        assert [c["status"] for c in consents] == ["withdrawn"]
+            with pytest.raises(CommandFailed, match="CUSTOMER_ERASED"):
+                gateway_cli.query(at, reader, "ReadPreferences", alice.customer_id,
+                                  "personalisation")
+        with pytest.raises(CommandFailed, match="CUSTOMER_ERASED"):  # her id is closed
+            gateway_cli.query(at, at, "ListConsents", alice.customer_id)
+        history = gateway_cli.query(at, at, "ConsentHistory", alice.customer_id,
+                                    grant["consent_id"])["versions"]
+        assert history[-1]["record"]["erasure"]["action"] == "erase"  # the audit trail stays
         export = gateway_cli.query(at, at, "ExportCustomer", transient={
             "request": json.dumps(alice.rights_request("export")).encode()})
         assert export["events"] == [] and export["withheld"]["total"] == 0
         training = gateway_cli.query(at, at, "ReadTrainingEvents", "personalisation", "", "500")
         assert marker not in json.dumps(training)
-    for gateway in gateways.values():
-        assert marker not in json.dumps(_read(gateway, alice))
-    # An erasure request replayed is refused; new events for her are still refused nowhere
-    # silently: they need her registration, which stays (her consents are withdrawn).
+    for gateway in gateways.values():  # her id is closed at every gateway
+        closed = gateway.client.get(f"/v1/customers/{alice.customer_id}/preferences",
+                                    params={"purpose": "personalisation"},
+                                    headers=gateway.credential("kiosk-1"))
+        assert (closed.status_code, closed.json()["error"]["code"]) == (404, "CUSTOMER_ERASED")
+        assert marker not in closed.text
+    # An erasure request replayed is refused, and no member records anything of hers now.
     again = north.write(f"/v1/customers/{alice.customer_id}/erasure",
                   json.loads(r.request.content))
     assert (again.status_code, again.json()["error"]["code"]) == (409, "REPLAYED_NONCE")
+    late = north.write(f"/v1/stores/nw-1/customers/{alice.customer_id}/events",
+                       _events("nw-late", ["item-3"]), north.credential("nw-1"))
+    assert (late.status_code, late.json()["error"]["code"]) == (404, "CUSTOMER_ERASED")
 
     root = net.layout.root
     blocks = [f for f in root.rglob("blockfile_*") if f.is_file()]

@@ -308,9 +308,11 @@ async function loadConsent(customer) {
       + `${retailerName()} for personal suggestions, until ${formatDate(until)}.`);
   } catch (err) {
     if (!isCurrent(customer)) return;
-    if (err.code === "UNKNOWN_CUSTOMER") {
-      showStatus(status, "info", "This customer id is not registered yet, so you see items "
-        + "that are popular in this store.");
+    if (err.code === "UNKNOWN_CUSTOMER" || err.code === "CUSTOMER_ERASED") {
+      showStatus(status, "info", (err.code === "CUSTOMER_ERASED"
+        ? "This customer id is not known here (its data was erased)"
+        : "This customer id is not registered yet") + ", so you see items that are popular "
+        + "in this store.");
       await invite();
     } else if (err.retryable) {
       showStatus(status, "error", `Your consent cannot be checked right now. ${describe(err)}`,

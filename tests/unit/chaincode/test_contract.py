@@ -24,6 +24,7 @@ from chaincode.errors import (
     ConsentExpired,
     ConsentNotFound,
     ConsentWithdrawn,
+    CustomerErased,
     CustomerExists,
     DuplicateEventId,
     EventExists,
@@ -433,8 +434,30 @@ def test_erasure_deletes_her_events_keeps_hashes_in_blocks_and_withdraws_consent
     history = chain.call("ConsentHistory", alice.id, "k-0001")
     last = history["versions"][-1]["record"]
     assert last["withdrawn_at"] is not None and last["erasure"]["action"] == "erase"
+    # Her id is closed: a kiosk treats her as unknown, and no member reads or records hers.
+    with pytest.raises(CustomerErased) as closed:
+        chain.call("ListConsents", alice.id)
+    assert isinstance(closed.value, UnknownCustomer)
+
+
+def test_after_erasure_nothing_of_hers_is_recorded_or_read_until_she_grants_again(chain,
+                                                                                  alice):
+    _shared_world(chain, alice)
+    chain.call("EraseCustomer", msp=ORG3, transient={"request": chain.rights(alice, "erase")})
+    with pytest.raises(CustomerErased):
+        chain.record(chain.event(alice))
+    with pytest.raises(CustomerErased):
+        chain.call("ReadPreferences", alice.id, "personalisation", msp=ORG2)
+    with pytest.raises(CustomerErased):
+        chain.consent(alice, "withdraw", consent_id="k-0001")
+    # Her rights outlive the erasure: an export of what remains still verifies.
+    export = chain.call("ExportCustomer", transient={"request": chain.rights(alice, "export")})
+    assert export["events"] == []
+    # A new grant is her coming back: it reopens her id.
+    chain.consent(alice, consent_id="k-0009")
     listing = chain.call("ListConsents", alice.id)
-    assert {c["status"] for c in listing["consents"]} == {"withdrawn"}
+    assert {c["consent_id"]: c["status"] for c in listing["consents"]}["k-0009"] == "active"
+    chain.record(chain.event(alice))
 
 
 def test_log_access_and_erasure_never_range_query_private_data_before_writing(chain, alice):
@@ -451,8 +474,10 @@ def test_log_access_and_erasure_never_range_query_private_data_before_writing(ch
 def test_read_after_erasure_returns_nothing_of_hers(chain, alice):
     _shared_world(chain, alice)
     chain.call("EraseCustomer", transient={"request": chain.rights(alice, "erase")})
-    result = chain.call("ReadPreferences", alice.id, "personalisation", msp=ORG1)
-    assert result["events"] == [] and result["withheld"]["total"] == 0
+    with pytest.raises(CustomerErased):
+        chain.call("ReadPreferences", alice.id, "personalisation", msp=ORG1)
+    training = chain.call("ReadTrainingEvents", "personalisation", "", "500", msp=ORG1)
+    assert alice.id not in json.dumps(training)
 
 
 # --- no private value in anything public -----------------------------------------------------
