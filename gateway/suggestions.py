@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaincode.errors import UnknownCustomer
+from chaincode.errors import CustomerErased, UnknownCustomer
 from gateway.errors import NoModel
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
@@ -38,6 +38,8 @@ PURPOSE = "personalisation"
 NOTICE_LEDGER_UNAVAILABLE = (
     "Your consent could not be checked just now, so these suggestions use none of your data.")
 NOTICE_UNKNOWN_CUSTOMER = "This customer id is not registered yet; these are popular items."
+NOTICE_ERASED_CUSTOMER = ("This customer id is not known here (its data was erased); these are "
+                          "popular items.")
 
 
 def consent_view(customer_id: str, consents: list[dict[str, Any]], serving_msp: str,
@@ -125,7 +127,9 @@ class KioskSuggestions:
                     self.ledger.list_consents(customer_id),
                     self.ledger.read_preferences(customer_id, PURPOSE, wait_for_log=False))
             except GatewayError as exc:
-                if isinstance(exc.chaincode_error(), UnknownCustomer):
+                if isinstance(exc.chaincode_error(), CustomerErased):
+                    notice = NOTICE_ERASED_CUSTOMER
+                elif isinstance(exc.chaincode_error(), UnknownCustomer):
                     notice = NOTICE_UNKNOWN_CUSTOMER
                 elif exc.chaincode_error() is None:
                     notice = NOTICE_LEDGER_UNAVAILABLE

@@ -296,6 +296,7 @@ def test_her_consent_carries_her_purchases_to_another_member_until_she_withdraws
         # resting on any member's data about her; the chaincode closed her id
         # (CUSTOMER_ERASED), so the kiosk treats her as unknown.
         assert unknown["strategy"] == "popularity", name
+        assert "its data was erased" in (unknown.get("notice") or ""), name
         assert unknown["data_sources"] == [], name
         assert all(_cited(unknown, msp) == [] for msp in MSP.values()), name
         _expect()(kiosk.page.locator("#consent-status")).to_contain_text(
