@@ -11,7 +11,7 @@ CCAAS_BUILDER := .fabric/builders/ccaas
 NETWORK := $(PY) -m network
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: help venv web browser fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration test-faults bench bench-recommender bench-consortium bench-serving bench-ledger \
+.PHONY: help venv web browser fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration test-faults bench bench-recommender bench-consortium bench-serving bench-ledger bench-kiosk \
         network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate run down demo-status clean
 
 help: ## List every target, one line each
@@ -65,7 +65,7 @@ lint: venv ## ruff and mypy over the packages
 	$(VENV)/bin/ruff check network chaincode gateway recommender demo tests
 	$(VENV)/bin/mypy network chaincode gateway recommender demo
 
-bench: bench-recommender bench-consortium bench-serving bench-ledger ## Every benchmark table the issues ask for (bench-ledger starts the network)
+bench: bench-recommender bench-consortium bench-serving bench-ledger bench-kiosk ## Every benchmark table the issues ask for (the ledger ones start the network)
 
 bench-recommender: venv ## MovieLens, 3 seeds: served blend vs LightFM hybrid vs popularity vs ALS, both splits; plot in artifacts/
 	$(PY) -m recommender.bench
@@ -78,6 +78,9 @@ bench-serving: venv ## Kiosk suggestion latency (p50/p99, calls/s) on the demo w
 
 bench-ledger: network-up ## Ledger: consent grants/s and p50/p99 at 8/32/64 in flight, batched events/s, read p50/p99, CPU per node
 	$(PY) -m gateway.ledger_bench_cli
+
+bench-kiosk: network-up ## Kiosk suggestions over HTTPS at 100/300/600 req/s offered vs a bare FastAPI endpoint
+	OPENBLAS_NUM_THREADS=1 $(PY) -m gateway.kiosk_bench_cli --description network/consortium.yaml --run-dir .run
 
 test-unit: venv ## Unit tests (pure logic, no processes started)
 	$(PY) -m pytest tests/unit
