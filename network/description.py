@@ -78,6 +78,27 @@ class OrdererOrg(_Org):
     raft_nodes: Annotated[int, Field(ge=1, le=9)] = 3
     batch_timeout_ms: Annotated[int, Field(ge=10, le=10_000)] = 100
     max_message_count: Annotated[int, Field(ge=1, le=10_000)] = 100
+    #: One host per orderer node, when they do not all run on ``host`` (which keeps the
+    #: organisation's CA): Raft traffic then crosses the network between hosts.
+    node_hosts: list[str] | None = None
+
+    @field_validator("node_hosts")
+    @classmethod
+    def _node_hosts(cls, v: list[str] | None) -> list[str] | None:
+        for host in v or []:
+            _check_host(host)
+        return v
+
+    @model_validator(mode="after")
+    def _one_host_per_node(self) -> OrdererOrg:
+        if self.node_hosts is not None and len(self.node_hosts) != self.raft_nodes:
+            raise ValueError(f"node_hosts names {len(self.node_hosts)} hosts for "
+                             f"{self.raft_nodes} raft nodes")
+        return self
+
+    def node_host(self, index: int) -> str:
+        """Where orderer node ``index`` runs."""
+        return self.node_hosts[index] if self.node_hosts is not None else self.host
 
     @field_validator("raft_nodes")
     @classmethod

@@ -151,13 +151,13 @@ def make_plan(consortium: Consortium) -> Plan:
     identities.append(Identity(oorg.name, "admin", IdentityKind.ADMIN))
     for j in range(consortium.orderer_count):
         orderers.append(Orderer(
-            oorg.name, j, oorg.host,
+            oorg.name, j, oorg.node_host(j),
             block + PORT_OFFSETS["orderer"] + 10 * j,
             block + PORT_OFFSETS["orderer_operations"] + 10 * j,
             oorg.msp_id,
         ))
         identities.append(Identity(oorg.name, f"orderer{j}", IdentityKind.ORDERER,
-                                   tls_hosts=(oorg.host, "localhost")))
+                                   tls_hosts=(oorg.node_host(j), "localhost")))
 
     for i, r in enumerate(consortium.retailers, start=1):
         block = consortium.block_of(i)

@@ -5,12 +5,14 @@ with the fault campaign's partitions): one per organisation, health checks and `
 from the root namespace over the wire, as an operator's would.
 
 Every organisation uses the *same* port block (``27000``): the description allows it because
-the hosts differ, and each CA listens on ``<its host>:27054``. The whole network (CAs,
-chaincode servers, the three Raft orderers on the ordering organisation's host, one peer per
-retailer, the channel and the committed chaincode) is brought up across the namespaces with
-the placement ``ip netns exec <namespace>`` per host, so gossip between peers, peers' and
-clients' traffic to the orderers and each peer's calls to its chaincode server cross the
-bridge; then one organisation is cut off (its link to the bridge set down) and restored.
+the hosts differ, and each CA listens on ``<its host>:27054``. The whole network is brought up
+across the namespaces with the placement ``ip netns exec <namespace>`` per host: the CAs, the
+chaincode servers, one peer per retailer, the channel, the committed chaincode and the three
+Raft orderers (orderer0 beside the ordering organisation's CA, orderer1 and orderer2 on hosts
+of their own). Gossip between peers, Raft between orderers, peers' and clients' traffic to the
+orderers and each peer's calls to its chaincode server all cross the bridge. Then one orderer,
+one retailer and one organisation's CA are cut off (a link to the bridge set down) and
+restored.
 
 Everything the test makes (processes, namespaces, links) is removed afterwards, also when a
 test fails, and the removal is checked. Creating namespaces needs root; without it, or without
@@ -32,19 +34,25 @@ from typing import Any
 import pytest
 import yaml
 from cryptography import x509
+from fabric_protos.common import common_pb2
 
 from gateway.ledger_bench import DemoCustomer
 from network.ca import healthz
 from network.chaincode_servers import current_package_id, registers_as
+from network.channel import retry
 from network.cli import main as network_cli
 from network.control import Network
 from network.description import Consortium, load_consortium
 from network.errors import CommandFailed, PortInUse
 from network.layout import RunLayout
+from network.nodes import wait_raft_leader
+from network.plan import Orderer
 from network.supervisor import ProcessState, port_is_free
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+#: Hosts of their own for orderer1 and orderer2 (orderer0 shares the ordering org's host).
+ORDERER_HOSTS = ("orderer1", "orderer2")
 ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = ROOT / ".fabric" / "bin"
 #: Every organisation gets this block on its own host.
@@ -58,7 +66,9 @@ def description_data() -> dict:
 
 @pytest.fixture(scope="module")
 def hosts(description_data: dict, netns_hosts: Any) -> Iterator[Any]:
-    orgs = [description_data["orderer_org"]["name"],
+    # The ordering organisation's host runs its CA and orderer0; orderer1 and orderer2 get a
+    # host each, so Raft traffic crosses the bridge too.
+    orgs = [description_data["orderer_org"]["name"], *ORDERER_HOSTS,
             *(r["name"] for r in description_data["retailers"])]
     with netns_hosts(orgs) as built:
         yield built
@@ -69,8 +79,10 @@ def description(hosts: Any, description_data: dict,
                 tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default description with each organisation on its own host, all on one block."""
     data = dict(description_data)
+    ordering = data["orderer_org"]["name"]
     data["orderer_org"] = {**data["orderer_org"], "port_block": PORT_BLOCK,
-                           "host": hosts.address(data["orderer_org"]["name"])}
+                           "host": hosts.address(ordering),
+                           "node_hosts": [hosts.address(h) for h in (ordering, *ORDERER_HOSTS)]}
     data["retailers"] = [{**r, "port_block": PORT_BLOCK, "host": hosts.address(r["name"])}
                          for r in data["retailers"]]
     path = tmp_path_factory.mktemp("multihost") / "consortium.yaml"
@@ -153,16 +165,21 @@ def test_each_chaincode_server_runs_on_its_orgs_host_and_registers_across_the_wi
     assert all(rows[s.process].healthy for s in network.plan.chaincode_servers)
 
 
+def _host_of(node: Any) -> str:
+    """The test host a node runs on: its organisation's, or its own for orderer1 and 2."""
+    return f"orderer{node.index}" if isinstance(node, Orderer) and node.index else node.org
+
+
 def test_node_tls_certificates_name_their_orgs_host(network, hosts):
     layout = network.layout
-    nodes = [(p.org, "peer0") for p in network.plan.peers]
-    nodes += [(o.org, f"orderer{o.index}") for o in network.plan.orderers]
-    nodes += [(s.org, "chaincode") for s in network.plan.chaincode_servers]
-    for org, name in nodes:
+    nodes = [(p.org, "peer0", p.org) for p in network.plan.peers]
+    nodes += [(o.org, o.name, _host_of(o)) for o in network.plan.orderers]
+    nodes += [(s.org, "chaincode", s.org) for s in network.plan.chaincode_servers]
+    for org, name, host in nodes:
         cert = _cert(layout.tls(org, name) / "signcerts" / "cert.pem")
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == [
-            hosts.address(org)]
+            hosts.address(host)]
         cert.verify_directly_issued_by(_cert(next((layout.org_msp(org) / "tlscacerts").iterdir())))
 
 
@@ -222,8 +239,8 @@ def test_orderers_and_peers_run_on_their_orgs_hosts_and_share_one_ledger(network
     for node in [*network.plan.orderers, *network.plan.peers]:
         pid = network.supervisor.pid(node.process)
         assert pid is not None
-        assert hosts.namespace_of(pid) == hosts.namespace(node.org)
-        assert node.host == hosts.address(node.org)
+        assert hosts.namespace_of(pid) == hosts.namespace(_host_of(node))
+        assert node.host == hosts.address(_host_of(node))
     rows = {r.process: r for r in network.status()}
     assert all(r.healthy for r in rows.values())
     heights = {rows[p.process].height for p in network.plan.peers}
@@ -248,6 +265,42 @@ def test_a_cut_off_peer_catches_up_after_the_link_returns(network, hosts, gatewa
     network.channel.wait_same_height(seconds=90)
     assert cli.query(victim, victim, "ListConsents", customer.customer_id)[
         "customer_id"] == customer.customer_id
+
+
+def test_one_orderer_cut_off_the_other_two_keep_ordering_and_it_catches_up(
+        network, hosts, gateway_cli_for):
+    cli = gateway_cli_for(network)  # it broadcasts to orderer0, on the ordering host
+    victim = network.plan.orderers[2]
+    customers = [DemoCustomer.new() for _ in range(3)]
+    hosts.cut(_host_of(victim))
+    try:
+        assert not healthz(victim.host, victim.operations_port)
+        # If it led, the other two elect a leader between them (about 5 s).
+        wait_raft_leader(network.plan, network.consortium.channel)
+        for customer in customers:
+            retry(lambda c=customer: cli.invoke("northwind", ["northwind", "southgate"],
+                                                "RegisterCustomer", c.public_key),
+                  seconds=30, every=2)
+        height = network.channel.wait_same_height()
+    finally:
+        hosts.restore(_host_of(victim))
+    _wait(lambda: healthz(victim.host, victim.operations_port), "the cut orderer healthy")
+    # Its copy of the chain reaches the others' height (a Deliver from it, over the bridge).
+    target = network.layout.root / "newest-from-cut-orderer.block"
+
+    def caught_up() -> bool:
+        try:
+            network.tools.peer_cli(network.plan.peers[0], [
+                "channel", "fetch", "newest", str(target), "-c", network.consortium.channel,
+                *network.tools.orderer_args(victim)], what="fetch newest")
+        except CommandFailed:
+            return False
+        return int(common_pb2.Block.FromString(target.read_bytes()).header.number) + 1 >= height
+
+    _wait(caught_up, "the cut orderer caught up", timeout=60)
+    for customer in customers:
+        assert cli.query("eastmarket", "eastmarket", "ListConsents", customer.customer_id)[
+            "customer_id"] == customer.customer_id
 
 
 def test_a_cut_off_org_reads_unhealthy_and_unreachable_until_restored(network, hosts, capsys,

@@ -59,6 +59,8 @@ def test_adding_a_retailer_is_one_entry(tmp_path):
         (lambda d: d["chaincode"].update(version="1 0"), "chaincode.version"),
         (lambda d: d["chaincode"].update(name="Prefshare"), "chaincode.name"),
         (lambda d: d["chaincode"].update(block_to_live=0), "chaincode.block_to_live"),
+        (lambda d: d["orderer_org"].update(node_hosts=["10.0.0.1"]), "1 hosts for 3 raft nodes"),
+        (lambda d: d["orderer_org"].update(node_hosts=["a", "b", "c"]), "orderer_org.node_hosts"),
         (lambda d: d["orderer_org"].update(batch_timeout_ms=2), "orderer_org.batch_timeout_ms"),
         (lambda d: d["orderer_org"].update(max_message_count=0),
          "orderer_org.max_message_count"),
@@ -114,3 +116,14 @@ def test_each_retailer_gets_a_chaincode_server_with_its_own_tls_identity():
         ident = next(i for i in plan.identities if (i.org, i.name) == (server.org, "chaincode"))
         assert server.host in ident.tls_hosts
         assert (server.process, server.host, server.port) in plan.ports()
+
+
+def test_orderer_nodes_may_each_have_a_host_of_their_own(tmp_path):
+    data = _base()
+    data["orderer_org"].update(host="10.0.0.1", port_block=27000,
+                               node_hosts=["10.0.0.1", "10.0.0.5", "10.0.0.6"])
+    plan = make_plan(load_consortium(_write(tmp_path, data)))
+    assert [o.host for o in plan.orderers] == ["10.0.0.1", "10.0.0.5", "10.0.0.6"]
+    tls = {i.name: i.tls_hosts for i in plan.identities if i.org == "ordering"}
+    assert tls["orderer2"] == ("10.0.0.6", "localhost")
+    assert next(ca for ca in plan.cas if ca.org == "ordering").host == "10.0.0.1"
