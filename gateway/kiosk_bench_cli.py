@@ -146,11 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         consortium = load_consortium(args.description)
         layout = RunLayout(args.run_dir.resolve())
         net = Network(consortium, layout, args.bin_dir.resolve())
-        sick = [r.process for r in net.status() if not r.healthy]
-        if sick:
-            print(f"error: the network in {args.run_dir} is not healthy ({', '.join(sick)}): "
-                  "run `make network-up` first", file=sys.stderr)
-            return 1
+        net.require_healthy()
         lines = run(args, consortium, layout)
     except (NetworkError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -26,7 +26,7 @@ from network.chaincode_servers import (
 from network.channel import Channel
 from network.configtx import ChannelArtifacts
 from network.description import Consortium
-from network.errors import MissingBinary, NetworkError
+from network.errors import MissingBinary, NetworkError, NotReady
 from network.fabric_cli import FabricTools
 from network.layout import RunLayout
 from network.lifecycle import ChaincodeLifecycle
@@ -197,6 +197,14 @@ class Network:
             out.append(NodeStatus(process, state, is_healthy,
                                   resident_kib(pid) if running and pid else None, height))
         return out
+
+    def require_healthy(self) -> None:
+        """Raise :class:`NotReady` naming every node that is not healthy (for commands that
+        need the running network, such as the benchmarks)."""
+        sick = [r.process for r in self.status() if not r.healthy]
+        if sick:
+            raise NotReady(f"the network in {self.layout.root} is not healthy "
+                           f"({', '.join(sick)}): run `make network-up` first")
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far by each running node, by process name."""

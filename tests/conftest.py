@@ -25,6 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from network.certs import signature_s
+from network.control import Network
+from network.description import Consortium
+from network.layout import RunLayout
 from network.placement import Placement
 
 
@@ -281,3 +284,33 @@ def netns_hosts() -> Callable[[Sequence[str]], AbstractContextManager[Hosts]]:
                 assert not left, f"left behind after the test: {left}"
 
     return make
+
+
+# -- the whole Fabric network ----------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN_DIR = ROOT / ".fabric" / "bin"
+BUILDER_DIR = ROOT / ".fabric" / "builders" / "ccaas"
+
+
+@contextmanager
+def _whole_network(consortium: Consortium, run_dir: Path) -> Iterator[Network]:
+    for name in ("peer", "orderer", "configtxgen", "fabric-ca-server"):
+        if not (BIN_DIR / name).exists():
+            pytest.fail(f"{name} is not built: run `make fabric-bins`")
+    if not (BUILDER_DIR / "bin" / "release").exists():
+        pytest.fail("the chaincode-as-a-service builder is not built: run `make ccaas-builder`")
+    net = Network(consortium, RunLayout(run_dir), BIN_DIR, builder_dir=BUILDER_DIR)
+    net.up()
+    try:
+        yield net
+    finally:
+        net.clean()
+
+
+@pytest.fixture(scope="session")
+def whole_network() -> Callable[[Consortium, Path], AbstractContextManager[Network]]:
+    """``with whole_network(consortium, run_dir) as net``: the network as `make network-up`
+    starts it (CAs, Raft orderers, peers, channel, chaincode committed and answering), cleaned
+    away afterwards."""
+    return _whole_network

@@ -42,11 +42,8 @@ from gateway.settings import GatewaySettings, settings_for_retailer
 from gateway.stores import CredentialStore
 from network.control import Network
 from network.description import Consortium, load_consortium
-from network.layout import RunLayout
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN_DIR = ROOT / ".fabric" / "bin"
-BUILDER_DIR = ROOT / ".fabric" / "builders" / "ccaas"
 #: The campaign's port block: organisation i owns FAULT_PORT_BASE + 100*i .. +99.
 FAULT_PORT_BASE = 14000
 #: Where each run leaves its figures; the report in docs/reliability.md is rendered from it.
@@ -77,21 +74,12 @@ def fault_consortium(fault_description: Path) -> Consortium:
 
 
 @pytest.fixture(scope="module")
-def fault_network(tmp_path_factory: pytest.TempPathFactory,
-                  fault_consortium: Consortium) -> Iterator[Network]:
+def fault_network(tmp_path_factory: pytest.TempPathFactory, fault_consortium: Consortium,
+                  whole_network: Callable[..., AbstractContextManager[Network]]
+                  ) -> Iterator[Network]:
     """The whole network, as `make network-up` starts it, on the campaign's port block."""
-    for name in ("peer", "orderer", "configtxgen", "fabric-ca-server"):
-        if not (BIN_DIR / name).exists():
-            pytest.fail(f"{name} is not built: run `make fabric-bins`")
-    if not (BUILDER_DIR / "bin" / "release").exists():
-        pytest.fail("the chaincode-as-a-service builder is not built: run `make ccaas-builder`")
-    net = Network(fault_consortium, RunLayout(tmp_path_factory.mktemp("faults") / "run"),
-                  BIN_DIR, builder_dir=BUILDER_DIR)
-    net.up()
-    try:
+    with whole_network(fault_consortium, tmp_path_factory.mktemp("faults") / "run") as net:
         yield net
-    finally:
-        net.clean()
 
 
 # -- gateways as processes ------------------------------------------------------------------

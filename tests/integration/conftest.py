@@ -42,7 +42,6 @@ TEST_PORT_BASE = 27000
 #: ``PREFSHARE_TEST_FABRIC_PORT_BASE`` moves the whole network's block, so two test sessions
 #: on one machine (helpers working in parallel) do not meet.
 FABRIC_PORT_BASE = int(os.environ.get("PREFSHARE_TEST_FABRIC_PORT_BASE", "24000"))
-BUILDER_DIR = ROOT / ".fabric" / "builders" / "ccaas"
 #: A small model: a fit on the tests' demo world takes a fraction of a second.
 TEST_MODEL = ModelConfig(no_components=8, epochs=3, seed=1)
 
@@ -84,23 +83,14 @@ def fabric_consortium(tmp_path_factory: pytest.TempPathFactory) -> Consortium:
 
 
 @pytest.fixture(scope="session")
-def fabric_network(tmp_path_factory: pytest.TempPathFactory,
-                   fabric_consortium: Consortium) -> Iterator[Network]:
+def fabric_network(tmp_path_factory: pytest.TempPathFactory, fabric_consortium: Consortium,
+                   whole_network: Callable[..., AbstractContextManager[Network]]
+                   ) -> Iterator[Network]:
     """The whole network, as `make network-up` starts it: CAs, Raft orderers, peers, the
     channel joined by every peer and the chaincode committed and answering. One per test
-    session (it takes about 25 s); tests that stop a node start it again."""
-    for name in ("peer", "orderer", "configtxgen", "fabric-ca-server"):
-        if not (BIN_DIR / name).exists():
-            pytest.fail(f"{name} is not built: run `make fabric-bins`")
-    if not (BUILDER_DIR / "bin" / "release").exists():
-        pytest.fail("the chaincode-as-a-service builder is not built: run `make ccaas-builder`")
-    net = Network(fabric_consortium, RunLayout(tmp_path_factory.mktemp("fabric") / "run"),
-                  BIN_DIR, builder_dir=BUILDER_DIR)
-    net.up()
-    try:
+    session (it takes about 20 s); tests that stop a node start it again."""
+    with whole_network(fabric_consortium, tmp_path_factory.mktemp("fabric") / "run") as net:
         yield net
-    finally:
-        net.clean()
 
 
 class GatewayCli:
