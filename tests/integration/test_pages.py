@@ -307,7 +307,10 @@ def test_backup_download_and_restore_give_the_same_customer_id(portal, tmp_path)
     wrong = tmp_path / "wrong.json"
     wrong.write_text('{"kty": "oct"}')
     page.set_input_files("#restore-file", str(wrong))
-    _expect()(page.locator("#key-status")).to_contain_text("not a prefshare key backup")
+    # Reading the file and checking the key runs in the page; under a loaded CI run it took
+    # over Playwright's default 5 s once.
+    _expect()(page.locator("#key-status")).to_contain_text("not a prefshare key backup",
+                                                           timeout=20000)
 
 
 def test_erasure_needs_the_typed_word_then_a_signed_request_retried_with_one_key(portal):
