@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import ssl
 import sys
 import urllib.error
@@ -75,6 +76,9 @@ def _train(args: argparse.Namespace) -> int:
         print("error: no catalogue configured for this gateway", file=sys.stderr)
         return 1
     catalogue = Catalogue.from_json(settings.catalogue_path.read_text(encoding="utf-8"))
+    # A one-shot command says how it ended in one line; the commit listener's reconnection
+    # warnings (the peer is down) are a server's operational log, not that line.
+    logging.getLogger("gateway.fabric").setLevel(logging.ERROR)
     connection = open_ledger(settings)
     try:
         provenance = train_from_ledger(connection.ledger, settings.channel, catalogue,

@@ -201,6 +201,8 @@ def test_her_consent_carries_her_purchases_to_another_member_until_she_withdraws
     # 1. Her key and her consent, in Northwind's portal.
     portal = _page(browser, f"{north.base}/portal/", PHONE)
     portal.click("#create-key")
+    # Key generation runs in the page (WebCrypto); wait for its id rather than read at once.
+    _expect()(portal.locator("#customer-id")).to_have_text(re.compile(r"^c_"), timeout=20000)
     customer_id = str(portal.text_content("#customer-id"))
     assert re.fullmatch(r"c_[A-Za-z0-9_-]{43}", customer_id)
     portal.click("#register")

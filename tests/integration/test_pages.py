@@ -154,7 +154,8 @@ def _expect() -> Any:
 
 def _create_key(page: Any) -> str:
     page.click("#create-key")
-    _expect()(page.locator("#customer-id")).to_have_text(re.compile(r"^c_[A-Za-z0-9_-]{43}$"))
+    _expect()(page.locator("#customer-id")).to_have_text(re.compile(r"^c_[A-Za-z0-9_-]{43}$"),
+                                                       timeout=20000)
     return str(page.text_content("#customer-id"))
 
 
