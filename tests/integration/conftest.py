@@ -38,9 +38,9 @@ BIN_DIR = ROOT / ".fabric" / "bin"
 #: Integration tests use their own port blocks so they never meet a network started by `make`:
 #: one for the CA-only network (gateways whose peer is down), one for the whole network, both
 #: below the kernel's ephemeral port range (32768+), where an outgoing connection could take one.
-TEST_PORT_BASE = 27000
-#: ``PREFSHARE_TEST_FABRIC_PORT_BASE`` moves the whole network's block, so two test sessions
-#: on one machine (helpers working in parallel) do not meet.
+#: ``PREFSHARE_TEST_CA_PORT_BASE`` and ``PREFSHARE_TEST_FABRIC_PORT_BASE`` move the two blocks,
+#: so two test sessions on one machine (helpers working in parallel) do not meet.
+TEST_PORT_BASE = int(os.environ.get("PREFSHARE_TEST_CA_PORT_BASE", "27000"))
 FABRIC_PORT_BASE = int(os.environ.get("PREFSHARE_TEST_FABRIC_PORT_BASE", "24000"))
 #: A small model: a fit on the tests' demo world takes a fraction of a second.
 TEST_MODEL = ModelConfig(no_components=8, epochs=3, seed=1)
