@@ -240,10 +240,16 @@ GatewayStarter = Callable[..., AbstractContextManager[RunningGateway]]
 
 
 def _gateway_starter(net: Network, tmp_path_factory: pytest.TempPathFactory,
-                     defaults: dict[str, Any]) -> GatewayStarter:
+                     defaults: dict[str, Any], written_for_base: int) -> GatewayStarter:
+    """Modules name gateway ports in the block of the default port base
+    (``written_for_base``); a moved block moves them by the same amount."""
+    shift = net.consortium.port_base - written_for_base
+
     @contextmanager
     def start(retailer: str, *, catalogue: Catalogue | None = None,
               **overrides: Any) -> Iterator[RunningGateway]:
+        if "http_port" in overrides:
+            overrides["http_port"] += shift
         data_dir = tmp_path_factory.mktemp(f"{retailer}-gateway")
         if catalogue is not None:
             (data_dir / "catalogue.json").write_text(catalogue.to_json())
@@ -268,7 +274,7 @@ def start_gateway(ca_network: Network,
     Each module picks its own retailer or port, so modules never share a server's state.
     """
     return _gateway_starter(ca_network, tmp_path_factory,
-                            {"evaluate_timeout_s": 2.0, "endorse_timeout_s": 2.0})
+                            {"evaluate_timeout_s": 2.0, "endorse_timeout_s": 2.0}, 27000)
 
 
 @pytest.fixture(scope="session")
@@ -279,7 +285,7 @@ def start_ledger_gateway(fabric_network: Network,
 
         with start_ledger_gateway("northwind", catalogue=catalogue, http_port=24280) as gw: ...
     """
-    return _gateway_starter(fabric_network, tmp_path_factory, {})
+    return _gateway_starter(fabric_network, tmp_path_factory, {}, 24000)
 
 
 @pytest.fixture(scope="session")

@@ -90,7 +90,7 @@ class Member:
 def members(fabric_network, start_ledger_gateway, world, catalogue) -> Iterator[dict[str, Member]]:
     if not (ROOT / "gateway" / "static" / "vendor" / "swagger-ui" / "swagger-ui.css").exists():
         pytest.fail("the pages' browser files are not vendored: run `make web`")
-    base = fabric_network.consortium.port_base
+    base = 24000  # the default block; the starter moves it with the network's block
     with start_ledger_gateway(A, catalogue=catalogue, http_port=base + PORT_OFFSET[A]) as a, \
             start_ledger_gateway(B, catalogue=catalogue, http_port=base + PORT_OFFSET[B]) as b, \
             start_ledger_gateway(C, catalogue=catalogue, http_port=base + PORT_OFFSET[C]) as c:
