@@ -25,9 +25,9 @@ from demo.gateways import Gateways
 from demo.seed import plans, seed
 from demo.state import DemoState
 from demo.train import has_model, train_and_install
+from demo.wallet import DemoCustomer
 from demo.world import demo_world, world_config
 from gateway.fabric.errors import GatewayError
-from gateway.ledger_bench import DemoCustomer
 from network.control import Network
 from network.description import Consortium, load_consortium
 from network.errors import NetworkError

@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from chaincode.fields import format_timestamp
 from demo.api import ApiError, GatewayClient
+from demo.wallet import DemoCustomer
 from demo.world import ConsentPlan, EventBatch, consent_plan, event_batches, event_body
-from gateway.ledger_bench import DemoCustomer
 from recommender.demo_world import World
 
 #: Conflicts that mean "already on the ledger" when a seeding resumes.

@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from chaincode.canonical import b64url_decode, b64url_encode
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 
 
 def key_to_jwk(customer: DemoCustomer) -> dict[str, Any]:

@@ -35,8 +35,9 @@ import httpx
 from chaincode.canonical import b64url_encode
 from chaincode.fields import format_timestamp
 from chaincode.provenance import hash_consent_set
+from demo.wallet import DemoCustomer
 from gateway.ledger import ConsortiumLedger
-from gateway.ledger_bench import DemoCustomer, percentile, register
+from gateway.ledger_bench import percentile, register
 from gateway.settings import GatewaySettings
 from network.procstat import cpu_seconds
 from recommender.catalogue import Catalogue

@@ -28,9 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from demo.wallet import DemoCustomer
 from gateway.ledger import ConsortiumLedger, open_ledger
 from gateway.ledger_bench import (
-    DemoCustomer,
     Summary,
     bench_evaluate,
     bench_events,

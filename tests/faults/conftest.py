@@ -35,9 +35,9 @@ import pytest
 import yaml
 
 from chaincode.fields import format_timestamp
+from demo.wallet import DemoCustomer
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import LedgerConnection, open_ledger
-from gateway.ledger_bench import DemoCustomer
 from gateway.settings import GatewaySettings, settings_for_retailer
 from gateway.stores import CredentialStore
 from network.control import Network

@@ -49,8 +49,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from chaincode.fields import format_timestamp
 from chaincode.keys import CustomerKey, export_public_key, sign_document
+from demo.wallet import DemoCustomer
 from gateway.fabric import GatewayError
-from gateway.ledger_bench import DemoCustomer
 from gateway.stores import Role
 
 pytestmark = pytest.mark.integration

@@ -34,7 +34,7 @@ import pytest
 from demo.api import GatewayClient
 from demo.seed import calls_in_order, run_calls
 from demo.train import train_and_install
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 from gateway.stores import Role
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

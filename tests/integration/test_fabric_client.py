@@ -28,6 +28,7 @@ from fabric_protos.msp import identities_pb2
 from chaincode.canonical import b64url_encode
 from chaincode.errors import CustomerExists, UnknownCustomer
 from chaincode.fields import format_timestamp
+from demo.wallet import DemoCustomer
 from gateway.fabric import (
     Checkpoint,
     CommitError,
@@ -40,7 +41,6 @@ from gateway.fabric import (
 )
 from gateway.fabric.signing import CURVE_ORDERS, is_low_s
 from gateway.ledger import LedgerConnection, open_ledger
-from gateway.ledger_bench import DemoCustomer
 from gateway.settings import NodeEndpoint, settings_for_retailer
 
 ROOT = Path(__file__).resolve().parents[2]

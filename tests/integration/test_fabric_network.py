@@ -22,7 +22,7 @@ from fabric_protos.common import common_pb2
 
 from chaincode.fields import format_timestamp
 from chaincode.keys import sign_document
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 from network.cli import main as network_cli
 from network.control import Network
 from network.errors import CommandFailed

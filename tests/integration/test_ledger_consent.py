@@ -28,6 +28,7 @@ import pytest
 
 from chaincode.consent import DATA_CATEGORIES, PURPOSES
 from chaincode.fields import format_timestamp
+from demo.wallet import DemoCustomer
 from gateway.fabric import (
     CommitError,
     EndorsementPolicy,
@@ -38,7 +39,6 @@ from gateway.fabric import (
     load_msp_folder,
 )
 from gateway.ledger import LedgerConnection, open_ledger
-from gateway.ledger_bench import DemoCustomer
 from gateway.settings import settings_for_retailer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from chaincode.fields import format_timestamp
+from demo.wallet import DemoCustomer
 from gateway.fabric import GatewayError
-from gateway.ledger_bench import DemoCustomer
 from gateway.stores import Role
 from gateway.training import train_from_ledger
 

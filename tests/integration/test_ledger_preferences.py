@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from chaincode.fields import format_timestamp
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 from network.errors import CommandFailed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from chaincode.fields import format_timestamp
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 from network.control import Network
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

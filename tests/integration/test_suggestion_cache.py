@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from chaincode.fields import format_timestamp
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
