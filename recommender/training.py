@@ -64,7 +64,7 @@ from recommender.slices import (
 
 #: Names the user model an artifact was trained with; serving refuses any other.
 USER_MODEL = "prefshare-slices/1"
-#: The consortium experiment's setting (``recommender.consortium.default_model_config``):
+#: The consortium experiment's setting (``benchmarks.consortium.default_model_config``):
 #: slices are represented by features alone, which needs more epochs than identity-featured
 #: users; one thread keeps training deterministic for a seed.
 DEFAULT_CONFIG = ModelConfig(

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from gateway.ledger_bench_cli import main as bench_main
+from benchmarks.ledger.cli import main as bench_main
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

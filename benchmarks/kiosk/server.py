@@ -1,8 +1,8 @@
-"""The two servers the kiosk benchmark (:mod:`gateway.kiosk_bench`) loads, each run in a
+"""The two servers the kiosk benchmark (:mod:`benchmarks.kiosk.load`) loads, each run in a
 process of its own::
 
-    python -m gateway.kiosk_bench_server gateway --settings FILE
-    python -m gateway.kiosk_bench_server bare --settings FILE
+    python -m benchmarks.kiosk.server gateway --settings FILE
+    python -m benchmarks.kiosk.server bare --settings FILE
 
 ``FILE`` is a :class:`~gateway.settings.GatewaySettings` as JSON (the benchmark writes it:
 a fresh data folder, its catalogue and model, a loopback port). ``gateway`` serves
@@ -38,7 +38,7 @@ def bare_app() -> FastAPI:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gateway.kiosk_bench_server",
+    p = argparse.ArgumentParser(prog="python -m benchmarks.kiosk.server",
                                 description=__doc__.splitlines()[0])
     p.add_argument("kind", choices=("gateway", "bare"))
     p.add_argument("--settings", type=Path, required=True, help="GatewaySettings as JSON")

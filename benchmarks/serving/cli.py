@@ -1,4 +1,4 @@
-"""Measure suggestion latency: ``python -m recommender.serving_cli [--calls 500]``.
+"""Measure suggestion latency: ``python -m benchmarks.serving [--calls 500]``.
 
 Generates the default demo world (3 retailers, 1,000 customers), lets a seeded share of the
 customers consent to ``alder`` using their data held by the other members, trains alder's
@@ -14,7 +14,6 @@ With ``--artifact DIR`` an existing alder model is served instead of training on
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -153,7 +152,8 @@ def demo_requests(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.serving",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=500, help="timed calls (default 500)")
     parser.add_argument("--n", type=int, default=10, help="suggestions per call (default 10)")
     parser.add_argument("--seed", type=int, default=1, help="world and request seed")
@@ -209,6 +209,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

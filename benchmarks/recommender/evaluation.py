@@ -31,14 +31,14 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from recommender.baselines import ALSModel, PopularityModel
+from benchmarks.baselines import ALSModel, PopularityModel
+from benchmarks.recommender.splits import Split, random_split, temporal_split, validation_split
 from recommender.blend import BlendedModel
 from recommender.config import ModelConfig
 from recommender.dataset import Dataset, Interaction, Item, build_dataset
 from recommender.metrics import Scorer, evaluate, precision_at_k, precision_at_ks
 from recommender.model import HybridModel, rank_items
 from recommender.sequence import SequenceNeighbours, user_sequences
-from recommender.splits import Split, random_split, temporal_split, validation_split
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class ALSParams:
-    """One point of the ALS grid (see :class:`~recommender.baselines.ALSModel`)."""
+    """One point of the ALS grid (see :class:`~benchmarks.baselines.ALSModel`)."""
 
     factors: int = 64
     regularization: float = 0.01

@@ -1,6 +1,6 @@
-"""Print the consortium lift table: ``python -m recommender.consortium_cli [--quick]``.
+"""Print the consortium lift table: ``python -m benchmarks.consortium [--quick]``.
 
-Runs :func:`recommender.consortium.run_experiment` on each world and writes one table to
+Runs :func:`benchmarks.consortium.run_experiment` on each world and writes one table to
 stdout: precision@10 and recall@10 of the siloed, shared and partly-consented shared models per
 retailer and case, and the lift ``condition / silo - 1``. Nothing personal is printed: rows are
 retailers, not customers.
@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 
-from recommender.consortium import (
+from benchmarks.consortium import (
     THIN_MAX,
     WORLDS,
     ExperimentResult,
@@ -72,7 +72,7 @@ def format_table(runs: Mapping[str, Sequence[ExperimentResult]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m recommender.consortium_cli",
+        prog="python -m benchmarks.consortium",
         description="Lift of shared, consented training over per-retailer silos.",
     )
     parser.add_argument("--quick", action="store_true", help="small worlds, fewer epochs")
@@ -128,6 +128,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.write(f"total {time.perf_counter() - started:.0f} s\n")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 consent grant, through :mod:`gateway.ledger` exactly as a gateway calls it.
 
 Customers are :class:`demo.wallet.DemoCustomer`. The command line is
-:mod:`gateway.ledger_bench_cli`.
+:mod:`benchmarks.ledger.cli`.
 """
 
 from __future__ import annotations

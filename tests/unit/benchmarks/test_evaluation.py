@@ -9,11 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from recommender.bench import main
-from recommender.bench.report import format_table, plot_precision_curves
-from recommender.config import ModelConfig
-from recommender.dataset import Interaction, Item
-from recommender.evaluation import (
+from benchmarks.recommender.cli import main
+from benchmarks.recommender.evaluation import (
     MODELS,
     ALSParams,
     ComparisonResult,
@@ -21,8 +18,11 @@ from recommender.evaluation import (
     default_grids,
     run_comparison,
 )
+from benchmarks.recommender.report import format_table, plot_precision_curves
+from benchmarks.recommender.splits import Split, random_split, temporal_split, validation_split
+from recommender.config import ModelConfig
+from recommender.dataset import Interaction, Item
 from recommender.movielens import load_movielens
-from recommender.splits import Split, random_split, temporal_split, validation_split
 
 CATEGORIES = ("shoes", "hats", "bags", "coats")
 

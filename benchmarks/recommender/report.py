@@ -1,4 +1,5 @@
-"""Rendering of :class:`~recommender.evaluation.ComparisonResult` s: a text table and a plot.
+"""Rendering of :class:`~benchmarks.recommender.evaluation.ComparisonResult` s: a text table
+and a plot.
 
 Several results (one per seed) become one table: each cell is the mean over seeds and, with
 two or more seeds, ``± sd`` (the sample standard deviation across seeds).
@@ -14,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from recommender.evaluation import ComparisonResult, ResultRow
+from benchmarks.recommender.evaluation import ComparisonResult, ResultRow
 
 #: (header, ResultRow attribute, decimals) of each numeric column.
 _METRICS = (

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recommender.baselines import PopularityModel
+from benchmarks.baselines import PopularityModel
+from benchmarks.consortium.worlds import WORLDS
 from recommender.blend import standardised
 from recommender.config import ModelConfig
-from recommender.consortium.worlds import WORLDS
 from recommender.dataset import Dataset, Interaction, Item, UserProfile, build_dataset
 from recommender.model import HybridModel
 from recommender.sequence import SequenceNeighbours, user_sequences

@@ -16,8 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.config import ModelConfig
-from recommender.consortium.conditions import (
+from benchmarks.consortium.conditions import (
     SERVED_GRID,
     RetailerModels,
     Served,
@@ -28,7 +27,7 @@ from recommender.consortium.conditions import (
     fit_shared,
     served_scores,
 )
-from recommender.consortium.protocol import (
+from benchmarks.consortium.protocol import (
     CASES,
     THIN_MAX,
     Case,
@@ -37,8 +36,9 @@ from recommender.consortium.protocol import (
     split_consortium,
     visible_history,
 )
-from recommender.consortium.results import CaseResult, ExperimentResult, K, Score, pooled
-from recommender.consortium.worlds import load_world
+from benchmarks.consortium.results import CaseResult, ExperimentResult, K, Score, pooled
+from benchmarks.consortium.worlds import load_world
+from recommender.config import ModelConfig
 from recommender.dataset import Interaction
 from recommender.demo_world import WorldConfig
 from recommender.metrics import evaluate

@@ -1,5 +1,5 @@
 """Kiosk suggestions over HTTPS at fixed offered rates, beside a bare FastAPI endpoint:
-``python -m gateway.kiosk_bench_cli`` (``make bench-kiosk``).
+``python -m benchmarks.kiosk`` (``make bench-kiosk``).
 
 Against a running network (it never starts or stops one; exit 1 with one line when it is not
 healthy): prepares a retailer's world through the client library (the demo catalogue,
@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gateway.kiosk_bench import (
+from benchmarks.kiosk.load import (
     Request,
     RunResult,
     Server,
@@ -34,7 +34,7 @@ from gateway.kiosk_bench import (
     serve,
     table,
 )
-from gateway.kiosk_bench_server import BARE_PATH
+from benchmarks.kiosk.server import BARE_PATH
 from gateway.ledger import open_ledger
 from gateway.settings import settings_for_retailer
 from gateway.stores import CredentialStore
@@ -48,7 +48,7 @@ GATEWAY_PORT_OFFSET, BARE_PORT_OFFSET = 88, 89
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m gateway.kiosk_bench_cli",
+    p = argparse.ArgumentParser(prog="python -m benchmarks.kiosk",
                                 description=__doc__.splitlines()[0])
     p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
     p.add_argument("--run-dir", type=Path, default=Path(".run"))
@@ -154,6 +154,3 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

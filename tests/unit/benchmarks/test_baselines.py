@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommender.baselines import ALSModel, PopularityModel
+from benchmarks.baselines import ALSModel, PopularityModel
 from recommender.metrics import Scorer
 
 

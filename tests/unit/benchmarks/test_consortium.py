@@ -9,8 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from recommender.blend import standardised
-from recommender.consortium import (
+from benchmarks.consortium import (
     SERVED_GRID,
     CaseResult,
     ExperimentResult,
@@ -23,8 +22,9 @@ from recommender.consortium import (
     split_consortium,
     visible_history,
 )
-from recommender.consortium.conditions import served_scores
-from recommender.consortium_cli import format_table
+from benchmarks.consortium.cli import format_table
+from benchmarks.consortium.conditions import served_scores
+from recommender.blend import standardised
 from recommender.dataset import Interaction, Item
 from recommender.demo_world import WorldConfig
 

@@ -1,11 +1,11 @@
 """Kiosk suggestions over HTTPS under an offered load, the ledger in the loop, beside a bare
-FastAPI endpoint served the same way: the library of :mod:`gateway.kiosk_bench_cli`.
+FastAPI endpoint served the same way: the library of :mod:`benchmarks.kiosk.cli`.
 
 - :func:`prepare_world`: a retailer's catalogue (the demo world's), customers registered with
   customer-signed consents naming the serving retailer, their purchases recorded as private
   data at another retailer, and a small model trained as the gateway's training job would
   (on the records the serving retailer may read), all through the client library.
-- :func:`serve`: a server in a process of its own (:mod:`gateway.kiosk_bench_server`), the
+- :func:`serve`: a server in a process of its own (:mod:`benchmarks.kiosk.server`), the
   retailer's gateway or the bare endpoint, over the gateway's TLS pair on loopback.
 - :func:`open_loop`: an open-loop load generator: requests are *scheduled* at the offered
   rate for a bounded time and each latency is measured from its scheduled time, so a server
@@ -32,12 +32,12 @@ from typing import Any
 
 import httpx
 
+from benchmarks.ledger.calls import percentile, register
 from chaincode.canonical import b64url_encode
 from chaincode.fields import format_timestamp
 from chaincode.provenance import hash_consent_set
 from demo.wallet import DemoCustomer
 from gateway.ledger import ConsortiumLedger
-from gateway.ledger_bench import percentile, register
 from gateway.settings import GatewaySettings
 from network.procstat import cpu_seconds
 from recommender.catalogue import Catalogue
@@ -45,6 +45,8 @@ from recommender.config import ModelConfig
 from recommender.demo_world import World, WorldConfig, generate_world
 from recommender.training import train_retailer_model
 
+#: The checkout holding benchmarks/ (the server process imports it from there).
+CHECKOUT = Path(__file__).resolve().parents[2]
 #: A small model: the fit takes a fraction of a second (the suggestion path's cost does not
 #: depend much on its size; docs/recommender.md has the served model's own figures).
 BENCH_MODEL = ModelConfig(no_components=8, epochs=3, seed=1)
@@ -142,7 +144,7 @@ class Server:
 @contextmanager
 def serve(kind: str, settings: GatewaySettings, root_ca: Path, work_dir: Path, *,
           ready_path: str, start_timeout_s: float = 90.0) -> Iterator[Server]:
-    """Start ``python -m gateway.kiosk_bench_server KIND`` with ``settings`` and wait until
+    """Start ``python -m benchmarks.kiosk.server KIND`` with ``settings`` and wait until
     ``ready_path`` answers 200; stop it (SIGTERM, then SIGKILL after 10 s) on leaving.
     Its output goes to ``work_dir/KIND.log``.
 
@@ -156,9 +158,12 @@ def serve(kind: str, settings: GatewaySettings, root_ca: Path, work_dir: Path, *
     with log_path.open("wb") as log:
         # BLAS on one thread, as `make run` starts the gateways: multi-threaded OpenBLAS
         # on 2 cores makes each scoring several times slower (docs/recommender.md).
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+        # benchmarks/ is run from the checkout, not installed: the server finds it there.
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKOUT),
+                                                           os.environ.get("PYTHONPATH")]))}
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.kiosk_bench_server", kind,
+            [sys.executable, "-m", "benchmarks.kiosk.server", kind,
              "--settings", str(settings_file)], stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + start_timeout_s

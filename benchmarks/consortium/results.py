@@ -10,8 +10,8 @@ from typing import Literal
 
 import numpy as np
 
+from benchmarks.consortium.protocol import Case
 from recommender.config import ModelConfig
-from recommender.consortium.protocol import Case
 
 Metric = Literal["precision", "recall", "ndcg"]
 #: Ranking depth of every metric.

@@ -7,8 +7,8 @@ import logging
 import time
 from collections.abc import Sequence
 
-from recommender.bench.report import format_table, plot_precision_curves
-from recommender.evaluation import default_grids, run_comparison
+from benchmarks.recommender.evaluation import default_grids, run_comparison
+from benchmarks.recommender.report import format_table, plot_precision_curves
 from recommender.movielens import load_movielens
 
 DEFAULT_PLOT = "artifacts/recommender/precision_at_k.png"
@@ -17,7 +17,7 @@ DEFAULT_SEEDS = (1, 2, 3)
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m recommender.bench",
+        prog="python -m benchmarks.recommender",
         description="Compare the LightFM hybrid with popularity and ALS on MovieLens.",
     )
     parser.add_argument(

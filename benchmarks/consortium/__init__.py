@@ -33,13 +33,13 @@ Example::
     result.row("cold").lift("served")              # precision lift for customers new at a member
 """
 
-from recommender.consortium.conditions import (
+from benchmarks.consortium.conditions import (
     SERVED_GRID,
     context_id,
     default_model_config,
 )
-from recommender.consortium.experiment import VALIDATION_SEED_OFFSET, run_experiment
-from recommender.consortium.protocol import (
+from benchmarks.consortium.experiment import VALIDATION_SEED_OFFSET, run_experiment
+from benchmarks.consortium.protocol import (
     CASES,
     THIN_MAX,
     Case,
@@ -48,7 +48,7 @@ from recommender.consortium.protocol import (
     split_consortium,
     visible_history,
 )
-from recommender.consortium.results import (
+from benchmarks.consortium.results import (
     CaseResult,
     ExperimentResult,
     K,
@@ -57,7 +57,7 @@ from recommender.consortium.results import (
     lift_sd,
     pool_runs,
 )
-from recommender.consortium.worlds import (
+from benchmarks.consortium.worlds import (
     MOVIELENS_RETAILERS,
     MOVIELENS_SHOP_COUNTS,
     WORLDS,

@@ -1,8 +1,8 @@
-"""Latency through a running gateway's HTTPS API: ``python -m gateway.http_bench_cli``.
+"""Latency through a running gateway's HTTPS API: ``python -m benchmarks.http``.
 
 Times ``GET /v1/customers/{id}/consents`` (an evaluate on the own peer behind the API) and
 ``POST /v1/consents`` (a customer-signed grant, answered after its commit) at each
-``--concurrency`` level, with :func:`gateway.ledger_bench.bench_http`. The gateway is the
+``--concurrency`` level, with :func:`benchmarks.ledger.calls.bench_http`. The gateway is the
 retailer's, on its plan port, trusted through its organisation's CA; a store credential for
 the run is issued into its database, as ``python -m gateway issue-credential`` does. Every
 grant is a real write. Prints a Markdown table (ms; calls per second).
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.ledger_bench import Summary, bench_http
+from benchmarks.ledger.calls import Summary, bench_http
 from gateway.settings import settings_for_retailer
 from gateway.stores import CredentialStore, Role
 from network.description import load_consortium
@@ -25,7 +25,7 @@ from network.layout import RunLayout
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gateway.http_bench_cli",
+    p = argparse.ArgumentParser(prog="python -m benchmarks.http",
                                 description=__doc__.splitlines()[0])
     p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
     p.add_argument("--run-dir", type=Path, default=Path(".run"))
@@ -58,6 +58,3 @@ def main(argv: list[str] | None = None) -> int:
         print(row.row())
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

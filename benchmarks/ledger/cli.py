@@ -1,4 +1,4 @@
-"""Ledger figures on a running network: ``python -m gateway.ledger_bench_cli``
+"""Ledger figures on a running network: ``python -m benchmarks.ledger``
 (``make bench-ledger``).
 
 Connects as a retailer's gateway identity (settings from the consortium description and the
@@ -28,9 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from demo.wallet import DemoCustomer
-from gateway.ledger import ConsortiumLedger, open_ledger
-from gateway.ledger_bench import (
+from benchmarks.ledger.calls import (
     Summary,
     bench_evaluate,
     bench_events,
@@ -39,6 +37,8 @@ from gateway.ledger_bench import (
     event_batch,
     register,
 )
+from demo.wallet import DemoCustomer
+from gateway.ledger import ConsortiumLedger, open_ledger
 from gateway.settings import settings_for_retailer
 from network.control import Network
 from network.description import Consortium, load_consortium
@@ -50,7 +50,7 @@ PURPOSE = "personalisation"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m gateway.ledger_bench_cli",
+    p = argparse.ArgumentParser(prog="python -m benchmarks.ledger",
                                 description=__doc__.splitlines()[0])
     p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
     p.add_argument("--run-dir", type=Path, default=Path(".run"))
@@ -155,6 +155,3 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
