@@ -33,7 +33,7 @@ from network.description import Consortium, load_consortium
 from network.errors import NetworkError
 from network.layout import RunLayout
 from recommender.catalogue import Catalogue
-from recommender.demo_world import Customer, World
+from recommender.datasets.demo_world import Customer, World
 
 DEFAULT_SEED = 13
 DEFAULT_CUSTOMERS = 200

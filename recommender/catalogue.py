@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from recommender.dataset import Item
-from recommender.demo_world import World
+from recommender.datasets.demo_world import World
 
 
 def _check_name(kind: str, value: object) -> None:
@@ -58,7 +58,7 @@ class CatalogueEntry:
     @property
     def features(self) -> tuple[str, ...]:
         """Item features in the recommender's ``kind:value`` vocabulary (the same as
-        :attr:`recommender.demo_world.CatalogueItem.features`)."""
+        :attr:`recommender.datasets.demo_world.CatalogueItem.features`)."""
         return (
             f"retailer:{self.retailer}",
             f"category:{self.category}",

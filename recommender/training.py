@@ -45,7 +45,7 @@ from recommender.blend import SequencePart
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
 from recommender.dataset import Dataset, Interaction, Item, UserProfile, build_dataset
-from recommender.demo_world import Customer
+from recommender.datasets.demo_world import Customer
 from recommender.metrics import evaluate
 from recommender.model import HybridModel
 from recommender.sequence import SequenceNeighbours, ordered_items
@@ -425,7 +425,7 @@ def train_retailer_model(
 def stated_from_world(
     customers: Iterable[Customer], *, recorded_by: Mapping[str, str] | None = None
 ) -> list[StatedPreferences]:
-    """Stated preferences of demo-world customers (:class:`recommender.demo_world.Customer`),
+    """Stated preferences of demo-world customers (:class:`recommender.datasets.demo_world.Customer`),
     recorded by their first retailer unless ``recorded_by`` (customer -> retailer) says
     otherwise; customers who stated nothing are skipped."""
     out = []

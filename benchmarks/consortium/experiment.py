@@ -40,7 +40,7 @@ from benchmarks.consortium.results import CaseResult, ExperimentResult, K, Score
 from benchmarks.consortium.worlds import load_world
 from recommender.config import ModelConfig
 from recommender.dataset import Interaction
-from recommender.demo_world import WorldConfig
+from recommender.datasets.demo_world import WorldConfig
 from recommender.metrics import evaluate
 
 #: Offset of the validation split's seed from the test split's (any fixed other seed).

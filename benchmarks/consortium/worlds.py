@@ -1,7 +1,7 @@
 """The consortium experiment's worlds: the demo consortium and MovieLens split into retailers.
 
 ``demo``
-    :func:`recommender.demo_world.generate_world` with the given seed (tastes span retailers).
+    :func:`recommender.datasets.demo_world.generate_world` with the given seed (tastes span retailers).
 ``movielens``
     MovieLens ratings of 4 or more, split into three retailers by :func:`assign_retailers`: each
     movie belongs to one retailer by a seeded hash of its id; each user shops at 1, 2 or 3
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from recommender.dataset import Interaction, Item
-from recommender.demo_world import WorldConfig, generate_world, to_interactions, to_items
+from recommender.datasets.demo_world import WorldConfig, generate_world, to_interactions, to_items
 
 WORLDS: tuple[str, ...] = ("movielens", "demo")
 #: Retailers MovieLens is split into (the demo world's default retailer ids).
@@ -178,7 +178,7 @@ def load_world(
     if world_name == "movielens":
         if world_config is not None:
             raise ValueError("world_config applies to the demo world only")
-        from recommender.movielens import load_movielens
+        from recommender.datasets.movielens import load_movielens
 
         interactions, items = load_movielens(min_rating=4.0)
         if quick:

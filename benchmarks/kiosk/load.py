@@ -42,7 +42,7 @@ from gateway.settings import GatewaySettings
 from network.procstat import cpu_seconds
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
-from recommender.demo_world import World, WorldConfig, generate_world
+from recommender.datasets.demo_world import World, WorldConfig, generate_world
 from recommender.training import train_retailer_model
 
 #: The checkout holding benchmarks/ (the server process imports it from there).

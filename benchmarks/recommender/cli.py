@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from benchmarks.recommender.evaluation import default_grids, run_comparison
 from benchmarks.recommender.report import format_table, plot_precision_curves
-from recommender.movielens import load_movielens
+from recommender.datasets.movielens import load_movielens
 
 DEFAULT_PLOT = "artifacts/recommender/precision_at_k.png"
 DEFAULT_SEEDS = (1, 2, 3)

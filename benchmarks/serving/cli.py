@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender.catalogue import Catalogue
-from recommender.demo_world import WorldConfig, generate_world
+from recommender.datasets.demo_world import WorldConfig, generate_world
 from recommender.serving import SuggestionService
 from recommender.slices import (
     ConsentView,

@@ -30,7 +30,7 @@ from network.layout import RunLayout
 from network.plan import Peer
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
-from recommender.demo_world import World, WorldConfig, generate_world
+from recommender.datasets.demo_world import World, WorldConfig, generate_world
 from recommender.training import train_retailer_model
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ from benchmarks.consortium.cli import format_table
 from benchmarks.consortium.conditions import served_scores
 from recommender.blend import standardised
 from recommender.dataset import Interaction, Item
-from recommender.demo_world import WorldConfig
+from recommender.datasets.demo_world import WorldConfig
 
 RETAILERS = ("alder", "birch", "cedar")
 
@@ -87,7 +87,7 @@ def test_assign_retailers_keeps_only_interactions_at_retailers_the_user_shops_at
 
 
 def test_assign_retailers_on_movielens_gives_each_retailer_about_a_third_of_the_movies() -> None:
-    from recommender.movielens import load_movielens
+    from recommender.datasets.movielens import load_movielens
 
     interactions, items = load_movielens()
     split = assign_retailers(interactions, items, seed=1)

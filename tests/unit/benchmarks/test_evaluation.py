@@ -22,7 +22,7 @@ from benchmarks.recommender.report import format_table, plot_precision_curves
 from benchmarks.recommender.splits import Split, random_split, temporal_split, validation_split
 from recommender.config import ModelConfig
 from recommender.dataset import Interaction, Item
-from recommender.movielens import load_movielens
+from recommender.datasets.movielens import load_movielens
 
 CATEGORIES = ("shoes", "hats", "bags", "coats")
 

@@ -14,7 +14,7 @@ import pytest
 from chaincode.provenance import hash_consent_set
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
-from recommender.demo_world import PreferenceEvent, World, WorldConfig, generate_world
+from recommender.datasets.demo_world import PreferenceEvent, World, WorldConfig, generate_world
 from recommender.slices import StatedPreferences
 from recommender.training import stated_from_world, train_retailer_model
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recommender.catalogue import Catalogue, CatalogueEntry
-from recommender.demo_world import WorldConfig, generate_world
+from recommender.datasets.demo_world import WorldConfig, generate_world
 
 
 def test_the_demo_world_catalogue_keeps_every_store_and_item() -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recommender.demo_world import (
+from recommender.datasets.demo_world import (
     EVENT_WEIGHTS,
     World,
     WorldConfig,
