@@ -32,7 +32,7 @@ from network.control import Network
 from network.description import Consortium, load_consortium
 from network.errors import NetworkError
 from network.layout import RunLayout
-from recommender.catalogue import Catalogue
+from recommender.datasets.demo_inputs import catalogue_from_world
 from recommender.datasets.demo_world import Customer, World
 
 DEFAULT_SEED = 13
@@ -148,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
     state = DemoState(layout.root / "demo")
     gateways = Gateways(consortium, layout, args.description.resolve())
     world = _world(state, consortium, args)
-    written = gateways.write_catalogues(Catalogue.from_world(world))
+    written = gateways.write_catalogues(catalogue_from_world(world))
     steps.done(f"catalogues: {len(written)} written, {3 - len(written)} kept "
                f"({len(world.items)} items, {len(world.stores)} stores)")
     started = gateways.start()

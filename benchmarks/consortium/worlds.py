@@ -1,7 +1,8 @@
 """The consortium experiment's worlds: the demo consortium and MovieLens split into retailers.
 
 ``demo``
-    :func:`recommender.datasets.demo_world.generate_world` with the given seed (tastes span retailers).
+    :func:`recommender.datasets.demo_world.generate_world` with the given seed (tastes span
+    retailers).
 ``movielens``
     MovieLens ratings of 4 or more, split into three retailers by :func:`assign_retailers`: each
     movie belongs to one retailer by a seeded hash of its id; each user shops at 1, 2 or 3

@@ -42,6 +42,7 @@ from gateway.settings import GatewaySettings
 from network.procstat import cpu_seconds
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
+from recommender.datasets.demo_inputs import catalogue_from_world
 from recommender.datasets.demo_world import World, WorldConfig, generate_world
 from recommender.training import train_retailer_model
 
@@ -103,7 +104,7 @@ def prepare_world(serving: ConsortiumLedger, writer: ConsortiumLedger, channel: 
     """
     rng = random.Random(seed)
     world = demo_world(members, seed)
-    catalogue = Catalogue.from_world(world)
+    catalogue = catalogue_from_world(world)
     (data_dir / "catalogue.json").write_text(catalogue.to_json(), encoding="utf-8")
     people = tuple(DemoCustomer.new() for _ in range(customers))
     register(serving, people)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender.catalogue import Catalogue
+from recommender.datasets.demo_inputs import catalogue_from_world, stated_from_world
 from recommender.datasets.demo_world import WorldConfig, generate_world
 from recommender.serving import SuggestionService
 from recommender.slices import (
@@ -36,7 +37,6 @@ from recommender.slices import (
 from recommender.training import (
     DEFAULT_CONFIG,
     SEQUENCE_WEIGHT,
-    stated_from_world,
     train_retailer_model,
 )
 
@@ -148,7 +148,7 @@ def demo_requests(
         )
         store = stores[int(rng.integers(len(stores)))]
         requests.append(Request(store, customer, n, consent, history))
-    return Catalogue.from_world(world), readable, stated, requests
+    return catalogue_from_world(world), readable, stated, requests
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,7 @@ from network.layout import RunLayout
 from network.plan import Peer
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
+from recommender.datasets.demo_inputs import catalogue_from_world
 from recommender.datasets.demo_world import World, WorldConfig, generate_world
 from recommender.training import train_retailer_model
 
@@ -166,7 +167,7 @@ def world(consortium: Consortium) -> World:
 @pytest.fixture(scope="session")
 def catalogue(world: World) -> Catalogue:
     """The demo world's catalogue, every member's stores and items."""
-    return Catalogue.from_world(world)
+    return catalogue_from_world(world)
 
 
 @pytest.fixture(scope="session")
