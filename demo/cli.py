@@ -146,7 +146,7 @@ def _run(args: argparse.Namespace) -> int:
     steps.done("network: orderers, peers, channel and chaincode healthy")
     layout = network.layout
     state = DemoState(layout.root / "demo")
-    gateways = Gateways(consortium, layout, args.description.resolve())
+    gateways = Gateways(consortium, layout)
     world = _world(state, consortium, args)
     written = gateways.write_catalogues(catalogue_from_world(world))
     steps.done(f"catalogues: {len(written)} written, {3 - len(written)} kept "
@@ -212,14 +212,14 @@ def _stop(gateways: Gateways, network: Network) -> None:
 def _down(args: argparse.Namespace) -> int:
     consortium = load_consortium(args.description)
     network = _network(args, consortium)
-    _stop(Gateways(consortium, network.layout, args.description.resolve()), network)
+    _stop(Gateways(consortium, network.layout), network)
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
     consortium = load_consortium(args.description)
     layout = RunLayout(args.run_dir.resolve())
-    gateways = Gateways(consortium, layout, args.description.resolve())
+    gateways = Gateways(consortium, layout)
     running = set(gateways.running())
     for retailer in gateways.retailers:
         name = gateways.process(retailer)

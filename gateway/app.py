@@ -1,4 +1,9 @@
-"""The retailer's REST gateway: ``create_app(settings)`` builds one FastAPI application."""
+"""The retailer's REST gateway: ``create_app(settings)`` builds one FastAPI application.
+
+Without settings it reads them from the environment (:func:`gateway.settings.get_settings`),
+so ``uvicorn --factory gateway.app:create_app`` serves a gateway configured by
+``PREFSHARE_GATEWAY_*`` variables alone.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.errors import BodyTooLarge, PayloadTooLarge, install_error_handlers, to_response
 from gateway.routes import admin, consents, customers, events, ops, suggestions
 from gateway.services import Services
-from gateway.settings import GatewaySettings
+from gateway.settings import GatewaySettings, get_settings
 
 log = logging.getLogger("prefshare.gateway")
 
@@ -67,7 +72,8 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-def create_app(settings: GatewaySettings) -> FastAPI:
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     services = Services.create(settings)
 
     @asynccontextmanager

@@ -1,8 +1,10 @@
-"""The gateway's configuration: one typed object, read from the environment or built directly.
+"""The gateway's configuration: one typed object, from the environment or an env file.
 
-Obtain it through :func:`get_settings` (cached) in the running service; tests build a
-:class:`GatewaySettings` themselves and pass it to :func:`gateway.app.create_app`, so nothing
-is read at import time and an explicit value is never overridden by the environment.
+A retailer writes an env file for its own peer (docs/operations.md, "Run a gateway against
+your own peer"); the test network generates one (``prefshare-network gateway-env R``). The
+service obtains its settings through :func:`get_settings` (cached), when it starts, never at
+import; tests read them with :func:`read_settings` and pass them to
+:func:`gateway.app.create_app`. An explicit value is never overridden by the environment.
 """
 
 from __future__ import annotations
@@ -13,10 +15,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from network.description import PORT_OFFSETS, Consortium
-from network.layout import RunLayout
-from network.plan import make_plan
 
 _ADDRESS = r"^[^:\s]+:\d{1,5}$"
 
@@ -106,52 +104,17 @@ class GatewaySettings(BaseSettings):
         return {k: str(v) for k, v in self.model_dump().items()}
 
 
-def settings_for_retailer(consortium: Consortium, retailer: str, layout: RunLayout,
-                          **overrides: Any) -> GatewaySettings:
-    """The settings of ``retailer``'s gateway, derived from the consortium description.
+def read_settings(env_file: Path | None = None, **values: Any) -> GatewaySettings:
+    """Settings from ``values``, else the ``PREFSHARE_GATEWAY_*`` environment, else
+    ``env_file`` (dotenv syntax; docs/operations.md lists each setting), in that order.
 
     Raises:
-        ValueError: no retailer of that name.
+        pydantic.ValidationError: a setting is missing or invalid (the message names it).
     """
-    match = [r for r in consortium.retailers if r.name == retailer]
-    if not match:
-        raise ValueError(f"no retailer named {retailer!r} in the consortium")
-    plan = make_plan(consortium)
-    peer = next(p for p in plan.peers if p.org == retailer)
-    block = consortium.block_of(consortium.retailer_index(match[0]))
-    others = tuple(
-        NodeEndpoint(address=f"{p.host}:{p.port}", msp_id=p.msp_id,
-                     tls_root=layout.ca_root_cert(p.org))
-        for p in plan.peers if p.org != retailer)
-    orderers = tuple(
-        NodeEndpoint(address=f"{o.host}:{o.port}", msp_id=consortium.orderer_org.msp_id,
-                     tls_root=layout.ca_root_cert(o.org))
-        for o in plan.orderers)
-    values: dict[str, Any] = {
-        "retailer": retailer,
-        "msp_id": peer.msp_id,
-        "channel": consortium.channel,
-        "endorsing_orgs": tuple(r.msp_id for r in consortium.retailers),
-        "peer_endpoint": f"{peer.host}:{peer.port}",
-        "peer_tls_root": layout.ca_root_cert(retailer),
-        "msp_dir": layout.msp(retailer, "gateway"),
-        "endorsing_peers": others,
-        "orderers": orderers,
-        "data_dir": layout.org(retailer) / "gateway",
-        "http_host": peer.host,
-        "http_port": block + PORT_OFFSETS["gateway_http"],
-        "tls_cert": layout.tls_cert(retailer, "gateway"),
-        "tls_key": layout.tls_key(retailer, "gateway"),
-    }
-    values.update(overrides)
-    # The retailer's catalogue, where `make run` (or the operator) put it: looked up in the
-    # data folder actually used, so an overridden folder never picks up the default's file.
-    catalogue = Path(values["data_dir"]) / "catalogue.json"
-    values.setdefault("catalogue_path", catalogue if catalogue.is_file() else None)
-    return GatewaySettings(**values)
+    return GatewaySettings(_env_file=env_file, **values)  # type: ignore[call-arg]
 
 
 @functools.cache
-def get_settings() -> GatewaySettings:
-    """The service's settings from the environment, read once."""
-    return GatewaySettings()  # type: ignore[call-arg]  # values come from the environment
+def get_settings(env_file: Path | None = None) -> GatewaySettings:
+    """The running service's settings (:func:`read_settings`), read once per env file."""
+    return read_settings(env_file)

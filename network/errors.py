@@ -5,6 +5,10 @@ class NetworkError(Exception):
     """Base of every error the network CLI reports as one line."""
 
 
+class UnknownRetailer(NetworkError):
+    """No retailer of that name in the consortium description."""
+
+
 class DescriptionError(NetworkError):
     """The consortium description is missing or invalid; the message names the field."""
 

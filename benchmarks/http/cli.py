@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.ledger.calls import Summary, bench_http
-from gateway.settings import settings_for_retailer
+from demo.gateway_settings import gateway_settings
 from gateway.stores import CredentialStore, Role
 from network.description import load_consortium
 from network.layout import RunLayout
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     consortium = load_consortium(args.description)
     layout = RunLayout(args.run_dir.resolve())
-    settings = settings_for_retailer(consortium, args.retailer, layout)
+    settings = gateway_settings(consortium, args.retailer, layout)
     credential = CredentialStore(settings.data_dir / "gateway.sqlite3").issue(
         "ledger-bench", Role.STORE)
     trust = ssl.create_default_context(cafile=str(layout.ca_root_cert(args.retailer)))

@@ -35,8 +35,8 @@ from benchmarks.kiosk.load import (
     table,
 )
 from benchmarks.kiosk.server import BARE_PATH
+from demo.gateway_settings import gateway_settings
 from gateway.ledger import open_ledger
-from gateway.settings import settings_for_retailer
 from gateway.stores import CredentialStore
 from network.control import Network
 from network.description import Consortium, load_consortium
@@ -90,10 +90,10 @@ def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> 
         work = Path(tmp)
         data_dir = work / "gateway"
         data_dir.mkdir()
-        settings = settings_for_retailer(
+        settings = gateway_settings(
             consortium, args.retailer, layout, data_dir=data_dir,
             http_port=args.gateway_port or block + GATEWAY_PORT_OFFSET)
-        writer_settings = settings_for_retailer(consortium, writer_name, layout,
+        writer_settings = gateway_settings(consortium, writer_name, layout,
                                                 data_dir=work / "writer")
         serving, writer = open_ledger(settings), open_ledger(writer_settings)
         try:
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> 
         credentials = CredentialStore(data_dir / "gateway.sqlite3")
         store_keys = {store: credentials.issue(store) for store in world.stores}
         # Settings again, now that the catalogue is in the data folder.
-        settings = settings_for_retailer(consortium, args.retailer, layout, data_dir=data_dir,
+        settings = gateway_settings(consortium, args.retailer, layout, data_dir=data_dir,
                                          http_port=settings.http_port,
                                          suggestion_cache_ttl_s=args.cache_ttl)
         bare_settings = settings.model_copy(

@@ -37,9 +37,9 @@ from benchmarks.ledger.calls import (
     event_batch,
     register,
 )
+from demo.gateway_settings import gateway_settings
 from demo.wallet import DemoCustomer
 from gateway.ledger import ConsortiumLedger, open_ledger
-from gateway.settings import settings_for_retailer
 from network.control import Network
 from network.description import Consortium, load_consortium
 from network.errors import NetworkError
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = settings_for_retailer(consortium, args.retailer, layout,
+        settings = gateway_settings(consortium, args.retailer, layout,
                                          data_dir=Path(data_dir))
         connection = open_ledger(settings)
         try:

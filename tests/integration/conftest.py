@@ -20,9 +20,10 @@ import uvicorn
 import yaml
 
 from chaincode.provenance import hash_consent_set
+from demo.gateway_settings import gateway_settings
 from gateway.app import create_app
 from gateway.services import Services
-from gateway.settings import GatewaySettings, settings_for_retailer
+from gateway.settings import GatewaySettings
 from gateway.stores import Role
 from network.control import Layer, Network
 from network.description import Consortium, load_consortium
@@ -256,7 +257,7 @@ def _gateway_starter(net: Network, tmp_path_factory: pytest.TempPathFactory,
             (data_dir / "catalogue.json").write_text(catalogue.to_json())
             overrides.setdefault("catalogue_path", data_dir / "catalogue.json")
         values: dict[str, Any] = {"data_dir": data_dir, **defaults, **overrides}
-        settings = settings_for_retailer(net.consortium, retailer, net.layout, **values)
+        settings = gateway_settings(net.consortium, retailer, net.layout, **values)
         with _serve(settings, net.layout.ca_root_cert(retailer)) as running:
             yield running
 
@@ -270,7 +271,7 @@ def start_gateway(ca_network: Network,
 
         with start_gateway("southgate", catalogue=catalogue, http_port=27287) as gateway: ...
 
-    Settings come from the consortium (``settings_for_retailer``) with a fresh data folder,
+    Settings come from the consortium (``gateway_settings``) with a fresh data folder,
     the catalogue written there, short ledger timeouts (its peer is down), and ``overrides``.
     Each module picks its own retailer or port, so modules never share a server's state.
     """

@@ -28,6 +28,7 @@ from fabric_protos.msp import identities_pb2
 from chaincode.canonical import b64url_encode
 from chaincode.errors import CustomerExists, UnknownCustomer
 from chaincode.fields import format_timestamp
+from demo.gateway_settings import gateway_settings
 from demo.wallet import DemoCustomer
 from gateway.fabric import (
     Checkpoint,
@@ -41,7 +42,7 @@ from gateway.fabric import (
 )
 from gateway.fabric.signing import CURVE_ORDERS, is_low_s
 from gateway.ledger import LedgerConnection, open_ledger
-from gateway.settings import NodeEndpoint, settings_for_retailer
+from gateway.settings import NodeEndpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 P256_ORDER = CURVE_ORDERS["secp256r1"]
@@ -60,7 +61,7 @@ def connect(fabric_network: Any, tmp_path: Path) -> Iterator[Any]:
     opened: list[LedgerConnection] = []
 
     def open_one(retailer: str = "northwind", **overrides: Any) -> LedgerConnection:
-        settings = settings_for_retailer(fabric_network.consortium, retailer,
+        settings = gateway_settings(fabric_network.consortium, retailer,
                                          fabric_network.layout, data_dir=tmp_path, **overrides)
         opened.append(open_ledger(settings))
         return opened[-1]

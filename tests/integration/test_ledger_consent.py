@@ -28,6 +28,7 @@ import pytest
 
 from chaincode.consent import DATA_CATEGORIES, PURPOSES
 from chaincode.fields import format_timestamp
+from demo.gateway_settings import gateway_settings
 from demo.wallet import DemoCustomer
 from gateway.fabric import (
     CommitError,
@@ -39,7 +40,6 @@ from gateway.fabric import (
     load_msp_folder,
 )
 from gateway.ledger import LedgerConnection, open_ledger
-from gateway.settings import settings_for_retailer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -62,7 +62,7 @@ def gateways(start_ledger_gateways, catalogue) -> Iterator[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def direct(fabric_network, tmp_path_factory) -> Iterator[dict[str, LedgerConnection]]:
     """Each retailer's own Fabric identity on the client library, no gateway in between."""
-    opened = {org: open_ledger(settings_for_retailer(
+    opened = {org: open_ledger(gateway_settings(
         fabric_network.consortium, org, fabric_network.layout,
         data_dir=tmp_path_factory.mktemp(f"{org}-direct"))) for org in RETAILERS}
     yield opened
