@@ -22,7 +22,7 @@ $(VENV_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Python environment: installing into $(VENV) (about 1.5 minutes the first time)"
 	@SECONDS=0; $(PY) -m pip install -q --upgrade pip && \
-	  $(PY) -m pip install -q -e '.[chaincode,gateway,recommender,dev]' && \
+	  $(PY) -m pip install -q -e '.[chaincode,gateway,recommender,benchmarks,dev]' && \
 	  echo "Python environment: installed in $$SECONDS s"
 	@touch $@
 
