@@ -9,24 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-from network.control import Layer, Network
-from network.description import load_consortium
+from network.arguments import add_network_arguments, consortium_from, network_from
+from network.control import Layer
 from network.errors import NetworkError
 from network.gateway_env import gateway_environment, render_env_file
-from network.layout import RunLayout
 from network.plan import make_plan
 from network.supervisor import ProcessState
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="prefshare-network", description=__doc__)
-    p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
-    p.add_argument("--run-dir", type=Path, default=Path(".run"))
-    p.add_argument("--bin-dir", type=Path, default=Path(".fabric/bin"))
-    p.add_argument("--builder-dir", type=Path, default=Path(".fabric/builders/ccaas"),
-                   help="the peer's chaincode-as-a-service builder (make ccaas-builder)")
+    add_network_arguments(p, binaries=True, builder=True)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("validate", help="check the description and print the port plan")
     up = sub.add_parser("up", help="start the network and wait until healthy")
@@ -43,10 +37,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        consortium = load_consortium(args.description)
+        consortium = consortium_from(args)
         plan = make_plan(consortium)
-        net = Network(consortium, RunLayout(args.run_dir.resolve()), args.bin_dir.resolve(),
-                      builder_dir=args.builder_dir.resolve())
+        net = network_from(args, consortium)
         if args.command == "validate":
             for process, host, port in plan.ports():
                 print(f"{process:24} {host}:{port}")

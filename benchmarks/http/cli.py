@@ -13,29 +13,26 @@ from __future__ import annotations
 import argparse
 import ssl
 import sys
-from pathlib import Path
 
 import httpx
 
 from benchmarks.ledger.calls import Summary, bench_http
 from demo.gateway_settings import gateway_settings
 from gateway.stores import CredentialStore, Role
-from network.description import load_consortium
-from network.layout import RunLayout
+from network.arguments import add_network_arguments, consortium_from, layout_from
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.http",
                                 description=__doc__.splitlines()[0])
-    p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
-    p.add_argument("--run-dir", type=Path, default=Path(".run"))
+    add_network_arguments(p)
     p.add_argument("--retailer", default="northwind")
     p.add_argument("--count", type=int, default=200, help="calls of each kind per level")
     p.add_argument("--concurrency", default="1,8", help="comma-separated thread counts")
     p.add_argument("--customers", type=int, default=8)
     args = p.parse_args(argv)
-    consortium = load_consortium(args.description)
-    layout = RunLayout(args.run_dir.resolve())
+    consortium = consortium_from(args)
+    layout = layout_from(args)
     settings = gateway_settings(consortium, args.retailer, layout)
     credential = CredentialStore(settings.data_dir / "gateway.sqlite3").issue(
         "ledger-bench", Role.STORE)

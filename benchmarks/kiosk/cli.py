@@ -38,8 +38,8 @@ from benchmarks.kiosk.server import BARE_PATH
 from demo.gateway_settings import gateway_settings
 from gateway.ledger import open_ledger
 from gateway.stores import CredentialStore
-from network.control import Network
-from network.description import Consortium, load_consortium
+from network.arguments import add_network_arguments, consortium_from, layout_from, network_from
+from network.description import Consortium
 from network.errors import NetworkError
 from network.layout import RunLayout
 
@@ -50,9 +50,7 @@ GATEWAY_PORT_OFFSET, BARE_PORT_OFFSET = 88, 89
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.kiosk",
                                 description=__doc__.splitlines()[0])
-    p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
-    p.add_argument("--run-dir", type=Path, default=Path(".run"))
-    p.add_argument("--bin-dir", type=Path, default=Path(".fabric/bin"))
+    add_network_arguments(p, binaries=True)
     p.add_argument("--retailer", default="northwind", help="the serving retailer")
     p.add_argument("--writer", default=None,
                    help="the retailer whose stores recorded the purchases (default: the "
@@ -143,9 +141,9 @@ def _run(server: Server, requests: list[Request], endpoint: str, rate: float,
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        consortium = load_consortium(args.description)
-        layout = RunLayout(args.run_dir.resolve())
-        net = Network(consortium, layout, args.bin_dir.resolve())
+        consortium = consortium_from(args)
+        layout = layout_from(args)
+        net = network_from(args, consortium)
         net.require_healthy()
         lines = run(args, consortium, layout)
     except (NetworkError, ValueError, RuntimeError) as exc:

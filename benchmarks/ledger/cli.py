@@ -40,10 +40,10 @@ from benchmarks.ledger.calls import (
 from demo.gateway_settings import gateway_settings
 from demo.wallet import DemoCustomer
 from gateway.ledger import ConsortiumLedger, open_ledger
+from network.arguments import add_network_arguments, consortium_from, layout_from, network_from
 from network.control import Network
-from network.description import Consortium, load_consortium
+from network.description import Consortium
 from network.errors import NetworkError
-from network.layout import RunLayout
 from network.procstat import cpu_seconds
 
 PURPOSE = "personalisation"
@@ -52,9 +52,7 @@ PURPOSE = "personalisation"
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.ledger",
                                 description=__doc__.splitlines()[0])
-    p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
-    p.add_argument("--run-dir", type=Path, default=Path(".run"))
-    p.add_argument("--bin-dir", type=Path, default=Path(".fabric/bin"))
+    add_network_arguments(p, binaries=True)
     p.add_argument("--retailer", default="northwind")
     p.add_argument("--grants", type=int, default=600, help="grants per in-flight level")
     p.add_argument("--in-flight", default="8,32,64", help="comma-separated levels")
@@ -129,9 +127,9 @@ def run(ledger: ConsortiumLedger, consortium: Consortium, net: Network,
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        consortium = load_consortium(args.description)
-        layout = RunLayout(args.run_dir.resolve())
-        net = Network(consortium, layout, args.bin_dir.resolve())
+        consortium = consortium_from(args)
+        layout = layout_from(args)
+        net = network_from(args, consortium)
         net.require_healthy()
         restart_s = None
         if args.restart:
