@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 
+from gateway.errors import CHAINCODE_REFUSALS
 from gateway.fabric import (
     Contract,
     EndorsementPolicy,
@@ -203,7 +204,7 @@ def open_ledger(settings: GatewaySettings) -> LedgerConnection:
     orderers = tuple(_node(e) for e in settings.orderers)
     gateway = Gateway.connect(
         msp.identity, ecdsa_signer(msp.private_key), own, endorsers=others, orderers=orderers,
-        policy=policy,
+        policy=policy, refusals=CHAINCODE_REFUSALS,
         timeouts=Timeouts(evaluate=settings.evaluate_timeout_s,
                           endorse=settings.endorse_timeout_s,
                           submit=settings.submit_timeout_s,

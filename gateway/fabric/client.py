@@ -51,7 +51,9 @@ from gateway.fabric.errors import (
     ChaincodeEventsError,
     CommitError,
     CommitStatusError,
+    RefusalDecoder,
     SubmitError,
+    no_refusals,
     rpc_code,
     rpc_detail,
 )
@@ -92,14 +94,15 @@ class _Client:
 
     def __init__(self, identity: Identity, signer: Signer, peer: Node,
                  endorsers: Sequence[Node], orderers: Sequence[Node],
-                 policy: EndorsementPolicy, hash: Hash, timeouts: Timeouts) -> None:
+                 policy: EndorsementPolicy, hash: Hash, timeouts: Timeouts,
+                 refusals: RefusalDecoder) -> None:
         self.identity = identity
         self.creator = identity.creator()
         self.signer = signer
         self.hash = hash
         self.timeouts = timeouts
         self.peer = peer
-        self.endorsers = Endorsers(peer, endorsers, policy)
+        self.endorsers = Endorsers(peer, endorsers, policy, refusals)
         self.broadcaster = Broadcaster(orderers)
         self._listeners: dict[str, CommitListener] = {}
         self._lock = threading.Lock()
@@ -164,16 +167,19 @@ class Gateway:
         policy: EndorsementPolicy | None = None,
         hash: Hash = sha256,
         timeouts: Timeouts | None = None,
+        refusals: RefusalDecoder = no_refusals,
     ) -> Gateway:
         """``peer`` is the own organisation's peer (evaluate, events, commit status);
         ``endorsers`` other peers for writes; ``policy`` defaults to the own organisation
-        alone. Raises ValueError when ``peer`` is not of the identity's organisation."""
+        alone; ``refusals`` rebuilds the chaincode's typed refusals from the peers' messages
+        (:meth:`GatewayError.chaincode_error`; by default none are).
+        Raises ValueError when ``peer`` is not of the identity's organisation."""
         if peer.msp_id != identity.msp_id:
             raise ValueError(f"the own peer is of {peer.msp_id}, the identity of "
                              f"{identity.msp_id}")
         chosen = policy or EndorsementPolicy((identity.msp_id,), 1)
         return cls(_Client(identity, signer, peer, endorsers, orderers, chosen, hash,
-                           timeouts or Timeouts()))
+                           timeouts or Timeouts(), refusals))
 
     @property
     def identity(self) -> Identity:
