@@ -65,7 +65,7 @@ lint: venv ## ruff and mypy over the packages and benchmarks/
 	$(VENV)/bin/ruff check network chaincode gateway recommender demo benchmarks tests
 	$(VENV)/bin/mypy network chaincode gateway recommender demo benchmarks
 
-bench: bench-recommender bench-consortium bench-serving bench-ledger bench-kiosk ## Every benchmark table the issues ask for (the ledger ones start the network)
+bench: bench-recommender bench-consortium bench-serving bench-ledger bench-kiosk ## Every benchmark table (benchmarks/, each `python -m benchmarks.NAME`; the ledger ones start the network)
 
 bench-recommender: venv ## MovieLens, 3 seeds: served blend vs LightFM hybrid vs popularity vs ALS, both splits; plot in artifacts/
 	$(PY) -m benchmarks.recommender
@@ -108,7 +108,7 @@ run: venv web fabric-bins ccaas-builder ## Set up everything, seed the demo cons
 down: venv ## Stop everything `make run` started (gateways, then the network; data kept)
 	@$(PY) -m demo down
 
-demo-status: venv ## The demo's gateways and what was seeded
+demo-status: venv ## The demo's gateways, what was seeded, and again its URLs, kiosk stores and demo customers
 	@$(PY) -m demo status
 
 clean: ## Remove the run folder, test artifacts and caches (keeps .venv and .fabric)
