@@ -46,6 +46,14 @@ def layout_from(args: argparse.Namespace) -> RunLayout:
     return RunLayout(args.run_dir.resolve())
 
 
+def running_network(args: argparse.Namespace) -> Network:
+    """The network of these arguments, which must be running and healthy. Raises
+    DescriptionError, or NotReady naming what is not."""
+    net = network_from(args)
+    net.require_healthy()
+    return net
+
+
 def network_from(args: argparse.Namespace, consortium: Consortium | None = None) -> Network:
     """The network of these arguments (given ``binaries``, and ``builder`` when present).
     Raises DescriptionError."""

@@ -38,7 +38,7 @@ from benchmarks.kiosk.server import BARE_PATH
 from demo.gateway_settings import gateway_settings
 from gateway.ledger import open_ledger
 from gateway.stores import CredentialStore
-from network.arguments import add_network_arguments, consortium_from, layout_from, network_from
+from network.arguments import add_network_arguments, running_network
 from network.description import Consortium
 from network.errors import NetworkError
 from network.layout import RunLayout
@@ -141,11 +141,8 @@ def _run(server: Server, requests: list[Request], endpoint: str, rate: float,
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        consortium = consortium_from(args)
-        layout = layout_from(args)
-        net = network_from(args, consortium)
-        net.require_healthy()
-        lines = run(args, consortium, layout)
+        net = running_network(args)
+        lines = run(args, net.consortium, net.layout)
     except (NetworkError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

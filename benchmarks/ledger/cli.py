@@ -40,7 +40,7 @@ from benchmarks.ledger.calls import (
 from demo.gateway_settings import gateway_settings
 from demo.wallet import DemoCustomer
 from gateway.ledger import ConsortiumLedger, open_ledger
-from network.arguments import add_network_arguments, consortium_from, layout_from, network_from
+from network.arguments import add_network_arguments, running_network
 from network.control import Network
 from network.description import Consortium
 from network.errors import NetworkError
@@ -127,10 +127,8 @@ def run(ledger: ConsortiumLedger, consortium: Consortium, net: Network,
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        consortium = consortium_from(args)
-        layout = layout_from(args)
-        net = network_from(args, consortium)
-        net.require_healthy()
+        net = running_network(args)
+        consortium, layout = net.consortium, net.layout
         restart_s = None
         if args.restart:
             started = time.monotonic()

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -239,6 +240,42 @@ def _serve(settings: GatewaySettings, root_ca: Path) -> Iterator[RunningGateway]
 
 
 GatewayStarter = Callable[..., AbstractContextManager[RunningGateway]]
+
+
+@contextmanager
+def _gateway_process(argv: list[str], *, port: int, root_ca: Path, log: Path, cwd: Path,
+                     within: float = 90.0) -> Iterator[httpx.Client]:
+    """Run ``argv`` (a gateway's command line) in ``cwd`` with no ``PREFSHARE_*`` nor
+    ``PYTHON*`` variable in its environment, output to ``log``; yield a client of
+    ``https://127.0.0.1:<port>`` once it answers; stop it on leaving."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PREFSHARE_", "PYTHON"))}
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, cwd=cwd, env=clean)
+    trust = ssl.create_default_context(cafile=str(root_ca))
+    try:
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=trust,
+                          timeout=30) as client:
+            deadline = time.monotonic() + within
+            while True:
+                assert process.poll() is None, f"the gateway exited: {log.read_text()[-2000:]}"
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, f"the gateway is not answering; {log}"
+                    time.sleep(0.2)
+            yield client
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def gateway_process() -> Callable[..., AbstractContextManager[httpx.Client]]:
+    """``with gateway_process(argv, port=P, root_ca=PEM, log=F, cwd=D) as client``: a gateway
+    started as its own process, as an operator starts one, answering on 127.0.0.1:P."""
+    return _gateway_process
 
 
 def _gateway_starter(net: Network, tmp_path_factory: pytest.TempPathFactory,

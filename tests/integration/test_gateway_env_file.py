@@ -2,22 +2,18 @@
 
 The env file is the one the test network generates (``prefshare-network gateway-env``); the
 gateway runs as a process of its own (``prefshare-gateway --env-file F serve``) in a folder
-outside the checkout, with no ``PREFSHARE_*`` variable in its environment, under
+outside the checkout, with no ``PREFSHARE_*`` nor ``PYTHON*`` variable in its environment, under
 ``python -X importtime``, which logs every module the process imports: the gateway serves
 the whole network through it and never imports ``network``.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import ssl
-import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 
 from demo.wallet import DemoCustomer
@@ -42,41 +38,24 @@ def _env_file(net: Network, tmp: Path) -> Path:
 
 
 def test_a_gateway_serves_the_network_from_its_env_file_without_importing_network(
-        fabric_network: Network, tmp_path: Path) -> None:
+        fabric_network: Network, gateway_process: Any, tmp_path: Path) -> None:
     env_file = _env_file(fabric_network, tmp_path)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFSHARE_")}
     log = tmp_path / "gateway.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-X", "importtime", "-m", "gateway", "--env-file", str(env_file),
-             "serve"], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=outside, env=environment)
-    trust = ssl.create_default_context(
-        cafile=str(fabric_network.layout.ca_root_cert("northwind")))
-    base = f"https://127.0.0.1:{fabric_network.consortium.port_base + PORT_IN_BLOCK}"
-    try:
-        with httpx.Client(base_url=base, verify=trust, timeout=30) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, f"the gateway exited; see {log}"
-                try:
-                    health = client.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, f"the gateway is not answering; {log}"
-                    time.sleep(0.2)
-            assert health.status_code == 200, health.text
-            assert health.json() == {"status": "ok", "peer": "reachable"}
-            # A write: endorsed by the peers and ordered by the orderers the file names.
-            customer = DemoCustomer.new()
-            r = client.post("/v1/customers", json={"public_key": customer.public_key},
-                            headers={"Idempotency-Key": "env-file-" + "k" * 8})
-            assert r.status_code in (200, 201), r.text
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    argv = [sys.executable, "-X", "importtime", "-m", "gateway", "--env-file", str(env_file),
+            "serve"]
+    with gateway_process(argv, port=fabric_network.consortium.port_base + PORT_IN_BLOCK,
+                         root_ca=fabric_network.layout.ca_root_cert("northwind"), log=log,
+                         cwd=outside) as client:
+        health = client.get("/healthz")
+        assert health.status_code == 200, health.text
+        assert health.json() == {"status": "ok", "peer": "reachable"}
+        # A write: endorsed by the peers and ordered by the orderers the file names.
+        customer = DemoCustomer.new()
+        r = client.post("/v1/customers", json={"public_key": customer.public_key},
+                        headers={"Idempotency-Key": "env-file-" + "k" * 8})
+        assert r.status_code in (200, 201), r.text
     imported = IMPORTED.findall(log.read_text(encoding="utf-8", errors="replace"))
     assert "gateway.app" in imported and "gateway.fabric.client" in imported
     from_network = [m for m in imported if m == "network" or m.startswith("network.")]

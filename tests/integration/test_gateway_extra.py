@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 
 from network.control import Network
@@ -77,39 +75,20 @@ def test_the_gateway_extra_installs_what_every_gateway_module_imports(
 
 
 def test_the_gateway_extra_serves_a_gateway_from_a_generated_env_file(
-        gateway_only: Path, ca_network: Network, tmp_path: Path) -> None:
+        gateway_only: Path, ca_network: Network, gateway_process: Any, tmp_path: Path) -> None:
     env = gateway_environment(ca_network.consortium, "northwind", ca_network.layout)
     port = ca_network.consortium.port_base + PORT_IN_BLOCK
     env["PREFSHARE_GATEWAY_HTTP_PORT"] = str(port)
     env["PREFSHARE_GATEWAY_DATA_DIR"] = str(tmp_path / "data")
     env_file = tmp_path / "northwind.env"
     env_file.write_text(render_env_file(env))
-    log = tmp_path / "gateway.log"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PREFSHARE_", "PYTHON"))}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(gateway_only / "prefshare-gateway"), "--env-file", str(env_file), "serve"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp_path,
-            env=clean)
-    trust = ssl.create_default_context(cafile=str(ca_network.layout.ca_root_cert("northwind")))
-    try:
-        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=trust,
-                          timeout=20) as client:
-            deadline = time.monotonic() + 90
-            while True:
-                assert process.poll() is None, f"the gateway exited: {log.read_text()[-2000:]}"
-                try:
-                    health = client.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, f"not answering; see {log}"
-                    time.sleep(0.3)
-            # The CA-only network: its peer is down, which the gateway reports as it should.
-            assert health.status_code == 503
-            assert health.json() == {"status": "degraded", "peer": "unreachable"}
-            schema = client.get("/openapi.json")
-            assert schema.status_code == 200 and "/v1/consents" in schema.json()["paths"]
-            assert client.get("/portal/").status_code == 200  # the pages are installed too
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    argv = [str(gateway_only / "prefshare-gateway"), "--env-file", str(env_file), "serve"]
+    with gateway_process(argv, port=port, root_ca=ca_network.layout.ca_root_cert("northwind"),
+                         log=tmp_path / "gateway.log", cwd=tmp_path) as client:
+        # The CA-only network: its peer is down, which the gateway reports as it should.
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert health.json() == {"status": "degraded", "peer": "unreachable"}
+        schema = client.get("/openapi.json")
+        assert schema.status_code == 200 and "/v1/consents" in schema.json()["paths"]
+        assert client.get("/portal/").status_code == 200  # the pages are installed too
