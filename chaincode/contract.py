@@ -73,7 +73,7 @@ from chaincode.fields import (
 from chaincode.identity import CallerIdentity, identity_from_creator, require_transient
 from chaincode.keys import CustomerRecord, customer_key, read_customer_id
 from chaincode.ledger import Ledger
-from chaincode.policy import RightsRequest, decide_read, filter_events
+from chaincode.policy import decide_read, filter_events
 from chaincode.preferences import (
     MAX_BATCH_EVENTS,
     EventIndex,
@@ -84,6 +84,7 @@ from chaincode.preferences import (
     parse_event_batch,
 )
 from chaincode.provenance import ModelProvenance, model_key
+from chaincode.rights import RightsRequest
 from chaincode.statekeys import CompositeKey
 
 #: Fabric CA attribute (written into the enrolment certificate) naming the caller's role.

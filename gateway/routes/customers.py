@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from chaincode.policy import RightsRequest as ChaincodeRightsRequest
+from chaincode.rights import RightsRequest as ChaincodeRightsRequest
 from gateway.deps import IdempotencyKey, LedgerDep, PrincipalDep, ServicesDep
 from gateway.errors import LEDGER_STATUSES, Unprocessable, error_responses
 from gateway.idempotency import run_idempotent

@@ -43,7 +43,7 @@ from chaincode.fields import format_timestamp
 from chaincode.keys import CustomerKey, export_public_key, sign_document
 from chaincode.ledger import Creator
 from chaincode.memory_ledger import MemoryLedger
-from chaincode.policy import RightsRequest
+from chaincode.rights import RightsRequest
 from gateway.fabric.identity import load_msp_folder
 from recommender.catalogue import Catalogue, CatalogueEntry
 

@@ -40,7 +40,7 @@ from chaincode.errors import (
     WrongType,
 )
 from chaincode.fields import format_timestamp
-from chaincode.policy import RightsRequest
+from chaincode.rights import RightsRequest
 
 
 def _ts(moment):

@@ -23,8 +23,9 @@ from chaincode.errors import (
     UnknownField,
 )
 from chaincode.fields import format_timestamp
-from chaincode.policy import RightsRequest, decide_read, filter_events
+from chaincode.policy import decide_read, filter_events
 from chaincode.preferences import PreferenceEvent
+from chaincode.rights import RightsRequest
 
 OWNER = "Org1MSP"
 
