@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from network.description import PORT_OFFSETS, Consortium
+from network.description import PORT_OFFSETS, Consortium, Retailer
 from network.layout import RunLayout
 from network.plan import make_plan
 
@@ -30,6 +30,19 @@ class NodeEndpoint(BaseModel):
     msp_id: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{1,38}MSP$")]
     tls_root: Path
     host_override: str | None = None
+
+
+class MemberEndpoint(BaseModel):
+    """Another retailer's gateway, for member-to-member reads (gateway/members.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    msp_id: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{1,38}MSP$")]
+    url: Annotated[str, Field(pattern=r"^https://[^\s/]+$")]
+    #: The CA root its HTTPS certificate chains to.
+    tls_root: Path
+    #: Its organisation's CA root: the issuer of its gateway's Fabric identity.
+    msp_root: Path
 
 
 class GatewaySettings(BaseSettings):
@@ -58,6 +71,15 @@ class GatewaySettings(BaseSettings):
     endorsing_peers: tuple[NodeEndpoint, ...] = ()
     #: The ordering service's nodes, in the order to try them.
     orderers: tuple[NodeEndpoint, ...] = ()
+    #: The other retailers' gateways: their events are read through them, and they read
+    #: this retailer's through this one.
+    members: tuple[MemberEndpoint, ...] = ()
+    #: How long a member-to-member read may take before the kiosk answers without it.
+    member_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
+    #: How often the gateway looks for erasures it has not completed in its collection.
+    erasure_poll_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    #: How often queued access-log entries are sent to the ledger.
+    read_log_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.5
 
     data_dir: Path
     http_host: str = "127.0.0.1"
@@ -123,6 +145,16 @@ def settings_for_retailer(consortium: Consortium, retailer: str, layout: RunLayo
         NodeEndpoint(address=f"{p.host}:{p.port}", msp_id=p.msp_id,
                      tls_root=layout.ca_root_cert(p.org))
         for p in plan.peers if p.org != retailer)
+    def member_port(other: Retailer) -> int:
+        return consortium.block_of(consortium.retailer_index(other)) + PORT_OFFSETS[
+            "gateway_http"]
+
+    members = tuple(
+        MemberEndpoint(
+            msp_id=r.msp_id,
+            url=f"https://{r.host}:{member_port(r)}",
+            tls_root=layout.ca_root_cert(r.name), msp_root=layout.ca_root_cert(r.name))
+        for r in consortium.retailers if r.name != retailer)
     orderers = tuple(
         NodeEndpoint(address=f"{o.host}:{o.port}", msp_id=consortium.orderer_org.msp_id,
                      tls_root=layout.ca_root_cert(o.org))
@@ -137,6 +169,7 @@ def settings_for_retailer(consortium: Consortium, retailer: str, layout: RunLayo
         "msp_dir": layout.msp(retailer, "gateway"),
         "endorsing_peers": others,
         "orderers": orderers,
+        "members": members,
         "data_dir": layout.org(retailer) / "gateway",
         "http_host": peer.host,
         "http_port": block + PORT_OFFSETS["gateway_http"],
