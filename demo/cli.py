@@ -30,7 +30,7 @@ from gateway.fabric.errors import GatewayError
 from gateway.ledger_bench import DemoCustomer
 from network.control import Network
 from network.description import Consortium, load_consortium
-from network.errors import NetworkError
+from network.errors import LedgerTooOld, NetworkError
 from network.layout import RunLayout
 from recommender.catalogue import Catalogue
 from recommender.demo_world import Customer, World
@@ -142,7 +142,13 @@ def _run(args: argparse.Namespace) -> int:
     steps = Steps()
     consortium = load_consortium(args.description)
     network = _network(args, consortium)
-    network.up()
+    try:
+        network.up()
+    except LedgerTooOld as exc:
+        # The demo's ledger holds nothing but demo data: start it afresh and seed it again.
+        print(f"demo: {exc}; starting a fresh demo ledger", flush=True)
+        network.clean()
+        network.up()
     steps.done("network: orderers, peers, channel and chaincode healthy")
     layout = network.layout
     state = DemoState(layout.root / "demo")
