@@ -145,20 +145,42 @@ def wait_registered(server: ChaincodeServer, layout: RunLayout, supervisor: Supe
                    f"see {layout.log(server.process)}")
 
 
-def bring_up_chaincode_servers(plan: Plan, layout: RunLayout,
-                               supervisor: Supervisor) -> dict[str, str]:
-    """Write each retailer's package and run its server; return org -> package id.
+def bring_up_chaincode_servers(plan: Plan, layout: RunLayout, supervisor: Supervisor, *,
+                               defer_replacements: bool = False
+                               ) -> tuple[dict[str, str], list[ChaincodeServer]]:
+    """Write each retailer's package and run its server; return org -> package id, and the
+    servers whose start was deferred.
 
-    A server that runs under another package id (a new chaincode version) is restarted.
+    A server that runs under another package id (a new chaincode version) is stopped. With
+    ``defer_replacements`` its successor is NOT started here but by
+    :func:`start_deferred` once the new definition is committed: until then the peers still
+    invoke the old package, whose address the successor would answer under the new id, and
+    a peer that launches a package whose server registers under another id waits for it for
+    minutes while holding its ledger's lock (seen on the real network: an upgrade under
+    traffic stalled every commit). Without a server the launch fails at once instead.
     Needs the organisations' identities enrolled (the CA layer).
     """
     ids: dict[str, str] = {}
+    deferred: list[ChaincodeServer] = []
     for server in plan.chaincode_servers:
         ids[server.org] = write_package(server, layout)
         running = supervisor.state(server.process) is ProcessState.RUNNING
         if running and not registers_as(server, layout, ids[server.org]):
             supervisor.stop(server.process)
+            if defer_replacements:
+                deferred.append(server)
+                continue
         start_server(server, layout, supervisor, ids[server.org], plan.retailer_msp_ids)
     for server in plan.chaincode_servers:
+        if server not in deferred:
+            wait_registered(server, layout, supervisor, ids[server.org])
+    return ids, deferred
+
+
+def start_deferred(plan: Plan, layout: RunLayout, supervisor: Supervisor,
+                   servers: list[ChaincodeServer], ids: dict[str, str]) -> None:
+    """Start the servers :func:`bring_up_chaincode_servers` deferred, and wait for them."""
+    for server in servers:
+        start_server(server, layout, supervisor, ids[server.org], plan.retailer_msp_ids)
+    for server in servers:
         wait_registered(server, layout, supervisor, ids[server.org])
-    return ids
