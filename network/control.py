@@ -20,9 +20,9 @@ from network.ca import binary, bring_up_cas, healthz
 from network.certs import check_ca_certificates
 from network.chaincode_servers import (
     bring_up_chaincode_servers,
-    start_deferred,
     current_package_id,
     registers_as,
+    start_deferred,
 )
 from network.channel import Channel
 from network.configtx import ChannelArtifacts
