@@ -59,6 +59,7 @@ from chaincode.errors import (
     ConsentNotFound,
     CustomerErased,
     CustomerExists,
+    GatewayMismatch,
     InvalidValue,
     ModelExists,
     ModelNotFound,
@@ -462,8 +463,8 @@ class PrefshareContract:
         export request): her record, consents with their history, her erasure's progress.
         Her events and their read logs come from each owner (``ExportOwnData``). EVALUATE
         ONLY: nothing is spent here; each owner serves a request once."""
-        self._gateway(ledger)
-        request, customer = await self._rights_request(ledger, "export")
+        caller = self._gateway(ledger)
+        request, customer = await self._rights_request(ledger, "export", via=caller.msp_id)
         cid = customer.customer_id
         now = ledger.tx_timestamp()
         consents = await self._consents(ledger, cid)
@@ -483,13 +484,15 @@ class PrefshareContract:
             }
         )
 
-    async def export_own_data(self, ledger: Ledger) -> bytes:
+    async def export_own_data(self, ledger: Ledger, requester: str) -> bytes:
         """What this owner holds about her and who read it (transient ``request``: her signed
-        export request), once per request: a request this owner has served is refused
-        (REPLAYED_NONCE). The owner's gateway then logs the export, which marks it served.
-        EVALUATE ONLY."""
+        export request), for the member ``requester`` whose gateway serves her export (the
+        owner's gateway authenticated it; the request must name it), once per request: a
+        request this owner has served is refused (REPLAYED_NONCE). The owner's gateway then
+        logs the export, which marks it served. EVALUATE ONLY."""
         self._owner_gateway(ledger)
-        request, customer = await self._rights_request(ledger, "export", spend=False)
+        via = read_str(requester, "requester", pattern=MSP_ID_PATTERN)
+        request, customer = await self._rights_request(ledger, "export", via=via, spend=False)
         cid = customer.customer_id
         served = await ledger.get_private(
             self.collection, self.keys.served_key(cid, request.nonce).render())
@@ -506,8 +509,8 @@ class PrefshareContract:
         """Accept her signed erase request (transient ``request``): withdraw her open
         consents, close her id and start the erasure every member must complete in its own
         collection (``PurgeCustomer``). Emits ``CustomerErased``; returns counts only."""
-        self._gateway(ledger)
-        request, customer = await self._rights_request(ledger, "erase")
+        caller = self._gateway(ledger)
+        request, customer = await self._rights_request(ledger, "erase", via=caller.msp_id)
         cid = customer.customer_id
         now = ledger.tx_timestamp()
         consents = await self._consents(ledger, cid)
@@ -715,13 +718,17 @@ class PrefshareContract:
         return nonce_key(customer_id, nonce).render(), value
 
     async def _rights_request(
-        self, ledger: Ledger, action: str, *, spend: bool = True
+        self, ledger: Ledger, action: str, *, via: str, spend: bool = True
     ) -> tuple[RightsRequest, CustomerRecord]:
-        """Her verified request. ``spend=False``: a request an owner serves once by its own
-        mark rather than by the public nonce (``ExportOwnData``)."""
+        """Her verified request, served by member ``via``'s gateway (the one it names).
+        ``spend=False``: a request an owner serves once by its own mark rather than by the
+        public nonce (``ExportOwnData``)."""
         request = RightsRequest.from_json(require_transient(ledger.transient(), REQUEST_KEY))
         if request.action != action:
             raise InvalidValue(f"this transaction takes an {action} request", field="action")
+        if request.gateway != via:
+            raise GatewayMismatch("the request names another member's gateway",
+                                  field="gateway")
         # Her rights outlive her erasure: she may export what remains, or erase again.
         customer = await self._customer(ledger, request.customer_id, open_only=False)
         used = (await self._used_nonces(ledger, request.customer_id, request.nonce)
@@ -767,7 +774,7 @@ TRANSACTIONS: Mapping[str, Transaction] = {
         Transaction("ReadSharedTraining", ("reader", "purpose", "after", "limit"), "evaluate"),
         Transaction("LogReads", (), "submit", (ENTRIES_KEY,)),
         Transaction("ExportCustomer", (), "evaluate", (REQUEST_KEY,)),
-        Transaction("ExportOwnData", (), "evaluate", (REQUEST_KEY,)),
+        Transaction("ExportOwnData", ("requester",), "evaluate", (REQUEST_KEY,)),
         Transaction("EraseCustomer", (), "submit", (REQUEST_KEY,)),
         Transaction("PurgeCustomer", ("customer_id",), "submit"),
         Transaction("ErasureProgress", ("customer_id",), "evaluate"),

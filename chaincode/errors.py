@@ -276,6 +276,13 @@ class RetailerMismatch(ChaincodeError):
     kind = "forbidden"
 
 
+class GatewayMismatch(ChaincodeError):
+    """her signed request names another member's gateway"""
+
+    code = "GATEWAY_MISMATCH"
+    kind = "forbidden"
+
+
 class NotARecipient(ChaincodeError):
     """consent does not name the calling organisation"""
 

@@ -13,6 +13,7 @@ from typing import Any, Literal, cast
 
 from chaincode.canonical import canonical_bytes
 from chaincode.fields import (
+    MSP_ID_PATTERN,
     check_fields,
     expect_object,
     format_timestamp,
@@ -35,7 +36,7 @@ RIGHTS_ACTIONS: tuple[RightsAction, ...] = ("export", "erase")
 #: A rights request must reach the ledger within an hour of being signed.
 RIGHTS_WINDOW = TimeWindow(clock_skew=timedelta(minutes=5), max_age=timedelta(hours=1))
 MAX_RIGHTS_REQUEST_BYTES = 1024
-_FIELDS = ("action", "customer_id", "requested_at", "nonce")
+_FIELDS = ("action", "customer_id", "requested_at", "nonce", "gateway")
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,16 @@ class RightsRequest:
     """A customer's signed request to export or erase everything about her.
 
     Wire form: ``{"action": "erase", "customer_id": "c_...", "requested_at": "...Z",
-    "nonce": "...", "signature": "..."}``; the signature covers the RFC 8785 bytes of
-    the object without ``signature``.
+    "nonce": "...", "gateway": "Org1MSP", "signature": "..."}``; the signature covers the
+    RFC 8785 bytes of the object without ``signature``. ``gateway`` names the one member
+    whose gateway may serve it: a copy that reaches another member is refused there.
     """
 
     action: RightsAction
     customer_id: str
     requested_at: datetime
     nonce: str
+    gateway: str
     signature: str
 
     @classmethod
@@ -67,6 +70,7 @@ class RightsRequest:
                 pattern=NONCE_PATTERN,
                 rule="nonce must be 16..64 base64url characters",
             ),
+            gateway=read_str(obj["gateway"], "gateway", pattern=MSP_ID_PATTERN),
             signature=read_str(obj["signature"], "signature", pattern=SIGNATURE_TEXT),
         )
 
@@ -76,6 +80,7 @@ class RightsRequest:
             "customer_id": self.customer_id,
             "requested_at": format_timestamp(self.requested_at),
             "nonce": self.nonce,
+            "gateway": self.gateway,
         }
 
     def signed_bytes(self) -> bytes:

@@ -157,10 +157,12 @@ class ConsortiumLedger:
             "ExportCustomer", transient={"request": _text(signed_request).encode()},
             endorsing_orgs=[self.msp_id]))
 
-    def export_own_data(self, signed_request: dict[str, Any]) -> Any:
-        """What this retailer holds about her and its read log (once per request)."""
+    def export_own_data(self, signed_request: dict[str, Any], requester: str) -> Any:
+        """What this retailer holds about her and its read log, for her export served by
+        ``requester``'s gateway (once per request)."""
         return _json(self.contract.evaluate(
-            "ExportOwnData", transient={"request": _text(signed_request).encode()},
+            "ExportOwnData", args=[requester],
+            transient={"request": _text(signed_request).encode()},
             endorsing_orgs=[self.msp_id]))
 
     def erase_customer(self, signed_request: dict[str, Any]) -> Any:

@@ -126,7 +126,7 @@ class Sharing:
     def serve_export(self, reader: str, request: dict[str, Any]) -> dict[str, Any]:
         """What this retailer holds about her and who read it, for her export served by
         ``reader``; once per request (the log entry marks it served)."""
-        held = self.ledger.export_own_data(request)
+        held = self.ledger.export_own_data(request, reader)
         customer_id = held["customer_id"]
         entry = self._entry(customer_id, reader, "personalisation", "export",
                             len(held["events"]), [])

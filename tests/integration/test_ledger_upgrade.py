@@ -45,7 +45,7 @@ def _committed(net: Network) -> list[dict[str, Any]]:
 def _snapshot(gateway: Any, alice: DemoCustomer, consent_id: str) -> dict[str, Any]:
     store = gateway.credential("kiosk-1")
     base = f"/v1/customers/{alice.customer_id}"
-    export = gateway.write(f"{base}/export", alice.rights_request("export")).json()
+    export = gateway.write(f"{base}/export", alice.rights_request("export", "SouthgateMSP")).json()
     return {
         "consents": gateway.client.get(f"{base}/consents", headers=store).json()["items"],
         "history": gateway.client.get(f"{base}/consents/{consent_id}/history",

@@ -264,7 +264,7 @@ def test_a_write_to_an_owners_collection_endorsed_by_another_member_alone_is_inv
     erasure (so the ledger would say northwind deleted her data while it still holds it)."""
     net = fabric_network
     victim = _customer_with_events(cli, OWNER, ["sku-forge-1"])
-    erase = victim.rights_request("erase")
+    erase = victim.rights_request("erase", MSP[OTHER])
     cli.invoke(OTHER, [OTHER, THIRD], "EraseCustomer",
                transient={"request": json.dumps(erase).encode()})
     progress = cli.query(OWNER, OWNER, "ErasureProgress", victim.customer_id)
@@ -457,7 +457,7 @@ def test_a_grant_signed_before_her_erasure_is_refused(cli):
                             given_ago=timedelta(0))
     time.sleep(1.1)
     cli.invoke(OWNER, [OWNER, OTHER], "EraseCustomer",
-               transient={"request": json.dumps(customer.rights_request("erase")).encode()})
+               transient={"request": json.dumps(customer.rights_request("erase", MSP[OWNER])).encode()})
     with pytest.raises(CommandFailed, match="BACKDATED"):
         cli.invoke(THIRD, [THIRD, OTHER], "SubmitConsentStatement", json.dumps(before))
     with pytest.raises(CommandFailed, match="CUSTOMER_ERASED"):
@@ -507,7 +507,7 @@ def test_an_erasure_made_while_a_holders_peer_is_down_completes_when_it_returns(
     net.supervisor.stop(peer.process)
     try:
         r = south.write(f"/v1/customers/{customer.customer_id}/erasure",
-                        customer.rights_request("erase"))
+                        customer.rights_request("erase", MSP[OTHER]))
         assert r.status_code == 200, r.text
         progress = south.services.connection.ledger.erasure_progress(customer.customer_id)
         assert progress["progress"][MSP[OWNER]] == "pending"
@@ -596,7 +596,7 @@ def test_an_export_request_is_served_once_and_each_owner_logs_it(gateways, catal
         assert time.monotonic() < deadline
         time.sleep(0.2)
     same_height(*gateways.values())
-    request = customer.rights_request("export")
+    request = customer.rights_request("export", MSP[THIRD])
     first = east.client.post(f"/v1/customers/{customer.customer_id}/export", json=request)
     assert first.status_code == 200, first.text
     document = first.json()
@@ -607,11 +607,14 @@ def test_an_export_request_is_served_once_and_each_owner_logs_it(gateways, catal
     assert (MSP[OWNER], MSP[OTHER], "kiosk", 2) in kinds
     assert (MSP[OWNER], MSP[THIRD], "export", 2) in kinds
     same_height(*gateways.values())
-    for gateway in (east, north):  # the same request again, at any gateway
-        again = gateway.client.post(f"/v1/customers/{customer.customer_id}/export",
-                                    json=request)
-        assert again.status_code == 409, again.text
-        assert again.json()["error"]["code"] == "REPLAYED_NONCE"
+    # The same request again: refused by the owners that served it, and by every other
+    # member's gateway, which it does not name.
+    again = east.client.post(f"/v1/customers/{customer.customer_id}/export", json=request)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "REPLAYED_NONCE")
+    elsewhere = north.client.post(f"/v1/customers/{customer.customer_id}/export",
+                                  json=request)
+    assert elsewhere.status_code == 403, elsewhere.text
+    assert elsewhere.json()["error"]["code"] == "GATEWAY_MISMATCH"
 
 
 def test_the_owners_secret_never_leaves_its_chaincode_folder(fabric_network):

@@ -67,7 +67,7 @@ def test_a_shared_read_goes_through_the_owner_and_the_owner_logs_it(
     while north.services.sharing.read_log.pending() and time.monotonic() < deadline:
         time.sleep(0.2)
     same_height(*gateways.values())
-    request = alice.rights_request("export")
+    request = alice.rights_request("export", MSP["eastmarket"])
     r = east.client.post(f"/v1/customers/{alice.customer_id}/export", json=request)
     assert r.status_code == 200, r.text
     doc = r.json()
@@ -103,7 +103,7 @@ def test_erasure_completes_at_every_holder_and_an_older_grant_cannot_reopen_her(
     old_grant = carol.grant([MSP["eastmarket"]], purposes=("personalisation",),
                             categories=("purchases",))
     time.sleep(0.01)
-    r = south.write(f"/v1/customers/{carol.customer_id}/erasure", carol.rights_request("erase"))
+    r = south.write(f"/v1/customers/{carol.customer_id}/erasure", carol.rights_request("erase", MSP["southgate"]))
     assert r.status_code == 200, r.text
     deadline = time.monotonic() + 30
     while True:

@@ -14,11 +14,13 @@ import { $, clearStatus, download, formatDate, h, listInWords, memberName, showS
   from "../static/js/ui.js";
 
 const CONSORTIUM_URL = "../static/consortium.json";
+/** The member whose gateway serves this page (her rights requests name it). */
+const RETAILER_URL = "../v1/retailer";
 const NEEDS_KEY = ["#register-section", "#grant-section", "#consents-section", "#rights-section"];
 const ERASE_WORD = "ERASE";
 
 // ledger: the consents of her last signed read, {customerId, readAt, consents, more}; memory only.
-const state = { consortium: null, key: null, ledger: null };
+const state = { consortium: null, key: null, ledger: null, retailer: null };
 
 // -- local records (this device only) ------------------------------------------------------
 
@@ -550,8 +552,10 @@ async function withdrawById(event) {
 // -- 5. export and erasure ---------------------------------------------------------------
 
 function rightsRequest(action) {
+  // She names this member's gateway: a copy of her request is refused at any other.
   return { action, customer_id: state.key.customerId,
-           requested_at: new Date().toISOString(), nonce: randomToken(24) };
+           requested_at: new Date().toISOString(), nonce: randomToken(24),
+           gateway: state.retailer.msp_id };
 }
 
 /**
@@ -662,6 +666,7 @@ async function start() {
   const pageStatus = $("#page-status");
   try {
     state.consortium = await loadConsortium(CONSORTIUM_URL);
+    state.retailer = (await call("GET", RETAILER_URL)).data;
   } catch (err) {
     showStatus(pageStatus, "error",
       `The list of member shops could not be loaded. ${describe(err)}`,
