@@ -457,7 +457,8 @@ def test_a_grant_signed_before_her_erasure_is_refused(cli):
                             given_ago=timedelta(0))
     time.sleep(1.1)
     cli.invoke(OWNER, [OWNER, OTHER], "EraseCustomer",
-               transient={"request": json.dumps(customer.rights_request("erase", MSP[OWNER])).encode()})
+               transient={"request": json.dumps(
+                   customer.rights_request("erase", MSP[OWNER])).encode()})
     with pytest.raises(CommandFailed, match="BACKDATED"):
         cli.invoke(THIRD, [THIRD, OTHER], "SubmitConsentStatement", json.dumps(before))
     with pytest.raises(CommandFailed, match="CUSTOMER_ERASED"):

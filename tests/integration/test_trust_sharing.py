@@ -103,7 +103,8 @@ def test_erasure_completes_at_every_holder_and_an_older_grant_cannot_reopen_her(
     old_grant = carol.grant([MSP["eastmarket"]], purposes=("personalisation",),
                             categories=("purchases",))
     time.sleep(0.01)
-    r = south.write(f"/v1/customers/{carol.customer_id}/erasure", carol.rights_request("erase", MSP["southgate"]))
+    r = south.write(f"/v1/customers/{carol.customer_id}/erasure",
+                    carol.rights_request("erase", MSP["southgate"]))
     assert r.status_code == 200, r.text
     deadline = time.monotonic() + 30
     while True:
