@@ -42,6 +42,7 @@ from typing import Any
 import grpc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from chaincode.collection_config import collection_for
 from chaincode.contract import PrefshareContract
 from chaincode.holdings import OwnerKeys
 from chaincode.shim_ext import add_to_server
@@ -90,6 +91,19 @@ class ServerSettings(BaseModel):
     def _split(cls, value: object) -> object:
         return tuple(v.strip() for v in value.split(",") if v.strip()) \
             if isinstance(value, str) else value
+
+    @field_validator("members")
+    @classmethod
+    def _distinct_collection_owners(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Checked here rather than when a member's collection is first named: a malformed id
+        # would otherwise be written into erasure records no server can read back.
+        if not value:
+            raise ValueError("must name at least one member")
+        for msp in value:
+            collection_for(msp)
+        if len(set(value)) != len(value):
+            raise ValueError("must not name a member twice")
+        return value
 
     @field_validator("address")
     @classmethod
@@ -166,9 +180,13 @@ def owner_contract(settings: ServerSettings) -> PrefshareContract:
         raise SettingsError(f"{var}: cannot read {settings.owner_secret_file}: "
                             f"{exc.strerror}") from None
     try:
-        return PrefshareContract(settings.owner_msp, OwnerKeys(secret), settings.members)
+        keys = OwnerKeys(secret)
     except ValueError as exc:
-        raise SettingsError(f"{var} / {ENV['owner_msp']}: {exc}") from None
+        raise SettingsError(f"{var}: {exc}") from None
+    try:
+        return PrefshareContract(settings.owner_msp, keys, settings.members)
+    except ValueError as exc:
+        raise SettingsError(f"{ENV['owner_msp']}: {exc}") from None
 
 
 def build_server(
