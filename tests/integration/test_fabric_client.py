@@ -210,8 +210,10 @@ def test_private_data_is_endorsed_only_by_its_owner_on_its_own_peer(northwind, c
                          endorsing_orgs=["NorthwindMSP", "EastmarketMSP"])
     assert caught.value.chaincode_error().code == "RETAILER_MISMATCH"
 
+    # The collection's own policy: northwind's peer alone (chaincode/collection_config.py).
     transaction = contract.endorse("RecordPreferenceEvents", transient=transient,
-                                   endorsing_orgs=["NorthwindMSP"])
+                                   endorsing_orgs=["NorthwindMSP"],
+                                   policy=EndorsementPolicy(("NorthwindMSP",), 1))
 
     assert _msp_ids(transaction.endorsers) == ["NorthwindMSP"]
     assert b"sku-4711" not in transaction.bytes()

@@ -71,12 +71,14 @@ def _read(gateway: Any, customer: DemoCustomer, purpose: str = "personalisation"
 
 
 def _flush_read_logs(gateways: dict[str, Any]) -> None:
-    """Each owner's queued read-log entries onto the ledger now (they go within about half a
-    second anyway; flushing makes the test wait on their cause, not a clock)."""
+    """Wait until each owner's read-log writer has committed what it queued (it deletes a
+    queued entry only once the ledger took it; flushing from here too would race it)."""
+    deadline = time.monotonic() + 30
     for gateway in gateways.values():
         read_log = gateway.services.sharing.read_log
-        if read_log is not None:
-            read_log.flush()
+        while read_log is not None and read_log.pending():
+            assert time.monotonic() < deadline, "read-log entries still queued"
+            time.sleep(0.1)
 
 
 def _files_with(root: Path, marker: bytes, pattern: str) -> list[Path]:
