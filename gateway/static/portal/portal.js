@@ -501,8 +501,7 @@ function readItem(entry) {
   li.textContent = entry.kind === "export"
     ? `${owner} sent ${count(entry.count, "shopping record", "shopping records")} of yours `
       + `into the copy you asked ${reader} for on ${day}.`
-    : `${reader} read ${entry.count} of your ${owner} `
-      + `${entry.count === 1 ? "shopping record" : "shopping records"} for ${purpose} `
+    : `${reader} read ${entry.count} of your ${owner} shopping records for ${purpose} `
       + `on ${day}.`;
   return li;
 }
