@@ -76,7 +76,7 @@ class MemberGateway:
     msp_root: Path
 
 
-def _signed_bytes(method: str, path: str, stamp: str, nonce: str, body: bytes) -> bytes:
+def signed_bytes(method: str, path: str, stamp: str, nonce: str, body: bytes) -> bytes:
     return "\n".join((method.upper(), path, stamp, nonce,
                       hashlib.sha256(body).hexdigest())).encode()
 
@@ -111,7 +111,7 @@ class MemberAuthenticator:
         if not isinstance(public, ec.EllipticCurvePublicKey):
             raise MemberAuthError("MEMBER_UNAUTHENTICATED", "not an ECDSA certificate")
         try:
-            public.verify(signature, _signed_bytes(method, path, stamp, nonce, body),
+            public.verify(signature, signed_bytes(method, path, stamp, nonce, body),
                           ec.ECDSA(hashes.SHA256()))
         except InvalidSignature as exc:
             raise MemberAuthError("MEMBER_UNAUTHENTICATED", "bad request signature") from exc
@@ -179,7 +179,7 @@ class MemberClient:
             TIME_HEADER: stamp,
             NONCE_HEADER: nonce,
             SIGNATURE_HEADER: base64.b64encode(
-                self._sign(_signed_bytes("POST", path, stamp, nonce, data))).decode(),
+                self._sign(signed_bytes("POST", path, stamp, nonce, data))).decode(),
         }
         try:
             answer = self._clients[msp_id].post(path, content=data, headers=headers)

@@ -487,6 +487,25 @@ function renderLedger(withdrawn) {
     + `${count(ledger.more.records, "shopping record", "shopping records")} of yours and `
     + `${count(ledger.more.reads, "logged read", "logged reads")} of your data; `
     + "download a copy (step 5) to see them.";
+  $("#ledger-reads").replaceChildren(...(ledger.reads ?? []).map(readItem));
+}
+
+const READ_DAY = { day: "numeric", month: "long", timeZone: "UTC" };
+
+/** One entry of her access log, in words: "Southgate read 3 of your Northwind shopping
+ * records for personal suggestions on 5 December". */
+function readItem(entry) {
+  const li = document.createElement("li");
+  const reader = memberName(state.consortium, entry.reader);
+  const owner = memberName(state.consortium, entry.owner);
+  const purpose = label("purposes", entry.purpose).toLowerCase();
+  const day = new Date(entry.at).toLocaleDateString("en-GB", READ_DAY);
+  li.textContent = entry.kind === "export"
+    ? `${owner} sent ${count(entry.count, "shopping record", "shopping records")} of yours `
+      + `into the copy you asked ${reader} for on ${day}.`
+    : `${reader} read ${entry.count} of your ${owner} shopping records for ${purpose} `
+      + `on ${day}.`;
+  return li;
 }
 
 function showLedger(answer, status) {
@@ -499,8 +518,10 @@ function showLedger(answer, status) {
     customerId: state.key.customerId,
     readAt: new Date(),
     consents: doc.consents,
-    more: { records: (doc.events?.length ?? 0) + (doc.withheld?.total ?? 0),
+    more: { records: Object.values(doc.holdings ?? {})
+              .reduce((n, part) => n + (part.events?.length ?? 0), 0),
             reads: doc.access_log?.length ?? 0 },
+    reads: Array.isArray(doc.access_log) ? doc.access_log : [],
   };
   renderConsents();
   showStatus(status, "ok", `${count(doc.consents.length, "consent", "consents")} read from `
