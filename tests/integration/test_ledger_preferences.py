@@ -115,7 +115,7 @@ def test_batches_are_read_across_retailers_only_under_her_consent_and_logged(
     _flush_read_logs(gateways)
     same_height(*gateways.values())
     export = north.write(f"/v1/customers/{alice.customer_id}/export",
-                   alice.rights_request("export"))
+                         alice.rights_request("export", "NorthwindMSP"))
     assert export.status_code == 200, export.text
     assert export.headers["cache-control"] == "no-store"
     document = export.json()
@@ -152,7 +152,7 @@ def test_export_through_every_member_returns_everything_held_about_her(gateways,
     documents = {}
     for org, gateway in gateways.items():
         r = gateway.write(f"/v1/customers/{alice.customer_id}/export",
-                  alice.rights_request("export"))
+                          alice.rights_request("export", gateway.settings.msp_id))
         assert r.status_code == 200, r.text
         documents[org] = r.json()
     for org, doc in documents.items():
@@ -175,8 +175,8 @@ def test_export_through_every_member_returns_everything_held_about_her(gateways,
              for part in d["holdings"].values() for e in part["events"]}
     assert len(union) == 4
     # A forged export is refused by the chaincode, which alone knows her key.
-    forged = DemoCustomer.new().sign({k: v for k, v in alice.rights_request("export").items()
-                                      if k != "signature"})
+    genuine = alice.rights_request("export", "SouthgateMSP")
+    forged = DemoCustomer.new().sign({k: v for k, v in genuine.items() if k != "signature"})
     r = south.write(f"/v1/customers/{alice.customer_id}/export", forged)
     assert (r.status_code, r.json()["error"]["code"]) == (403, "BAD_SIGNATURE")
 
@@ -202,7 +202,8 @@ def test_erasure_leaves_nothing_readable_on_any_member_peer_and_no_marker_anywhe
         assert len(found["events"]) == count, org
         assert {e["retailer"] for e in found["events"]} <= {MSP[org]}
 
-    r = south.write(f"/v1/customers/{alice.customer_id}/erasure", alice.rights_request("erase"))
+    r = south.write(f"/v1/customers/{alice.customer_id}/erasure",
+                    alice.rights_request("erase", "SouthgateMSP"))
     assert r.status_code == 200, r.text
     erased = r.json()
     assert (erased["customer_id"], erased["consents_withdrawn"]) == (alice.customer_id, 1)

@@ -429,10 +429,10 @@ class PythonCustomer:
             document["expires_at"] = format_timestamp(document["expires_at"])
         return self.signed(document)
 
-    def erase_request(self, at: datetime) -> bytes:
+    def erase_request(self, at: datetime, gateway: str) -> bytes:
         return self.signed({"action": "erase", "customer_id": self.id,
                             "requested_at": format_timestamp(at - timedelta(minutes=1)),
-                            "nonce": secrets.token_urlsafe(18)}).encode()
+                            "nonce": secrets.token_urlsafe(18), "gateway": gateway}).encode()
 
 
 def _her_history(double: LedgerDouble, her: PythonCustomer, now: datetime) -> None:
@@ -452,7 +452,8 @@ def _her_history(double: LedgerDouble, her: PythonCustomer, now: datetime) -> No
     consent("grant", "k-all", days(8), "app", recipients=["*"], purposes=["analytics"],
             data_categories=["stated_preferences"], expires_at=year)
     consent("withdraw", "k-all", days(7), "kiosk")
-    double.run("EraseCustomer", at=days(6), transient={"request": her.erase_request(days(6))})
+    double.run("EraseCustomer", at=days(6),
+               transient={"request": her.erase_request(days(6), double.creator.msp_id)})
     consent("grant", "k-shoes", days(5), "kiosk",
             recipients=["SouthgateMSP", "NorthwindMSP", "EastmarketMSP"],
             purposes=["personalisation", "analytics"], data_categories=["purchases", "views"],

@@ -210,6 +210,7 @@ def request_doc(customer, now, **overrides):
         "customer_id": customer.id,
         "requested_at": format_timestamp(now - timedelta(minutes=1)),
         "nonce": "rights-nonce-0123456789",
+        "gateway": "Org1MSP",
     }
     doc.update(overrides)
     return doc
