@@ -93,6 +93,7 @@ ACCESS: dict[str, Access] = {
     "POST /v1/members/training-events": Access.MEMBER,
     "POST /v1/members/export": Access.MEMBER,
     "GET /healthz": Access.ANYONE,
+    "GET /v1/retailer": Access.ANYONE,
     "GET /metrics": Access.ANYONE,
 }
 
