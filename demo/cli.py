@@ -32,7 +32,7 @@ from gateway.fabric.errors import GatewayError
 from network.arguments import add_network_arguments, consortium_from, layout_from, network_from
 from network.control import Network
 from network.description import Consortium
-from network.errors import NetworkError
+from network.errors import LedgerTooOld, NetworkError
 from recommender.datasets.demo_inputs import catalogue_from_world
 from recommender.datasets.demo_world import Customer, World
 
@@ -140,7 +140,13 @@ def _run(args: argparse.Namespace) -> int:
     steps = Steps()
     consortium = consortium_from(args)
     network = network_from(args, consortium)
-    network.up()
+    try:
+        network.up()
+    except LedgerTooOld as exc:
+        # The demo's ledger holds nothing but demo data: start it afresh and seed it again.
+        print(f"demo: {exc}; starting a fresh demo ledger", flush=True)
+        network.clean()
+        network.up()
     steps.done("network: orderers, peers, channel and chaincode healthy")
     layout = network.layout
     state = DemoState(layout.root / "demo")

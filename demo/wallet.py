@@ -73,12 +73,13 @@ class DemoCustomer:
         return self.sign(self._common("withdraw", consent_id,
                                       datetime.now(UTC) - timedelta(seconds=1)))
 
-    def rights_request(self, action: str) -> dict[str, Any]:
-        """Her signed ``export`` or ``erase`` request, made now."""
+    def rights_request(self, action: str, gateway: str) -> dict[str, Any]:
+        """Her signed ``export`` or ``erase`` request, made now, to be served by the gateway
+        of member ``gateway`` (an MSP id)."""
         return self.sign({
             "action": action, "customer_id": self.customer_id,
             "requested_at": format_timestamp(datetime.now(UTC) - timedelta(seconds=1)),
-            "nonce": b64url_encode(os.urandom(18)),
+            "nonce": b64url_encode(os.urandom(18)), "gateway": gateway,
         })
 
     def sign(self, document: dict[str, Any]) -> dict[str, Any]:

@@ -81,6 +81,8 @@ def _check(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from gateway.fabric.errors import GatewayError
     from gateway.ledger import open_ledger
+    from gateway.members import MemberUnavailable
+    from gateway.sharing import reader_sharing
     from gateway.training import train_from_ledger
     from recommender.catalogue import Catalogue
 
@@ -94,8 +96,12 @@ def _train(args: argparse.Namespace) -> int:
     logging.getLogger("gateway.fabric").setLevel(logging.ERROR)
     connection = open_ledger(settings)
     try:
-        provenance = train_from_ledger(connection.ledger, settings.channel, catalogue,
-                                       args.output)
+        provenance = train_from_ledger(connection.ledger,
+                                       reader_sharing(settings, connection), settings.channel,
+                                       catalogue, args.output)
+    except MemberUnavailable as exc:
+        print(f"error: a member's gateway did not answer: {exc}", file=sys.stderr)
+        return 1
     except GatewayError as exc:
         print(f"error: the ledger could not be read: {exc.code.name if exc.code else exc}",
               file=sys.stderr)

@@ -30,6 +30,19 @@ class NodeEndpoint(BaseModel):
     host_override: str | None = None
 
 
+class MemberEndpoint(BaseModel):
+    """Another retailer's gateway, for member-to-member reads (gateway/members.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    msp_id: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{1,38}MSP$")]
+    url: Annotated[str, Field(pattern=r"^https://[^\s/]+$")]
+    #: The CA root its HTTPS certificate chains to.
+    tls_root: Path
+    #: Its organisation's CA root: the issuer of its gateway's Fabric identity.
+    msp_root: Path
+
+
 class GatewaySettings(BaseSettings):
     """Everything one retailer's gateway needs. Environment prefix ``PREFSHARE_GATEWAY_``."""
 
@@ -56,6 +69,15 @@ class GatewaySettings(BaseSettings):
     endorsing_peers: tuple[NodeEndpoint, ...] = ()
     #: The ordering service's nodes, in the order to try them.
     orderers: tuple[NodeEndpoint, ...] = ()
+    #: The other retailers' gateways: their events are read through them, and they read
+    #: this retailer's through this one.
+    members: tuple[MemberEndpoint, ...] = ()
+    #: How long a member-to-member read may take before the kiosk answers without it.
+    member_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
+    #: How often the gateway looks for erasures it has not completed in its collection.
+    erasure_poll_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    #: How often queued access-log entries are sent to the ledger.
+    read_log_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.5
 
     data_dir: Path
     http_host: str = "127.0.0.1"

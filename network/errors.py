@@ -31,3 +31,8 @@ class NotReady(NetworkError):
 
 class HighSSignature(NetworkError):
     """A CA certificate's ECDSA signature has high S, which Fabric 2.1.1's MSP refuses."""
+
+
+class LedgerTooOld(NetworkError):
+    """The run folder's ledger was made by a version whose chaincode definition this one
+    cannot upgrade (it would have to drop a collection)."""

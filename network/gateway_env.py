@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from network.description import PORT_OFFSETS, Consortium
+from network.description import PORT_OFFSETS, Consortium, Retailer
 from network.errors import UnknownRetailer
 from network.layout import RunLayout
 from network.plan import make_plan
@@ -55,6 +55,16 @@ def gateway_environment(consortium: Consortium, retailer: str,
         {"address": f"{o.host}:{o.port}", "msp_id": consortium.orderer_org.msp_id,
          "tls_root": str(layout.ca_root_cert(o.org))}
         for o in plan.orderers]
+    # The other members' gateways, which serve this one the data they own under her consent.
+    def gateway_port(other: Retailer) -> int:
+        return consortium.block_of(consortium.retailer_index(other)) + PORT_OFFSETS[
+            "gateway_http"]
+
+    members = [
+        {"msp_id": r.msp_id, "url": f"https://{r.host}:{gateway_port(r)}",
+         "tls_root": str(layout.ca_root_cert(r.name)),
+         "msp_root": str(layout.ca_root_cert(r.name))}
+        for r in consortium.retailers if r.name != retailer]
     data_dir = layout.gateway_data(retailer)
     values: dict[str, object] = {
         "retailer": retailer,
@@ -67,6 +77,7 @@ def gateway_environment(consortium: Consortium, retailer: str,
         "msp_dir": layout.msp(retailer, "gateway"),
         "endorsing_peers": endorsing_peers,
         "orderers": orderers,
+        "members": members,
         "data_dir": data_dir,
         "http_host": peer.host,
         "http_port": block + PORT_OFFSETS["gateway_http"],

@@ -66,6 +66,10 @@ class RunLayout:
         """The retailer's gateway's generated env file (``network.gateway_env``)."""
         return self.org(org) / "gateway.env"
 
+    def owner_secret(self, org: str) -> Path:
+        """The retailer's chaincode secret (0600): its collection keys are derived with it."""
+        return self.org(org) / "chaincode" / "owner.secret"
+
     def chaincode_package(self, org: str, label: str) -> Path:
         """The organisation's chaincode-as-a-service package (its peer installs this one)."""
         return self.org(org) / "chaincode" / f"{label}.tar.gz"

@@ -137,14 +137,15 @@ def bench_events(ledger: ConsortiumLedger, customers: Sequence[DemoCustomer], ba
     return timed(f"record {batch_size}-event batch", calls, concurrency)
 
 
-def bench_reads(ledger: ConsortiumLedger, customer: DemoCustomer, purpose: str, count: int,
-                concurrency: int) -> Summary:
-    """The consent-checked read of a customer's readable events (``ReadPreferences``,
-    evaluated on the own peer; the access-log submit a gateway adds is not timed here)."""
+def bench_reads(ledger: ConsortiumLedger, customer: DemoCustomer, reader: str, purpose: str,
+                count: int, concurrency: int) -> Summary:
+    """The owner's consent-checked read of its events about her for another member
+    ``reader`` (``ReadSharedEvents``, evaluated on the owner's peer; the member-to-member
+    HTTPS hop and the owner's access-log batch are not timed here)."""
     calls = [lambda: ledger.contract.evaluate(
-        "ReadPreferences", args=[customer.customer_id, purpose],
+        "ReadSharedEvents", args=[customer.customer_id, reader, purpose],
         endorsing_orgs=[ledger.msp_id])] * count
-    return timed("evaluate ReadPreferences", calls, concurrency)
+    return timed("evaluate ReadSharedEvents", calls, concurrency)
 
 
 def register(ledger: ConsortiumLedger, customers: Sequence[DemoCustomer]) -> None:

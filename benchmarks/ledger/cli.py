@@ -118,7 +118,8 @@ def run(ledger: ConsortiumLedger, consortium: Consortium, net: Network,
     # The read is of a customer with a kiosk's usual history, not of the bulk load.
     ledger.record_events(event_batch(ledger.msp_id, [reader], args.reader_events))
     for level in (1, 8):
-        rows.append(bench_reads(ledger, reader, PURPOSE, args.reads, level))
+        other = next(msp for msp in recipients if msp != ledger.msp_id)
+        rows.append(bench_reads(ledger, reader, other, PURPOSE, args.reads, level))
     rows.append(bench_evaluate(ledger, reader, args.reads, 8))
     return [*_table(rows, args.batch), "",
             f"CPU during the grant run at {max(levels)} in flight:", "", *cpu_lines]

@@ -127,9 +127,11 @@ class _Client:
         for listener in listeners:
             listener.close()
 
-    def endorse(self, proposal: Proposal, trusted_orgs: Sequence[str] | None) -> Transaction:
+    def endorse(self, proposal: Proposal, trusted_orgs: Sequence[str] | None,
+                policy: EndorsementPolicy | None = None) -> Transaction:
         proposal.sign(self.signer)
-        responses = self.endorsers.endorse(proposal, trusted_orgs, self.timeouts.endorse)
+        responses = self.endorsers.endorse(proposal, trusted_orgs, self.timeouts.endorse,
+                                           policy)
         transaction = Transaction(proposal, [r for _, r in responses], hash=self.hash)
         transaction.sign(self.signer)
         return transaction
@@ -366,8 +368,12 @@ class Contract:
 
     def endorse(self, transaction_name: str, *, args: Sequence[Argument] = (),
                 transient: Mapping[str, bytes] | None = None,
-                endorsing_orgs: Sequence[str] | None = None) -> Transaction:
+                endorsing_orgs: Sequence[str] | None = None,
+                policy: EndorsementPolicy | None = None) -> Transaction:
         """Endorse on enough organisations; the signed transaction, not yet ordered.
+
+        ``policy`` replaces the chaincode's for a transaction that writes only to a private
+        data collection with a policy of its own (Fabric validates it against that one).
 
         Raises ValueError when ``transient`` is non-empty and ``endorsing_orgs`` is not
         given (private data goes only to organisations the caller names) or the policy
@@ -378,7 +384,7 @@ class Contract:
                 "endorsing_orgs must name the organisations trusted with transient data")
         proposal = self.new_proposal(transaction_name, args=args, transient=transient,
                                      endorsing_orgs=endorsing_orgs)
-        return self._client.endorse(proposal, endorsing_orgs)
+        return self._client.endorse(proposal, endorsing_orgs, policy)
 
     def submit_endorsed(self, transaction: Transaction) -> SubmittedTransaction:
         """Order an endorsed transaction; returns once an orderer accepted it.
@@ -396,24 +402,26 @@ class Contract:
 
     def submit_async(self, transaction_name: str, *, args: Sequence[Argument] = (),
                      transient: Mapping[str, bytes] | None = None,
-                     endorsing_orgs: Sequence[str] | None = None) -> SubmittedTransaction:
+                     endorsing_orgs: Sequence[str] | None = None,
+                     policy: EndorsementPolicy | None = None) -> SubmittedTransaction:
         """Endorse and order; returns before the commit (see SubmittedTransaction.status).
 
         Raises what :meth:`endorse` and :meth:`submit_endorsed` raise.
         """
         transaction = self.endorse(transaction_name, args=args, transient=transient,
-                                   endorsing_orgs=endorsing_orgs)
+                                   endorsing_orgs=endorsing_orgs, policy=policy)
         return self.submit_endorsed(transaction)
 
     def submit(self, transaction_name: str, *, args: Sequence[Argument] = (),
                transient: Mapping[str, bytes] | None = None,
-               endorsing_orgs: Sequence[str] | None = None) -> bytes:
+               endorsing_orgs: Sequence[str] | None = None,
+               policy: EndorsementPolicy | None = None) -> bytes:
         """Endorse, order and wait for a valid commit; the chaincode's result.
 
         Raises what :meth:`submit_async` raises, and CommitStatusError, CommitError.
         """
         submitted = self.submit_async(transaction_name, args=args, transient=transient,
-                                      endorsing_orgs=endorsing_orgs)
+                                      endorsing_orgs=endorsing_orgs, policy=policy)
         status = submitted.status()
         if not status.successful:
             raise CommitError(status.transaction_id, status.code, status.code_name,

@@ -131,14 +131,15 @@ class Endorsers:
         return chosen
 
     def endorse(self, proposal: Proposal, trusted_orgs: Sequence[str] | None,
-                timeout: float | None) -> list[tuple[Node, Any]]:
+                timeout: float | None, policy: EndorsementPolicy | None = None
+                ) -> list[tuple[Node, Any]]:
         """Agreeing endorsements of ``required`` distinct organisations: (peer, response).
 
         ``trusted_orgs``: the organisations allowed to see the proposal's transient data.
         Raises ValueError (the known peers can never satisfy the policy), EndorseError,
         EndorsementMismatchError.
         """
-        plan = plan_endorsement(self.policy, self.own.msp_id, self.peers,
+        plan = plan_endorsement(policy or self.policy, self.own.msp_id, self.peers,
                                 trusted_orgs if proposal.has_transient else None)
         signed = proposal.signed_proposal()
         queue = list(plan.candidates)

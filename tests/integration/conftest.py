@@ -289,12 +289,20 @@ def _gateway_starter(net: Network, tmp_path_factory: pytest.TempPathFactory,
               **overrides: Any) -> Iterator[RunningGateway]:
         if "http_port" in overrides:
             overrides["http_port"] += shift
+        # The other members' gateways where the test starts them (default: the plan's ports).
+        member_ports = {name: port + shift
+                        for name, port in overrides.pop("member_ports", {}).items()}
         data_dir = tmp_path_factory.mktemp(f"{retailer}-gateway")
         if catalogue is not None:
             (data_dir / "catalogue.json").write_text(catalogue.to_json())
             overrides.setdefault("catalogue_path", data_dir / "catalogue.json")
         values: dict[str, Any] = {"data_dir": data_dir, **defaults, **overrides}
         settings = gateway_settings(net.consortium, retailer, net.layout, **values)
+        if member_ports:
+            msp_of = {r.msp_id: r.name for r in net.consortium.retailers}
+            settings = settings.model_copy(update={"members": tuple(
+                m.model_copy(update={"url": f"https://127.0.0.1:{member_ports[msp_of[m.msp_id]]}"})
+                if msp_of[m.msp_id] in member_ports else m for m in settings.members)})
         with _serve(settings, net.layout.ca_root_cert(retailer)) as running:
             yield running
 
@@ -340,7 +348,8 @@ def start_ledger_gateways(start_ledger_gateway: GatewayStarter
     def start(ports: dict[str, int], **overrides: Any) -> Iterator[dict[str, RunningGateway]]:
         with ExitStack() as stack:
             yield {retailer: stack.enter_context(
-                start_ledger_gateway(retailer, http_port=port, **overrides))
+                start_ledger_gateway(retailer, http_port=port, member_ports=dict(ports),
+                                     **overrides))
                 for retailer, port in ports.items()}
 
     return start

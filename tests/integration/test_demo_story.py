@@ -91,9 +91,13 @@ def members(fabric_network, start_ledger_gateway, world, catalogue) -> Iterator[
     if not (ROOT / "gateway" / "static" / "vendor" / "swagger-ui" / "swagger-ui.css").exists():
         pytest.fail("the pages' browser files are not vendored: run `make web`")
     base = 24000  # the default block; the starter moves it with the network's block
-    with start_ledger_gateway(A, catalogue=catalogue, http_port=base + PORT_OFFSET[A]) as a, \
-            start_ledger_gateway(B, catalogue=catalogue, http_port=base + PORT_OFFSET[B]) as b, \
-            start_ledger_gateway(C, catalogue=catalogue, http_port=base + PORT_OFFSET[C]) as c:
+    ports = {name: base + offset for name, offset in PORT_OFFSET.items()}
+    with start_ledger_gateway(A, catalogue=catalogue, http_port=ports[A],
+                              member_ports=ports) as a, \
+            start_ledger_gateway(B, catalogue=catalogue, http_port=ports[B],
+                                 member_ports=ports) as b, \
+            start_ledger_gateway(C, catalogue=catalogue, http_port=ports[C],
+                                 member_ports=ports) as c:
         out = {}
         for name, running in ((A, a), (B, b), (C, c)):
             store = catalogue.stores(MSP[name])[0]

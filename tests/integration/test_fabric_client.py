@@ -192,7 +192,7 @@ def _seen_by(connection: LedgerConnection, customer: DemoCustomer) -> None:
             time.sleep(0.05)
 
 
-def test_private_data_is_endorsed_only_by_the_trusted_organisations(northwind, connect, caplog):
+def test_private_data_is_endorsed_only_by_its_owner_on_its_own_peer(northwind, connect, caplog):
     caplog.set_level(logging.DEBUG)
     customer = _registered(northwind)
     _seen_by(connect("eastmarket"), customer)
@@ -202,12 +202,21 @@ def test_private_data_is_endorsed_only_by_the_trusted_organisations(northwind, c
              "timestamp": format_timestamp(datetime.now(UTC) - timedelta(minutes=1)),
              "salt": b64url_encode(os.urandom(16))}
     contract = northwind.ledger.contract
+    transient = {"events": json.dumps([event]).encode()}
 
-    transaction = contract.endorse(
-        "RecordPreferenceEvents", transient={"events": json.dumps([event]).encode()},
-        endorsing_orgs=["NorthwindMSP", "EastmarketMSP"])
+    # Another organisation's peer does not endorse a write to northwind's collection (its
+    # chaincode serves only its own gateway), so the events never leave northwind's peer.
+    with pytest.raises(EndorseError) as caught:
+        contract.endorse("RecordPreferenceEvents", transient=transient,
+                         endorsing_orgs=["NorthwindMSP", "EastmarketMSP"])
+    assert caught.value.chaincode_error().code == "RETAILER_MISMATCH"
 
-    assert _msp_ids(transaction.endorsers) == ["EastmarketMSP", "NorthwindMSP"]
+    # The collection's own policy: northwind's peer alone (chaincode/collection_config.py).
+    transaction = contract.endorse("RecordPreferenceEvents", transient=transient,
+                                   endorsing_orgs=["NorthwindMSP"],
+                                   policy=EndorsementPolicy(("NorthwindMSP",), 1))
+
+    assert _msp_ids(transaction.endorsers) == ["NorthwindMSP"]
     assert b"sku-4711" not in transaction.bytes()
     assert contract.submit_endorsed(transaction).status().successful
     assert "sku-4711" not in caplog.text
