@@ -238,8 +238,10 @@ class PrefshareContract:
         if customer.erased_at is not None and body.action != "grant":
             raise CustomerErased("the customer erased her data; only a new grant reopens it",
                                  field="customer_id")
-        if customer.erased_at is not None and body.given_at <= customer.erased_at:
-            # A grant she signed before her erasure must not reopen her id.
+        erased_at = await self._latest_erasure_at(ledger, body.customer_id)
+        if erased_at is not None and body.given_at <= erased_at:
+            # Nothing she signed before her erasure counts after it: a grant must not reopen
+            # her id, and once a later grant has reopened it, an older one must not widen it.
             raise Backdated("signed before her latest erasure", field="given_at")
         record_key = consent_key(body.customer_id, body.consent_id).render()
         stored = await ledger.get_state(record_key)
@@ -639,7 +641,7 @@ class PrefshareContract:
 
     @staticmethod
     def _page_limit(limit: str) -> int:
-        if not limit.isdigit() or not 1 <= int(limit) <= MAX_TRAINING_PAGE:
+        if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_TRAINING_PAGE:
             raise InvalidValue(f"limit must be 1..{MAX_TRAINING_PAGE}", field="limit")
         return int(limit)
 
@@ -672,6 +674,11 @@ class PrefshareContract:
                 opened.add((event.customer_id, decision.consent_id,
                             versions[decision.consent_id]))
         return readable, opened
+
+    async def _latest_erasure_at(self, ledger: Ledger, customer_id: str) -> datetime | None:
+        """When her latest erasure was made (its public record outlives a reopened id)."""
+        stored = await ledger.get_state(erasure_key(customer_id).render())
+        return None if stored is None else ErasureRecord.from_json(stored).at
 
     async def _progress(self, ledger: Ledger, customer_id: str) -> dict[str, Any] | None:
         stored = await ledger.get_state(erasure_key(customer_id).render())
@@ -734,7 +741,8 @@ class PrefshareContract:
         used = (await self._used_nonces(ledger, request.customer_id, request.nonce)
                 if spend else set())
         request.verify(customer.key, now=ledger.tx_timestamp(), used_nonces=used)
-        if customer.erased_at is not None and request.requested_at <= customer.erased_at:
+        erased_at = await self._latest_erasure_at(ledger, request.customer_id)
+        if erased_at is not None and request.requested_at <= erased_at:
             raise Backdated("signed before her latest erasure", field="requested_at")
         return request, customer
 

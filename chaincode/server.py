@@ -109,7 +109,8 @@ class ServerSettings(BaseModel):
     @classmethod
     def _host_and_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if (not sep or not host or not (port.isascii() and port.isdigit())
+                or not 0 < int(port) < 65536):
             raise ValueError("must be host:port")
         return value
 

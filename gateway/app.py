@@ -48,7 +48,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        if declared is not None and declared.isascii() and declared.isdigit() \
+                and int(declared) > self.limit:
             await self._refuse(scope, receive, send)
             return
         seen = 0
