@@ -256,7 +256,7 @@ class Matrix:
                 ("/export", "/erasure")):
             body = {"action": "export" if template.endswith("/export") else "erase",
                     "customer_id": customer.customer_id, "requested_at": self.now(),
-                    "nonce": f"n{marker}"}
+                    "nonce": f"n{marker}", "gateway": self.gateway.settings.msp_id}
             body["signature"] = sign_document(signing_key, body)
         elif template.endswith("/events"):
             body = {"events": [{"event_id": marker, "item_id": f"item-{marker}",
@@ -269,8 +269,10 @@ class Matrix:
         elif template == "/v1/members/training-events":
             body = {"purpose": "analytics", "after": customer.customer_id}
         elif template == "/v1/members/export":
+            # Her request to the reading member's gateway, which asks this owner for its part.
             ask = {"action": "export", "customer_id": customer.customer_id,
-                   "requested_at": self.now(), "nonce": f"n{marker}"}
+                   "requested_at": self.now(), "nonce": f"n{marker}",
+                   "gateway": self.other_retailer.settings.msp_id}
             body = {"request": {**ask, "signature": sign_document(signing_key, ask)}}
         key = f"key-{marker}" if method == "POST" and "admin" not in template \
             and "/members/" not in template else None

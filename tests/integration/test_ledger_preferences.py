@@ -237,10 +237,14 @@ def test_erasure_leaves_nothing_readable_on_any_member_peer_and_no_marker_anywhe
                                     headers=gateway.credential("kiosk-1"))
         assert (closed.status_code, closed.json()["error"]["code"]) == (404, "CUSTOMER_ERASED")
         assert marker not in closed.text
-    # An erasure request replayed is refused, and no member records anything of hers now.
-    again = north.write(f"/v1/customers/{alice.customer_id}/erasure",
-                  json.loads(r.request.content))
+    # An erasure request replayed is refused (at the gateway it names, and at any other),
+    # and no member records anything of hers now.
+    replayed = json.loads(r.request.content)
+    again = south.write(f"/v1/customers/{alice.customer_id}/erasure", replayed)
     assert (again.status_code, again.json()["error"]["code"]) == (409, "REPLAYED_NONCE")
+    elsewhere = north.write(f"/v1/customers/{alice.customer_id}/erasure", replayed)
+    assert (elsewhere.status_code, elsewhere.json()["error"]["code"]) == (
+        403, "GATEWAY_MISMATCH")
     late = north.write(f"/v1/stores/nw-1/customers/{alice.customer_id}/events",
                        _events("nw-late", ["item-3"]), north.credential("nw-1"))
     assert (late.status_code, late.json()["error"]["code"]) == (404, "CUSTOMER_ERASED")

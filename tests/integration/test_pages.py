@@ -480,7 +480,8 @@ def _export(double: LedgerDouble, request: bytes) -> dict[str, Any]:
     owner's own part; eastmarket is the only owner here, and the only member answering."""
     at = datetime.now(UTC)
     document = double.run("ExportCustomer", at=at, transient={"request": request})
-    own = double.run("ExportOwnData", at=at, transient={"request": request})
+    own = double.run("ExportOwnData", double.creator.msp_id, at=at,
+                     transient={"request": request})
     part = {"events": own["events"], "access_log": own["access_log"]}
     return {**document, "holdings": {own["owner"]: part}, "access_log": own["access_log"],
             "unanswered": []}
