@@ -345,7 +345,7 @@ class PrefshareContract:
         self._owner_gateway(ledger)
         cid = read_customer_id(customer_id)
         await self._customer(ledger, cid)
-        held = await self._holding(ledger, cid)
+        held = await self._servable_holding(ledger, cid)
         return _json({"customer_id": cid, "owner": self.owner,
                       "events": [event.to_dict() for event in held.events]})
 
@@ -361,7 +361,8 @@ class PrefshareContract:
         events: list[dict[str, Any]] = []
         for _, value in page:
             held = Holding.from_json(value)
-            if held is None or not await self._is_open(ledger, held.customer_id):
+            if (held is None or not await self._is_open(ledger, held.customer_id)
+                    or await self._erasure_pending_here(ledger, held.customer_id)):
                 continue
             events += [event.to_dict() for event in held.events]
         return _json({"owner": self.owner, "events": events, "customers": len(page),
@@ -381,7 +382,7 @@ class PrefshareContract:
         await self._customer(ledger, cid)
         consents = await self._consents(ledger, cid)
         readable, opened = self._shareable(
-            who, purpose, (await self._holding(ledger, cid)).events, consents,
+            who, purpose, (await self._servable_holding(ledger, cid)).events, consents,
             ledger.tx_timestamp())
         return _json({"customer_id": cid, "owner": self.owner, "reader": who,
                       "purpose": purpose, "events": [e.to_dict() for e in readable],
@@ -412,7 +413,7 @@ class PrefshareContract:
             consents = await self._consents(ledger, record.customer_id)
             if not any(c.scope.names_recipient(who) for c in consents):
                 continue
-            held = await self._holding(ledger, record.customer_id)
+            held = await self._servable_holding(ledger, record.customer_id)
             readable, keys = self._shareable(who, purpose, held.events, consents, now)
             events += [event.to_dict() for event in readable]
             opened |= keys
@@ -649,6 +650,28 @@ class PrefshareContract:
         stored = await ledger.get_private(self.collection,
                                           self.keys.holding_key(customer_id).render())
         return Holding.from_json(stored, customer_id) or Holding(customer_id)
+
+    async def _erasure_pending_here(self, ledger: Ledger, customer_id: str) -> bool:
+        """Has this owner yet to complete her latest erasure (``PurgeCustomer``)?"""
+        stored = await ledger.get_state(erasure_key(customer_id).render())
+        if stored is None:
+            return False
+        erasure = ErasureRecord.from_json(stored)
+        if self.owner not in erasure.holders:
+            return False
+        mark = await ledger.get_private(
+            self.collection, erasure_marker_key(erasure.erasure_id).render())
+        return mark is None
+
+    async def _servable_holding(self, ledger: Ledger, customer_id: str) -> Holding:
+        """Her holding as the owner's reads may serve it: empty while her latest erasure is
+        pending here. A grant can reopen her id before this owner completed the erasure
+        (its peer was down when she erased); what it still holds from before must not be
+        served to anyone in that window, only deleted by the purge. Her own export still
+        shows it (``_holding``): it is what this owner holds about her."""
+        if await self._erasure_pending_here(ledger, customer_id):
+            return Holding(customer_id)
+        return await self._holding(ledger, customer_id)
 
     async def _is_open(self, ledger: Ledger, customer_id: str) -> bool:
         stored = await ledger.get_state(customer_key(customer_id).render())

@@ -337,9 +337,13 @@ class Chain:
     def register(self, customer: Customer) -> Any:
         return self.call("RegisterCustomer", customer.key.b64url)
 
-    def consent(self, customer: Customer, action: str = "grant", **overrides: Any) -> Any:
+    def consent(self, customer: Customer, action: str = "grant", *, at: datetime = NOW,
+                **overrides: Any) -> Any:
+        """Her signed statement (``overrides`` change it before she signs), submitted at
+        ``at``."""
         return self.call(
-            "SubmitConsentStatement", customer.wire(customer.statement(action, **overrides))
+            "SubmitConsentStatement", customer.wire(customer.statement(action, **overrides)),
+            at=at,
         )
 
     def record(self, *docs: dict[str, Any], msp: str = ORG1, **kwargs: Any) -> Any:
