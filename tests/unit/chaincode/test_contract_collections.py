@@ -124,6 +124,27 @@ def test_an_owner_records_only_events_in_its_own_name(chain, alice):
     assert err.field == "[1].retailer"
 
 
+def test_the_owners_training_pages_cover_its_own_holdings_once(chain):
+    customers = [chain.new_customer() for _ in range(3)]
+    recorded = set()
+    for customer in customers:
+        chain.register(customer)
+        docs = [chain.event(customer) for _ in range(2)]
+        chain.record(*docs)
+        recorded |= {doc["event_id"] for doc in docs}
+    chain.record(chain.event(customers[0], ORG2), msp=ORG2)
+
+    seen: list[str] = []
+    after, counts = "", []
+    while after is not None:
+        page = chain.call("ReadOwnTraining", after, "2")
+        seen += [event["event_id"] for event in page["events"]]
+        counts.append(page["customers"])
+        after = page["next"]
+    assert counts == [2, 1]
+    assert sorted(seen) == sorted(recorded)
+
+
 # --- nothing linkable ----------------------------------------------------------------------------
 
 
