@@ -15,21 +15,24 @@ Two rules shape every function:
 - **What goes into the block is public.** Arguments and the response of a *submitted*
   transaction are written into the block for every member to read. So private data arrives
   only through the transient map, a submit function never returns private values, and the
-  functions that return private values (``ReadPreferences``, ``ExportCustomer``) write
-  nothing and must be *evaluated*, never submitted: a peer cannot tell the two apart, so
-  this is the gateway's duty (see ``TRANSACTIONS[...].kind``).
+  functions that return private values (``ReadOwnEvents``, ``ReadSharedEvents``, the
+  training pages, ``ExportCustomer``, ``ExportOwnData``) write nothing and must be
+  *evaluated*, never submitted: a peer cannot tell the two apart, so this is the gateway's
+  duty (see ``TRANSACTIONS[...].kind``).
 
 Access logging: a read in Fabric is an *evaluate*, which is neither ordered nor committed,
-so it cannot write a log entry. ``LogAccess`` is the submit that does: it runs the same
-consent-checked selection as ``ReadPreferences`` on the endorsing peer and records who read
-how many events about whom, for what purpose, under which consents, without returning
-them. The gateway submits ``LogAccess`` for each read it serves (one per kiosk session and
-purpose is enough); the chaincode cannot force it, and says so rather than pretend.
+so it cannot write a log entry. The owner's gateway submits ``LogReads`` for every shared
+read it served (reader, purpose, kind, count, consent ids) into the owner's own collection;
+an export entry also marks her request served there, so ``ExportOwnData`` serves it once.
+The chaincode cannot force the log: it is the owner's gateway's duty (docs/chaincode.md,
+what the design does not stop).
 
-Callers: functions touching preference data or model provenance need the Fabric CA
-attribute ``prefshare.role=gateway`` in the creator certificate (the identity each
-retailer's gateway enrols with, see ``network/plan.py``). Customer registration and consent
-statements may be carried by any channel member: the customer's signature is the authority.
+Callers: functions touching preference data, her rights or model provenance need the
+Fabric CA attribute ``prefshare.role=gateway`` in the creator certificate (the identity each
+retailer's gateway enrols with, see ``network/plan.py``); those on the owner's collection
+need the owner's own gateway (``RETAILER_MISMATCH`` otherwise). Customer registration and
+consent statements may be carried by any channel member: the customer's signature is the
+authority.
 """
 
 from __future__ import annotations
