@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from chaincode.collection_config import collection_for
+from chaincode.erasure import erasure_key
 from chaincode.errors import MissingAttribute, RetailerMismatch
 from chaincode.statekeys import CompositeKey
 
@@ -54,23 +55,20 @@ def _owner_call(chain: Any, function: str, owner: str, alice: Any, bob: Any
                 ) -> tuple[tuple[str, ...], dict[str, bytes] | None]:
     """Arguments and transient map with which ``owner``'s own gateway is served ``function``."""
     reader, requester = _others(owner)
-    calls: dict[str, tuple[tuple[str, ...], dict[str, Any] | None]] = {
-        "RecordPreferenceEvents": ((), {"events": [chain.event(alice, owner)]}),
+    events = json.dumps([chain.event(alice, owner)]).encode()
+    entries = json.dumps([chain.entry(alice, reader, owner)]).encode()
+    calls: dict[str, tuple[tuple[str, ...], dict[str, bytes] | None]] = {
+        "RecordPreferenceEvents": ((), {"events": events}),
         "ReadOwnEvents": ((alice.id,), None),
         "ReadOwnTraining": (("", "10"), None),
         "ReadSharedEvents": ((alice.id, reader, "personalisation"), None),
         "ReadSharedTraining": ((reader, "personalisation", "", "10"), None),
-        "LogReads": ((), {"entries": [chain.entry(alice, reader, owner)]}),
-        "ExportOwnData": ((requester,), None),
+        "LogReads": ((), {"entries": entries}),
+        "ExportOwnData": ((requester,), {"request": chain.rights(alice, "export", requester)}),
         "PurgeCustomer": ((bob.id,), None),
         "PendingErasures": ((), None),
     }
-    args, transient = calls[function]
-    if function == "ExportOwnData":
-        return args, {"request": chain.rights(alice, "export", requester)}
-    if transient is None:
-        return args, None
-    return args, {key: json.dumps(value).encode() for key, value in transient.items()}
+    return calls[function]
 
 
 @pytest.mark.parametrize("function", OWNER_FUNCTIONS)
@@ -197,6 +195,7 @@ def test_no_private_key_written_or_read_names_a_customer(chain):
     customers = [chain.new_customer() for _ in range(2)]
     private_reads: list[tuple[str, str]] = []
     recording_public_reads: list[str] = []
+    purge_public_reads: set[str] = set()
 
     def run(function: str, *args: str, **kwargs: Any) -> Any:
         answer = chain.call(function, *args, **kwargs)
@@ -204,6 +203,8 @@ def test_no_private_key_written_or_read_names_a_customer(chain):
         private_reads.extend(chain.reads.private)
         if function in ("RecordPreferenceEvents", "LogReads"):
             recording_public_reads.extend(chain.reads.public)
+        if function == "PurgeCustomer":
+            purge_public_reads.update(chain.reads.public)
         return answer
 
     for customer in customers:
@@ -224,6 +225,8 @@ def test_no_private_key_written_or_read_names_a_customer(chain):
             run("PurgeCustomer", customer.id, msp=owner)
 
     assert recording_public_reads == []
+    # A purge reads her public erasure record, as every member does for every erasure.
+    assert purge_public_reads == {erasure_key(c.id).render() for c in customers}
     stored_keys = [key for _, key in chain.ledger.private_store]
     read_keys = [key for _, key in private_reads]
     assert len(stored_keys) >= 2 * 2 * 3  # holdings, read logs, served marks, erasure marks

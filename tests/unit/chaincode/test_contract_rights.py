@@ -85,7 +85,7 @@ def test_a_malformed_log_entry_refuses_the_whole_batch(chain, alice):
     chain.register(alice)
     entries = [chain.entry(alice), chain.entry(alice, count="3")]
     err = chain.refused("LogReads", transient={"entries": json.dumps(entries).encode()})
-    assert isinstance(err, WrongType) and err.field == "count"
+    assert isinstance(err, WrongType) and err.field == "[1].count"
 
 
 # --- her export -----------------------------------------------------------------------------------
