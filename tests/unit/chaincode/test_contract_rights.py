@@ -261,6 +261,9 @@ def test_a_purge_writes_the_same_at_a_holder_as_at_a_member_holding_nothing(chai
     shapes, answers = [], []
     for owner in (ORG1, ORG3):
         answers.append(chain.purge(alice, owner))
+        # Blind deletes: a read of her holding would put its version (none at a member
+        # holding nothing) in the block's hashed read set.
+        assert chain.reads is not None and chain.reads.private == []
         block = chain.ledger.blocks[-1]
         assert block.public_writes == () and block.event is None
         assert {write.collection for write in block.hashed_writes} == {f"events-{owner}"}
