@@ -28,16 +28,13 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from gateway import logs
     from gateway.app import create_app
+    from gateway.server import serve
 
     settings = _settings(args)
     logs.configure()
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key,
-                log_config=None, access_log=False)
+    serve(create_app(settings), settings)
     return 0
 
 

@@ -103,19 +103,27 @@ class ConsortiumLedger:
                 endorsing_orgs=self.endorsing_orgs))
 
     def read_preferences(self, customer_id: str, purpose: str, *,
-                         wait_for_log: bool = True) -> Any:
+                         wait_for_log: bool = True, log_access: bool = True) -> Any:
         """The events this retailer may read, then an access-log entry (counts only).
 
         ``wait_for_log=False`` sends the log entry without waiting for its commit (a kiosk
-        must not wait a block for it); it is still endorsed and ordered.
+        must not wait a block for it); it is still endorsed and ordered. ``log_access=False``
+        sends none: the caller logs the read with :meth:`log_access` when it opens a session
+        (gateway/access_log.py).
         """
         result = _json(self.contract.evaluate(
             "ReadPreferences", args=[customer_id, purpose], endorsing_orgs=[self.msp_id]))
-        if wait_for_log:
+        if log_access:
+            self.log_access(customer_id, purpose, wait_for_commit=wait_for_log)
+        return result
+
+    def log_access(self, customer_id: str, purpose: str, *, wait_for_commit: bool = True
+                   ) -> None:
+        """Submit the access-log entry of a read of her events for ``purpose``."""
+        if wait_for_commit:
             self.contract.submit("LogAccess", args=[customer_id, purpose])
         else:
             self.contract.submit_async("LogAccess", args=[customer_id, purpose])
-        return result
 
     def read_training_events(self, purpose: str, after: str, limit: int) -> Any:
         """One page of every customer's events this retailer may read (see the contract)."""

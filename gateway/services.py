@@ -9,6 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from gateway.access_log import AccessLogSessions
+from gateway.health import HealthProbe
 from gateway.idempotency import IdempotencyStore
 from gateway.ledger import LedgerConnection, open_ledger
 from gateway.settings import GatewaySettings
@@ -63,10 +65,16 @@ class Services:
     suggestions: KioskSuggestions | None
     #: Empties the suggestion cache on the chaincode's consent events (None without one).
     consent_watcher: ConsentEventWatcher | None = None
+    #: /healthz's probe of the peer, on a thread of its own (gateway/health.py).
+    health: HealthProbe | None = None
+    #: Which store reads of a customer open a session and are logged (gateway/access_log.py).
+    access_log: AccessLogSessions | None = None
 
     def close(self) -> None:
         if self.consent_watcher is not None:
             self.consent_watcher.close()
+        if self.health is not None:
+            self.health.close()
         self.connection.close()
 
     @classmethod
@@ -93,4 +101,5 @@ class Services:
         # process that died mid-request, and must not hold its clients' retries back.
         idempotency.release_unanswered()
         return cls(settings, CredentialStore(database), idempotency, connection,
-                   metrics, suggestions, watcher)
+                   metrics, suggestions, watcher, HealthProbe(connection.peer_reachable),
+                   AccessLogSessions(settings.access_log_session_s))

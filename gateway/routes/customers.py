@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from chaincode.policy import RightsRequest as ChaincodeRightsRequest
+from gateway.access_log import fingerprint
 from gateway.deps import IdempotencyKey, LedgerDep, PrincipalDep, ServicesDep
 from gateway.errors import LEDGER_STATUSES, Unprocessable, error_responses
 from gateway.idempotency import run_idempotent
@@ -53,8 +54,18 @@ def consent_history(customer_id: CustomerPath, consent_id: Annotated[Id, Path()]
             summary="The customer's preference events this retailer may read for a purpose",
             responses=_STORE_READ)
 def read_preferences(customer_id: CustomerPath, _: PrincipalDep, ledger: LedgerDep,
+                     services: ServicesDep,
                      purpose: Annotated[Purpose, Query()] = "personalisation") -> object:
-    return ledger.read_preferences(customer_id, purpose)
+    answer = ledger.read_preferences(customer_id, purpose, log_access=False)
+    sessions = services.access_log
+    if sessions is None or sessions.claim(customer_id, purpose, fingerprint(answer)):
+        try:
+            ledger.log_access(customer_id, purpose)
+        except Exception:
+            if sessions is not None:
+                sessions.release(customer_id, purpose)  # not logged: the next read logs
+            raise
+    return answer
 
 
 def _rights_request(customer_id: str, body: RightsRequest, action: str) -> dict[str, object]:

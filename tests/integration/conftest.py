@@ -21,6 +21,7 @@ import yaml
 
 from chaincode.provenance import hash_consent_set
 from gateway.app import create_app
+from gateway.server import server_config
 from gateway.services import Services
 from gateway.settings import GatewaySettings, settings_for_retailer
 from gateway.stores import Role
@@ -216,10 +217,8 @@ class RunningGateway:
 def _serve(settings: GatewaySettings, root_ca: Path) -> Iterator[RunningGateway]:
     """Run ``create_app(settings)`` under uvicorn with the settings' TLS pair, in a thread."""
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
-                            ssl_certfile=str(settings.tls_cert),
-                            ssl_keyfile=str(settings.tls_key), log_level="warning")
-    server = uvicorn.Server(config)
+    # The server's own configuration (protocol, timeouts, limits), as `serve` runs it.
+    server = uvicorn.Server(server_config(app, settings, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

@@ -1,0 +1,157 @@
+"""What one client may ask of the gateway: request rates, requests in flight, URL length.
+
+:class:`RequestLimits` is a pure ASGI middleware in front of every route. In order:
+
+- a URL (path and query) over ``max_url_bytes``: 414 ``URI_TOO_LONG``;
+- ``/healthz`` and ``/metrics`` pass untouched, so an operator sees the gateway while it is
+  under attack (gateway/health.py keeps the health probe off the routes' thread pool);
+- rates, counted with the `limits` library (sliding windows in memory): every request per
+  client address (``rate_per_address``); a request carrying a store credential also per
+  credential (``rate_per_credential``, keyed by the credential's key id, read before the
+  credential is checked, so a flood of bad credentials is refused as cheaply as a good one);
+  an anonymous customer registration (``POST /v1/customers``, a ledger write anyone may ask
+  for) per address and for the whole gateway (``rate_registrations_per_address``,
+  ``rate_registrations``). Over a rate: 429 ``RATE_LIMITED`` with ``Retry-After``;
+- requests in flight: per credential (``max_in_flight_per_credential``: 429
+  ``TOO_MANY_IN_FLIGHT``) and in all (``max_in_flight``: 503 ``OVERLOADED``), both with
+  ``Retry-After: 1``. The routes that call the ledger run in a shared thread pool (40
+  threads); with ``max_in_flight`` below that, no one credential, nor all of them, can take
+  every thread, so the other stores' calls and the health probe always find one.
+
+Every refusal is in the project's error shape (gateway/errors.py) and reveals nothing about
+the credential. The counters live in this process: with several workers each counts its
+own share (docs/gateway.md, "Limits").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import SlidingWindowCounterRateLimiter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.errors import ApiError, to_response
+
+#: Routes an operator needs while the gateway is under attack.
+UNLIMITED_PATHS = frozenset({"/healthz", "/metrics"})
+_KEY_ID = re.compile(rb"^bearer\s+psk_([0-9a-f]{16})\.", re.IGNORECASE)
+
+
+class RateLimited(ApiError):
+    status, code = 429, "RATE_LIMITED"
+
+
+class TooManyInFlight(ApiError):
+    status, code = 429, "TOO_MANY_IN_FLIGHT"
+
+
+class Overloaded(ApiError):
+    status, code = 503, "OVERLOADED"
+
+
+class UriTooLong(ApiError):
+    status, code = 414, "URI_TOO_LONG"
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """The limits, in the `limits` library's notation (``"20/second"``, ``"5/minute"``)."""
+
+    rate_per_address: str
+    rate_per_credential: str
+    rate_registrations_per_address: str
+    rate_registrations: str
+    max_in_flight_per_credential: int
+    max_in_flight: int
+    max_url_bytes: int
+
+
+def credential_key_id(scope: Scope) -> str | None:
+    """The key id of a ``Bearer psk_...`` credential in the request, unchecked; None without.
+
+    >>> credential_key_id({"headers": [(b"authorization", b"Bearer psk_0123456789abcdef.x")]})
+    '0123456789abcdef'
+    """
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            m = _KEY_ID.match(value)
+            return m.group(1).decode() if m else None
+    return None
+
+
+class RequestLimits:
+    """The ASGI middleware described in the module's docstring."""
+
+    def __init__(self, app: ASGIApp, limits: LimitSettings) -> None:
+        self.app, self.settings = app, limits
+        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._per_address = parse(limits.rate_per_address)
+        self._per_credential = parse(limits.rate_per_credential)
+        self._registrations_per_address = parse(limits.rate_registrations_per_address)
+        self._registrations = parse(limits.rate_registrations)
+        # Only touched from the event loop's thread: no lock needed.
+        self._in_flight: Counter[str] = Counter()
+        self._total_in_flight = 0
+
+    def _over(self, item: RateLimitItem, *key: str) -> int | None:
+        """None when the hit is allowed; else the seconds until it would be (>= 1)."""
+        if self._limiter.hit(item, *key):
+            return None
+        reset = self._limiter.get_window_stats(item, *key).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def _refusal(self, scope: Scope, key_id: str | None) -> ApiError | None:
+        path, method = scope["path"], scope["method"]
+        url = len(scope.get("raw_path") or path.encode()) + len(scope.get("query_string", b""))
+        if url > self.settings.max_url_bytes:
+            return UriTooLong(f"the URL is over {self.settings.max_url_bytes} bytes")
+        address = (scope.get("client") or ("unknown", 0))[0]
+        checks: list[tuple[RateLimitItem, tuple[str, ...], str]] = [
+            (self._per_address, ("address", address), "address")]
+        if key_id is not None:
+            checks.append((self._per_credential, ("credential", key_id), "credential"))
+        if method == "POST" and path.rstrip("/") == "/v1/customers":
+            checks += [(self._registrations_per_address, ("registration", address),
+                        "registrations_per_address"),
+                       (self._registrations, ("registration",), "registrations")]
+        for item, key, name in checks:
+            wait = self._over(item, *key)
+            if wait is not None:
+                return RateLimited("too many requests; retry after the Retry-After seconds",
+                                   details={"limit": name, "retry_after_s": wait})
+        if key_id is not None and \
+                self._in_flight[key_id] >= self.settings.max_in_flight_per_credential:
+            return TooManyInFlight("this credential has too many requests in flight",
+                                   details={"retry_after_s": 1})
+        if self._total_in_flight >= self.settings.max_in_flight:
+            return Overloaded("the gateway is busy; retry later", details={"retry_after_s": 1})
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        key_id = credential_key_id(scope)
+        refusal = self._refusal(scope, key_id)
+        if refusal is not None:
+            response = to_response(refusal)
+            if refusal.status in (429, 503):
+                response.headers["Retry-After"] = str(refusal.details["retry_after_s"])
+            await response(scope, receive, send)
+            return
+        slot = key_id or ""
+        self._in_flight[slot] += 1
+        self._total_in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._total_in_flight -= 1
+            self._in_flight[slot] -= 1
+            if self._in_flight[slot] <= 0:
+                del self._in_flight[slot]
