@@ -116,8 +116,8 @@ def _train(gateways: Gateways, credentials: dict[str, dict[str, str]], steps: St
 
 
 def _print_urls(gateways: Gateways, credentials: dict[str, dict[str, str]],
-                customers: dict[str, Customer], keys: dict[str, DemoCustomer],
-                backups: dict[str, Path], world: World) -> None:
+                credentials_file: Path, customers: dict[str, Customer],
+                keys: dict[str, DemoCustomer], backups: dict[str, Path], world: World) -> None:
     names = {r.msp_id: r.name for r in gateways.consortium.retailers}
     print("\nThe demo consortium is running. Each gateway's TLS certificate is issued by its "
           "retailer's own CA\n(trust .run/orgs/<retailer>/ca/ca-cert.pem, or accept the "
@@ -131,10 +131,13 @@ def _print_urls(gateways: Gateways, credentials: dict[str, dict[str, str]],
         print(f"  consent portal   {base}/portal/")
         print(f"  kiosk            {base}/kiosk/")
         print(f"  API docs         {base}/docs")
-        print(f"  kiosk store      {cred['store_id']}  credential {cred['store']}")
+        print(f"  kiosk store      {cred['store_id']}  credential in {credentials_file} "
+              f'(["{retailer}"]["store"])')
         print(f"  demo customer    {keys[c.customer_id].customer_id}  (shops at {shops}; "
               f"{len([e for e in world.events if e.customer_id == c.customer_id])} events)")
         print(f"  her key backup   {backups[retailer]}  (restore it in the portal)")
+    print(f"\nThe credentials (each retailer's admin and kiosk store) are in {credentials_file},"
+          " readable by you only; they are not printed here.")
     print("\nStop with Ctrl-C here, or `make down` from another terminal.", flush=True)
 
 
@@ -172,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
         steps.done(f"ledger: seeded at {state.seeded()['seeded_at']}, reused")  # type: ignore[index]
     _train(gateways, credentials, steps)
     backups = {r: state.write_key_backup(keys[c.customer_id]) for r, c in customers.items()}
-    _print_urls(gateways, credentials, customers, keys, backups, world)
+    _print_urls(gateways, credentials, state.credentials_file, customers, keys, backups, world)
     if args.no_wait:
         return 0
     return _wait(gateways, network)

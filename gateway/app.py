@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import BodyTooLarge, PayloadTooLarge, install_error_handlers, to_response
 from gateway.limits import LimitSettings, RequestLimits
-from gateway.routes import admin, consents, customers, events, ops, suggestions
+from gateway.routes import admin, consents, credentials, customers, events, ops, suggestions
 from gateway.security_headers import PageFiles, SecurityHeaders
 from gateway.services import Services
 from gateway.settings import GatewaySettings
@@ -99,7 +99,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     for router in (consents.router, customers.router, events.router, suggestions.router,
-                   admin.router, ops.router):
+                   credentials.router, admin.router, ops.router):
         app.include_router(router)
 
     # Outermost last. Inside the metrics middleware, so refused bodies are counted too, and
@@ -115,7 +115,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         rate_registrations_per_address=settings.rate_registrations_per_address,
         rate_registrations=settings.rate_registrations,
         max_in_flight_per_credential=settings.max_in_flight_per_credential,
-        max_in_flight=settings.max_in_flight, max_url_bytes=settings.max_url_bytes))
+        max_in_flight=settings.max_in_flight, max_url_bytes=settings.max_url_bytes,
+        max_head_bytes=settings.max_head_bytes))
 
     @app.middleware("http")
     async def observe(request: Request,

@@ -50,10 +50,4 @@ def _admin(principal: PrincipalDep) -> Principal:
 AdminDep = Annotated[Principal, Depends(_admin)]
 
 
-def require_store(principal: Principal, store_id: str) -> None:
-    """A store acts only for itself; the retailer's admin for any of its stores."""
-    if principal.role is not Role.ADMIN and principal.store_id != store_id:
-        raise Forbidden("this credential belongs to another store")
-
-
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]

@@ -2,8 +2,10 @@
 
 :class:`RequestLimits` is a pure ASGI middleware in front of every route. In order:
 
+- a request line and headers over ``max_head_bytes``: 431 ``REQUEST_HEAD_TOO_LARGE`` (h11
+  refuses a head over its buffer only while it is incomplete; a whole one can pass it);
 - a URL (path and query) over ``max_url_bytes``: 414 ``URI_TOO_LONG``;
-- ``/healthz`` and ``/metrics`` pass untouched, so an operator sees the gateway while it is
+- ``/healthz`` and ``/metrics`` pass the rest untouched, so an operator sees the gateway while it is
   under attack (gateway/health.py keeps the health probe off the routes' thread pool);
 - rates, counted with the `limits` library (sliding windows in memory): every request per
   client address (``rate_per_address``); a request carrying a store credential also per
@@ -59,6 +61,10 @@ class UriTooLong(ApiError):
     status, code = 414, "URI_TOO_LONG"
 
 
+class HeadTooLarge(ApiError):
+    status, code = 431, "REQUEST_HEAD_TOO_LARGE"
+
+
 @dataclass(frozen=True)
 class LimitSettings:
     """The limits, in the `limits` library's notation (``"20/second"``, ``"5/minute"``)."""
@@ -70,6 +76,7 @@ class LimitSettings:
     max_in_flight_per_credential: int
     max_in_flight: int
     max_url_bytes: int
+    max_head_bytes: int
 
 
 def credential_key_id(scope: Scope) -> str | None:
@@ -106,11 +113,18 @@ class RequestLimits:
         reset = self._limiter.get_window_stats(item, *key).reset_time
         return max(1, math.ceil(reset - time.time()))
 
-    def _refusal(self, scope: Scope, key_id: str | None) -> ApiError | None:
-        path, method = scope["path"], scope["method"]
+    def _oversized(self, scope: Scope) -> ApiError | None:
+        path = scope["path"]
         url = len(scope.get("raw_path") or path.encode()) + len(scope.get("query_string", b""))
+        head = url + sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
+        if head > self.settings.max_head_bytes:
+            return HeadTooLarge("the request line and headers are over the gateway's limit")
         if url > self.settings.max_url_bytes:
             return UriTooLong(f"the URL is over {self.settings.max_url_bytes} bytes")
+        return None
+
+    def _refusal(self, scope: Scope, key_id: str | None) -> ApiError | None:
+        path, method = scope["path"], scope["method"]
         address = (scope.get("client") or ("unknown", 0))[0]
         checks: list[tuple[RateLimitItem, tuple[str, ...], str]] = [
             (self._per_address, ("address", address), "address")]
@@ -134,11 +148,16 @@ class RequestLimits:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         key_id = credential_key_id(scope)
-        refusal = self._refusal(scope, key_id)
+        refusal = self._oversized(scope)
+        if refusal is None and scope["path"] not in UNLIMITED_PATHS:
+            refusal = self._refusal(scope, key_id)
+        elif refusal is None:
+            await self.app(scope, receive, send)
+            return
         if refusal is not None:
             response = to_response(refusal)
             if refusal.status in (429, 503):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily
@@ -14,6 +14,7 @@ from gateway.health import HealthProbe
 from gateway.idempotency import IdempotencyStore
 from gateway.ledger import LedgerConnection, open_ledger
 from gateway.settings import GatewaySettings
+from gateway.store_scope import StoreScope
 from gateway.stores import CredentialStore
 from gateway.suggestion_cache import ConsentEventWatcher, CustomerCache
 from gateway.suggestions import KioskSuggestions, open_suggestions
@@ -69,6 +70,8 @@ class Services:
     health: HealthProbe | None = None
     #: Which store reads of a customer open a session and are logged (gateway/access_log.py).
     access_log: AccessLogSessions | None = None
+    #: The stores and items this gateway may act for (gateway/store_scope.py).
+    scope: StoreScope = field(default_factory=lambda: StoreScope("", None))
 
     def close(self) -> None:
         if self.consent_watcher is not None:
@@ -102,4 +105,5 @@ class Services:
         idempotency.release_unanswered()
         return cls(settings, CredentialStore(database), idempotency, connection,
                    metrics, suggestions, watcher, HealthProbe(connection.peer_reachable),
-                   AccessLogSessions(settings.access_log_session_s))
+                   AccessLogSessions(settings.access_log_session_s),
+                   StoreScope.from_settings(settings))

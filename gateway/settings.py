@@ -113,11 +113,13 @@ class GatewaySettings(BaseSettings):
     credential_lifetime_days: Annotated[int, Field(ge=1, le=3650)] = 90
     credential_max_lifetime_days: Annotated[int, Field(ge=1, le=3650)] = 365
     credential_rotation_grace_s: Annotated[int, Field(ge=0, le=7 * 86_400)] = 3600
+    #: Check store and item ids against the catalogue (gateway/store_scope.py).
+    enforce_catalogue: bool = True
     #: Plausible times: the longest consent (expires_at - given_at), how far a client's clock
     #: may be ahead, and the oldest event a store may record.
-    max_consent_lifetime_days: Annotated[int, Field(ge=1, le=36_500)] = 730
+    max_consent_lifetime_days: Annotated[int, Field(ge=1, le=36_500)] = 1826
     max_clock_skew_s: Annotated[int, Field(ge=0, le=86_400)] = 300
-    max_event_age_days: Annotated[int, Field(ge=1, le=36_500)] = 365
+    max_event_age_days: Annotated[int, Field(ge=1, le=36_500)] = 3650
     #: Strict-Transport-Security max-age on every answer (0: no header).
     hsts_max_age_s: Annotated[int, Field(ge=0, le=2 * 31_536_000)] = 31_536_000
 

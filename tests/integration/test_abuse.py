@@ -12,31 +12,45 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from chaincode.fields import format_timestamp
 from gateway.ledger_bench import DemoCustomer
+from gateway.settings import settings_for_retailer
+from gateway.stores import Role
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+ROOT = Path(__file__).resolve().parents[2]
 RETAILER, MSP = "northwind", "NorthwindMSP"
 #: Ports of this module (the 24000 block; conftest moves them with the block).
-PORT, REGISTRATION_PORT, CONNECTIONS_PORT = 24292, 24293, 24294
+PORT, REGISTRATION_PORT, CONNECTIONS_PORT = 24295, 24296, 24297
 UNKNOWN = "c_" + "U" * 43
 #: Limits this module's gateways run with (the attacks stay bounded).
 LIMITS = {"rate_per_credential": "30/second", "max_in_flight_per_credential": 4,
-          "header_timeout_s": 2.0, "body_timeout_s": 2.0}
+          "header_timeout_s": 2.0, "body_timeout_s": 2.0, "credential_rotation_grace_s": 2,
+          "enforce_catalogue": True, "rate_registrations_per_address": "600/minute"}
 
 
 @pytest.fixture(scope="module")
-def gateway(start_ledger_gateway, catalogue) -> Iterator[Any]:
+def gateway(start_ledger_gateway, fabric_network, catalogue) -> Iterator[Any]:
+    # The consortium's own data folder for the retailer, so the console commands (which
+    # find it from the description and run folder) act on this gateway's credentials.
+    data_dir = settings_for_retailer(fabric_network.consortium, RETAILER,
+                                     fabric_network.layout).data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
     with start_ledger_gateway(RETAILER, catalogue=catalogue, http_port=PORT,
-                              **LIMITS) as running:
+                              data_dir=data_dir, **LIMITS) as running:
         yield running
 
 
@@ -205,3 +219,260 @@ def test_connections_over_the_bound_are_refused_in_the_error_shape(connections_g
     while connections_gateway.client.get("/healthz").status_code != 200:
         assert time.monotonic() < deadline
         time.sleep(0.1)
+
+
+# -- 2. the credential life cycle -----------------------------------------------------------------
+
+def _issue(gateway: Any, admin: dict[str, str], store: str, **params: Any) -> dict[str, Any]:
+    r = gateway.client.post(f"/v1/admin/stores/{store}/credentials", headers=admin,
+                            params=params)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def _bearer(credential: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credential}"}
+
+
+def _consents(gateway: Any, headers: dict[str, str]) -> int:
+    return int(gateway.client.get(f"/v1/customers/{UNKNOWN}/consents",
+                                  headers=headers).status_code)
+
+
+def test_a_revoked_credential_is_refused_from_the_next_request(gateway, stores):
+    admin = gateway.credential("hq", Role.ADMIN)
+    issued = _issue(gateway, admin, stores[0], lifetime_days=30)
+    assert issued["key_id"] and issued["expires_at"] > format_timestamp(
+        datetime.now(UTC) + timedelta(days=29))
+    assert _consents(gateway, _bearer(issued["credential"])) == 404
+    listed = gateway.client.get("/v1/admin/credentials", headers=admin,
+                                params={"store_id": stores[0]}).json()["items"]
+    mine = next(c for c in listed if c["key_id"] == issued["key_id"])
+    assert mine["status"] == "active" and "credential" not in mine
+    assert not any(issued["credential"].split(".")[1] in json.dumps(c) for c in listed)
+    r = gateway.client.delete(f"/v1/admin/credentials/{issued['key_id']}", headers=admin)
+    assert r.status_code == 200 and r.json()["status"] == "revoked"
+    # Before: CredentialStore.revoke existed, but no route or command called it.
+    assert _consents(gateway, _bearer(issued["credential"])) == 401
+    again = gateway.client.delete(f"/v1/admin/credentials/{issued['key_id']}", headers=admin)
+    assert again.status_code == 404
+
+
+def test_the_console_revokes_a_credential(gateway, fabric_network, stores, tmp_path):
+    issued = _issue(gateway, gateway.credential("hq", Role.ADMIN), stores[0])
+    description = tmp_path / "c.yaml"
+    description.write_text(json.dumps(fabric_network.consortium.model_dump(mode="json")))
+    run = [sys.executable, "-m", "gateway", "--description", str(description),
+           "--run-dir", str(fabric_network.layout.root), "--retailer", RETAILER]
+    listed = subprocess.run([*run, "list-credentials", "--store", stores[0]],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert listed.returncode == 0 and issued["key_id"] in listed.stdout, listed.stderr
+    done = subprocess.run([*run, "revoke-credential", "--key-id", issued["key_id"]],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert _consents(gateway, _bearer(issued["credential"])) == 401
+    twice = subprocess.run([*run, "revoke-credential", "--key-id", issued["key_id"]],
+                           capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert twice.returncode == 1 and twice.stderr.count("\n") == 1
+
+
+def test_an_expired_credential_is_refused(gateway, stores):
+    credential = gateway.services.credentials.issue(stores[0], lifetime=timedelta(seconds=1))
+    assert _consents(gateway, _bearer(credential)) == 404
+    time.sleep(1.2)
+    # Before: credentials never expired.
+    assert _consents(gateway, _bearer(credential)) == 401
+
+
+def test_a_lifetime_over_the_longest_is_refused(gateway, stores):
+    r = gateway.client.post(f"/v1/admin/stores/{stores[0]}/credentials",
+                            headers=gateway.credential("hq", Role.ADMIN),
+                            params={"lifetime_days": 3000})
+    assert r.status_code == 422 and _error(r)["code"] == "LIFETIME_TOO_LONG"
+
+
+def test_a_rotated_credential_works_beside_its_successor_until_the_grace_ends(gateway, stores):
+    admin = gateway.credential("hq", Role.ADMIN)
+    old = _issue(gateway, admin, stores[0])
+    r = gateway.client.post(f"/v1/admin/credentials/{old['key_id']}/rotation", headers=admin)
+    assert r.status_code == 201, r.text
+    new = r.json()
+    assert new["replaces"] == old["key_id"] and new["store_id"] == stores[0]
+    assert _consents(gateway, _bearer(new["credential"])) == 404
+    assert _consents(gateway, _bearer(old["credential"])) == 404  # within the 2 s grace
+    time.sleep(2.2)
+    assert _consents(gateway, _bearer(old["credential"])) == 401
+    assert _consents(gateway, _bearer(new["credential"])) == 404
+
+
+def test_no_credential_is_issued_for_another_retailers_store(gateway, catalogue):
+    foreign = catalogue.stores("SouthgateMSP")[0]
+    r = gateway.client.post(f"/v1/admin/stores/{foreign}/credentials",
+                            headers=gateway.credential("hq", Role.ADMIN))
+    assert r.status_code == 404 and _error(r)["code"] == "UNKNOWN_STORE"
+
+
+def _event(item: str, **extra: Any) -> dict[str, Any]:
+    event = {"event_id": f"ev-{time.monotonic_ns()}", "item_id": item, "item_category": "m",
+             "event_type": "purchase", "value": 1.0,
+             "timestamp": format_timestamp(datetime.now(UTC) - timedelta(minutes=1))}
+    return {"events": [{**event, **extra}]}
+
+
+def test_an_admin_never_acts_as_another_retailers_store(gateway, catalogue, same_height):
+    customer = DemoCustomer.new()
+    assert gateway.write("/v1/customers", {"public_key": customer.public_key}).status_code == 201
+    foreign = catalogue.stores("SouthgateMSP")[0]
+    item = catalogue.items_in_store(foreign)[0]
+    admin = gateway.credential("hq", Role.ADMIN)
+    height = same_height(gateway)
+    r = gateway.write(f"/v1/stores/{foreign}/customers/{customer.customer_id}/events",
+                      _event(item), admin)
+    # Before: a northwind admin recorded an event for a Southgate store and item.
+    assert r.status_code == 403 and _error(r)["code"] == "FORBIDDEN"
+    suggestions = gateway.client.get(
+        f"/v1/stores/{foreign}/customers/{customer.customer_id}/suggestions", headers=admin)
+    assert suggestions.status_code == 403
+    assert same_height(gateway) == height
+
+
+def test_unknown_store_and_item_ids_are_refused_when_events_are_recorded(
+        gateway, catalogue, stores, same_height):
+    customer = DemoCustomer.new()
+    assert gateway.write("/v1/customers", {"public_key": customer.public_key}).status_code == 201
+    own, other = stores
+    path = f"/v1/stores/{own}/customers/{customer.customer_id}/events"
+    store = gateway.credential(own)
+    height = same_height(gateway)
+    not_here = next(i for i in catalogue.items_in_store(other)
+                    if i not in catalogue.items_in_store(own))
+    foreign_item = catalogue.items_in_store(catalogue.stores("SouthgateMSP")[0])[0]
+    for item in ("no-such-item", not_here, foreign_item):
+        r = gateway.write(path, _event(item), store)
+        assert r.status_code == 422, r.text
+        assert _error(r)["code"] == "UNKNOWN_ITEM"
+        assert _error(r)["details"] == {"field": "events[0].item_id"}
+    unknown_store = gateway.write(
+        f"/v1/stores/no-such-store/customers/{customer.customer_id}/events",
+        _event(catalogue.items_in_store(own)[0]), gateway.credential("hq", Role.ADMIN))
+    assert unknown_store.status_code == 403
+    assert same_height(gateway) == height
+    ok = gateway.write(path, _event(catalogue.items_in_store(own)[0]), store)
+    assert ok.status_code == 201, ok.text
+
+
+# -- 3. hardened pages ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/portal/", "/kiosk/", "/docs", "/healthz",
+                                  f"/v1/customers/{UNKNOWN}/consents"])
+def test_every_answer_carries_the_hardening_headers(gateway, path):
+    headers = gateway.client.get(path).headers
+    csp = headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["strict-transport-security"].startswith("max-age=")
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-frame-options"] == "DENY"
+
+
+def test_the_pages_hold_no_inline_script():
+    static = ROOT / "gateway" / "static"
+    for page in [static / "portal" / "index.html", static / "kiosk" / "index.html"]:
+        text = page.read_text()
+        for script in text.split("<script")[1:]:
+            assert " src=" in script.split(">", 1)[0], page
+        assert " onclick=" not in text and "javascript:" not in text
+
+
+@pytest.mark.parametrize("path", ["package.json", "package-lock.json", "build.sh", "README.md",
+                                  "node_modules/.package-lock.json", ".gitignore",
+                                  "css/../package.json", "%2e%2e/app.py"])
+def test_static_serves_no_build_files(gateway, path):
+    r = gateway.client.get(f"/static/{path}")
+    # Before: package.json, package-lock.json, build.sh, README.md and node_modules' files.
+    assert r.status_code == 404, path
+    assert _error(r)["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("path", ["css/pages.css", "js/api.js", "js/api-docs.js",
+                                  "consortium.json", "vendor/qrcode-generator.mjs",
+                                  "vendor/swagger-ui/swagger-ui-bundle.js"])
+def test_static_serves_what_the_pages_load(gateway, path):
+    assert gateway.client.get(f"/static/{path}").status_code == 200, path
+
+
+def test_the_gateways_database_is_readable_by_its_owner_only(gateway):
+    database = gateway.settings.data_dir / "gateway.sqlite3"
+    # Before: 0644, with credential hashes and stored answers.
+    assert database.stat().st_mode & 0o777 == 0o600
+
+
+# -- 4. input -------------------------------------------------------------------------------------
+
+def _post_raw(gateway: Any, path: str, body: bytes, headers: dict[str, str] | None = None
+              ) -> httpx.Response:
+    return gateway.client.post(path, content=body, headers={
+        "Content-Type": "application/json", "Idempotency-Key": f"raw-{time.monotonic_ns()}",
+        **(headers or {})})
+
+
+@pytest.mark.parametrize(("body", "kind"), [
+    # Before: the last of duplicate keys won (the chaincode's parser refuses them).
+    (b'{"public_key": "' + b"A" * 60 + b'", "public_key": "' + b"B" * 60 + b'"}',
+     "json_duplicate_key"),
+    # Before: 400 HTTP_ERROR.
+    (b"[" * 50_000 + b"]" * 50_000, "json_too_deep"),
+    # Before: "the body is not UTF-8 JSON".
+    (b'{"public_key": ' + b"7" * 5000 + b"}", "json_number_too_large"),
+    (b'{"public_key": NaN}', "json_invalid"),
+    (b"\xff\xfe{}", "json_invalid"),
+    (b'{"public_key": ', "json_invalid"),
+])
+def test_malformed_bodies_get_one_422_shape(gateway, body, kind):
+    height = gateway.services.connection.ledger.block_height(gateway.settings.channel)
+    r = _post_raw(gateway, "/v1/customers", body)
+    assert r.status_code == 422, r.text
+    error = _error(r)
+    assert error["code"] == "VALIDATION_FAILED"
+    assert error["details"] == [{"loc": ["body"], "msg": error["details"][0]["msg"],
+                                 "type": kind}]
+    assert gateway.services.connection.ledger.block_height(gateway.settings.channel) == height
+
+
+def test_far_future_and_ancient_event_times_are_refused(gateway, catalogue, stores):
+    customer = DemoCustomer.new()
+    assert gateway.write("/v1/customers", {"public_key": customer.public_key}).status_code == 201
+    item = catalogue.items_in_store(stores[0])[0]
+    path = f"/v1/stores/{stores[0]}/customers/{customer.customer_id}/events"
+    for when in ("9999-12-31T23:59:59.999Z", "1970-01-01T00:00:00.000Z",
+                 format_timestamp(datetime.now(UTC) + timedelta(hours=1))):
+        r = gateway.write(path, _event(item, timestamp=when), gateway.credential(stores[0]))
+        # Before: the year 9999 was recorded.
+        assert r.status_code == 422, r.text
+        assert (_error(r)["code"], _error(r)["details"]) == (
+            "IMPLAUSIBLE_TIME", {"field": "events[0].timestamp"})
+
+
+def test_a_consent_longer_than_the_maximum_lifetime_is_refused(gateway):
+    customer = DemoCustomer.new()
+    assert gateway.write("/v1/customers", {"public_key": customer.public_key}).status_code == 201
+    too_long = customer.grant([MSP], days=(datetime(9999, 12, 31, tzinfo=UTC)
+                                           - datetime.now(UTC)).days)
+    r = gateway.write("/v1/consents", too_long)
+    assert r.status_code == 422 and _error(r)["code"] == "CONSENT_TOO_LONG"
+    assert _error(r)["details"]["field"] == "expires_at"
+    assert gateway.services.connection.ledger.list_consents(customer.customer_id) == []
+    fine = customer.grant([MSP], days=365)
+    assert gateway.write("/v1/consents", fine).status_code == 201
+
+
+def test_oversized_headers_and_urls_get_the_error_shape(gateway):
+    big = gateway.client.get("/healthz", headers={"X-Filler": "a" * 40_000})
+    # Before: plain text.
+    assert big.status_code == 431 and _error(big)["code"] == "REQUEST_HEAD_TOO_LARGE"
+    long_url = gateway.client.get("/v1/customers/" + "a" * 5000 + "/consents")
+    assert long_url.status_code == 414 and _error(long_url)["code"] == "URI_TOO_LONG"
+    huge_url = gateway.client.get("/v1/" + "a" * 40_000)
+    assert huge_url.status_code == 431 and _error(huge_url)["code"] == "REQUEST_HEAD_TOO_LARGE"
+    assert gateway.client.get("/healthz").status_code == 200

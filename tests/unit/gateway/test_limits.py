@@ -11,7 +11,8 @@ from gateway.limits import LimitSettings, RequestLimits, credential_key_id
 SETTINGS = LimitSettings(rate_per_address="1000/second", rate_per_credential="3/minute",
                          rate_registrations_per_address="2/minute",
                          rate_registrations="1000/minute", max_in_flight_per_credential=1,
-                         max_in_flight=100, max_url_bytes=300)
+                         max_in_flight=100, max_url_bytes=300,
+                         max_head_bytes=2000)
 KEY = b"Bearer psk_0123456789abcdef." + b"x" * 43
 
 
@@ -113,3 +114,10 @@ def test_requests_in_flight_per_credential_are_bounded():
 
     asyncio.run(both())
     assert results == [429, 200]
+
+
+def test_a_large_head_is_431_in_the_error_shape():
+    scope = _scope()
+    scope["headers"].append((b"x-filler", b"a" * 3000))
+    status, _, body = _call(RequestLimits(_ok, SETTINGS), scope)
+    assert status == 431 and body["error"]["code"] == "REQUEST_HEAD_TOO_LARGE"
