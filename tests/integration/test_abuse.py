@@ -476,3 +476,86 @@ def test_oversized_headers_and_urls_get_the_error_shape(gateway):
     huge_url = gateway.client.get("/v1/" + "a" * 40_000)
     assert huge_url.status_code == 431 and _error(huge_url)["code"] == "REQUEST_HEAD_TOO_LARGE"
     assert gateway.client.get("/healthz").status_code == 200
+
+
+# -- 5. /docs authenticates, and the pages run under the policy (Chromium) ----------------------
+
+def test_the_schema_declares_the_bearer_scheme_on_every_credentialed_operation(gateway):
+    schema = gateway.client.get("/openapi.json").json()
+    scheme = schema["components"]["securitySchemes"]["StoreCredential"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            credentialed = path.startswith(("/v1/admin/", "/v1/stores/")) or (
+                method == "get" and path.startswith("/v1/customers/"))
+            assert (operation.get("security") == [{"StoreCredential": []}]) == credentialed, \
+                (method, path)
+            # The header is the scheme's, not a parameter "Try it out" asks for.
+            assert not any(p["name"].lower() == "authorization"
+                           for p in operation.get("parameters", ()))
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+#: Records every Content-Security-Policy violation the page causes.
+CSP_WATCH = ("globalThis.cspViolations = [];"
+             "document.addEventListener('securitypolicyviolation',"
+             " (e) => globalThis.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    chromium = next((c for c in ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+                     if Path(c).exists()), None)
+    if chromium is None:
+        pytest.fail("Chromium is not installed (make browser)")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _page(browser: Any) -> Any:
+    context = browser.new_context(ignore_https_errors=True)
+    context.add_init_script(CSP_WATCH)
+    return context.new_page()
+
+
+def test_docs_authorize_sends_the_credential_with_try_it_out(browser, gateway):
+    admin = gateway.services.credentials.issue("hq", Role.ADMIN)
+    page = _page(browser)
+    sent: list[Any] = []
+    page.on("request", lambda r: sent.append(r) if "/v1/admin/credentials" in r.url else None)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{gateway.base_url}/docs")
+    page.click("button.authorize", timeout=15000)
+    page.fill(".modal-ux input", admin)
+    page.click(".modal-ux .auth-btn-wrapper button.authorize")
+    page.click(".modal-ux button.btn-done")
+    operation = page.locator("#operations-admin-list_credentials_v1_admin_credentials_get")
+    operation.locator(".opblock-summary").click()
+    operation.locator("button.try-out__btn").click()
+    operation.locator("button.execute").click()
+    status = operation.locator(".live-responses-table tbody .response-col_status").first
+    status.wait_for(timeout=15000)
+    # Before: no security scheme, so every "Try it out" on a store or admin route was 401.
+    assert status.inner_text().strip().startswith("200")
+    assert sent and sent[-1].headers["authorization"] == f"Bearer {admin}"
+    assert page.evaluate("globalThis.cspViolations") == [] and errors == []
+
+
+@pytest.mark.parametrize("path", ["/portal/", "/kiosk/"])
+def test_the_pages_run_under_the_content_security_policy(browser, gateway, path):
+    page = _page(browser)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    response = page.goto(f"{gateway.base_url}{path}")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    page.wait_for_selector("body[data-ready=true]", timeout=15000)
+    assert page.evaluate("globalThis.cspViolations") == [] and errors == []
