@@ -1,4 +1,9 @@
-"""The retailer's REST gateway: ``create_app(settings)`` builds one FastAPI application."""
+"""The retailer's REST gateway: ``create_app(settings)`` builds one FastAPI application.
+
+Without settings it reads them from the environment (:func:`gateway.settings.get_settings`),
+so ``uvicorn --factory gateway.app:create_app`` serves a gateway configured by
+``PREFSHARE_GATEWAY_*`` variables alone.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +22,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import BodyTooLarge, PayloadTooLarge, install_error_handlers, to_response
 from gateway.limits import LimitSettings, RequestLimits
-from gateway.routes import admin, consents, credentials, customers, events, ops, suggestions
+from gateway.routes import (
+    admin,
+    consents,
+    credentials,
+    customers,
+    events,
+    members,
+    ops,
+    suggestions,
+)
 from gateway.security_headers import PageFiles, SecurityHeaders
 from gateway.services import Services
-from gateway.settings import GatewaySettings
+from gateway.settings import GatewaySettings, get_settings
 from gateway.strict_json import StrictJson
 
 log = logging.getLogger("prefshare.gateway")
@@ -58,7 +72,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        if declared is not None and declared.isascii() and declared.isdigit() \
+                and int(declared) > self.limit:
             await self._refuse(scope, receive, send)
             return
         seen = 0
@@ -82,7 +97,8 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-def create_app(settings: GatewaySettings) -> FastAPI:
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     services = Services.create(settings)
 
     @asynccontextmanager
@@ -99,7 +115,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     for router in (consents.router, customers.router, events.router, suggestions.router,
-                   credentials.router, admin.router, ops.router):
+                   credentials.router, admin.router, ops.router, members.router):
         app.include_router(router)
 
     # Outermost last. Inside the metrics middleware, so refused bodies are counted too, and
@@ -116,7 +132,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         rate_registrations=settings.rate_registrations,
         max_in_flight_per_credential=settings.max_in_flight_per_credential,
         max_in_flight=settings.max_in_flight, max_url_bytes=settings.max_url_bytes,
-        max_head_bytes=settings.max_head_bytes))
+        max_head_bytes=settings.max_head_bytes, rate_per_member=settings.rate_per_member,
+        max_in_flight_per_member=settings.max_in_flight_per_member))
 
     @app.middleware("http")
     async def observe(request: Request,

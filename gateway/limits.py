@@ -13,9 +13,13 @@
   credential is checked, so a flood of bad credentials is refused as cheaply as a good one);
   an anonymous customer registration (``POST /v1/customers``, a ledger write anyone may ask
   for) per address and for the whole gateway (``rate_registrations_per_address``,
-  ``rate_registrations``). Over a rate: 429 ``RATE_LIMITED`` with ``Retry-After``;
-- requests in flight: per credential (``max_in_flight_per_credential``: 429
-  ``TOO_MANY_IN_FLIGHT``) and in all (``max_in_flight``: 503 ``OVERLOADED``), both with
+  ``rate_registrations``); a member read (``/v1/members/*``, another retailer's gateway,
+  gateway/members.py) also per reading member (``rate_per_member``, keyed by a digest of the
+  certificate it sends, read before its signature is checked, as a key id is). Over a rate:
+  429 ``RATE_LIMITED`` with ``Retry-After``;
+- requests in flight: per credential and per reading member (``max_in_flight_per_credential``,
+  ``max_in_flight_per_member``: 429 ``TOO_MANY_IN_FLIGHT``) and in all (``max_in_flight``:
+  503 ``OVERLOADED``), all with
   ``Retry-After: 1``. The routes that call the ledger run in a shared thread pool (40
   threads); with ``max_in_flight`` below that, no one credential, nor all of them, can take
   every thread, so the other stores' calls and the health probe always find one.
@@ -27,6 +31,7 @@ own share (docs/gateway.md, "Limits").
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import time
@@ -43,6 +48,9 @@ from gateway.errors import ApiError, to_response
 #: Routes an operator needs while the gateway is under attack.
 UNLIMITED_PATHS = frozenset({"/healthz", "/metrics"})
 _KEY_ID = re.compile(rb"^bearer\s+psk_([0-9a-f]{16})\.", re.IGNORECASE)
+MEMBER_PATHS = "/v1/members/"
+#: gateway.members.CERT_HEADER as ASGI carries it (lower case).
+_MEMBER_CERT = b"x-prefshare-member-cert"
 
 
 class RateLimited(ApiError):
@@ -75,6 +83,8 @@ class LimitSettings:
     rate_registrations: str
     max_in_flight_per_credential: int
     max_in_flight: int
+    rate_per_member: str
+    max_in_flight_per_member: int
     max_url_bytes: int
     max_head_bytes: int
 
@@ -92,6 +102,21 @@ def credential_key_id(scope: Scope) -> str | None:
     return None
 
 
+def member_key(scope: Scope) -> str | None:
+    """A short digest of the certificate a member read sends, unchecked; None elsewhere.
+
+    >>> member_key({"path": "/v1/members/shared-events",
+    ...             "headers": [(b"x-prefshare-member-cert", b"TUlJQg==")]})
+    '5421030da0b244ca'
+    """
+    if not scope["path"].startswith(MEMBER_PATHS):
+        return None
+    for name, value in scope.get("headers", ()):
+        if name == _MEMBER_CERT:
+            return hashlib.sha256(value).hexdigest()[:16]
+    return None
+
+
 class RequestLimits:
     """The ASGI middleware described in the module's docstring."""
 
@@ -102,6 +127,7 @@ class RequestLimits:
         self._per_credential = parse(limits.rate_per_credential)
         self._registrations_per_address = parse(limits.rate_registrations_per_address)
         self._registrations = parse(limits.rate_registrations)
+        self._per_member = parse(limits.rate_per_member)
         # Only touched from the event loop's thread: no lock needed.
         self._in_flight: Counter[str] = Counter()
         self._total_in_flight = 0
@@ -123,13 +149,16 @@ class RequestLimits:
             return UriTooLong(f"the URL is over {self.settings.max_url_bytes} bytes")
         return None
 
-    def _refusal(self, scope: Scope, key_id: str | None) -> ApiError | None:
+    def _refusal(self, scope: Scope, key_id: str | None, member: str | None
+                 ) -> ApiError | None:
         path, method = scope["path"], scope["method"]
         address = (scope.get("client") or ("unknown", 0))[0]
         checks: list[tuple[RateLimitItem, tuple[str, ...], str]] = [
             (self._per_address, ("address", address), "address")]
         if key_id is not None:
             checks.append((self._per_credential, ("credential", key_id), "credential"))
+        if member is not None:
+            checks.append((self._per_member, ("member", member), "member"))
         if method == "POST" and path.rstrip("/") == "/v1/customers":
             checks += [(self._registrations_per_address, ("registration", address),
                         "registrations_per_address"),
@@ -143,6 +172,10 @@ class RequestLimits:
                 self._in_flight[key_id] >= self.settings.max_in_flight_per_credential:
             return TooManyInFlight("this credential has too many requests in flight",
                                    details={"retry_after_s": 1})
+        if member is not None and \
+                self._in_flight["member:" + member] >= self.settings.max_in_flight_per_member:
+            return TooManyInFlight("this member has too many requests in flight",
+                                   details={"retry_after_s": 1})
         if self._total_in_flight >= self.settings.max_in_flight:
             return Overloaded("the gateway is busy; retry later", details={"retry_after_s": 1})
         return None
@@ -151,10 +184,10 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        key_id = credential_key_id(scope)
+        key_id, member = credential_key_id(scope), member_key(scope)
         refusal = self._oversized(scope)
         if refusal is None and scope["path"] not in UNLIMITED_PATHS:
-            refusal = self._refusal(scope, key_id)
+            refusal = self._refusal(scope, key_id, member)
         elif refusal is None:
             await self.app(scope, receive, send)
             return
@@ -164,7 +197,7 @@ class RequestLimits:
                 response.headers["Retry-After"] = str(refusal.details["retry_after_s"])
             await response(scope, receive, send)
             return
-        slot = key_id or ""
+        slot = key_id or ("member:" + member if member is not None else "")
         self._in_flight[slot] += 1
         self._total_in_flight += 1
         try:

@@ -9,11 +9,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from gateway.access_log import AccessLogSessions
+from gateway.erasures import ErasureWorker
 from gateway.health import HealthProbe
 from gateway.idempotency import IdempotencyStore
 from gateway.ledger import LedgerConnection, open_ledger
+from gateway.members import MemberAuthenticator, MemberGateway
+from gateway.read_log import ReadLogWriter
 from gateway.settings import GatewaySettings
+from gateway.sharing import Sharing, member_client
 from gateway.store_scope import StoreScope
 from gateway.stores import CredentialStore
 from gateway.suggestion_cache import ConsentEventWatcher, CustomerCache
@@ -64,12 +67,14 @@ class Services:
     connection: LedgerConnection
     metrics: Metrics
     suggestions: KioskSuggestions | None
+    sharing: Sharing
+    #: Checks other members' signed reads of this retailer's data.
+    member_auth: MemberAuthenticator
+    erasures: ErasureWorker
     #: Empties the suggestion cache on the chaincode's consent events (None without one).
     consent_watcher: ConsentEventWatcher | None = None
     #: /healthz's probe of the peer, on a thread of its own (gateway/health.py).
     health: HealthProbe | None = None
-    #: Which store reads of a customer open a session and are logged (gateway/access_log.py).
-    access_log: AccessLogSessions | None = None
     #: The stores and items this gateway may act for (gateway/store_scope.py).
     scope: StoreScope = field(default_factory=lambda: StoreScope("", None))
 
@@ -78,6 +83,11 @@ class Services:
             self.consent_watcher.close()
         if self.health is not None:
             self.health.close()
+        self.erasures.close()
+        if self.sharing.read_log is not None:
+            self.sharing.read_log.close()
+        if self.sharing.members is not None:
+            self.sharing.members.close()
         self.connection.close()
 
     @classmethod
@@ -85,6 +95,11 @@ class Services:
         database = settings.data_dir / "gateway.sqlite3"
         connection = open_ledger(settings)
         metrics = Metrics.create()
+        members = tuple(MemberGateway(m.msp_id, m.url, m.tls_root, m.msp_root)
+                        for m in settings.members)
+        sharing = Sharing(connection.ledger, member_client(settings, connection),
+                          ReadLogWriter(connection.ledger, database,
+                                        interval_s=settings.read_log_interval_s))
         suggestions, watcher = None, None
         if settings.catalogue_path is not None:
             cache = None
@@ -95,7 +110,7 @@ class Services:
                 watcher = ConsentEventWatcher(cache, connection.ledger, connection.network,
                                               settings.chaincode)
             suggestions = open_suggestions(settings.catalogue_path, settings.model_dir,
-                                           settings.msp_id, connection.ledger,
+                                           settings.msp_id, connection.ledger, sharing,
                                            settings.endorsing_orgs, cache)
             if watcher is not None:
                 watcher.start()
@@ -104,6 +119,7 @@ class Services:
         # process that died mid-request, and must not hold its clients' retries back.
         idempotency.release_unanswered()
         return cls(settings, CredentialStore(database), idempotency, connection,
-                   metrics, suggestions, watcher, HealthProbe(connection.peer_reachable),
-                   AccessLogSessions(settings.access_log_session_s),
+                   metrics, suggestions, sharing, MemberAuthenticator(members),
+                   ErasureWorker(connection.ledger, interval_s=settings.erasure_poll_s),
+                   watcher, HealthProbe(connection.peer_reachable),
                    StoreScope.from_settings(settings))

@@ -25,8 +25,12 @@ from gateway.fabric.errors import (
     ErrorDetail,
     EvaluateError,
     GatewayError,
+    Refusal,
+    RefusalDecoder,
     SubmitError,
     TransactionError,
+    no_refusals,
+    refusal_decoder,
 )
 from gateway.fabric.events import ChaincodeEvent, Checkpoint, InMemoryCheckpointer
 from gateway.fabric.identity import Identity, MspCredentials, MspFolderError, load_msp_folder
@@ -61,6 +65,8 @@ __all__ = [
     "Node",
     "Proposal",
     "ProposalBuilder",
+    "Refusal",
+    "RefusalDecoder",
     "Signer",
     "Status",
     "SubmitError",
@@ -71,6 +77,8 @@ __all__ = [
     "dial",
     "ecdsa_signer",
     "load_msp_folder",
+    "no_refusals",
+    "refusal_decoder",
     "sha256",
     "sha384",
 ]

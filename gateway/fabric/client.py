@@ -51,7 +51,9 @@ from gateway.fabric.errors import (
     ChaincodeEventsError,
     CommitError,
     CommitStatusError,
+    RefusalDecoder,
     SubmitError,
+    no_refusals,
     rpc_code,
     rpc_detail,
 )
@@ -92,14 +94,15 @@ class _Client:
 
     def __init__(self, identity: Identity, signer: Signer, peer: Node,
                  endorsers: Sequence[Node], orderers: Sequence[Node],
-                 policy: EndorsementPolicy, hash: Hash, timeouts: Timeouts) -> None:
+                 policy: EndorsementPolicy, hash: Hash, timeouts: Timeouts,
+                 refusals: RefusalDecoder) -> None:
         self.identity = identity
         self.creator = identity.creator()
         self.signer = signer
         self.hash = hash
         self.timeouts = timeouts
         self.peer = peer
-        self.endorsers = Endorsers(peer, endorsers, policy)
+        self.endorsers = Endorsers(peer, endorsers, policy, refusals)
         self.broadcaster = Broadcaster(orderers)
         self._listeners: dict[str, CommitListener] = {}
         self._lock = threading.Lock()
@@ -124,9 +127,11 @@ class _Client:
         for listener in listeners:
             listener.close()
 
-    def endorse(self, proposal: Proposal, trusted_orgs: Sequence[str] | None) -> Transaction:
+    def endorse(self, proposal: Proposal, trusted_orgs: Sequence[str] | None,
+                policy: EndorsementPolicy | None = None) -> Transaction:
         proposal.sign(self.signer)
-        responses = self.endorsers.endorse(proposal, trusted_orgs, self.timeouts.endorse)
+        responses = self.endorsers.endorse(proposal, trusted_orgs, self.timeouts.endorse,
+                                           policy)
         transaction = Transaction(proposal, [r for _, r in responses], hash=self.hash)
         transaction.sign(self.signer)
         return transaction
@@ -164,16 +169,19 @@ class Gateway:
         policy: EndorsementPolicy | None = None,
         hash: Hash = sha256,
         timeouts: Timeouts | None = None,
+        refusals: RefusalDecoder = no_refusals,
     ) -> Gateway:
         """``peer`` is the own organisation's peer (evaluate, events, commit status);
         ``endorsers`` other peers for writes; ``policy`` defaults to the own organisation
-        alone. Raises ValueError when ``peer`` is not of the identity's organisation."""
+        alone; ``refusals`` rebuilds the chaincode's typed refusals from the peers' messages
+        (:meth:`GatewayError.chaincode_error`; by default none are).
+        Raises ValueError when ``peer`` is not of the identity's organisation."""
         if peer.msp_id != identity.msp_id:
             raise ValueError(f"the own peer is of {peer.msp_id}, the identity of "
                              f"{identity.msp_id}")
         chosen = policy or EndorsementPolicy((identity.msp_id,), 1)
         return cls(_Client(identity, signer, peer, endorsers, orderers, chosen, hash,
-                           timeouts or Timeouts()))
+                           timeouts or Timeouts(), refusals))
 
     @property
     def identity(self) -> Identity:
@@ -360,8 +368,12 @@ class Contract:
 
     def endorse(self, transaction_name: str, *, args: Sequence[Argument] = (),
                 transient: Mapping[str, bytes] | None = None,
-                endorsing_orgs: Sequence[str] | None = None) -> Transaction:
+                endorsing_orgs: Sequence[str] | None = None,
+                policy: EndorsementPolicy | None = None) -> Transaction:
         """Endorse on enough organisations; the signed transaction, not yet ordered.
+
+        ``policy`` replaces the chaincode's for a transaction that writes only to a private
+        data collection with a policy of its own (Fabric validates it against that one).
 
         Raises ValueError when ``transient`` is non-empty and ``endorsing_orgs`` is not
         given (private data goes only to organisations the caller names) or the policy
@@ -372,7 +384,7 @@ class Contract:
                 "endorsing_orgs must name the organisations trusted with transient data")
         proposal = self.new_proposal(transaction_name, args=args, transient=transient,
                                      endorsing_orgs=endorsing_orgs)
-        return self._client.endorse(proposal, endorsing_orgs)
+        return self._client.endorse(proposal, endorsing_orgs, policy)
 
     def submit_endorsed(self, transaction: Transaction) -> SubmittedTransaction:
         """Order an endorsed transaction; returns once an orderer accepted it.
@@ -390,24 +402,26 @@ class Contract:
 
     def submit_async(self, transaction_name: str, *, args: Sequence[Argument] = (),
                      transient: Mapping[str, bytes] | None = None,
-                     endorsing_orgs: Sequence[str] | None = None) -> SubmittedTransaction:
+                     endorsing_orgs: Sequence[str] | None = None,
+                     policy: EndorsementPolicy | None = None) -> SubmittedTransaction:
         """Endorse and order; returns before the commit (see SubmittedTransaction.status).
 
         Raises what :meth:`endorse` and :meth:`submit_endorsed` raise.
         """
         transaction = self.endorse(transaction_name, args=args, transient=transient,
-                                   endorsing_orgs=endorsing_orgs)
+                                   endorsing_orgs=endorsing_orgs, policy=policy)
         return self.submit_endorsed(transaction)
 
     def submit(self, transaction_name: str, *, args: Sequence[Argument] = (),
                transient: Mapping[str, bytes] | None = None,
-               endorsing_orgs: Sequence[str] | None = None) -> bytes:
+               endorsing_orgs: Sequence[str] | None = None,
+               policy: EndorsementPolicy | None = None) -> bytes:
         """Endorse, order and wait for a valid commit; the chaincode's result.
 
         Raises what :meth:`submit_async` raises, and CommitStatusError, CommitError.
         """
         submitted = self.submit_async(transaction_name, args=args, transient=transient,
-                                      endorsing_orgs=endorsing_orgs)
+                                      endorsing_orgs=endorsing_orgs, policy=policy)
         status = submitted.status()
         if not status.successful:
             raise CommitError(status.transaction_id, status.code, status.code_name,

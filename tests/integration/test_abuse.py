@@ -25,16 +25,21 @@ import httpx
 import pytest
 
 from chaincode.fields import format_timestamp
-from gateway.ledger_bench import DemoCustomer
-from gateway.settings import settings_for_retailer
+from demo.wallet import DemoCustomer
+from gateway.members import MemberUnavailable
+from gateway.sharing import SHARED_EVENTS
 from gateway.stores import Role
+from network.gateway_env import gateway_environment, render_env_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 RETAILER, MSP = "northwind", "NorthwindMSP"
+#: The member whose data Northwind's stores read under her consent (issue 20's trust model).
+OWNER, OWNER_MSP = "southgate", "SouthgateMSP"
 #: Ports of this module (the 24000 block; conftest moves them with the block).
-PORT, REGISTRATION_PORT, CONNECTIONS_PORT = 24295, 24296, 24297
+PORT, REGISTRATION_PORT, CONNECTIONS_PORT, OWNER_PORT = 24295, 24296, 24297, 24298
+MEMBER_PORTS = {RETAILER: PORT, OWNER: OWNER_PORT}
 UNKNOWN = "c_" + "U" * 43
 #: Limits this module's gateways run with (the attacks stay bounded).
 LIMITS = {"rate_per_credential": "30/second", "max_in_flight_per_credential": 4,
@@ -42,15 +47,22 @@ LIMITS = {"rate_per_credential": "30/second", "max_in_flight_per_credential": 4,
           "enforce_catalogue": True, "rate_registrations_per_address": "600/minute"}
 
 
+#: The owner's limits: its access log sent at most once a second; a reading member's rate.
+OWNER_LIMITS = {"read_log_interval_s": 1.0, "rate_per_member": "30/second"}
+
+
 @pytest.fixture(scope="module")
-def gateway(start_ledger_gateway, fabric_network, catalogue) -> Iterator[Any]:
-    # The consortium's own data folder for the retailer, so the console commands (which
-    # find it from the description and run folder) act on this gateway's credentials.
-    data_dir = settings_for_retailer(fabric_network.consortium, RETAILER,
-                                     fabric_network.layout).data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+def gateway(start_ledger_gateway, catalogue) -> Iterator[Any]:
     with start_ledger_gateway(RETAILER, catalogue=catalogue, http_port=PORT,
-                              data_dir=data_dir, **LIMITS) as running:
+                              member_ports=MEMBER_PORTS, **LIMITS) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def owner(start_ledger_gateway, gateway) -> Iterator[Any]:
+    """Southgate's gateway, which serves Northwind her events it holds under her consent."""
+    with start_ledger_gateway(OWNER, http_port=OWNER_PORT, member_ports=MEMBER_PORTS,
+                              **OWNER_LIMITS) as running:
         yield running
 
 
@@ -138,19 +150,71 @@ def test_a_credential_over_its_rate_gets_429_with_retry_after(gateway, stores):
         assert client.get("/v1/admin/model", headers=flooder).status_code == 403
 
 
-def test_a_stores_repeated_reads_of_her_log_one_access_per_session(gateway, stores):
+def _sharing_customer(gateway: Any, owner: Any) -> DemoCustomer:
+    """A customer who shares with Northwind, with one purchase held by Southgate."""
     customer = DemoCustomer.new()
     assert gateway.write("/v1/customers", {"public_key": customer.public_key}).status_code == 201
+    assert gateway.write("/v1/consents", customer.grant([MSP])).status_code == 201
+    store = "abuse-owner-store"  # the owner runs without a catalogue: any store id
+    recorded = owner.write(f"/v1/stores/{store}/customers/{customer.customer_id}/events",
+                           _event("item-1"), owner.credential(store))
+    assert recorded.status_code == 201, recorded.text
+    return customer
+
+
+def _log_sent(owner: Any) -> None:
+    deadline = time.monotonic() + 15
+    while owner.services.sharing.read_log.pending():
+        assert time.monotonic() < deadline, "the owner's access log was not sent"
+        time.sleep(0.1)
+
+
+def test_a_stores_repeated_reads_are_each_logged_by_the_owner_in_batches(
+        gateway, owner, stores, same_height):
+    customer = _sharing_customer(gateway, owner)
     store = gateway.credential(stores[0])
     path = f"/v1/customers/{customer.customer_id}/preferences"
-    for _ in range(6):
-        assert gateway.client.get(path, headers=store).status_code == 200
-    export = gateway.write(f"/v1/customers/{customer.customer_id}/export",
-                           customer.rights_request("export"))
-    assert export.status_code == 200, export.text
-    log = export.json()["access_log"]
+    _log_sent(owner)
+    height = same_height(owner)
+    reads = 20
+    for _ in range(reads):
+        answer = gateway.client.get(path, headers=store)
+        assert answer.status_code == 200 and len(answer.json()["events"]) == 1, answer.text
+    _log_sent(owner)
     # Before: one LogAccess transaction per GET, so a store could grow the ledger at will.
-    assert [(e["reader"], e["purpose"]) for e in log] == [(MSP, "personalisation")]
+    # Now the owner logs every read of its data, queued and sent in batches (LogReads, at
+    # most one a second here): the ledger grows by blocks per second, not per request.
+    assert same_height(owner) - height <= 5
+    export = gateway.write(f"/v1/customers/{customer.customer_id}/export",
+                           customer.rights_request("export", MSP))
+    assert export.status_code == 200, export.text
+    kiosk = [e for e in export.json()["access_log"] if e["kind"] == "kiosk"]
+    assert len(kiosk) == reads
+    assert {(e["owner"], e["reader"], e["count"]) for e in kiosk} == {(OWNER_MSP, MSP, 1)}
+
+
+def test_a_reading_member_over_its_rate_is_refused_and_the_owner_stays_healthy(
+        gateway, owner):
+    customer = _sharing_customer(gateway, owner)
+    members = gateway.services.sharing.members
+    body = {"customer_id": customer.customer_id, "purpose": "personalisation"}
+
+    def ask() -> str:
+        try:
+            members.post(OWNER_MSP, SHARED_EVENTS, body)
+        except MemberUnavailable as exc:
+            return str(exc)
+        return "ok"
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: ask(), range(60)))
+        health = owner.client.get("/healthz")
+    assert health.status_code == 200
+    refused = [a for a in answers if a != "ok"]
+    assert refused and answers.count("ok") >= 20, answers
+    assert all(a.endswith(("429 RATE_LIMITED", "429 TOO_MANY_IN_FLIGHT")) for a in refused)
+    time.sleep(1.1)
+    assert ask() == "ok"
 
 
 @pytest.fixture(scope="module")
@@ -260,10 +324,12 @@ def test_a_revoked_credential_is_refused_from_the_next_request(gateway, stores):
 
 def test_the_console_revokes_a_credential(gateway, fabric_network, stores, tmp_path):
     issued = _issue(gateway, gateway.credential("hq", Role.ADMIN), stores[0])
-    description = tmp_path / "c.yaml"
-    description.write_text(json.dumps(fabric_network.consortium.model_dump(mode="json")))
-    run = [sys.executable, "-m", "gateway", "--description", str(description),
-           "--run-dir", str(fabric_network.layout.root), "--retailer", RETAILER]
+    # The retailer's env file, naming this gateway's data folder (its credentials).
+    env = gateway_environment(fabric_network.consortium, RETAILER, fabric_network.layout)
+    env["PREFSHARE_GATEWAY_DATA_DIR"] = str(gateway.settings.data_dir)
+    env_file = tmp_path / "northwind.env"
+    env_file.write_text(render_env_file(env))
+    run = [sys.executable, "-m", "gateway", "--env-file", str(env_file)]
     listed = subprocess.run([*run, "list-credentials", "--store", stores[0]],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert listed.returncode == 0 and issued["key_id"] in listed.stdout, listed.stderr

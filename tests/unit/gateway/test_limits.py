@@ -6,13 +6,14 @@ import asyncio
 import json
 from typing import Any
 
-from gateway.limits import LimitSettings, RequestLimits, credential_key_id
+from gateway.limits import LimitSettings, RequestLimits, credential_key_id, member_key
 
 SETTINGS = LimitSettings(rate_per_address="1000/second", rate_per_credential="3/minute",
                          rate_registrations_per_address="2/minute",
                          rate_registrations="1000/minute", max_in_flight_per_credential=1,
                          max_in_flight=100, max_url_bytes=300,
-                         max_head_bytes=2000)
+                         max_head_bytes=2000, rate_per_member="2/minute",
+                         max_in_flight_per_member=1)
 KEY = b"Bearer psk_0123456789abcdef." + b"x" * 43
 
 
@@ -121,3 +122,26 @@ def test_a_large_head_is_431_in_the_error_shape():
     scope["headers"].append((b"x-filler", b"a" * 3000))
     status, _, body = _call(RequestLimits(_ok, SETTINGS), scope)
     assert status == 431 and body["error"]["code"] == "REQUEST_HEAD_TOO_LARGE"
+
+
+def _member_scope(cert: bytes) -> dict[str, Any]:
+    scope = _scope("/v1/members/shared-events", "POST", None)
+    scope["headers"].append((b"x-prefshare-member-cert", cert))
+    return scope
+
+
+def test_a_reading_member_over_its_rate_gets_429_and_another_member_does_not():
+    limits = RequestLimits(_ok, SETTINGS)
+    assert [_call(limits, _member_scope(b"A"))[0] for _ in range(2)] == [200, 200]
+    status, headers, body = _call(limits, _member_scope(b"A"))
+    assert status == 429 and body["error"]["details"]["limit"] == "member"
+    assert int(headers["retry-after"]) >= 1
+    assert _call(limits, _member_scope(b"B"))[0] == 200
+
+
+def test_the_member_key_is_read_only_on_member_routes():
+    assert member_key(_member_scope(b"A")) is not None
+    other = _scope("/v1/customers", "POST", None)
+    other["headers"].append((b"x-prefshare-member-cert", b"A"))
+    assert member_key(other) is None
+    assert member_key(_scope("/v1/members/export", "POST", None)) is None

@@ -1,11 +1,10 @@
 """The suggestion cache's rules: TTL, size bound, suspension, and fills that raced with an
-invalidation; the ledger's write observers; the benchmark's table (pure functions)."""
+invalidation; the ledger's write observers (pure functions)."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.kiosk_bench import TABLE_HEADER, RunResult, table
 from gateway.suggestion_cache import CustomerCache, CustomerRead
 
 READ = CustomerRead([{"consent_id": "k1", "status": "active"}], {"events": []})
@@ -79,18 +78,6 @@ def test_the_oldest_fill_goes_first_when_full():
 def test_a_non_positive_ttl_or_size_is_refused(ttl, size):
     with pytest.raises(ValueError):
         CustomerCache(ttl, size)
-
-
-def _result(endpoint: str, achieved: float) -> RunResult:
-    return RunResult(endpoint, 100, 2, 200, 200, 0, achieved, 1.5, 9.25, 0.3, 0.2, None)
-
-
-def test_the_table_has_a_row_per_run_and_the_ratio_of_the_best_rates():
-    lines = table([_result("bare endpoint", 100), _result("kiosk suggestions", 60),
-                   _result("bare endpoint", 200), _result("kiosk suggestions", 90)])
-    assert lines[0] == TABLE_HEADER
-    assert lines[2] == "| bare endpoint | 100 | 100 | 1.5 | 9.2 | 0 | 0.30 | 0.20 | - |"
-    assert lines[-1].endswith("90 / 200 = 0.45")
 
 
 class _Contract:
