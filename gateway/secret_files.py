@@ -15,8 +15,18 @@ PRIVATE_FILE = 0o600
 
 def make_private(path: Path) -> None:
     """Create ``path`` empty if missing, and make it 0600 (its SQLite journal and WAL files,
-    which SQLite creates with the database's mode, follow)."""
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE)
+    which SQLite creates with the database's mode, follow).
+
+    An existing file is narrowed by name, never opened: closing any descriptor of a file
+    drops every POSIX lock this process holds on it, SQLite's included, and a connection
+    that lost its locks lets another process delete the WAL index under it ("file is not a
+    database").
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE)
+    except FileExistsError:
+        os.chmod(path, PRIVATE_FILE)
+        return
     try:
         os.fchmod(fd, PRIVATE_FILE)
     finally:
