@@ -36,6 +36,7 @@ class ReadLogWriter:
         self._ledger = ledger
         # Pending entries name customers: the file (and the WAL files SQLite creates with its
         # mode) is 0600 before the first write, whichever store opens the database first.
+        database.parent.mkdir(parents=True, exist_ok=True)
         make_private(database)
         self._db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
