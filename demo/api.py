@@ -3,7 +3,8 @@
 Only the standard library: the demo runs from the project's environment, and the calls are
 plain JSON over TLS to the gateway's certificate, issued by the retailer's own Fabric CA.
 Every write carries an ``Idempotency-Key``; a 503 (the ledger briefly unavailable, a commit
-not confirmed) is retried under the same key, so a write that did land is not applied twice.
+not confirmed) is retried under the same key, so a write that did land is not applied twice;
+a 429 (the gateway's rate limits) is retried after the ``Retry-After`` it names.
 """
 
 from __future__ import annotations
@@ -75,8 +76,12 @@ class GatewayClient:
                     return json.loads(text) if text else None
             except urllib.error.HTTPError as exc:
                 error = _error_of(exc)
-                if exc.code != 503 or attempt == self.retries:
+                if exc.code not in (429, 503) or attempt == self.retries:
                     raise error from None
+                wait = exc.headers.get("Retry-After", "")
+                if wait.isdigit():  # the gateway's limits say when to come back
+                    time.sleep(min(int(wait), 30))
+                    continue
             time.sleep(0.5 * 2 ** attempt)
         raise AssertionError("unreachable")
 

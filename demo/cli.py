@@ -112,10 +112,10 @@ def _train(gateways: Gateways, credentials: dict[str, dict[str, str]], steps: St
 
 
 def _print_urls(gateways: Gateways, credentials: dict[str, dict[str, str]],
-                customers: dict[str, Customer], keys: dict[str, DemoCustomer],
-                backups: dict[str, Path], world: World) -> None:
-    """Per retailer: its pages' URLs, the kiosk store and its credential, the demo customer
-    and her key backup."""
+                credentials_file: Path, customers: dict[str, Customer],
+                keys: dict[str, DemoCustomer], backups: dict[str, Path], world: World) -> None:
+    """Per retailer: its pages' URLs, the kiosk store and where its credential is, the demo
+    customer and her key backup."""
     names = {r.msp_id: r.name for r in gateways.consortium.retailers}
     for retailer in gateways.retailers:
         base = gateways.base_url(retailer)
@@ -126,10 +126,13 @@ def _print_urls(gateways: Gateways, credentials: dict[str, dict[str, str]],
         print(f"  consent portal   {base}/portal/")
         print(f"  kiosk            {base}/kiosk/")
         print(f"  API docs         {base}/docs")
-        print(f"  kiosk store      {cred['store_id']}  credential {cred['store']}")
+        print(f"  kiosk store      {cred['store_id']}  credential in {credentials_file} "
+              f'(["{retailer}"]["store"])')
         print(f"  demo customer    {keys[c.customer_id].customer_id}  (shops at {shops}; "
               f"{len([e for e in world.events if e.customer_id == c.customer_id])} events)")
         print(f"  her key backup   {backups[retailer]}  (restore it in the portal)")
+    print(f"\nThe credentials (each retailer's admin and kiosk store) are in {credentials_file},"
+          " readable by you only; they are not printed here.")
 
 
 def _calls(seeded: dict[str, Any]) -> str:
@@ -178,7 +181,7 @@ def _run(args: argparse.Namespace) -> int:
     print("\nThe demo consortium is running. Each gateway's TLS certificate is issued by its "
           "retailer's own CA\n(trust .run/orgs/<retailer>/ca/ca-cert.pem, or accept the "
           "browser's warning).")
-    _print_urls(gateways, credentials, customers, keys, backups, world)
+    _print_urls(gateways, credentials, state.credentials_file, customers, keys, backups, world)
     print("\nStop with Ctrl-C here, or `make down` from another terminal.", flush=True)
     if args.no_wait:
         return 0
@@ -245,7 +248,8 @@ def _status(args: argparse.Namespace) -> int:
     credentials = state.credentials()
     if set(credentials) >= set(customers):
         backups = {r: state.key_backup(keys[c.customer_id]) for r, c in customers.items()}
-        _print_urls(gateways, credentials, customers, keys, backups, world)
+        _print_urls(gateways, credentials, state.credentials_file, customers, keys, backups,
+                    world)
     return 0
 
 

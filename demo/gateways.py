@@ -79,7 +79,13 @@ class Gateways:
         processes started. Raises NotReady naming the log of one that did not come up."""
         sup = Supervisor(self.layout)
         started = []
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+               # The demo registers its 200 customers through the gateways from this one
+               # address in seconds: far over the default throttle of anonymous
+               # registrations, which is for strangers, not the operator's own seeding.
+               "PREFSHARE_GATEWAY_RATE_REGISTRATIONS_PER_ADDRESS": "6000/minute",
+               "PREFSHARE_GATEWAY_RATE_REGISTRATIONS": "6000/minute",
+               "PREFSHARE_GATEWAY_MAX_IN_FLIGHT_PER_CREDENTIAL": "32"}
         for retailer in self.retailers:
             name = self.process(retailer)
             if sup.state(name) is ProcessState.RUNNING:

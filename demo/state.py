@@ -4,7 +4,8 @@
   backup format (a P-256 JWK with ``d``), with her ledger customer id. Written before any of
   them is registered, so an interrupted seeding resumes with the same keys.
 * ``credentials.json`` (mode 0600): per retailer, the admin credential the seeder and
-  training use and the demo store credential printed for the kiosk.
+  training use and the demo store credential for the kiosk (``demo run`` prints this
+  file's path, never a credential: a terminal's scrollback and logs are not 0600).
 * ``seeded.json``: what the seeding wrote and when; its presence means the ledger is seeded.
 * ``<customer>-key-backup.json`` (mode 0600): the demo customer's key, to restore in the portal.
 
@@ -87,12 +88,16 @@ class DemoState:
                                   for w, k in keys.items()})
         return keys
 
+    @property
+    def credentials_file(self) -> Path:
+        return self.root / "credentials.json"
+
     def credentials(self) -> dict[str, dict[str, str]]:
-        path = self.root / "credentials.json"
+        path = self.credentials_file
         return dict(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else {}
 
     def record_credentials(self, credentials: dict[str, dict[str, str]]) -> None:
-        _write_private(self.root / "credentials.json", credentials)
+        _write_private(self.credentials_file, credentials)
 
     def key_backup(self, customer: DemoCustomer) -> Path:
         """Where her key backup is kept (:meth:`write_key_backup`)."""

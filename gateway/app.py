@@ -7,6 +7,7 @@ so ``uvicorn --factory gateway.app:create_app`` serves a gateway configured by
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,15 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import BodyTooLarge, PayloadTooLarge, install_error_handlers, to_response
-from gateway.routes import admin, consents, customers, events, members, ops, suggestions
+from gateway.limits import LimitSettings, RequestLimits
+from gateway.routes import (
+    admin,
+    consents,
+    credentials,
+    customers,
+    events,
+    members,
+    ops,
+    suggestions,
+)
+from gateway.security_headers import PageFiles, SecurityHeaders
 from gateway.services import Services
 from gateway.settings import GatewaySettings, get_settings
+from gateway.strict_json import StrictJson
 
 log = logging.getLogger("prefshare.gateway")
 
@@ -35,6 +47,18 @@ SWAGGER_UI = STATIC / "vendor" / "swagger-ui"
 _DOCS_MISSING = ("<!doctype html><title>API documentation</title><p>The documentation "
                  "page's files are not installed: run <code>make web</code>. The schema is at "
                  "<a href=\"/openapi.json\">/openapi.json</a>.</p>")
+
+
+#: The API documentation page: Swagger UI's files and its start script, no inline script
+#: (the Content-Security-Policy allows none).
+_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+<link rel="icon" href="/static/vendor/swagger-ui/favicon-32x32.png"></head>
+<body><div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/js/api-docs.js" data-openapi="{openapi}"></script>
+</body></html>"""
 
 
 class BodyLimit:
@@ -91,13 +115,25 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     for router in (consents.router, customers.router, events.router, suggestions.router,
-                   admin.router, ops.router, members.router):
+                   credentials.router, admin.router, ops.router, members.router):
         app.include_router(router)
 
-    # Inside the metrics middleware, so refused bodies are counted too, and so the limit's
-    # error is raised straight into FastAPI's body parsing (an HTTP middleware would wrap it
-    # in an exception group, which FastAPI answers with a bare 400).
+    # Outermost last. Inside the metrics middleware, so refused bodies are counted too, and
+    # so the body limit's error is raised straight into FastAPI's body parsing (an HTTP
+    # middleware would wrap it in an exception group, which FastAPI answers with a bare 400).
+    # StrictJson reads the body inside the body limit; the request limits refuse before any
+    # body is read.
+    app.add_middleware(StrictJson)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestLimits, limits=LimitSettings(
+        rate_per_address=settings.rate_per_address,
+        rate_per_credential=settings.rate_per_credential,
+        rate_registrations_per_address=settings.rate_registrations_per_address,
+        rate_registrations=settings.rate_registrations,
+        max_in_flight_per_credential=settings.max_in_flight_per_credential,
+        max_in_flight=settings.max_in_flight, max_url_bytes=settings.max_url_bytes,
+        max_head_bytes=settings.max_head_bytes, rate_per_member=settings.rate_per_member,
+        max_in_flight_per_member=settings.max_in_flight_per_member))
 
     @app.middleware("http")
     async def observe(request: Request,
@@ -115,18 +151,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                                    "ms": round(elapsed * 1000, 2)})
         return response
 
+    app.add_middleware(SecurityHeaders, hsts_max_age_s=settings.hsts_max_age_s)
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         if not (SWAGGER_UI / "swagger-ui-bundle.js").is_file():
             return HTMLResponse(_DOCS_MISSING, status_code=503)
-        vendor = "/static/vendor/swagger-ui"
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title}: API",
-            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
-            swagger_css_url=f"{vendor}/swagger-ui.css",
-            swagger_favicon_url=f"{vendor}/favicon-32x32.png")
+        return HTMLResponse(_DOCS_PAGE.format(title=html.escape(f"{app.title}: API"),
+                                              openapi=app.openapi_url or "/openapi.json"))
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", PageFiles(directory=STATIC), name="static")
     for page in ("portal", "kiosk"):
         if (STATIC / page).is_dir():
             app.mount(f"/{page}", StaticFiles(directory=STATIC / page, html=True), name=page)

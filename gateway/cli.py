@@ -1,5 +1,5 @@
-"""`prefshare-gateway [--env-file F] COMMAND`: serve a retailer's gateway, issue store
-credentials, check it, train its model.
+"""`prefshare-gateway [--env-file F] COMMAND`: serve a retailer's gateway, manage its store
+credentials (issue, list, revoke, rotate), check it, train its model.
 
 Settings come from ``PREFSHARE_GATEWAY_*`` environment variables or the env file
 (docs/operations.md; ``prefshare-network gateway-env R`` generates one for the test network).
@@ -15,11 +15,14 @@ import ssl
 import sys
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from gateway.errors import ApiError
 from gateway.settings import GatewaySettings, get_settings
+from gateway.store_scope import StoreScope
 from gateway.stores import CredentialStore, Role
 
 
@@ -41,23 +44,64 @@ def _one_line(exc: ValidationError) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from gateway import logs
     from gateway.app import create_app
+    from gateway.server import serve
 
     settings = _settings(args)
     logs.configure()
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key,
-                log_config=None, access_log=False)
+    serve(create_app(settings), settings)
     return 0
 
 
-def _issue(args: argparse.Namespace) -> int:
+def _credentials(args: argparse.Namespace) -> tuple[GatewaySettings, CredentialStore]:
     settings = _settings(args)
-    store = CredentialStore(settings.data_dir / "gateway.sqlite3")
-    credential = store.issue(args.store, Role.ADMIN if args.admin else Role.STORE)
+    return settings, CredentialStore(settings.data_dir / "gateway.sqlite3")
+
+
+def _lifetime(settings: GatewaySettings, days: int | None) -> timedelta:
+    if days is not None and not 1 <= days <= settings.credential_max_lifetime_days:
+        raise ValueError(f"--lifetime-days must be 1 to {settings.credential_max_lifetime_days}")
+    return timedelta(days=days or settings.credential_lifetime_days)
+
+
+def _issue(args: argparse.Namespace) -> int:
+    settings, store = _credentials(args)
+    if not args.admin:
+        StoreScope.from_settings(settings).require_issuable(args.store)
+    credential = store.issue(args.store, Role.ADMIN if args.admin else Role.STORE,
+                             lifetime=_lifetime(settings, args.lifetime_days))
+    print(credential)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    _, store = _credentials(args)
+    now = datetime.now(UTC)
+    for c in store.entries(store_id=args.store):
+        print(f"{c.key_id}  {c.store_id:24} {c.role.value:5} {c.status(now):7} "
+              f"expires {c.expires_at:%Y-%m-%d %H:%M}Z"
+              + (f"  replaced by {c.replaced_by}" if c.replaced_by else ""))
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    _, store = _credentials(args)
+    if not store.revoke(args.key_id):
+        print(f"error: no credential {args.key_id} that is not revoked already",
+              file=sys.stderr)
+        return 1
+    print(f"revoked {args.key_id}: refused from the next request on")
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    settings, store = _credentials(args)
+    credential = store.rotate(args.key_id, lifetime=_lifetime(settings, args.lifetime_days),
+                              grace=timedelta(seconds=settings.credential_rotation_grace_s))
+    if credential is None:
+        print(f"error: no active credential {args.key_id}", file=sys.stderr)
+        return 1
     print(credential)
     return 0
 
@@ -122,19 +166,33 @@ def main(argv: list[str] | None = None) -> int:
     issue = sub.add_parser("issue-credential", help="issue a store credential (printed once)")
     issue.add_argument("--store", required=True)
     issue.add_argument("--admin", action="store_true", help="an admin credential")
+    issue.add_argument("--lifetime-days", type=int, help="default credential_lifetime_days")
+    listing = sub.add_parser("list-credentials", help="every credential, without secrets")
+    listing.add_argument("--store", help="only this store's")
+    revoke = sub.add_parser("revoke-credential", help="revoke a credential by its key id")
+    revoke.add_argument("--key-id", required=True)
+    rotate = sub.add_parser("rotate-credential",
+                            help="issue a successor (printed once); the old one ends after "
+                                 "credential_rotation_grace_s")
+    rotate.add_argument("--key-id", required=True)
+    rotate.add_argument("--lifetime-days", type=int)
     sub.add_parser("check", help="ask a running gateway for its health")
     train = sub.add_parser("train", help="train the retailer's model from the ledger")
     train.add_argument("--output", type=Path, required=True, help="a new artifact directory")
     args = p.parse_args(argv)
     try:
-        commands = {"serve": _serve, "issue-credential": _issue, "check": _check,
-                    "train": _train}
+        commands = {"serve": _serve, "issue-credential": _issue, "list-credentials": _list,
+                    "revoke-credential": _revoke, "rotate-credential": _rotate,
+                    "check": _check, "train": _train}
         return commands[args.command](args)
     except ValidationError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ApiError as exc:  # the same rule a route applies (an unknown store)
+        print(f"error: {exc.message}", file=sys.stderr)
         return 1
 
 

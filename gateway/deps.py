@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.errors import Forbidden, Unauthenticated
 from gateway.ledger import ConsortiumLedger
@@ -27,12 +28,20 @@ def _ledger(services: ServicesDep) -> ConsortiumLedger:
 LedgerDep = Annotated[ConsortiumLedger, Depends(_ledger)]
 
 
+#: The bearer scheme of store and admin credentials, declared so the OpenAPI schema (and
+#: /docs' "Authorize") knows it; its refusals are this module's own (the error shape).
+BEARER = HTTPBearer(auto_error=False, scheme_name="StoreCredential",
+                    description="A store or admin credential: psk_<key id>.<secret>")
+
+
 def _principal(services: ServicesDep,
-               authorization: Annotated[str | None, Header()] = None) -> Principal:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:  # the scheme is case-insensitive (RFC 9110)
+               bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+               ) -> Principal:
+    # HTTPBearer compares the scheme case-insensitively (RFC 9110) and gives None without one.
+    token = bearer.credentials.strip() if bearer is not None else ""
+    if not token:
         raise Unauthenticated("a store credential is required (Authorization: Bearer ...)")
-    principal = services.credentials.authenticate(token.strip())
+    principal = services.credentials.authenticate(token)
     if principal is None:
         raise Unauthenticated("the store credential is not valid")
     return principal
@@ -48,12 +57,6 @@ def _admin(principal: PrincipalDep) -> Principal:
 
 
 AdminDep = Annotated[Principal, Depends(_admin)]
-
-
-def require_store(principal: Principal, store_id: str) -> None:
-    """A store acts only for itself; the retailer's admin for any of its stores."""
-    if principal.role is not Role.ADMIN and principal.store_id != store_id:
-        raise Forbidden("this credential belongs to another store")
 
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]

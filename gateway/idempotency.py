@@ -31,6 +31,7 @@ from typing import Any
 from fastapi.responses import JSONResponse, Response
 
 from gateway.errors import MAPPED, ApiError, Conflict, Unprocessable, to_response
+from gateway.secret_files import make_private
 
 KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 #: How long a claimed key that never got an answer (a crashed request) blocks retries.
@@ -55,6 +56,7 @@ class IdempotencyStore:
     def __init__(self, path: Path) -> None:
         self._path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        make_private(path)  # stored answers may hold personal data
         with self._connect() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS idempotency ("

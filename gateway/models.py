@@ -112,6 +112,28 @@ class IssuedCredential(BaseModel):
     store_id: str
     role: str
     credential: str = Field(description="shown once; the gateway keeps only its hash")
+    key_id: str | None = Field(default=None, description="names it in lists, revocation "
+                                                         "and rotation")
+    expires_at: str | None = Field(default=None, description="when it stops working")
+    replaces: str | None = Field(default=None, description="the key id it rotated, which "
+                                                           "works until that one's expires_at")
+
+
+class CredentialOut(BaseModel):
+    """An issued credential as the admin lists it: never its secret."""
+
+    key_id: str
+    store_id: str
+    role: str
+    status: Literal["active", "expired", "revoked"]
+    issued_at: str
+    expires_at: str
+    revoked_at: str | None
+    replaced_by: str | None
+
+
+class CredentialList(BaseModel):
+    items: list[CredentialOut]
 
 
 class Page(BaseModel):

@@ -3,8 +3,12 @@ on the ledger, in the owner's own collection (``LogReads``), by the owner.
 
 A kiosk must not wait a block for the log, so entries are first written to a table in the
 gateway's SQLite file (committed before the read is answered: a crash does not lose them),
-then sent to the ledger in batches by one background thread, at most every
-``interval_s``; a batch that fails stays queued and is sent again. An export is logged
+then sent to the ledger in batches by one background thread, one batch (at most
+``MAX_LOG_BATCH`` entries) every ``interval_s`` at most; a batch that fails stays queued and
+is sent again. So however many reads a member asks for, the owner's log grows the ledger by
+at most one transaction per interval (issue 21: a store must not grow the ledger by a
+transaction per request); the per-member rate (gateway/limits.py) keeps the queue from
+outgrowing a batch per interval. An export is logged
 synchronously (:meth:`ReadLogWriter.log_now`): its log entry is also what marks her request
 served, so a copy is refused.
 """
@@ -21,6 +25,7 @@ from typing import Any
 from chaincode.contract import MAX_LOG_BATCH
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
+from gateway.secret_files import make_private
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,10 @@ class ReadLogWriter:
     def __init__(self, ledger: ConsortiumLedger, database: Path, *,
                  interval_s: float = 0.5) -> None:
         self._ledger = ledger
+        # Pending entries name customers: the file (and the WAL files SQLite creates with its
+        # mode) is 0600 before the first write, whichever store opens the database first.
+        database.parent.mkdir(parents=True, exist_ok=True)
+        make_private(database)
         self._db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS pending_reads "
@@ -59,25 +68,32 @@ class ReadLogWriter:
 
     def flush(self) -> None:
         """Send what is queued now (one batch after another). Raises GatewayError."""
-        while True:
-            with self._lock:
-                rows = self._db.execute("SELECT id, entry FROM pending_reads ORDER BY id "
-                                        "LIMIT ?", (MAX_LOG_BATCH,)).fetchall()
-            if not rows:
-                return
-            self._ledger.log_reads([json.loads(entry) for _, entry in rows])
-            with self._lock:
-                self._db.execute("DELETE FROM pending_reads WHERE id <= ?", (rows[-1][0],))
+        while self._send_batch():
+            pass
+
+    def _send_batch(self) -> bool:
+        """Send the oldest batch; False when nothing was queued. Raises GatewayError."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, entry FROM pending_reads ORDER BY id "
+                                    "LIMIT ?", (MAX_LOG_BATCH,)).fetchall()
+        if not rows:
+            return False
+        self._ledger.log_reads([json.loads(entry) for _, entry in rows])
+        with self._lock:
+            self._db.execute("DELETE FROM pending_reads WHERE id <= ?", (rows[-1][0],))
+        return True
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(timeout=5.0)
             self._wake.clear()
             try:
-                self.flush()
+                self._send_batch()
             except GatewayError as exc:
                 log.warning("access log not sent yet; kept to send again",
                             extra={"cause": type(exc).__name__})
+            if self.pending():
+                self._wake.set()  # the rest goes after the interval, a batch at a time
             self._stop.wait(self._interval)
 
     def close(self) -> None:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from gateway.erasures import ErasureWorker
+from gateway.health import HealthProbe
 from gateway.idempotency import IdempotencyStore
 from gateway.ledger import LedgerConnection, open_ledger
 from gateway.members import MemberAuthenticator, MemberGateway
 from gateway.read_log import ReadLogWriter
 from gateway.settings import GatewaySettings
 from gateway.sharing import Sharing, member_client
+from gateway.store_scope import StoreScope
 from gateway.stores import CredentialStore
 from gateway.suggestion_cache import ConsentEventWatcher, CustomerCache
 from gateway.suggestions import KioskSuggestions, open_suggestions
@@ -71,10 +73,16 @@ class Services:
     erasures: ErasureWorker
     #: Empties the suggestion cache on the chaincode's consent events (None without one).
     consent_watcher: ConsentEventWatcher | None = None
+    #: /healthz's probe of the peer, on a thread of its own (gateway/health.py).
+    health: HealthProbe | None = None
+    #: The stores and items this gateway may act for (gateway/store_scope.py).
+    scope: StoreScope = field(default_factory=lambda: StoreScope("", None))
 
     def close(self) -> None:
         if self.consent_watcher is not None:
             self.consent_watcher.close()
+        if self.health is not None:
+            self.health.close()
         self.erasures.close()
         if self.sharing.read_log is not None:
             self.sharing.read_log.close()
@@ -116,4 +124,5 @@ class Services:
         return cls(settings, CredentialStore(database), idempotency, connection,
                    metrics, suggestions, sharing, MemberAuthenticator(members),
                    ErasureWorker(connection.ledger, interval_s=settings.erasure_poll_s),
-                   watcher)
+                   watcher, HealthProbe(connection.peer_reachable),
+                   StoreScope.from_settings(settings))

@@ -107,6 +107,43 @@ class GatewaySettings(BaseSettings):
     #: (an orderer can lose what it accepted, e.g. a Raft leader that dies); None: never.
     commit_resend_s: Annotated[float, Field(gt=0, le=300)] | None = 5.0
 
+    # -- Limits under abuse, credentials, hardening (docs/gateway.md, "Limits") -------------
+    #: Request rates in the `limits` library's notation (N/second|minute|hour, ";" joins).
+    rate_per_address: str = "200/second"
+    rate_per_credential: str = "100/second"
+    rate_registrations_per_address: str = "10/minute"
+    rate_registrations: str = "120/minute"
+    #: Requests in flight: per credential (429 beyond) and in all (503 beyond; below the
+    #: 40 threads of the routes' pool, so the pool never runs out).
+    max_in_flight_per_credential: Annotated[int, Field(ge=1, le=1000)] = 8
+    max_in_flight: Annotated[int, Field(ge=1, le=1000)] = 32
+    #: Another member's gateway reading this retailer's data (/v1/members/*): its rate and
+    #: requests in flight (each kiosk read of a customer who shares with it is one call).
+    rate_per_member: str = "200/second"
+    max_in_flight_per_member: Annotated[int, Field(ge=1, le=1000)] = 16
+    #: Open connections (503 beyond); seconds to send a request's head, its body, and idle
+    #: between requests; the request line and headers' bytes (431 beyond), the URL's (414).
+    max_connections: Annotated[int, Field(ge=1, le=100_000)] = 512
+    header_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    body_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    keep_alive_timeout_s: Annotated[int, Field(ge=1, le=300)] = 5
+    max_head_bytes: Annotated[int, Field(ge=4096, le=1024 * 1024)] = 16 * 1024
+    max_url_bytes: Annotated[int, Field(ge=256, le=64 * 1024)] = 4096
+    #: Store credentials: lifetime when issued without one, the longest allowed, and how
+    #: long a rotated credential keeps working beside its successor.
+    credential_lifetime_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    credential_max_lifetime_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    credential_rotation_grace_s: Annotated[int, Field(ge=0, le=7 * 86_400)] = 3600
+    #: Check store and item ids against the catalogue (gateway/store_scope.py).
+    enforce_catalogue: bool = True
+    #: Plausible times: the longest consent (expires_at - given_at), how far a client's clock
+    #: may be ahead, and the oldest event a store may record.
+    max_consent_lifetime_days: Annotated[int, Field(ge=1, le=36_500)] = 1826
+    max_clock_skew_s: Annotated[int, Field(ge=0, le=86_400)] = 300
+    max_event_age_days: Annotated[int, Field(ge=1, le=36_500)] = 3650
+    #: Strict-Transport-Security max-age on every answer (0: no header).
+    hsts_max_age_s: Annotated[int, Field(ge=0, le=2 * 31_536_000)] = 31_536_000
+
     @model_validator(mode="before")
     @classmethod
     def _default_model_dir(cls, data: Any) -> Any:

@@ -46,6 +46,11 @@ from network.description import Consortium
 from network.errors import NetworkError
 from network.layout import RunLayout
 
+#: The load comes from one address and a few store credentials, standing in for many kiosks
+#: at many addresses: the per-address and per-credential rates (gateway/limits.py, sized for
+#: one client) would measure the limiter, not the route. Every other limit stays as set.
+LOAD_RATES = {"rate_per_address": "1000000/second", "rate_per_credential": "1000000/second"}
+
 #: Default ports: offsets in each retailer's port block that the port plan leaves free (the
 #: serving gateway and the other members' gateways at GATEWAY_PORT_OFFSET of their blocks).
 GATEWAY_PORT_OFFSET, BARE_PORT_OFFSET = 88, 89
@@ -109,8 +114,8 @@ def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> 
         store_keys = {store: credentials.issue(store) for store in world.stores}
         # Settings again, now that the catalogue is in the data folder.
         settings = gateway_settings(consortium, args.retailer, layout, data_dir=data_dir,
-                                         http_port=settings.http_port,
-                                         suggestion_cache_ttl_s=args.cache_ttl)
+                                    http_port=settings.http_port,
+                                    suggestion_cache_ttl_s=args.cache_ttl, **LOAD_RATES)
         bare_settings = settings.model_copy(
             update={"http_port": args.bare_port or block + BARE_PORT_OFFSET})
         root_ca = layout.ca_root_cert(args.retailer)

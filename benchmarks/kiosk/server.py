@@ -6,9 +6,10 @@ process of its own::
 
 ``FILE`` is a :class:`~gateway.settings.GatewaySettings` as JSON (the benchmark writes it:
 a fresh data folder, its catalogue and model, a loopback port). ``gateway`` serves
-``create_app(settings)`` exactly as ``python -m gateway serve`` does (JSON logs, no access
-log); ``bare`` serves one FastAPI route, ``GET /v1/bare``, that answers a small JSON body
-at once, on the same host, port and TLS pair: the floor the gateway is compared with.
+``create_app(settings)`` exactly as ``python -m gateway serve`` does (gateway/server.py: the
+guarded h11 protocol, JSON logs, no access log); ``bare`` serves one FastAPI route,
+``GET /v1/bare``, that answers a small JSON body at once, under the same server
+configuration, host, port and TLS pair: the floor the gateway is compared with.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from gateway import logs
+from gateway.server import serve
 from gateway.settings import GatewaySettings
 
 BARE_PATH = "/v1/bare"
@@ -51,9 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(settings)
     else:
         app = bare_app()
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port,
-                ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key,
-                log_config=None, access_log=False)
+    serve(app, settings)
     return 0
 
 

@@ -1,31 +1,20 @@
-"""The retailer's administration: store credentials and the kiosk suggestions' model."""
+"""The retailer's administration: the kiosk suggestions' model (credentials:
+routes/credentials.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from gateway.deps import AdminDep, ServicesDep
 from gateway.errors import NotFound, error_responses
-from gateway.models import IssuedCredential, ModelInstalled, ModelOut
+from gateway.models import ModelInstalled, ModelOut
 from gateway.services import Services
-from gateway.stores import STORE_ID, Role
 from gateway.suggestions import KioskSuggestions
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 _NOT_CONFIGURED = ("no catalogue is configured, so the gateway serves no model "
                    "(SUGGESTIONS_NOT_CONFIGURED)")
-
-
-@router.post("/stores/{store_id}/credentials", status_code=201,
-             response_model=IssuedCredential, summary="Issue a credential for a store",
-             responses=error_responses(401, 403, 422))
-def issue_store_credential(store_id: Annotated[str, Path(pattern=STORE_ID.pattern)],
-                           _: AdminDep, services: ServicesDep) -> IssuedCredential:
-    credential = services.credentials.issue(store_id, Role.STORE)
-    return IssuedCredential(store_id=store_id, role=Role.STORE, credential=credential)
 
 
 def _kiosk(services: Services) -> KioskSuggestions:

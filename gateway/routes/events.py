@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
 from chaincode.preferences import parse_event_batch
-from gateway.deps import IdempotencyKey, LedgerDep, PrincipalDep, ServicesDep, require_store
+from gateway.deps import IdempotencyKey, LedgerDep, PrincipalDep, ServicesDep
 from gateway.errors import LEDGER_STATUSES, error_responses
 from gateway.idempotency import run_idempotent
 from gateway.models import CustomerId, EventBatch, Id
+from gateway.time_rules import check_event_times
 
 router = APIRouter(prefix="/v1/stores", tags=["events"])
 
@@ -24,7 +26,11 @@ def record_events(store_id: Annotated[Id, Path()], customer_id: Annotated[Custom
                   body: EventBatch, request: Request, principal: PrincipalDep,
                   services: ServicesDep, ledger: LedgerDep,
                   idempotency_key: IdempotencyKey = None) -> Response:
-    require_store(principal, store_id)
+    services.scope.require_store(principal, store_id)
+    services.scope.require_items(store_id, [e.item_id for e in body.events])
+    check_event_times([e.timestamp for e in body.events],
+                      max_age=timedelta(days=services.settings.max_event_age_days),
+                      skew=timedelta(seconds=services.settings.max_clock_skew_s))
 
     def write() -> tuple[int, object]:
         # A fresh random salt per event, so the ledger's hashes of private values cannot be

@@ -14,8 +14,10 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/healthz", response_model=Health, summary="Liveness and the peer connection",
             responses={503: {"model": Health}})
-def health(services: ServicesDep) -> JSONResponse:
-    reachable = services.connection.peer_reachable()
+async def health(services: ServicesDep) -> JSONResponse:
+    # Async, and probed on a thread of its own: never waits behind the routes' thread pool.
+    reachable = await services.health.reachable() if services.health is not None \
+        else services.connection.peer_reachable()
     body = Health(status="ok" if reachable else "degraded",
                   peer="reachable" if reachable else "unreachable")
     return JSONResponse(body.model_dump(), status_code=200 if reachable else 503)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from gateway.deps import PrincipalDep, ServicesDep, require_store
+from gateway.deps import PrincipalDep, ServicesDep
 from gateway.errors import ApiError, error_responses
 from gateway.models import (
     CustomerId,
@@ -33,7 +33,7 @@ class NotConfigured(ApiError):
 def suggestions(store_id: Annotated[Id, Path()], customer_id: Annotated[CustomerId, Path()],
                 principal: PrincipalDep, services: ServicesDep,
                 n: Annotated[int, Query(ge=1, le=50)] = 10) -> SuggestionsOut:
-    require_store(principal, store_id)
+    services.scope.require_store(principal, store_id)
     if services.suggestions is None:
         raise NotConfigured("this gateway has no catalogue configured")
     found, notice = services.suggestions.suggest(store_id, customer_id, n)

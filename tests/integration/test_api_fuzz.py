@@ -114,8 +114,13 @@ class Tally:
 
 @pytest.fixture(scope="module")
 def gateway(start_ledger_gateway, catalogue, train_model) -> Iterator[Any]:
+    # The fuzzer registers hundreds of customers and sends bursts from one address: rates
+    # far over the defaults, so its cases reach the handlers (test_abuse.py tests the limits).
     with start_ledger_gateway(RETAILER, catalogue=catalogue, http_port=HTTP_PORT,
-                              max_body_bytes=64 * 1024) as running:
+                              max_body_bytes=64 * 1024, rate_per_address="100000/second",
+                              rate_per_credential="100000/second",
+                              rate_registrations_per_address="100000/minute",
+                              rate_registrations="100000/minute") as running:
         # A model waiting in the model directory, so POST /v1/admin/model installs it.
         train_model(running.settings.msp_id, running.settings.model_dir)
         yield running

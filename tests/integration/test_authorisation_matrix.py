@@ -55,7 +55,7 @@ from chaincode.keys import CustomerKey, export_public_key, sign_document
 from demo.wallet import DemoCustomer
 from gateway.fabric import GatewayError
 from gateway.members import CERT_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIME_HEADER, signed_bytes
-from gateway.stores import Role
+from gateway.stores import Role, key_id_of
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +87,9 @@ ACCESS: dict[str, Access] = {
     "POST /v1/customers/{customer_id}/export": Access.CUSTOMER_SIGNED,
     "POST /v1/customers/{customer_id}/erasure": Access.CUSTOMER_SIGNED,
     "POST /v1/admin/stores/{store_id}/credentials": Access.ADMIN,
+    "GET /v1/admin/credentials": Access.ADMIN,
+    "DELETE /v1/admin/credentials/{key_id}": Access.ADMIN,
+    "POST /v1/admin/credentials/{key_id}/rotation": Access.ADMIN,
     "GET /v1/admin/model": Access.ADMIN,
     "POST /v1/admin/model": Access.ADMIN,
     "POST /v1/members/shared-events": Access.MEMBER,
@@ -245,7 +248,7 @@ class Matrix:
         if template.endswith("/history"):
             self.ledger.submit_consent(self.statement(customer, marker, customer.key))
         path = template.format(customer_id=in_path.customer_id, consent_id=marker,
-                               store_id=self.store)
+                               store_id=self.store, key_id="")
         body: dict[str, Any] | None = None
         signing_key = signer or customer.key
         if template == "/v1/customers":
@@ -262,6 +265,9 @@ class Matrix:
             body = {"events": [{"event_id": marker, "item_id": f"item-{marker}",
                                 "item_category": "shoes", "event_type": "purchase",
                                 "value": 1.0, "timestamp": self.now()}]}
+        elif "{key_id}" in template:
+            # An active credential of the store, which the admin may revoke or rotate.
+            path = template.format(key_id=key_id_of(self.issue(self.store)))
         elif template.startswith("/v1/admin/"):
             path = template.format(store_id=marker)
         elif template == "/v1/members/shared-events":
@@ -511,6 +517,13 @@ def _assert_refusal_wrote_nothing(gateway, matrix: Matrix, request: Request, att
     free: the caller's valid request with it is applied on the ledger, not replayed."""
     if request.path == "/v1/admin/model":
         assert gateway.services.suggestions.service.model_id == matrix.models.serving_id
+        return
+    if request.path == "/v1/admin/credentials":
+        return  # a list: nothing to write
+    if request.path.startswith("/v1/admin/credentials/"):
+        key_id = request.path.split("/")[4]
+        info = gateway.services.credentials.get(key_id)
+        assert info is not None and info.revoked_at is None and info.replaced_by is None
         return
     if request.path.startswith("/v1/admin/"):
         store_id = request.path.split("/")[4]

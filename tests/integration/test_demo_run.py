@@ -50,15 +50,16 @@ def demo(fabric_network, tmp_path_factory) -> Iterator[tuple[Path, Network]]:
 
 
 def _printed(out: str) -> dict[str, dict[str, str]]:
-    """Per retailer, what `demo run` printed: portal, kiosk, store, credential, customer."""
+    """Per retailer, what `demo run` printed: portal, kiosk, store, the credential's file,
+    customer."""
     found: dict[str, dict[str, str]] = {}
     current = ""
     for line in out.splitlines():
         if line in RETAILERS:
             current = line
             found[current] = {}
-        elif current and (m := re.match(r"  kiosk store\s+(\S+)\s+credential (\S+)", line)):
-            found[current].update(store=m.group(1), credential=m.group(2))
+        elif current and (m := re.match(r"  kiosk store\s+(\S+)\s+credential in (\S+)", line)):
+            found[current].update(store=m.group(1), credentials_file=m.group(2))
         elif current and (m := re.match(r"  (consent portal|kiosk|API docs)\s+(\S+)", line)):
             found[current][m.group(1)] = m.group(2)
         elif current and (m := re.match(r"  demo customer\s+(c_\S+)", line)):
@@ -79,7 +80,13 @@ def test_demo_run_seeds_through_the_gateways_trains_from_the_ledger_and_a_rerun_
     for retailer, shown in printed.items():
         base = shown["kiosk"].removesuffix("/kiosk/")
         assert shown["consent portal"] == f"{base}/portal/"
-        kiosk = GatewayClient(base, net.layout.ca_root_cert(retailer), shown["credential"])
+        # The credential is in a file of the run folder only its owner reads, never printed.
+        credentials_file = Path(shown["credentials_file"])
+        assert credentials_file == net.layout.root / "demo" / "credentials.json"
+        assert credentials_file.stat().st_mode & 0o777 == 0o600
+        credential = json.loads(credentials_file.read_text())[retailer]["store"]
+        assert credential not in first.stdout and credential not in first.stderr
+        kiosk = GatewayClient(base, net.layout.ca_root_cert(retailer), credential)
         answer = kiosk.get(f"/v1/stores/{shown['store']}/customers/{shown['customer']}"
                            "/suggestions?n=10")
         # Her printed retailer's kiosk knows her from the ledger, with its installed model.
