@@ -19,7 +19,10 @@ no reason names it.
 Strategies, named in every answer (:attr:`Suggestions.strategy`):
 
 ``personalised``
-    At least one of her slices the model knows is usable.
+    At least one of her slices the model knows is usable, or her usable events name items the
+    model knows. When those events go beyond her usable slices (she is new to the model, or
+    chose more since it was trained) she is folded in from all of them
+    (:mod:`recommender.foldin`): no retraining, the next request after her purchase uses it.
 ``cold_start_stated``
     None is, but a usable stated preference is known to the model: context plus stated
     preferences (LightFM's cold start from features).

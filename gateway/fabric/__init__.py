@@ -6,8 +6,10 @@ services every Fabric 2.x/3.x node serves: ``Endorser.ProcessProposal`` on peers
 See :mod:`gateway.fabric.client` for the flow.
 """
 
+from gateway.fabric.blocks import CommittedWrite
 from gateway.fabric.client import (
     ChaincodeEventStream,
+    CommittedWriteStream,
     Contract,
     Gateway,
     Network,
@@ -43,6 +45,8 @@ __all__ = [
     "CommitError",
     "CommitListener",
     "CommitStatusError",
+    "CommittedWrite",
+    "CommittedWriteStream",
     "Contract",
     "EndorseError",
     "EndorsementMismatchError",

@@ -30,13 +30,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import grpc
 
+from gateway.fabric._protos import common_pb2
+from gateway.fabric.blocks import CommittedWrite, committed_writes_of, has_valid_transactions
 from gateway.fabric.commits import CommitListener, Waiter
 from gateway.fabric.deliver import (
     DeliverStatus,
@@ -231,6 +233,81 @@ class Network:
         envelope = self._client.seek(self.name, first)
         return ChaincodeEventStream(self._client.peer, chaincode, envelope,
                                     EventFilter(after, skip_first_block=first is None))
+
+    def committed_writes(self, chaincode: str, *, start_block: int | None = None,
+                         checkpoint: Checkpoint | None = None,
+                         wanted: Callable[[], bool] | None = None) -> CommittedWriteStream:
+        """Stream what the chaincode's valid transactions wrote (their events with payloads,
+        public keys, private key hashes), block by block from the own peer (see
+        :class:`CommittedWriteStream`); where it starts as :meth:`chaincode_events` (a
+        checkpoint's transaction id is ignored: it resumes at block granularity). A stream
+        of its own; close it, or use it as a context manager."""
+        first, _ = start_of(start_block, checkpoint)
+        envelope = self._client.seek(self.name, first)
+        system = self.contract("qscc")
+
+        def fetch(number: int) -> bytes:
+            return system.evaluate("GetBlockByNumber", args=[self.name, str(number)])
+
+        return CommittedWriteStream(self._client.peer, chaincode, envelope, fetch,
+                                    skip_first_block=first is None, wanted=wanted)
+
+
+class CommittedWriteStream:
+    """Iterator of :class:`~gateway.fabric.blocks.CommittedWrite`: the own peer's filtered
+    blocks say which blocks hold valid transactions; each such block is then read whole
+    through the query system chaincode (``qscc GetBlockByNumber``, the channel's readers:
+    the block as stored, private data as key hashes only; the ``event/Block`` deliver ACL
+    may be closed to clients) and its writes of ``chaincode`` yielded. ``wanted``, if given,
+    is asked before each fetch: False skips that block (e.g. nobody to invalidate).
+
+    Raises ChaincodeEventsError when the stream fails, EvaluateError when a block cannot
+    be read (resume from :attr:`checkpoint`, the block after the last one handled whole);
+    ends quietly after :meth:`close`.
+    """
+
+    def __init__(self, peer: Node, chaincode: str, envelope: Any,
+                 fetch: Callable[[int], bytes], *, skip_first_block: bool,
+                 wanted: Callable[[], bool] | None = None) -> None:
+        self._peer = peer
+        self._chaincode = chaincode
+        self._fetch = fetch
+        self._wanted = wanted
+        self._skip_first = skip_first_block
+        self._closed = False
+        self._call = open_filtered(peer, envelope)
+        self.checkpoint: Checkpoint | None = None
+
+    def __iter__(self) -> Iterator[CommittedWrite]:
+        try:
+            for filtered in filtered_blocks(self._call):
+                number = int(filtered.number)
+                if self._skip_first:
+                    self._skip_first = False
+                elif has_valid_transactions(filtered) and (
+                        self._wanted is None or self._wanted()):
+                    block = common_pb2.Block.FromString(self._fetch(number))
+                    yield from committed_writes_of(block, self._chaincode)
+                self.checkpoint = Checkpoint(number + 1)
+        except DeliverStatus as exc:
+            raise ChaincodeEventsError(str(exc), code=exc.code) from exc
+        except grpc.RpcError as exc:
+            if self._closed and rpc_code(exc) == grpc.StatusCode.CANCELLED:
+                return
+            raise ChaincodeEventsError(
+                "the block stream failed", code=rpc_code(exc),
+                details=[rpc_detail(exc, self._peer.address, self._peer.msp_id)]) from exc
+
+    def close(self) -> None:
+        self._closed = True
+        self._call.cancel()
+
+    def __enter__(self) -> CommittedWriteStream:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
 
 
 class ChaincodeEventStream:

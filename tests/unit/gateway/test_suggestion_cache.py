@@ -3,10 +3,19 @@ invalidation; the ledger's write observers; the benchmark's table (pure function
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
+from chaincode.preferences import event_index_key
+from gateway.fabric import CommittedWrite
 from gateway.kiosk_bench import TABLE_HEADER, RunResult, table
-from gateway.suggestion_cache import CustomerCache, CustomerRead
+from gateway.suggestion_cache import (
+    CustomerCache,
+    CustomerRead,
+    apply_write,
+    customer_key_hashes,
+)
 
 READ = CustomerRead([{"consent_id": "k1", "status": "active"}], {"events": []})
 
@@ -122,3 +131,88 @@ def test_the_ledger_tells_observers_whom_a_write_was_about_even_when_it_failed(f
         else:
             write()
     assert seen == ["c1", "c2", "c3", "c4"]
+
+
+# -- invalidation per customer ----------------------------------------------------------------
+
+
+def _hashes(customer_id: str) -> tuple[bytes, ...]:
+    return (f"index-of-{customer_id}".encode(),)
+
+
+def _write(event_name: str = "", payload: bytes = b"", private: tuple[bytes, ...] = ()
+           ) -> CommittedWrite:
+    return CommittedWrite(1, "t1", "prefshare", event_name, payload, frozenset(),
+                          frozenset(private))
+
+
+def test_a_write_of_her_watched_key_drops_her_entry_only():
+    cache = CustomerCache(30.0, key_hashes=_hashes)
+    cache.resume()
+    for customer in ("c1", "c2"):
+        assert cache.put(customer, READ, cache.begin())
+    assert apply_write(cache, _write(private=(b"index-of-c1", b"unrelated"))) == ("c1",)
+    assert cache.get("c1") is None
+    assert cache.get("c2") is READ
+
+
+def test_a_consent_event_drops_the_customer_its_payload_names_only():
+    cache = CustomerCache(30.0, key_hashes=_hashes)
+    cache.resume()
+    for customer in ("c1", "c2"):
+        cache.put(customer, READ, cache.begin())
+    assert apply_write(cache, _write("ConsentWithdrawn", b'{"customer_id": "c2"}')) == ("c2",)
+    assert cache.get("c1") is READ and cache.get("c2") is None
+
+
+def test_a_consent_event_naming_nobody_empties_the_cache():
+    cache = CustomerCache(30.0, key_hashes=_hashes)
+    cache.resume()
+    cache.put("c1", READ, cache.begin())
+    assert apply_write(cache, _write("ConsentGranted", b"not json")) is None
+    assert cache.get("c1") is None
+
+
+def test_other_transactions_drop_nothing_and_an_expired_entry_stops_being_watched():
+    cache, clock = live_cache(ttl=30.0, key_hashes=_hashes)
+    cache.put("c1", READ, cache.begin())
+    generation = cache.begin()
+    assert apply_write(cache, _write("ModelRecorded", b"{}", (b"other",))) == ()
+    assert cache.begin() == generation  # no fill under way was thrown away for nothing
+    clock.now += 31
+    assert cache.get("c1") is None
+    assert cache.invalidate_written([b"index-of-c1"]) == ()
+
+
+def test_the_watched_key_is_her_event_index_as_the_chaincode_renders_it():
+    key = event_index_key("cust-abc").render().encode()
+    assert customer_key_hashes("cust-abc") == (hashlib.sha256(key).digest(),)
+
+
+def test_a_read_under_way_for_her_is_not_stored_after_a_write_about_her():
+    cache = CustomerCache(30.0, key_hashes=_hashes)
+    cache.resume()
+    assert not cache.watching()
+    generation = cache.begin("c1")
+    assert cache.watching()
+    assert cache.invalidate_written([b"index-of-c1"]) == ("c1",)
+    assert not cache.put("c1", READ, generation)
+    assert not cache.watching()  # the read ended, stored or not
+
+
+def test_a_read_under_way_for_someone_else_is_stored_after_a_write_about_her():
+    cache = CustomerCache(30.0, key_hashes=_hashes)
+    cache.resume()
+    generation = cache.begin("c2")
+    assert cache.invalidate_written([b"index-of-c1"]) == ()
+    assert cache.put("c2", READ, generation)
+
+
+def test_a_read_never_finished_is_forgotten_after_the_ttl():
+    cache, clock = live_cache(ttl=30.0, key_hashes=_hashes)
+    cache.begin("c1")  # e.g. the ledger failed: no put follows
+    clock.now += 31
+    cache.begin("c2")
+    generation = cache.begin()
+    assert cache.invalidate_written([b"index-of-c1"]) == ()
+    assert cache.begin() == generation
