@@ -22,7 +22,7 @@ $(VENV_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Python environment: installing into $(VENV) (about 1.5 minutes the first time)"
 	@SECONDS=0; $(PY) -m pip install -q --upgrade pip && \
-	  $(PY) -m pip install -q -e '.[chaincode,gateway,recommender,dev]' && \
+	  $(PY) -m pip install -q -e '.[chaincode,gateway,recommender,benchmarks,dev]' && \
 	  echo "Python environment: installed in $$SECONDS s"
 	@touch $@
 
@@ -61,29 +61,29 @@ network-clean: venv ## Stop everything and remove the run folder .run/
 web: ## Vendor the pages' browser files (QR encoder, Swagger UI) into gateway/static/vendor with npm ci
 	@bash gateway/static/build.sh
 
-lint: venv ## ruff and mypy over the packages
-	$(VENV)/bin/ruff check network chaincode gateway recommender demo tests
-	$(VENV)/bin/mypy network chaincode gateway recommender demo
+lint: venv ## ruff and mypy over the packages and benchmarks/
+	$(VENV)/bin/ruff check network chaincode gateway recommender demo benchmarks tests
+	$(VENV)/bin/mypy network chaincode gateway recommender demo benchmarks
 
-bench: bench-recommender bench-foldin bench-consortium bench-serving bench-ledger bench-kiosk ## Every benchmark table the issues ask for (the ledger ones start the network)
+bench: bench-recommender bench-foldin bench-consortium bench-serving bench-ledger bench-kiosk ## Every benchmark table (benchmarks/, each `python -m benchmarks.NAME`; the ledger ones start the network)
 
 bench-recommender: venv ## MovieLens, 3 seeds: served blend vs LightFM hybrid vs popularity vs ALS, both splits; plot in artifacts/
-	$(PY) -m recommender.bench
+	$(PY) -m benchmarks.recommender
 
 bench-foldin: venv ## Fold-in: P@10 of customers the model never saw vs trained in (MovieLens temporal), fold-in latency p50/p99
-	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/foldin.py
+	OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.foldin
 
 bench-consortium: venv ## Consortium lift over the silo: shared and served (60% consenting), warm/thin/cold, both worlds
-	$(PY) -m recommender.consortium_cli
+	$(PY) -m benchmarks.consortium
 
 bench-serving: venv ## Kiosk suggestion latency (p50/p99, calls/s) on the demo world
-	OPENBLAS_NUM_THREADS=1 $(PY) -m recommender.serving_cli
+	OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.serving
 
 bench-ledger: network-up ## Ledger: consent grants/s and p50/p99 at 8/32/64 in flight, batched events/s, read p50/p99, CPU per node
-	$(PY) -m gateway.ledger_bench_cli
+	$(PY) -m benchmarks.ledger
 
 bench-kiosk: network-up ## Kiosk suggestions over HTTPS at 100/300/600 req/s offered vs a bare FastAPI endpoint
-	OPENBLAS_NUM_THREADS=1 $(PY) -m gateway.kiosk_bench_cli --description network/consortium.yaml --run-dir .run
+	OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.kiosk --description network/consortium.yaml --run-dir .run
 
 test-unit: venv ## Unit tests (pure logic, no processes started)
 	$(PY) -m pytest tests/unit
@@ -111,7 +111,7 @@ run: venv web fabric-bins ccaas-builder ## Set up everything, seed the demo cons
 down: venv ## Stop everything `make run` started (gateways, then the network; data kept)
 	@$(PY) -m demo down
 
-demo-status: venv ## The demo's gateways and what was seeded
+demo-status: venv ## The demo's gateways, what was seeded, and again its URLs, kiosk stores and demo customers
 	@$(PY) -m demo status
 
 clean: ## Remove the run folder, test artifacts and caches (keeps .venv and .fabric)

@@ -1,4 +1,4 @@
-"""Fold-in against training: ``python benchmarks/foldin.py [--seed N ...] [--quick]``.
+"""Fold-in against training: ``python -m benchmarks.foldin [--seed N ...] [--quick]``.
 
 **Accuracy (MovieLens, the temporal split of ``make bench-recommender``).** Per seed, four
 disjoint seeded groups of 5% of the users (20% in all) are each left out of one training.
@@ -34,24 +34,20 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from benchmarks.recommender.splits import temporal_split
 from recommender.blend import BlendedModel, SequencePart
-from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
 from recommender.dataset import build_dataset
-from recommender.demo_world import WorldConfig, generate_world
+from recommender.datasets.demo_inputs import catalogue_from_world, stated_from_world
+from recommender.datasets.demo_world import WorldConfig, generate_world
+from recommender.datasets.movielens import load_movielens
 from recommender.foldin import FoldIn
 from recommender.metrics import evaluate
 from recommender.model import HybridModel, rank_items
-from recommender.movielens import load_movielens
 from recommender.sequence import SequenceNeighbours, user_sequences
 from recommender.serving import SuggestionService
 from recommender.slices import ConsentView, CustomerHistory, event_record
-from recommender.splits import temporal_split
-from recommender.training import (
-    DEFAULT_CONFIG,
-    stated_from_world,
-    train_retailer_model,
-)
+from recommender.training import DEFAULT_CONFIG, train_retailer_model
 
 LEFT_OUT = 0.2
 #: Each fold leaves this share of users out; FOLDS folds cover LEFT_OUT of them in all.
@@ -172,7 +168,7 @@ def demo_latency(seed: int, calls: int) -> dict[str, float]:
     history: dict[str, list] = defaultdict(list)
     for ev in readable:
         history[ev.customer_id].append(ev)
-    catalogue = Catalogue.from_world(world)
+    catalogue = catalogue_from_world(world)
     stores = [s.store_id for s in world.stores if s.retailer == serving]
     asked = sorted(c for c in left if history.get(c))
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,83 +1,78 @@
-"""The private data collection config, rendered from the consortium's member list.
+"""The private data collections, one per retailer, rendered from the consortium's members.
 
-The consortium description in ``network/`` is the one place that names the members, so
-the config the chaincode is committed with is derived from it rather than kept as a
-file that would drift::
+The consortium description in ``network/`` is the one place that names the members, so the
+config the chaincode is committed with is derived from it rather than kept as a file that
+would drift::
 
-    render_collections_config(["Org1MSP", "Org2MSP", "Org3MSP"])
+    render_collections_config(["Org1MSP", "Org2MSP"], block_to_live=100000)
 
-gives the JSON list ``peer lifecycle chaincode approveformyorg --collections-config``
-reads, with one collection, ``prefsCollection``, for preference events:
+gives the JSON list ``peer lifecycle chaincode approveformyorg --collections-config`` reads:
+one collection per retailer, ``events-<MSP id>``, for the events that retailer recorded:
 
-- ``policy``: ``OR('Org1MSP.member', ...)``: every member stores the events;
-- ``requiredPeerCount`` 0: with one peer per organisation, 1 or more fails endorsement
-  unless anchor peers and gossip external endpoints are set; peers reconcile missing
-  private data later;
-- ``maxPeerCount``: the number of members, so an endorser may push to every other
-  member's peer (one per organisation today, with room for one more);
-- ``blockToLive`` 0: events are kept until the customer asks for erasure (purge);
-- ``memberOnlyRead`` / ``memberOnlyWrite``: only members' clients reach the chaincode's
-  private reads and writes;
-- ``endorsementPolicy``: ``OR('Org1MSP.peer', ...)``: a write to the collection needs
-  one member peer's endorsement, whatever the chaincode-level policy (the ``peer``
-  role needs NodeOUs enabled in each member MSP).
-
-Each organisation's own data uses Fabric's implicit collections
-(``_implicit_org_<MSPID>``), which need no configuration.
+- ``policy``: ``OR('<MSP>.member')``: only that retailer's peers store the events;
+- ``endorsementPolicy``: ``OR('<MSP>.peer')``. A transaction that writes only to a
+  collection is validated against the collection's own policy, not the chaincode's, so this
+  is what makes the owner's endorsement necessary and sufficient: no other member's peer,
+  whatever chaincode it runs, can write, change or delete the owner's events (found on the
+  real network with an ``OR(every member)`` policy: one member committed alone);
+- ``memberOnlyRead`` / ``memberOnlyWrite``: only the owner's clients reach the data through
+  its peer; another member reads through the owner's gateway, which checks her consent;
+- ``requiredPeerCount`` 0, ``maxPeerCount`` 1: a second peer of the owner gets the data at
+  endorsement or by reconciliation, never another organisation's peer;
+- ``blockToLive``: the retention bound (``chaincode.block_to_live`` of the description):
+  a holding not written again within that many blocks leaves the owner's state too.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from chaincode.fields import MSP_ID_PATTERN
 
-PREFERENCES_COLLECTION = "prefsCollection"
+#: Fabric collection names take letters, digits and '-'.
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
-def _or_policy(msp_ids: Sequence[str], role: str) -> str:
-    return "OR(" + ",".join(f"'{msp}.{role}'" for msp in msp_ids) + ")"
+def collection_for(msp_id: str) -> str:
+    """The collection holding the events ``msp_id`` recorded (``events-Org1MSP``).
+
+    Raises ValueError for an MSP id a collection name cannot carry.
+    """
+    name = f"events-{msp_id}"
+    if not MSP_ID_PATTERN.fullmatch(msp_id) or not _COLLECTION_NAME.fullmatch(name):
+        raise ValueError(f"not an MSP id a collection can be named for: {msp_id!r}")
+    return name
 
 
-def render_collections_config(
-    msp_ids: Sequence[str],
-    *,
-    name: str = PREFERENCES_COLLECTION,
-    required_peer_count: int = 0,
-    max_peer_count: int | None = None,
-    block_to_live: int = 0,
-) -> list[dict[str, Any]]:
-    """The collection config for a consortium of ``msp_ids`` (order kept).
+def render_collections_config(msp_ids: Sequence[str], *, block_to_live: int = 0
+                              ) -> list[dict[str, Any]]:
+    """One collection per member of ``msp_ids`` (order kept).
 
-    Raises ValueError for an empty member list, a malformed or repeated MSP id, or
-    peer counts that contradict each other.
+    Raises ValueError for an empty member list, a malformed or repeated MSP id, or a
+    negative ``block_to_live``.
     """
     members = list(msp_ids)
     if not members:
-        raise ValueError("a collection needs at least one member")
-    for msp in members:
-        if not isinstance(msp, str) or not MSP_ID_PATTERN.fullmatch(msp):
-            raise ValueError(f"not an MSP id: {msp!r}")
+        raise ValueError("a consortium needs at least one member")
     if len(set(members)) != len(members):
         raise ValueError("MSP ids must be distinct")
-    max_peers = len(members) if max_peer_count is None else max_peer_count
-    if not 0 <= required_peer_count <= max_peers:
-        raise ValueError("need 0 <= required_peer_count <= max_peer_count")
     if block_to_live < 0:
         raise ValueError("block_to_live must be >= 0")
     return [
         {
-            "name": name,
-            "policy": _or_policy(members, "member"),
-            "requiredPeerCount": required_peer_count,
-            "maxPeerCount": max_peers,
+            "name": collection_for(msp),
+            "policy": f"OR('{msp}.member')",
+            "requiredPeerCount": 0,
+            "maxPeerCount": 1,
             "blockToLive": block_to_live,
             "memberOnlyRead": True,
             "memberOnlyWrite": True,
-            "endorsementPolicy": {"signaturePolicy": _or_policy(members, "peer")},
+            "endorsementPolicy": {"signaturePolicy": f"OR('{msp}.peer')"},
         }
+        for msp in members
     ]
 
 

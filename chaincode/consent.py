@@ -42,12 +42,11 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, cast
+from datetime import datetime
+from typing import Any, Literal, cast
 
 from chaincode.canonical import canonical_bytes
 from chaincode.errors import (
-    Backdated,
     ConsentExists,
     ConsentExpired,
     ConsentMismatch,
@@ -57,8 +56,6 @@ from chaincode.errors import (
     ExpiryBeforeGiven,
     InvalidValue,
     MissingField,
-    NotYetValid,
-    ReplayedNonce,
     WideningNotAllowed,
 )
 from chaincode.fields import (
@@ -77,10 +74,15 @@ from chaincode.fields import (
     truncate_to_millis,
 )
 from chaincode.keys import CustomerKey, read_customer_id
+from chaincode.rights import RightsRequest
+from chaincode.signed import (
+    NONCE_PATTERN,
+    SIGNATURE_TEXT,
+    TimeWindow,
+    check_nonce_unused,
+    check_signed_time,
+)
 from chaincode.statekeys import CompositeKey
-
-if TYPE_CHECKING:
-    from chaincode.policy import RightsRequest
 
 Action = Literal["grant", "narrow", "withdraw"]
 ACTIONS: tuple[Action, ...] = ("grant", "narrow", "withdraw")
@@ -90,13 +92,11 @@ COLLECTION_METHODS = ("kiosk", "app", "web")
 ALL_MEMBERS = "*"
 
 #: A nonce is 16..64 base64url characters: at least 96 bits from getRandomValues.
-NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 #: ISO 3166-1 alpha-2, optionally with a subdivision (``DE``, ``US-CA``), or ``EU``.
 JURISDICTION_PATTERN = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
 POLICY_VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 RECIPIENT_PATTERN = re.compile(rf"\*|{MSP_ID_PATTERN.pattern}")
 
-_SIGNATURE_TEXT = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 MAX_STATEMENT_BYTES = 4096
 MAX_RECORD_BYTES = 16384
@@ -113,14 +113,6 @@ _COMMON_FIELDS = (
     "jurisdiction",
 )
 _SCOPE_FIELDS = ("recipients", "purposes", "data_categories", "expires_at")
-
-
-@dataclass(frozen=True)
-class TimeWindow:
-    """How far a signed time may lead (``clock_skew``) or trail (``max_age``) ``now``."""
-
-    clock_skew: timedelta = timedelta(minutes=5)
-    max_age: timedelta = timedelta(hours=24)
 
 
 CONSENT_WINDOW = TimeWindow()
@@ -323,7 +315,7 @@ def parse_signed_statement(data: bytes | str) -> SignedStatement:
     obj = expect_object(load_json(data, max_bytes=MAX_STATEMENT_BYTES))
     if "signature" not in obj:
         raise MissingField("required field is absent", field="signature")
-    signature = read_str(obj["signature"], "signature", pattern=_SIGNATURE_TEXT)
+    signature = read_str(obj["signature"], "signature", pattern=SIGNATURE_TEXT)
     body = {name: value for name, value in obj.items() if name != "signature"}
     return SignedStatement(ConsentStatement.from_dict(body), signature)
 
@@ -489,9 +481,6 @@ class ConsentRecord:
 def _read_erasure(value: Any, customer_id: str) -> RightsRequest | None:
     if value is None:
         return None
-    # Imported here: chaincode.policy builds on this module.
-    from chaincode.policy import RightsRequest
-
     request = RightsRequest.from_json(canonical_bytes(expect_object(value, "erasure")))
     if request.action != "erase":
         raise InvalidValue("erasure must hold an erase request", field="erasure.action")
@@ -501,38 +490,6 @@ def _read_erasure(value: Any, customer_id: str) -> RightsRequest | None:
 
 
 # --- checks ------------------------------------------------------------------------------
-
-
-def check_nonce_unused(nonce: str, used_nonces: Container[str]) -> None:
-    """Raise ReplayedNonce if ``nonce`` is in ``used_nonces``.
-
-    ``used_nonces`` is any container: the contract passes what it found under
-    :func:`nonce_key` (``{nonce}`` if the key exists, else ``()``).
-    """
-    if nonce in used_nonces:
-        raise ReplayedNonce("nonce was already used", field="nonce")
-
-
-def check_signed_time(
-    signed_at: datetime,
-    now: datetime,
-    window: TimeWindow,
-    *,
-    field: str,
-    enforce_max_age: bool = True,
-    not_before: datetime | None = None,
-) -> None:
-    """Place a signed time against the transaction time ``now``.
-
-    Raises NotYetValid when ``signed_at > now + clock_skew``; Backdated when
-    ``signed_at < now - max_age`` (if enforced) or ``signed_at < not_before``.
-    """
-    if signed_at > now + window.clock_skew:
-        raise NotYetValid("signed time is ahead of the transaction time", field=field)
-    if enforce_max_age and signed_at < now - window.max_age:
-        raise Backdated("signed time is older than the accepted age", field=field)
-    if not_before is not None and signed_at < not_before:
-        raise Backdated("statement is older than the record's latest statement", field=field)
 
 
 # --- transitions -------------------------------------------------------------------------
@@ -661,7 +618,7 @@ def erase_record(
 ) -> ConsentRecord | None:
     """``current`` withdrawn by an erase request, or None if it was already withdrawn.
 
-    Assumes ``request`` was verified (:meth:`chaincode.policy.RightsRequest.verify`).
+    Assumes ``request`` was verified (:meth:`chaincode.rights.RightsRequest.verify`).
     Raises InvalidValue (not an erase request) or CustomerMismatch (another customer).
     An expired consent is withdrawn too, so the record says so explicitly.
     """

@@ -36,11 +36,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
-from chaincode.access_log import AccessLogEntry, customer_access_prefix
+from chaincode.access_log import MAX_ACCESS_ENTRY_BYTES, AccessLogEntry
 from chaincode.canonical import canonical_bytes
-from chaincode.collection_config import PREFERENCES_COLLECTION
+from chaincode.collection_config import collection_for
 from chaincode.consent import (
     DATA_CATEGORIES,
     PURPOSES,
@@ -52,38 +53,50 @@ from chaincode.consent import (
     nonce_key,
     parse_signed_statement,
 )
+from chaincode.erasure import ErasureRecord, erasure_key, erasures_prefix
 from chaincode.errors import (
+    Backdated,
     ConsentNotFound,
     CustomerErased,
     CustomerExists,
-    EventExists,
+    GatewayMismatch,
     InvalidValue,
     ModelExists,
     ModelNotFound,
+    ReplayedNonce,
+    RetailerMismatch,
     UnknownCustomer,
 )
 from chaincode.fields import (
     ID_PATTERN,
     MSP_ID_PATTERN,
+    expect_object,
     format_timestamp,
     join,
+    load_json,
     read_enum,
     read_str,
+)
+from chaincode.holdings import (
+    Holding,
+    OwnerKeys,
+    ReadLog,
+    erasure_marker_key,
+    holdings_prefix,
 )
 from chaincode.identity import CallerIdentity, identity_from_creator, require_transient
 from chaincode.keys import CustomerRecord, customer_key, read_customer_id
 from chaincode.ledger import Ledger
-from chaincode.policy import RightsRequest, decide_read, filter_events
+from chaincode.policy import decide_read
 from chaincode.preferences import (
     MAX_BATCH_EVENTS,
-    EventIndex,
     PreferenceEvent,
     check_events_written_by,
-    customer_preferences_prefix,
-    event_index_key,
     parse_event_batch,
 )
 from chaincode.provenance import ModelProvenance, model_key
+from chaincode.rights import RightsRequest
+from chaincode.signed import NONCE_PATTERN
 from chaincode.statekeys import CompositeKey
 
 #: Fabric CA attribute (written into the enrolment certificate) naming the caller's role.
@@ -92,6 +105,10 @@ GATEWAY_ROLE = "gateway"
 #: Transient map entries.
 EVENTS_KEY = "events"
 REQUEST_KEY = "request"
+ENTRIES_KEY = "entries"
+NONCES_KEY = "nonces"
+#: Most access-log entries one LogReads carries.
+MAX_LOG_BATCH = 500
 
 #: Event names.
 CONSENT_EVENTS = {
@@ -142,15 +159,28 @@ class Transaction:
 
 
 class PrefshareContract:
-    """The transaction functions. ``collection`` is the consortium preference collection."""
+    """The transaction functions as one retailer's chaincode server runs them.
+
+    ``owner``: the MSP id of the retailer whose peer this server serves; its events live in
+    its own collection (:func:`chaincode.collection_config.collection_for`). ``keys``: the
+    owner's key derivation (its secret). ``members``: every retailer of the consortium, in
+    the same order on every server (an erasure names them all).
+    """
 
     def __init__(
         self,
-        collection: str = PREFERENCES_COLLECTION,
+        owner: str,
+        keys: OwnerKeys,
+        members: Sequence[str],
         *,
         max_batch_events: int = MAX_BATCH_EVENTS,
     ) -> None:
-        self.collection = collection
+        if owner not in members:
+            raise ValueError("the owner must be one of the members")
+        self.owner = owner
+        self.collection = collection_for(owner)
+        self.keys = keys
+        self.members = tuple(members)
         self.max_batch_events = max_batch_events
         self._functions: dict[str, Callable[..., Awaitable[bytes]]] = {
             "RegisterCustomer": self.register_customer,
@@ -159,11 +189,17 @@ class PrefshareContract:
             "ConsentHistory": self.consent_history,
             "CheckConsent": self.check_consent,
             "RecordPreferenceEvents": self.record_preference_events,
-            "ReadPreferences": self.read_preferences,
-            "ReadTrainingEvents": self.read_training_events,
-            "LogAccess": self.log_access,
+            "ReadOwnEvents": self.read_own_events,
+            "ReadOwnTraining": self.read_own_training,
+            "ReadSharedEvents": self.read_shared_events,
+            "ReadSharedTraining": self.read_shared_training,
+            "LogReads": self.log_reads,
             "ExportCustomer": self.export_customer,
+            "ExportOwnData": self.export_own_data,
             "EraseCustomer": self.erase_customer,
+            "PurgeCustomer": self.purge_customer,
+            "ErasureProgress": self.erasure_progress,
+            "PendingErasures": self.pending_erasures,
             "RecordModelProvenance": self.record_model_provenance,
             "GetModelProvenance": self.get_model_provenance,
             "Describe": self.describe,
@@ -202,6 +238,11 @@ class PrefshareContract:
         if customer.erased_at is not None and body.action != "grant":
             raise CustomerErased("the customer erased her data; only a new grant reopens it",
                                  field="customer_id")
+        erased_at = await self._latest_erasure_at(ledger, body.customer_id)
+        if erased_at is not None and body.given_at <= erased_at:
+            # Nothing she signed before her erasure counts after it: a grant must not reopen
+            # her id, and once a later grant has reopened it, an older one must not widen it.
+            raise Backdated("signed before her latest erasure", field="given_at")
         record_key = consent_key(body.customer_id, body.consent_id).render()
         stored = await ledger.get_state(record_key)
         current = None if stored is None else ConsentRecord.from_json(stored)
@@ -272,164 +313,163 @@ class PrefshareContract:
         decision.raise_if_refused()
         return _json({"allowed": True, "basis": decision.basis, "consent_id": decision.consent_id})
 
-    # --- preference events --------------------------------------------------------------------
+    # --- preference events: each owner's own collection ---------------------------------------
 
     async def record_preference_events(self, ledger: Ledger) -> bytes:
-        """Write a batch of the caller's own events (transient ``events``: a JSON array)
-        into the consortium collection. Returns only the count."""
-        caller = self._gateway(ledger)
+        """Write a batch of the owner's own events (transient ``events``: a JSON array) into
+        its collection, one holding per customer. Reads no public key (a read set names
+        public keys in clear: her registration read here would link her to this retailer);
+        the owner's gateway checks that she is registered before it records. Returns only
+        the count."""
+        self._owner_gateway(ledger)
         raw = require_transient(ledger.transient(), EVENTS_KEY)
         events = parse_event_batch(raw, max_events=self.max_batch_events)
-        check_events_written_by(events, caller.msp_id)
-        # Her index lists every event of hers in the collection (it is written with them and
-        # erased with them), so it answers "already written?" for the whole batch: one point
-        # read per customer instead of one private-hash round trip to the peer per event,
-        # which was half of a batch's endorsement time.
-        indexes: dict[str, EventIndex] = {}
-        for customer_id in sorted({event.customer_id for event in events}):
-            await self._customer(ledger, customer_id)
-            stored = await ledger.get_private(self.collection,
-                                              event_index_key(customer_id).render())
-            indexes[customer_id] = EventIndex.from_json(customer_id, stored)
-        known = {cid: set(index.entries) for cid, index in indexes.items()}
-        writes = _Writes()
+        check_events_written_by(events, self.owner)
+        by_customer: dict[str, list[int]] = {}
         for position, event in enumerate(events):
-            if (event.retailer, event.event_id) in known[event.customer_id]:
-                raise EventExists(
-                    "preference event key already written",
-                    field=join(join("", position), "event_id"),
-                )
-            writes.private.append((event.key.render(), event.to_json_bytes()))
-        for customer_id, index in indexes.items():
-            writes.private.append((event_index_key(customer_id).render(),
-                                   index.adding(events).to_json_bytes()))
+            by_customer.setdefault(event.customer_id, []).append(position)
+        salt = self.keys.salt(ledger.tx_id())
+        writes = _Writes()
+        for customer_id in sorted(by_customer):
+            key = self.keys.holding_key(customer_id).render()
+            held = Holding.from_json(await ledger.get_private(self.collection, key),
+                                     customer_id) or Holding(customer_id)
+            positions = by_customer[customer_id]
+            updated = held.adding([events[i] for i in positions], positions)
+            writes.private.append((key, updated.to_json_bytes(salt)))
         await writes.apply(ledger, self.collection)
         return _json({"recorded": len(events)})
 
-    async def read_preferences(self, ledger: Ledger, customer_id: str, purpose: str) -> bytes:
-        """The customer's events the caller may read for ``purpose``, and a count of the
-        rest by reason and holder. EVALUATE ONLY: the response holds private values."""
-        caller = self._gateway(ledger)
-        cid, purpose = read_customer_id(customer_id), read_enum(purpose, "purpose", PURPOSES)
+    async def read_own_events(self, ledger: Ledger, customer_id: str) -> bytes:
+        """Her events this owner recorded. EVALUATE ONLY (private values)."""
+        self._owner_gateway(ledger)
+        cid = read_customer_id(customer_id)
         await self._customer(ledger, cid)
-        filtered = filter_events(
-            caller.msp_id,
-            purpose,
-            await self._events(ledger, cid),
-            await self._consents(ledger, cid),
-            ledger.tx_timestamp(),
-        )
-        return _json(
-            {
-                "customer_id": cid,
-                "purpose": purpose,
-                "events": [event.to_dict() for event in filtered.readable],
-                "withheld": filtered.withheld.to_dict(),
-            }
-        )
+        held = await self._holding(ledger, cid)
+        return _json({"customer_id": cid, "owner": self.owner,
+                      "events": [event.to_dict() for event in held.events]})
 
-    async def read_training_events(
-        self, ledger: Ledger, purpose: str, after: str, limit: str
-    ) -> bytes:
-        """One page of every registered customer's events the caller may read for
-        ``purpose``: customers in id order after ``after`` ("" for the first page), at most
-        ``limit`` (1..500) of them. Returns the events, the consents that opened them as
-        ``[customer_id, consent_id, version]`` (for the model's provenance) and ``next``,
-        the ``after`` of the following page (null on the last). EVALUATE ONLY.
-        """
-        caller = self._gateway(ledger)
+    async def read_own_training(self, ledger: Ledger, after: str, limit: str) -> bytes:
+        """One page of every holding of this owner, in key order after ``after`` ("" for the
+        first), at most ``limit`` (1..500) customers; erased or unknown customers left out.
+        Returns the events and ``next`` (null on the last page). EVALUATE ONLY."""
+        self._owner_gateway(ledger)
+        count = self._page_limit(limit)
+        rows = await ledger.get_private_by_partial_key(self.collection, holdings_prefix())
+        rows = [(key, value) for key, value in rows if key > after]
+        page, rest = rows[:count], rows[count:]
+        events: list[dict[str, Any]] = []
+        for _, value in page:
+            held = Holding.from_json(value)
+            if held is None or not await self._is_open(ledger, held.customer_id):
+                continue
+            events += [event.to_dict() for event in held.events]
+        return _json({"owner": self.owner, "events": events, "customers": len(page),
+                      "next": page[-1][0] if rest else None})
+
+    async def read_shared_events(self, ledger: Ledger, customer_id: str, reader: str,
+                                 purpose: str) -> bytes:
+        """Her events held by this owner that ``reader`` may read for ``purpose`` now, and
+        the consents that opened them. Called by the OWNER's gateway on behalf of the reader
+        it authenticated; her consents are checked here, at the time of the read, so a
+        withdrawal takes effect on the next read whatever the reader runs. Nothing is said
+        about what was withheld. EVALUATE ONLY."""
+        self._owner_gateway(ledger)
+        cid = read_customer_id(customer_id)
+        who = self._reader(reader)
+        purpose = read_enum(purpose, "purpose", PURPOSES)
+        await self._customer(ledger, cid)
+        consents = await self._consents(ledger, cid)
+        readable, opened = self._shareable(
+            who, purpose, (await self._holding(ledger, cid)).events, consents,
+            ledger.tx_timestamp())
+        return _json({"customer_id": cid, "owner": self.owner, "reader": who,
+                      "purpose": purpose, "events": [e.to_dict() for e in readable],
+                      "consent_ids": sorted({k for _, k, _ in opened})})
+
+    async def read_shared_training(self, ledger: Ledger, reader: str, purpose: str,
+                                   after: str, limit: str) -> bytes:
+        """One page, in customer id order after ``after``, of what ``reader`` may read of
+        this owner's events for ``purpose``: the events, the consents that opened them as
+        ``[customer_id, consent_id, version]`` and ``next``. EVALUATE ONLY."""
+        self._owner_gateway(ledger)
+        who = self._reader(reader)
         purpose = read_enum(purpose, "purpose", PURPOSES)
         if after:
             read_customer_id(after, field="after")
-        if not limit.isdigit() or not 1 <= int(limit) <= MAX_TRAINING_PAGE:
-            raise InvalidValue(f"limit must be 1..{MAX_TRAINING_PAGE}", field="limit")
+        count = self._page_limit(limit)
         rows = await ledger.get_state_by_partial_key(CompositeKey("customer", ()))
-        ids = sorted(CustomerRecord.from_json(value).customer_id for _, value in rows)
-        ids = [cid for cid in ids if cid > after]
-        page, rest = ids[: int(limit)], ids[int(limit) :]
+        records = sorted((CustomerRecord.from_json(v) for _, v in rows),
+                         key=lambda r: r.customer_id)
+        records = [r for r in records if r.customer_id > after]
+        page, rest = records[:count], records[count:]
         now = ledger.tx_timestamp()
         events: list[dict[str, Any]] = []
         opened: set[tuple[str, str, int]] = set()
-        for cid in page:
-            consents = await self._consents(ledger, cid)
-            versions = {c.consent_id: c.version for c in consents}
-            filtered = filter_events(
-                caller.msp_id, purpose, await self._events(ledger, cid), consents, now
-            )
-            for event in filtered.readable:
-                events.append(event.to_dict())
-                decision = decide_read(
-                    caller.msp_id, cid, event.retailer, purpose, event.category, consents, now
-                )
-                if decision.consent_id is not None:
-                    opened.add((cid, decision.consent_id, versions[decision.consent_id]))
-        return _json(
-            {
-                "purpose": purpose,
-                "events": events,
-                "consents": [list(entry) for entry in sorted(opened)],
-                "customers": len(page),
-                "next": page[-1] if rest else None,
-            }
-        )
+        for record in page:
+            if record.erased_at is not None:
+                continue
+            consents = await self._consents(ledger, record.customer_id)
+            if not any(c.scope.names_recipient(who) for c in consents):
+                continue
+            held = await self._holding(ledger, record.customer_id)
+            readable, keys = self._shareable(who, purpose, held.events, consents, now)
+            events += [event.to_dict() for event in readable]
+            opened |= keys
+        return _json({"owner": self.owner, "reader": who, "purpose": purpose,
+                      "events": events, "consents": [list(c) for c in sorted(opened)],
+                      "customers": len(page),
+                      "next": page[-1].customer_id if rest else None})
 
-    async def log_access(self, ledger: Ledger, customer_id: str, purpose: str) -> bytes:
-        """Record a read of the customer's events for ``purpose`` in the access log
-        (submit). Returns the entry: counts and consent ids, never events."""
-        caller = self._gateway(ledger)
-        cid, purpose = read_customer_id(customer_id), read_enum(purpose, "purpose", PURPOSES)
-        await self._customer(ledger, cid)
-        consents = await self._consents(ledger, cid)
-        now = ledger.tx_timestamp()
-        # Point reads through her index: a private range query would forbid the write.
-        filtered = filter_events(
-            caller.msp_id, purpose, await self._indexed_events(ledger, cid), consents, now
-        )
-        consent_ids = {
-            decision.consent_id
-            for event in filtered.readable
-            if (
-                decision := decide_read(
-                    caller.msp_id, cid, event.retailer, purpose, event.category, consents, now
-                )
-            ).consent_id
-            is not None
-        }
-        entry = AccessLogEntry.record(
-            customer_id=cid,
-            reader=caller.msp_id,
-            purpose=purpose,
-            now=now,
-            tx_id=ledger.tx_id(),
-            events_readable=len(filtered.readable),
-            consent_ids=tuple(consent_ids),
-        )
-        writes = _Writes(public=[(entry.key.render(), entry.to_json_bytes())])
+    async def log_reads(self, ledger: Ledger) -> bytes:
+        """Append the owner's access-log entries (transient ``entries``: a JSON array of
+        :class:`AccessLogEntry` objects naming this owner) to each customer's log in its
+        collection; an ``export`` entry also marks her request's nonce served (transient
+        ``nonces``: ``{customer_id: nonce}``). Returns only the count."""
+        self._owner_gateway(ledger)
+        raw = load_json(require_transient(ledger.transient(), ENTRIES_KEY),
+                        max_bytes=MAX_LOG_BATCH * MAX_ACCESS_ENTRY_BYTES)
+        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_LOG_BATCH:
+            raise InvalidValue(f"entries must be a list of 1..{MAX_LOG_BATCH}", field="entries")
+        entries = [AccessLogEntry.from_dict(item, join("", i)) for i, item in enumerate(raw)]
+        for index, entry in enumerate(entries):
+            if entry.owner != self.owner:
+                raise RetailerMismatch("an owner logs only reads of its own data",
+                                       field=join(join("", index), "owner"))
+        served: dict[str, Any] = {}
+        if NONCES_KEY in ledger.transient():
+            served = expect_object(load_json(ledger.transient()[NONCES_KEY],
+                                             max_bytes=MAX_LOG_BATCH * 128))
+        by_customer: dict[str, list[AccessLogEntry]] = {}
+        for entry in entries:
+            by_customer.setdefault(entry.customer_id, []).append(entry)
+        salt = self.keys.salt(ledger.tx_id())
+        writes = _Writes()
+        for customer_id in sorted(by_customer):
+            key = self.keys.read_log_key(customer_id).render()
+            log = ReadLog.from_json(customer_id, await ledger.get_private(self.collection, key))
+            writes.private.append((key, log.adding(by_customer[customer_id])
+                                   .to_json_bytes(salt)))
+        for customer_id, nonce in sorted(served.items()):
+            cid = read_customer_id(customer_id, field="nonces")
+            nonce = read_str(nonce, "nonces", pattern=NONCE_PATTERN)
+            writes.private.append((self.keys.served_key(cid, nonce).render(),
+                                   _json({"salt": salt})))
         await writes.apply(ledger, self.collection)
-        return entry.to_json_bytes()
+        return _json({"logged": len(entries)})
 
     # --- rights requests -----------------------------------------------------------------------
 
     async def export_customer(self, ledger: Ledger) -> bytes:
-        """Everything about the customer the caller may see (transient ``request``: her
-        signed export request). EVALUATE ONLY: the response holds private values, so the
-        request's nonce is not spent; replay is bounded by the request's one-hour window
-        and can only return what the caller may read anyway."""
+        """The public part of what is held about her (transient ``request``: her signed
+        export request): her record, consents with their history, her erasure's progress.
+        Her events and their read logs come from each owner (``ExportOwnData``). EVALUATE
+        ONLY: nothing is spent here; each owner serves a request once."""
         caller = self._gateway(ledger)
-        request, customer = await self._rights_request(ledger, "export")
+        request, customer = await self._rights_request(ledger, "export", via=caller.msp_id)
         cid = customer.customer_id
         now = ledger.tx_timestamp()
         consents = await self._consents(ledger, cid)
-        events = await self._events(ledger, cid)
-        readable: dict[str, PreferenceEvent] = {}
-        for purpose in PURPOSES:
-            for event in filter_events(caller.msp_id, purpose, events, consents, now).readable:
-                readable[event.key.render()] = event
-        withheld: dict[str, int] = {}
-        for event in events:
-            if event.key.render() not in readable:
-                withheld[event.retailer] = withheld.get(event.retailer, 0) + 1
-        access = await ledger.get_state_by_partial_key(customer_access_prefix(cid))
         return _json(
             {
                 "request": request.to_dict(),
@@ -442,51 +482,109 @@ class PrefshareContract:
                     }
                     for consent in consents
                 ],
-                "access_log": [AccessLogEntry.from_json(value).to_dict() for _, value in access],
-                "events": [event.to_dict() for event in events if event.key.render() in readable],
-                "withheld": {"total": sum(withheld.values()), "by_retailer": withheld},
+                "erasure": await self._progress(ledger, cid),
             }
         )
 
+    async def export_own_data(self, ledger: Ledger, requester: str) -> bytes:
+        """What this owner holds about her and who read it (transient ``request``: her signed
+        export request), for the member ``requester`` whose gateway serves her export (the
+        owner's gateway authenticated it; the request must name it), once per request: a
+        request this owner has served is refused (REPLAYED_NONCE). The owner's gateway then
+        logs the export, which marks it served. EVALUATE ONLY."""
+        self._owner_gateway(ledger)
+        via = read_str(requester, "requester", pattern=MSP_ID_PATTERN)
+        request, customer = await self._rights_request(ledger, "export", via=via, spend=False)
+        cid = customer.customer_id
+        served = await ledger.get_private(
+            self.collection, self.keys.served_key(cid, request.nonce).render())
+        if served is not None:
+            raise ReplayedNonce("this owner already served the export request", field="nonce")
+        held = await self._holding(ledger, cid)
+        log = ReadLog.from_json(cid, await ledger.get_private(
+            self.collection, self.keys.read_log_key(cid).render()))
+        return _json({"customer_id": cid, "owner": self.owner,
+                      "events": [event.to_dict() for event in held.events],
+                      "access_log": [entry.to_dict() for entry in log.entries]})
+
     async def erase_customer(self, ledger: Ledger) -> bytes:
-        """Delete every private event of the customer from the collection and withdraw her
-        open consents (transient ``request``: her signed erase request). Emits
-        ``CustomerErased`` and returns counts only."""
-        self._gateway(ledger)
-        request, customer = await self._rights_request(ledger, "erase")
+        """Accept her signed erase request (transient ``request``): withdraw her open
+        consents, close her id and start the erasure every member must complete in its own
+        collection (``PurgeCustomer``). Emits ``CustomerErased``; returns counts only."""
+        caller = self._gateway(ledger)
+        request, customer = await self._rights_request(ledger, "erase", via=caller.msp_id)
         cid = customer.customer_id
         now = ledger.tx_timestamp()
         consents = await self._consents(ledger, cid)
-        # Her events through her index (point reads): a private range query would forbid
-        # every write of this transaction.
-        index = EventIndex.from_json(
-            cid, await ledger.get_private(self.collection, event_index_key(cid).render())
-        )
-        event_keys = [key.render() for key in index.keys()]
         erased = [
             record
             for record in (erase_record(consent, request, now=now) for consent in consents)
             if record is not None
         ]
+        erasure = ErasureRecord.start(cid, ledger.tx_id(), now, self.members)
         writes = _Writes(
             public=[
                 self._spend_nonce(ledger, cid, request.nonce, "erase"),
                 *((record.key.render(), record.to_json_bytes()) for record in erased),
                 # No member records or reads anything of hers from now on (CustomerErased).
                 (customer_key(cid).render(), customer.erased(now).to_json_bytes()),
+                (erasure.key.render(), erasure.to_json_bytes()),
             ],
-            private_deletes=[*event_keys, event_index_key(cid).render()]
-            if index.entries
-            else [],
         )
         counts = {
             "customer_id": cid,
-            "events_purged": len(event_keys),
+            "erasure_id": erasure.erasure_id,
             "consents_withdrawn": len(erased),
+            "holders": list(erasure.holders),
         }
         writes.event = (CUSTOMER_ERASED, _json(counts))
         await writes.apply(ledger, self.collection)
         return _json(counts)
+
+    async def purge_customer(self, ledger: Ledger, customer_id: str) -> bytes:
+        """This owner's part of her latest erasure: delete her holding and read log from its
+        collection and mark the erasure done here. Every member runs it for every erasure,
+        holder or not, and the writes have the same shape either way. Returns no counts."""
+        self._owner_gateway(ledger)
+        cid = read_customer_id(customer_id)
+        stored = await ledger.get_state(erasure_key(cid).render())
+        if stored is None:
+            raise InvalidValue("the customer has no erasure to complete", field="customer_id")
+        erasure = ErasureRecord.from_json(stored)
+        writes = _Writes(
+            private=[(erasure_marker_key(erasure.erasure_id).render(),
+                      _json({"at": format_timestamp(ledger.tx_timestamp()),
+                             "salt": self.keys.salt(ledger.tx_id())}))],
+            private_deletes=[self.keys.holding_key(cid).render(),
+                             self.keys.read_log_key(cid).render()],
+        )
+        await writes.apply(ledger, self.collection)
+        return _json({"erasure_id": erasure.erasure_id, "owner": self.owner, "done": True})
+
+    async def erasure_progress(self, ledger: Ledger, customer_id: str) -> bytes:
+        """Her latest erasure and, per member, whether it deleted what it holds (the hash of
+        its mark, which every peer keeps). Any channel member may ask."""
+        cid = read_customer_id(customer_id)
+        progress = await self._progress(ledger, cid)
+        if progress is None:
+            raise InvalidValue("the customer has no erasure", field="customer_id")
+        return _json(progress)
+
+    async def pending_erasures(self, ledger: Ledger) -> bytes:
+        """Customers whose latest erasure this owner has not completed (at most 500)."""
+        self._owner_gateway(ledger)
+        pending = []
+        for _, value in await ledger.get_state_by_partial_key(erasures_prefix()):
+            erasure = ErasureRecord.from_json(value)
+            if self.owner not in erasure.holders:
+                continue
+            mark = await ledger.get_private(
+                self.collection, erasure_marker_key(erasure.erasure_id).render())
+            if mark is None:
+                pending.append(erasure.customer_id)
+            if len(pending) == MAX_TRAINING_PAGE:
+                break
+        return _json({"owner": self.owner, "customers": pending})
 
     # --- model provenance ---------------------------------------------------------------------
 
@@ -510,9 +608,10 @@ class PrefshareContract:
         return ModelProvenance.from_json(stored).to_json_bytes()
 
     async def describe(self, ledger: Ledger) -> bytes:
-        """What this chaincode serves: its transaction names and its collection. Reads no
+        """What this chaincode serves: its owner, its collection and transaction names. Reads no
         state, so any channel member may call it (the network's readiness check does)."""
-        return _json({"collection": self.collection, "transactions": sorted(TRANSACTIONS)})
+        return _json({"owner": self.owner, "collection": self.collection,
+                      "transactions": sorted(TRANSACTIONS)})
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -524,6 +623,74 @@ class PrefshareContract:
         caller = self._caller(ledger)
         caller.require_attribute(ROLE_ATTRIBUTE, {GATEWAY_ROLE})
         return caller
+
+    def _owner_gateway(self, ledger: Ledger) -> CallerIdentity:
+        """The caller must be this owner's gateway: only it reads and writes the owner's
+        collection through this server (another member reads through the owner's gateway)."""
+        caller = self._gateway(ledger)
+        if caller.msp_id != self.owner:
+            raise RetailerMismatch("only the owner's gateway reaches its collection",
+                                   field="creator")
+        return caller
+
+    def _reader(self, reader: str) -> str:
+        who = read_str(reader, "reader", pattern=MSP_ID_PATTERN)
+        if who not in self.members or who == self.owner:
+            raise InvalidValue("the reader must be another member", field="reader")
+        return who
+
+    @staticmethod
+    def _page_limit(limit: str) -> int:
+        if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_TRAINING_PAGE:
+            raise InvalidValue(f"limit must be 1..{MAX_TRAINING_PAGE}", field="limit")
+        return int(limit)
+
+    async def _holding(self, ledger: Ledger, customer_id: str) -> Holding:
+        stored = await ledger.get_private(self.collection,
+                                          self.keys.holding_key(customer_id).render())
+        return Holding.from_json(stored, customer_id) or Holding(customer_id)
+
+    async def _is_open(self, ledger: Ledger, customer_id: str) -> bool:
+        stored = await ledger.get_state(customer_key(customer_id).render())
+        return stored is not None and CustomerRecord.from_json(stored).erased_at is None
+
+    def _shareable(self, reader: str, purpose: str, events: Sequence[PreferenceEvent],
+                   consents: list[ConsentRecord], now: datetime
+                   ) -> tuple[list[PreferenceEvent], set[tuple[str, str, int]]]:
+        """The events ``reader`` may read for ``purpose`` and the consents that opened them
+        (``(customer_id, consent_id, version)``)."""
+        versions = {c.consent_id: c.version for c in consents}
+        readable: list[PreferenceEvent] = []
+        opened: set[tuple[str, str, int]] = set()
+        decisions: dict[str, Any] = {}
+        for event in events:
+            decision = decisions.get(event.category)
+            if decision is None:
+                decision = decide_read(reader, event.customer_id, self.owner, purpose,
+                                       event.category, consents, now)
+                decisions[event.category] = decision
+            if decision.allowed and decision.consent_id is not None:
+                readable.append(event)
+                opened.add((event.customer_id, decision.consent_id,
+                            versions[decision.consent_id]))
+        return readable, opened
+
+    async def _latest_erasure_at(self, ledger: Ledger, customer_id: str) -> datetime | None:
+        """When her latest erasure was made (its public record outlives a reopened id)."""
+        stored = await ledger.get_state(erasure_key(customer_id).render())
+        return None if stored is None else ErasureRecord.from_json(stored).at
+
+    async def _progress(self, ledger: Ledger, customer_id: str) -> dict[str, Any] | None:
+        stored = await ledger.get_state(erasure_key(customer_id).render())
+        if stored is None:
+            return None
+        erasure = ErasureRecord.from_json(stored)
+        done = {}
+        for holder in erasure.holders:
+            mark = await ledger.get_private_hash(
+                collection_for(holder), erasure_marker_key(erasure.erasure_id).render())
+            done[holder] = "done" if mark is not None else "pending"
+        return {**erasure.to_dict(), "progress": done}
 
     async def _customer(self, ledger: Ledger, customer_id: str, *,
                         open_only: bool = True) -> CustomerRecord:
@@ -540,22 +707,6 @@ class PrefshareContract:
     async def _consents(self, ledger: Ledger, customer_id: str) -> list[ConsentRecord]:
         rows = await ledger.get_state_by_partial_key(customer_consents_prefix(customer_id))
         return [ConsentRecord.from_json(value) for _, value in rows]
-
-    async def _events(self, ledger: Ledger, customer_id: str) -> list[PreferenceEvent]:
-        rows = await ledger.get_private_by_partial_key(
-            self.collection, customer_preferences_prefix(customer_id)
-        )
-        return [PreferenceEvent.from_json(value) for _, value in rows]
-
-    async def _indexed_events(self, ledger: Ledger, customer_id: str) -> list[PreferenceEvent]:
-        """Her events found through her index, by point reads only (see EventIndex)."""
-        stored = await ledger.get_private(self.collection, event_index_key(customer_id).render())
-        events = []
-        for key in EventIndex.from_json(customer_id, stored).keys():
-            value = await ledger.get_private(self.collection, key.render())
-            if value is not None:
-                events.append(PreferenceEvent.from_json(value))
-        return events
 
     async def _used_nonces(self, ledger: Ledger, customer_id: str, nonce: str) -> set[str]:
         stored = await ledger.get_state(nonce_key(customer_id, nonce).render())
@@ -574,15 +725,25 @@ class PrefshareContract:
         return nonce_key(customer_id, nonce).render(), value
 
     async def _rights_request(
-        self, ledger: Ledger, action: str
+        self, ledger: Ledger, action: str, *, via: str, spend: bool = True
     ) -> tuple[RightsRequest, CustomerRecord]:
+        """Her verified request, served by member ``via``'s gateway (the one it names).
+        ``spend=False``: a request an owner serves once by its own mark rather than by the
+        public nonce (``ExportOwnData``)."""
         request = RightsRequest.from_json(require_transient(ledger.transient(), REQUEST_KEY))
         if request.action != action:
             raise InvalidValue(f"this transaction takes an {action} request", field="action")
+        if request.gateway != via:
+            raise GatewayMismatch("the request names another member's gateway",
+                                  field="gateway")
         # Her rights outlive her erasure: she may export what remains, or erase again.
         customer = await self._customer(ledger, request.customer_id, open_only=False)
-        used = await self._used_nonces(ledger, request.customer_id, request.nonce)
+        used = (await self._used_nonces(ledger, request.customer_id, request.nonce)
+                if spend else set())
         request.verify(customer.key, now=ledger.tx_timestamp(), used_nonces=used)
+        erased_at = await self._latest_erasure_at(ledger, request.customer_id)
+        if erased_at is not None and request.requested_at <= erased_at:
+            raise Backdated("signed before her latest erasure", field="requested_at")
         return request, customer
 
     async def _history(self, ledger: Ledger, key: str) -> list[dict[str, Any]]:
@@ -615,11 +776,17 @@ TRANSACTIONS: Mapping[str, Transaction] = {
         Transaction("ConsentHistory", ("customer_id", "consent_id"), "evaluate"),
         Transaction("CheckConsent", ("customer_id", "retailer", "purpose", "category"), "evaluate"),
         Transaction("RecordPreferenceEvents", (), "submit", (EVENTS_KEY,)),
-        Transaction("ReadPreferences", ("customer_id", "purpose"), "evaluate"),
-        Transaction("ReadTrainingEvents", ("purpose", "after", "limit"), "evaluate"),
-        Transaction("LogAccess", ("customer_id", "purpose"), "submit"),
+        Transaction("ReadOwnEvents", ("customer_id",), "evaluate"),
+        Transaction("ReadOwnTraining", ("after", "limit"), "evaluate"),
+        Transaction("ReadSharedEvents", ("customer_id", "reader", "purpose"), "evaluate"),
+        Transaction("ReadSharedTraining", ("reader", "purpose", "after", "limit"), "evaluate"),
+        Transaction("LogReads", (), "submit", (ENTRIES_KEY,)),
         Transaction("ExportCustomer", (), "evaluate", (REQUEST_KEY,)),
+        Transaction("ExportOwnData", ("requester",), "evaluate", (REQUEST_KEY,)),
         Transaction("EraseCustomer", (), "submit", (REQUEST_KEY,)),
+        Transaction("PurgeCustomer", ("customer_id",), "submit"),
+        Transaction("ErasureProgress", ("customer_id",), "evaluate"),
+        Transaction("PendingErasures", (), "evaluate"),
         Transaction("RecordModelProvenance", ("provenance",), "submit"),
         Transaction("GetModelProvenance", ("model_id",), "evaluate"),
         Transaction("Describe", (), "evaluate"),

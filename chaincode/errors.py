@@ -34,6 +34,7 @@ MISSING_TRANSIENT_KEY      invalid          transient map lacks a required entry
 BAD_SIGNATURE              unauthenticated  signature does not verify under the key
 CUSTOMER_MISMATCH          unauthenticated  key or record belongs to another customer
 MISSING_ATTRIBUTE          forbidden        caller certificate lacks a required attribute
+GATEWAY_MISMATCH           forbidden        her signed request names another member's gateway
 RETAILER_MISMATCH          forbidden        caller writes events in another retailer's name
 NOT_A_RECIPIENT            forbidden        consent does not name the calling organisation
 PURPOSE_NOT_GRANTED        forbidden        consent does not cover the purpose
@@ -273,6 +274,13 @@ class RetailerMismatch(ChaincodeError):
     """caller writes events in another retailer's name"""
 
     code = "RETAILER_MISMATCH"
+    kind = "forbidden"
+
+
+class GatewayMismatch(ChaincodeError):
+    """her signed request names another member's gateway"""
+
+    code = "GATEWAY_MISMATCH"
     kind = "forbidden"
 
 

@@ -19,22 +19,16 @@ can be replayed as another.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from datetime import datetime
+from typing import Any, Literal
 
-from chaincode.canonical import canonical_bytes
 from chaincode.consent import (
     DATA_CATEGORIES,
-    NONCE_PATTERN,
     PURPOSES,
     ConsentRecord,
-    TimeWindow,
-    check_nonce_unused,
-    check_signed_time,
 )
 from chaincode.errors import (
     CategoryNotGranted,
@@ -46,15 +40,8 @@ from chaincode.errors import (
     PurposeNotGranted,
 )
 from chaincode.fields import (
-    check_fields,
-    expect_object,
-    format_timestamp,
-    load_json,
-    parse_timestamp,
     read_enum,
-    read_str,
 )
-from chaincode.keys import CustomerKey, read_customer_id
 from chaincode.preferences import PreferenceEvent
 
 Basis = Literal["owner", "consent"]
@@ -199,79 +186,3 @@ def filter_events(
             retailers[event.retailer] += 1
     withheld = WithheldSummary(sum(reasons.values()), dict(reasons), dict(retailers))
     return FilteredEvents(tuple(readable), withheld)
-
-
-# --- rights requests ---------------------------------------------------------------------
-
-RightsAction = Literal["export", "erase"]
-RIGHTS_ACTIONS: tuple[RightsAction, ...] = ("export", "erase")
-#: A rights request must reach the ledger within an hour of being signed.
-RIGHTS_WINDOW = TimeWindow(clock_skew=timedelta(minutes=5), max_age=timedelta(hours=1))
-MAX_RIGHTS_REQUEST_BYTES = 1024
-_SIGNATURE_TEXT = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_FIELDS = ("action", "customer_id", "requested_at", "nonce")
-
-
-@dataclass(frozen=True)
-class RightsRequest:
-    """A customer's signed request to export or erase everything about her.
-
-    Wire form: ``{"action": "erase", "customer_id": "c_...", "requested_at": "...Z",
-    "nonce": "...", "signature": "..."}``; the signature covers the RFC 8785 bytes of
-    the object without ``signature``.
-    """
-
-    action: RightsAction
-    customer_id: str
-    requested_at: datetime
-    nonce: str
-    signature: str
-
-    @classmethod
-    def from_json(cls, data: bytes | str) -> RightsRequest:
-        obj = expect_object(load_json(data, max_bytes=MAX_RIGHTS_REQUEST_BYTES))
-        check_fields(obj, required=(*_FIELDS, "signature"))
-        return cls(
-            action=cast(RightsAction, read_enum(obj["action"], "action", RIGHTS_ACTIONS)),
-            customer_id=read_customer_id(obj["customer_id"]),
-            requested_at=parse_timestamp(obj["requested_at"], "requested_at"),
-            nonce=read_str(
-                obj["nonce"],
-                "nonce",
-                pattern=NONCE_PATTERN,
-                rule="nonce must be 16..64 base64url characters",
-            ),
-            signature=read_str(obj["signature"], "signature", pattern=_SIGNATURE_TEXT),
-        )
-
-    def unsigned_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "customer_id": self.customer_id,
-            "requested_at": format_timestamp(self.requested_at),
-            "nonce": self.nonce,
-        }
-
-    def signed_bytes(self) -> bytes:
-        return canonical_bytes(self.unsigned_dict())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.unsigned_dict(), "signature": self.signature}
-
-    def verify(
-        self,
-        key: CustomerKey,
-        *,
-        now: datetime,
-        used_nonces: Container[str],
-        window: TimeWindow = RIGHTS_WINDOW,
-    ) -> None:
-        """Accept the request or raise CustomerMismatch, MalformedSignature,
-        BadSignature, ReplayedNonce, NotYetValid or Backdated.
-
-        After acting on it the contract writes ``nonce_key(customer_id, nonce)``.
-        """
-        key.require_customer(self.customer_id)
-        key.verify(self.signed_bytes(), self.signature)
-        check_nonce_unused(self.nonce, used_nonces)
-        check_signed_time(self.requested_at, now, window, field="requested_at")

@@ -12,6 +12,11 @@ variable                       meaning
 ``CHAINCODE_TLS_CERT_FILE``    PEM TLS certificate (chain) the peer verifies
 ``CHAINCODE_TLS_CLIENT_CA_FILE``  optional PEM CA bundle: when set, the peer must present
                                a client certificate issued by it (mutual TLS)
+``PREFSHARE_OWNER_MSP``        the MSP id of the retailer whose peer this server serves
+``PREFSHARE_OWNER_SECRET_FILE``  file (0600) holding the owner's secret, at least 32 bytes:
+                               its collection keys are derived with it (chaincode/holdings.py)
+``PREFSHARE_MEMBERS``          every retailer's MSP id, comma-separated, the same order on
+                               every server
 =============================  ======================================================
 
 TLS is not optional. Unlike the shim's ``start()``, nothing here lets an environment
@@ -37,7 +42,9 @@ from typing import Any
 import grpc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from chaincode.collection_config import collection_for
 from chaincode.contract import PrefshareContract
+from chaincode.holdings import OwnerKeys
 from chaincode.shim_ext import add_to_server
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,9 @@ ENV = {
     "tls_key_file": "CHAINCODE_TLS_KEY_FILE",
     "tls_cert_file": "CHAINCODE_TLS_CERT_FILE",
     "client_ca_file": "CHAINCODE_TLS_CLIENT_CA_FILE",
+    "owner_msp": "PREFSHARE_OWNER_MSP",
+    "owner_secret_file": "PREFSHARE_OWNER_SECRET_FILE",
+    "members": "PREFSHARE_MEMBERS",
 }
 #: Fabric's own default gRPC message limit (peer ``MaxRecvMsgSize``/``MaxSendMsgSize``).
 MAX_MESSAGE_BYTES = 100 * 1024 * 1024
@@ -72,12 +82,35 @@ class ServerSettings(BaseModel):
     tls_key_file: Path
     tls_cert_file: Path
     client_ca_file: Path | None = None
+    owner_msp: str = Field(min_length=1, max_length=64)
+    owner_secret_file: Path
+    members: tuple[str, ...]
+
+    @field_validator("members", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return tuple(v.strip() for v in value.split(",") if v.strip()) \
+            if isinstance(value, str) else value
+
+    @field_validator("members")
+    @classmethod
+    def _distinct_collection_owners(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Checked here rather than when a member's collection is first named: a malformed id
+        # would otherwise be written into erasure records no server can read back.
+        if not value:
+            raise ValueError("must name at least one member")
+        for msp in value:
+            collection_for(msp)
+        if len(set(value)) != len(value):
+            raise ValueError("must not name a member twice")
+        return value
 
     @field_validator("address")
     @classmethod
     def _host_and_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if (not sep or not host or not (port.isascii() and port.isdigit())
+                or not 0 < int(port) < 65536):
             raise ValueError("must be host:port")
         return value
 
@@ -138,6 +171,25 @@ def server_credentials(settings: ServerSettings) -> grpc.ServerCredentials:
     )
 
 
+def owner_contract(settings: ServerSettings) -> PrefshareContract:
+    """The contract as the owner's server runs it; raises SettingsError for an unreadable or
+    short secret, or an owner that is not a member."""
+    var = ENV["owner_secret_file"]
+    try:
+        secret = settings.owner_secret_file.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"{var}: cannot read {settings.owner_secret_file}: "
+                            f"{exc.strerror}") from None
+    try:
+        keys = OwnerKeys(secret)
+    except ValueError as exc:
+        raise SettingsError(f"{var}: {exc}") from None
+    try:
+        return PrefshareContract(settings.owner_msp, keys, settings.members)
+    except ValueError as exc:
+        raise SettingsError(f"{ENV['owner_msp']}: {exc}") from None
+
+
 def build_server(
     settings: ServerSettings, contract: PrefshareContract | None = None
 ) -> tuple[grpc.aio.Server, int]:
@@ -152,7 +204,7 @@ def build_server(
         ("grpc.http2.min_ping_interval_without_data_ms", MIN_PING_INTERVAL_MS),
     ]
     server = grpc.aio.server(options=options)
-    add_to_server(server, settings.chaincode_id, contract or PrefshareContract())
+    add_to_server(server, settings.chaincode_id, contract or owner_contract(settings))
     port = server.add_secure_port(settings.address, server_credentials(settings))
     if port == 0:
         raise SettingsError(f"{ENV['address']}: cannot listen on {settings.address}")

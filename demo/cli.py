@@ -1,9 +1,10 @@
-"""`python -m demo COMMAND` (or `prefshare-demo`): the demo consortium on the real network.
+"""`prefshare-demo COMMAND` (or `python -m demo`): the demo consortium on the real network.
 
   run     network up, catalogues, the three gateways, the seeded ledger, one model per
           retailer; prints where to look, then stays up until Ctrl-C (which stops it all)
   down    stop the gateways and the network (data kept: a later run resumes it)
-  status  the gateways' state and what was seeded
+  status  the gateways' state, what was seeded, and again the URLs, kiosk store ids and
+          credentials, and demo customers that `run` printed
 
 Each step prints what it did and how long it took; steps already done are reused, so a
 second run starts the processes and prints the same demo credentials and customers.
@@ -25,15 +26,15 @@ from demo.gateways import Gateways
 from demo.seed import plans, seed
 from demo.state import DemoState
 from demo.train import has_model, train_and_install
+from demo.wallet import DemoCustomer
 from demo.world import demo_world, world_config
 from gateway.fabric.errors import GatewayError
-from gateway.ledger_bench import DemoCustomer
+from network.arguments import add_network_arguments, consortium_from, layout_from, network_from
 from network.control import Network
-from network.description import Consortium, load_consortium
-from network.errors import NetworkError
-from network.layout import RunLayout
-from recommender.catalogue import Catalogue
-from recommender.demo_world import Customer, World
+from network.description import Consortium
+from network.errors import LedgerTooOld, NetworkError
+from recommender.datasets.demo_inputs import catalogue_from_world
+from recommender.datasets.demo_world import Customer, World
 
 DEFAULT_SEED = 13
 DEFAULT_CUSTOMERS = 200
@@ -50,11 +51,6 @@ class Steps:
         now = time.monotonic()
         print(f"[{now - self.began:6.1f} s] {what} ({now - self._last:.1f} s)", flush=True)
         self._last = now
-
-
-def _network(args: argparse.Namespace, consortium: Consortium) -> Network:
-    return Network(consortium, RunLayout(args.run_dir.resolve()), args.bin_dir.resolve(),
-                   builder_dir=args.builder_dir.resolve())
 
 
 def _world(state: DemoState, consortium: Consortium, args: argparse.Namespace) -> World:
@@ -118,10 +114,9 @@ def _train(gateways: Gateways, credentials: dict[str, dict[str, str]], steps: St
 def _print_urls(gateways: Gateways, credentials: dict[str, dict[str, str]],
                 customers: dict[str, Customer], keys: dict[str, DemoCustomer],
                 backups: dict[str, Path], world: World) -> None:
+    """Per retailer: its pages' URLs, the kiosk store and its credential, the demo customer
+    and her key backup."""
     names = {r.msp_id: r.name for r in gateways.consortium.retailers}
-    print("\nThe demo consortium is running. Each gateway's TLS certificate is issued by its "
-          "retailer's own CA\n(trust .run/orgs/<retailer>/ca/ca-cert.pem, or accept the "
-          "browser's warning).")
     for retailer in gateways.retailers:
         base = gateways.base_url(retailer)
         c = customers[retailer]
@@ -135,20 +130,29 @@ def _print_urls(gateways: Gateways, credentials: dict[str, dict[str, str]],
         print(f"  demo customer    {keys[c.customer_id].customer_id}  (shops at {shops}; "
               f"{len([e for e in world.events if e.customer_id == c.customer_id])} events)")
         print(f"  her key backup   {backups[retailer]}  (restore it in the portal)")
-    print("\nStop with Ctrl-C here, or `make down` from another terminal.", flush=True)
+
+
+def _calls(seeded: dict[str, Any]) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in seeded["calls"].items())
 
 
 def _run(args: argparse.Namespace) -> int:
     steps = Steps()
-    consortium = load_consortium(args.description)
-    network = _network(args, consortium)
-    network.up()
+    consortium = consortium_from(args)
+    network = network_from(args, consortium)
+    try:
+        network.up()
+    except LedgerTooOld as exc:
+        # The demo's ledger holds nothing but demo data: start it afresh and seed it again.
+        print(f"demo: {exc}; starting a fresh demo ledger", flush=True)
+        network.clean()
+        network.up()
     steps.done("network: orderers, peers, channel and chaincode healthy")
     layout = network.layout
     state = DemoState(layout.root / "demo")
-    gateways = Gateways(consortium, layout, args.description.resolve())
+    gateways = Gateways(consortium, layout)
     world = _world(state, consortium, args)
-    written = gateways.write_catalogues(Catalogue.from_world(world))
+    written = gateways.write_catalogues(catalogue_from_world(world))
     steps.done(f"catalogues: {len(written)} written, {3 - len(written)} kept "
                f"({len(world.items)} items, {len(world.stores)} stores)")
     started = gateways.start()
@@ -166,13 +170,16 @@ def _run(args: argparse.Namespace) -> int:
 
         record = seed(world, keys, name_of, client_of, workers=args.workers)
         state.record_seeded(record)
-        calls = ", ".join(f"{n} {k}" for k, n in record["calls"].items())
-        steps.done(f"ledger seeded through the gateways: {calls}")
+        steps.done(f"ledger seeded through the gateways: {_calls(record)}")
     else:
         steps.done(f"ledger: seeded at {state.seeded()['seeded_at']}, reused")  # type: ignore[index]
     _train(gateways, credentials, steps)
     backups = {r: state.write_key_backup(keys[c.customer_id]) for r, c in customers.items()}
+    print("\nThe demo consortium is running. Each gateway's TLS certificate is issued by its "
+          "retailer's own CA\n(trust .run/orgs/<retailer>/ca/ca-cert.pem, or accept the "
+          "browser's warning).")
     _print_urls(gateways, credentials, customers, keys, backups, world)
+    print("\nStop with Ctrl-C here, or `make down` from another terminal.", flush=True)
     if args.no_wait:
         return 0
     return _wait(gateways, network)
@@ -210,34 +217,42 @@ def _stop(gateways: Gateways, network: Network) -> None:
 
 
 def _down(args: argparse.Namespace) -> int:
-    consortium = load_consortium(args.description)
-    network = _network(args, consortium)
-    _stop(Gateways(consortium, network.layout, args.description.resolve()), network)
+    consortium = consortium_from(args)
+    network = network_from(args, consortium)
+    _stop(Gateways(consortium, network.layout), network)
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    consortium = load_consortium(args.description)
-    layout = RunLayout(args.run_dir.resolve())
-    gateways = Gateways(consortium, layout, args.description.resolve())
+    consortium = consortium_from(args)
+    layout = layout_from(args)
+    gateways = Gateways(consortium, layout)
     running = set(gateways.running())
     for retailer in gateways.retailers:
         name = gateways.process(retailer)
-        state = "running" if name in running else "stopped"
-        print(f"{name:24} {state:8} {gateways.base_url(retailer)}")
-    seeded: dict[str, Any] | None = DemoState(layout.root / "demo").seeded()
-    print("ledger not seeded" if seeded is None else
-          f"ledger seeded at {seeded['seeded_at']}: {seeded['calls']}")
+        print(f"{name:24} {'running' if name in running else 'stopped':8} "
+              f"{gateways.base_url(retailer)}")
+    state = DemoState(layout.root / "demo")
+    seeded = state.seeded()
+    if seeded is None:
+        print("ledger not seeded (make run seeds it)")
+        return 0
+    print(f"ledger seeded at {seeded['seeded_at']}: {_calls(seeded)}")
+    # The seeded world, its demo customers and what `make run` issued for them, reprinted.
+    world = _world(state, consortium, args)
+    customers = demo_customers(world, consortium)
+    keys = state.customers([c.customer_id for c in world.customers])
+    credentials = state.credentials()
+    if set(credentials) >= set(customers):
+        backups = {r: state.key_backup(keys[c.customer_id]) for r, c in customers.items()}
+        _print_urls(gateways, credentials, customers, keys, backups, world)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m demo", description=__doc__,
+    p = argparse.ArgumentParser(prog="prefshare-demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
-    p.add_argument("--run-dir", type=Path, default=Path(".run"))
-    p.add_argument("--bin-dir", type=Path, default=Path(".fabric/bin"))
-    p.add_argument("--builder-dir", type=Path, default=Path(".fabric/builders/ccaas"))
+    add_network_arguments(p, binaries=True, builder=True)
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="start and seed the demo consortium, print its URLs")
     run.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS,

@@ -1,8 +1,10 @@
 """The three retailers' gateways as supervised processes of the run folder.
 
-Each runs ``python -m gateway --retailer R serve`` (HTTPS on the plan's gateway port, its TLS
-certificate from the retailer's CA), logging to ``.run/logs/gateway-R.log`` with its pid in
-``.run/pids/gateway-R.pid``, under the network's own :class:`~network.supervisor.Supervisor`.
+Each runs ``prefshare-gateway --env-file .run/orgs/R/gateway.env serve``, the env file
+generated from the network (``prefshare-network gateway-env R``: HTTPS on the plan's gateway
+port, its TLS certificate from the retailer's CA), logging to ``.run/logs/gateway-R.log``
+with its pid in ``.run/pids/gateway-R.pid``, under the network's own
+:class:`~network.supervisor.Supervisor`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo.api import GatewayClient
-from gateway.settings import GatewaySettings, settings_for_retailer
+from demo.gateway_settings import gateway_settings
+from gateway.settings import GatewaySettings
 from gateway.stores import CredentialStore, Role
 from network.description import Consortium
 from network.errors import NotReady
+from network.gateway_env import write_gateway_env
 from network.layout import RunLayout
 from network.supervisor import ProcessState, Supervisor
 from recommender.catalogue import Catalogue
@@ -27,14 +31,13 @@ from recommender.catalogue import Catalogue
 class Gateways:
     consortium: Consortium
     layout: RunLayout
-    description: Path
 
     @property
     def retailers(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.consortium.retailers)
 
     def settings(self, retailer: str) -> GatewaySettings:
-        return settings_for_retailer(self.consortium, retailer, self.layout)
+        return gateway_settings(self.consortium, retailer, self.layout)
 
     def process(self, retailer: str) -> str:
         return f"gateway-{retailer}"
@@ -67,7 +70,7 @@ class Gateways:
 
     def admin_credential(self, retailer: str, store: str = "hq") -> str:
         """A new admin credential of ``retailer``'s gateway, issued in its database as
-        ``python -m gateway issue-credential --admin`` does."""
+        ``prefshare-gateway issue-credential --admin`` does."""
         return CredentialStore(self.settings(retailer).data_dir / "gateway.sqlite3").issue(
             store, Role.ADMIN)
 
@@ -82,9 +85,9 @@ class Gateways:
             if sup.state(name) is ProcessState.RUNNING:
                 continue
             sup.stop(name)  # clears a crashed one's pid file
-            sup.start(name, [sys.executable, "-m", "gateway", "--description",
-                             str(self.description), "--run-dir", str(self.layout.root),
-                             "--retailer", retailer, "serve"], env=env)
+            env_file = write_gateway_env(self.consortium, retailer, self.layout)
+            sup.start(name, [sys.executable, "-m", "gateway", "--env-file", str(env_file),
+                             "serve"], env=env)
             started.append(name)
         deadline = time.monotonic() + timeout_s
         for retailer in self.retailers:

@@ -21,9 +21,9 @@ from tqdm import tqdm
 
 from chaincode.fields import format_timestamp
 from demo.api import ApiError, GatewayClient
+from demo.wallet import DemoCustomer
 from demo.world import ConsentPlan, EventBatch, consent_plan, event_batches, event_body
-from gateway.ledger_bench import DemoCustomer
-from recommender.demo_world import World
+from recommender.datasets.demo_world import World
 
 #: Conflicts that mean "already on the ledger" when a seeding resumes.
 ALREADY_DONE = {"CUSTOMER_EXISTS", "CONSENT_EXISTS", "EVENT_EXISTS",

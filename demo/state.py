@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from chaincode.canonical import b64url_decode, b64url_encode
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 
 
 def key_to_jwk(customer: DemoCustomer) -> dict[str, Any]:
@@ -94,7 +94,11 @@ class DemoState:
     def record_credentials(self, credentials: dict[str, dict[str, str]]) -> None:
         _write_private(self.root / "credentials.json", credentials)
 
+    def key_backup(self, customer: DemoCustomer) -> Path:
+        """Where her key backup is kept (:meth:`write_key_backup`)."""
+        return self.root / f"{customer.customer_id}-key-backup.json"
+
     def write_key_backup(self, customer: DemoCustomer) -> Path:
-        path = self.root / f"{customer.customer_id}-key-backup.json"
+        path = self.key_backup(customer)
         _write_private(path, key_to_jwk(customer))
         return path

@@ -12,6 +12,7 @@ from typing import Any
 from demo.api import GatewayClient
 from gateway.ledger import open_ledger
 from gateway.settings import GatewaySettings
+from gateway.sharing import reader_sharing
 from gateway.training import train_from_ledger
 from recommender.artifacts import MANIFEST_FILE
 from recommender.catalogue import Catalogue
@@ -45,8 +46,9 @@ def train_and_install(settings: GatewaySettings, admin: GatewayClient) -> Traine
     shutil.rmtree(staging, ignore_errors=True)
     connection = open_ledger(settings)
     try:
-        provenance: dict[str, Any] = train_from_ledger(connection.ledger, settings.channel,
-                                                       catalogue, staging)
+        provenance: dict[str, Any] = train_from_ledger(
+            connection.ledger, reader_sharing(settings, connection), settings.channel,
+            catalogue, staging)
     finally:
         connection.close()
     previous = settings.model_dir.with_name("model.prev")

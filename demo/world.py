@@ -1,9 +1,9 @@
 """The demo consortium: the recommender's seeded world, cast onto the network's retailers.
 
-The world (``recommender.demo_world``) is generated with the consortium's MSP ids as retailer
-ids, so its catalogues, stores and events are what each gateway serves and records. Each of
-its customers gets a key pair (``DemoCustomer``, the role her phone plays) and a consent plan
-of her own, chosen by her index so the same world always gets the same plans:
+The world (``recommender.datasets.demo_world``) is generated with the consortium's MSP ids
+as retailer ids, so its catalogues, stores and events are what each gateway serves and
+records. Each of its customers gets a key pair (``DemoCustomer``, the role her phone plays)
+and a consent plan of her own, chosen by her index so the same world always gets the same plans:
 
 ==========  =====================================================================
 share       consent
@@ -25,7 +25,13 @@ from typing import Any
 
 from chaincode.fields import format_timestamp
 from network.description import Consortium
-from recommender.demo_world import Customer, PreferenceEvent, World, WorldConfig, generate_world
+from recommender.datasets.demo_world import (
+    Customer,
+    PreferenceEvent,
+    World,
+    WorldConfig,
+    generate_world,
+)
 
 #: Purposes and categories of each plan (see the table above); ``recipients`` None means
 #: the other retailers she shops at.

@@ -1,4 +1,9 @@
-"""The retailer's REST gateway: ``create_app(settings)`` builds one FastAPI application."""
+"""The retailer's REST gateway: ``create_app(settings)`` builds one FastAPI application.
+
+Without settings it reads them from the environment (:func:`gateway.settings.get_settings`),
+so ``uvicorn --factory gateway.app:create_app`` serves a gateway configured by
+``PREFSHARE_GATEWAY_*`` variables alone.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import BodyTooLarge, PayloadTooLarge, install_error_handlers, to_response
-from gateway.routes import admin, consents, customers, events, ops, suggestions
+from gateway.routes import admin, consents, customers, events, members, ops, suggestions
 from gateway.services import Services
-from gateway.settings import GatewaySettings
+from gateway.settings import GatewaySettings, get_settings
 
 log = logging.getLogger("prefshare.gateway")
 
@@ -43,7 +48,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        if declared is not None and declared.isascii() and declared.isdigit() \
+                and int(declared) > self.limit:
             await self._refuse(scope, receive, send)
             return
         seen = 0
@@ -67,7 +73,8 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-def create_app(settings: GatewaySettings) -> FastAPI:
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     services = Services.create(settings)
 
     @asynccontextmanager
@@ -84,7 +91,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     for router in (consents.router, customers.router, events.router, suggestions.router,
-                   admin.router, ops.router):
+                   admin.router, ops.router, members.router):
         app.include_router(router)
 
     # Inside the metrics middleware, so refused bodies are counted too, and so the limit's

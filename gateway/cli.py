@@ -1,7 +1,9 @@
-"""`python -m gateway COMMAND`: serve a retailer's gateway, issue store credentials, check it.
+"""`prefshare-gateway [--env-file F] COMMAND`: serve a retailer's gateway, issue store
+credentials, check it, train its model.
 
-Settings come from the consortium description and run folder (``--retailer``), the one place
-that names ports and paths. Every failure is one line on stderr and exit status 1.
+Settings come from ``PREFSHARE_GATEWAY_*`` environment variables or the env file
+(docs/operations.md; ``prefshare-network gateway-env R`` generates one for the test network).
+Every failure is one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -15,16 +17,27 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from gateway.settings import GatewaySettings, settings_for_retailer
+from pydantic import ValidationError
+
+from gateway.settings import GatewaySettings, get_settings
 from gateway.stores import CredentialStore, Role
-from network.description import load_consortium
-from network.errors import NetworkError
-from network.layout import RunLayout
+
+
+class SettingsFileMissing(ValueError):
+    """``--env-file`` names no file (the settings library would silently read none)."""
 
 
 def _settings(args: argparse.Namespace) -> GatewaySettings:
-    consortium = load_consortium(args.description)
-    return settings_for_retailer(consortium, args.retailer, RunLayout(args.run_dir.resolve()))
+    if args.env_file is not None and not args.env_file.is_file():
+        raise SettingsFileMissing(f"no env file at {args.env_file}")
+    return get_settings(args.env_file.resolve() if args.env_file else None)
+
+
+def _one_line(exc: ValidationError) -> str:
+    """A settings error in one line, each problem as ``NAME: what is wrong``."""
+    return "invalid settings: " + "; ".join(
+        "PREFSHARE_GATEWAY_" + ".".join(str(p) for p in e["loc"]).upper() + ": " + e["msg"]
+        for e in exc.errors())
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -68,6 +81,8 @@ def _check(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from gateway.fabric.errors import GatewayError
     from gateway.ledger import open_ledger
+    from gateway.members import MemberUnavailable
+    from gateway.sharing import reader_sharing
     from gateway.training import train_from_ledger
     from recommender.catalogue import Catalogue
 
@@ -81,8 +96,12 @@ def _train(args: argparse.Namespace) -> int:
     logging.getLogger("gateway.fabric").setLevel(logging.ERROR)
     connection = open_ledger(settings)
     try:
-        provenance = train_from_ledger(connection.ledger, settings.channel, catalogue,
-                                       args.output)
+        provenance = train_from_ledger(connection.ledger,
+                                       reader_sharing(settings, connection), settings.channel,
+                                       catalogue, args.output)
+    except MemberUnavailable as exc:
+        print(f"error: a member's gateway did not answer: {exc}", file=sys.stderr)
+        return 1
     except GatewayError as exc:
         print(f"error: the ledger could not be read: {exc.code.name if exc.code else exc}",
               file=sys.stderr)
@@ -94,10 +113,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
-    p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
-    p.add_argument("--run-dir", type=Path, default=Path(".run"))
-    p.add_argument("--retailer", required=True, help="the retailer whose gateway this is")
+    p = argparse.ArgumentParser(prog="prefshare-gateway", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env-file", type=Path,
+                   help="the gateway's settings (dotenv); the environment overrides them")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="serve the HTTPS API")
     issue = sub.add_parser("issue-credential", help="issue a store credential (printed once)")
@@ -111,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"serve": _serve, "issue-credential": _issue, "check": _check,
                     "train": _train}
         return commands[args.command](args)
-    except (NetworkError, ValueError, OSError) as exc:
+    except ValidationError as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

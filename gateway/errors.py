@@ -18,8 +18,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from chaincode.errors import ChaincodeError
-from gateway.fabric.errors import CommitError, CommitStatusError, GatewayError, SubmitError
+from chaincode.errors import ChaincodeError, error_from_json
+from gateway.fabric.errors import (
+    CommitError,
+    CommitStatusError,
+    GatewayError,
+    RefusalDecoder,
+    SubmitError,
+    refusal_decoder,
+)
 from gateway.models import ErrorBody
 from recommender.artifacts import ArtifactError, ArtifactVersionMismatch
 from recommender.errors import InvalidRequest, ModelRejected, SuggestionError, UnknownStore
@@ -92,6 +99,10 @@ class OutcomeUnknown(ApiError):
 
 
 #: Chaincode error kinds (chaincode/errors.py) as HTTP statuses.
+#: Our chaincode's refusals (its JSON, chaincode/errors.py) rebuilt as its typed errors: the
+#: decoder the gateway hands its Fabric client, which knows no particular chaincode.
+CHAINCODE_REFUSALS: RefusalDecoder = refusal_decoder(error_from_json)
+
 _CHAINCODE_STATUS = {
     "invalid": 400,
     "unauthenticated": 403,  # a customer's signature failed: the caller is not authorised
@@ -149,7 +160,7 @@ def from_fabric(exc: GatewayError | CommitError) -> ApiError | tuple[int, dict[s
         return Conflict("the transaction was ordered but not valid",
                         code="TRANSACTION_INVALID", details={"validation": exc.code_name})
     chaincode = exc.chaincode_error()
-    if chaincode is not None:
+    if isinstance(chaincode, ChaincodeError):
         return _chaincode_response(chaincode)
     if isinstance(exc, CommitStatusError | SubmitError) and exc.code in _UNREACHABLE:
         return OutcomeUnknown("the ledger did not confirm the commit in time; retry with the "

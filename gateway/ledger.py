@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from gateway.errors import CHAINCODE_REFUSALS
 from gateway.fabric import (
     Contract,
     EndorsementPolicy,
@@ -50,11 +53,20 @@ class ConsortiumLedger:
     #: it committed or not (a failed or unconfirmed one may have landed).
     _write_observers: list[Callable[[str], None]] = field(
         default_factory=list, init=False, repr=False, compare=False)
+    #: Called with each event batch recorded through this object, committed or not.
+    _batch_observers: list[Callable[[list[dict[str, Any]]], None]] = field(
+        default_factory=list, init=False, repr=False, compare=False)
 
     def on_customer_write(self, observer: Callable[[str], None]) -> None:
         """Call ``observer(customer_id)`` once a consent statement, erasure or event batch
         about her returns or fails (the suggestion cache drops her entry)."""
         self._write_observers.append(observer)
+
+    def on_events_recorded(self, observer: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Call ``observer(events)`` once a batch of this retailer's events returns or fails
+        (a failed or unconfirmed one may have landed): the members her consents open them to
+        are told (gateway/notices.py). The observer must not raise or wait."""
+        self._batch_observers.append(observer)
 
     @contextmanager
     def _writing(self, customer_ids: list[str]) -> Iterator[None]:
@@ -94,43 +106,77 @@ class ConsortiumLedger:
         return _json(self.contract.evaluate(
             "CheckConsent", args=[customer_id, retailer, purpose, category]))
 
-    # -- preference events (private data) ----------------------------------------------------
+    # -- preference events: each retailer's own collection --------------------------------
+
+    @property
+    def _own(self) -> EndorsementPolicy:
+        """A write only to the own collection: its policy is the own organisation's peer."""
+        return EndorsementPolicy((self.msp_id,), 1)
 
     def record_events(self, events: list[dict[str, Any]]) -> Any:
-        with self._writing([str(e.get("customer_id", "")) for e in events]):
-            return _json(self.contract.submit(
-                "RecordPreferenceEvents", transient={"events": _text(events).encode()},
-                endorsing_orgs=self.endorsing_orgs))
+        """Record this retailer's own events in its collection (its own peer endorses)."""
+        try:
+            with self._writing([str(e.get("customer_id", "")) for e in events]):
+                return _json(self.contract.submit(
+                    "RecordPreferenceEvents", transient={"events": _text(events).encode()},
+                    endorsing_orgs=[self.msp_id], policy=self._own))
+        finally:
+            for observer in self._batch_observers:
+                observer(events)
 
-    def read_preferences(self, customer_id: str, purpose: str, *,
-                         wait_for_log: bool = True) -> Any:
-        """The events this retailer may read, then an access-log entry (counts only).
+    def read_own_events(self, customer_id: str) -> list[dict[str, Any]]:
+        """Her events this retailer recorded."""
+        return list(_json(self.contract.evaluate(
+            "ReadOwnEvents", args=[customer_id], endorsing_orgs=[self.msp_id]))["events"])
 
-        ``wait_for_log=False`` sends the log entry without waiting for its commit (a kiosk
-        must not wait a block for it); it is still endorsed and ordered.
-        """
-        result = _json(self.contract.evaluate(
-            "ReadPreferences", args=[customer_id, purpose], endorsing_orgs=[self.msp_id]))
-        if wait_for_log:
-            self.contract.submit("LogAccess", args=[customer_id, purpose])
-        else:
-            self.contract.submit_async("LogAccess", args=[customer_id, purpose])
-        return result
-
-    def read_training_events(self, purpose: str, after: str, limit: int) -> Any:
-        """One page of every customer's events this retailer may read (see the contract)."""
+    def read_own_training(self, after: str, limit: int) -> Any:
+        """One page of this retailer's own events, every customer (see the contract)."""
         return _json(self.contract.evaluate(
-            "ReadTrainingEvents", args=[purpose, after, str(limit)],
+            "ReadOwnTraining", args=[after, str(limit)], endorsing_orgs=[self.msp_id]))
+
+    def read_shared_events(self, customer_id: str, reader: str, purpose: str) -> Any:
+        """What ``reader`` may read of her events held here, checked by this peer's
+        chaincode now: ``{events, consent_ids}``."""
+        return _json(self.contract.evaluate(
+            "ReadSharedEvents", args=[customer_id, reader, purpose],
             endorsing_orgs=[self.msp_id]))
+
+    def read_shared_training(self, reader: str, purpose: str, after: str, limit: int) -> Any:
+        return _json(self.contract.evaluate(
+            "ReadSharedTraining", args=[reader, purpose, after, str(limit)],
+            endorsing_orgs=[self.msp_id]))
+
+    def log_reads(self, entries: list[dict[str, Any]],
+                  served_nonces: dict[str, str] | None = None) -> Any:
+        """Append access-log entries (this retailer's reads served to others) to each
+        customer's log in the own collection; ``served_nonces`` marks export requests."""
+        transient = {"entries": _text(entries).encode()}
+        if served_nonces:
+            transient["nonces"] = _text(served_nonces).encode()
+        return _json(self.contract.submit("LogReads", transient=transient,
+                                          endorsing_orgs=[self.msp_id], policy=self._own))
 
     def record_provenance(self, provenance: dict[str, Any]) -> Any:
         return _json(self.contract.submit("RecordModelProvenance", args=[_text(provenance)]))
 
     # -- customer rights ---------------------------------------------------------------------
 
+    def customer_status(self, customer_id: str) -> None:
+        """Raise the chaincode's UnknownCustomer / CustomerErased unless her id is open."""
+        self.contract.evaluate("ListConsents", args=[customer_id])
+
     def export_customer(self, signed_request: dict[str, Any]) -> Any:
+        """The public part of her export: record, consents with history, erasure."""
         return _json(self.contract.evaluate(
             "ExportCustomer", transient={"request": _text(signed_request).encode()},
+            endorsing_orgs=[self.msp_id]))
+
+    def export_own_data(self, signed_request: dict[str, Any], requester: str) -> Any:
+        """What this retailer holds about her and its read log, for her export served by
+        ``requester``'s gateway (once per request)."""
+        return _json(self.contract.evaluate(
+            "ExportOwnData", args=[requester],
+            transient={"request": _text(signed_request).encode()},
             endorsing_orgs=[self.msp_id]))
 
     def erase_customer(self, signed_request: dict[str, Any]) -> Any:
@@ -138,6 +184,20 @@ class ConsortiumLedger:
             return _json(self.contract.submit(
                 "EraseCustomer", transient={"request": _text(signed_request).encode()},
                 endorsing_orgs=self.endorsing_orgs))
+
+    def purge_customer(self, customer_id: str) -> Any:
+        """This retailer's part of her latest erasure (its own collection)."""
+        with self._writing([customer_id]):
+            return _json(self.contract.submit("PurgeCustomer", args=[customer_id],
+                                              endorsing_orgs=[self.msp_id],
+                                              policy=self._own))
+
+    def erasure_progress(self, customer_id: str) -> Any:
+        return _json(self.contract.evaluate("ErasureProgress", args=[customer_id]))
+
+    def pending_erasures(self) -> list[str]:
+        return list(_json(self.contract.evaluate(
+            "PendingErasures", endorsing_orgs=[self.msp_id]))["customers"])
 
 
 @dataclass
@@ -150,6 +210,10 @@ class LedgerConnection:
     ledger: ConsortiumLedger
     #: The channel, for event streams of its own (the suggestion cache's watcher).
     network: Network
+    #: The gateway's Fabric identity (PEM) and a signer of messages with its key (DER
+    #: ECDSA over SHA-256): its member-to-member requests are signed with them.
+    certificate_pem: bytes = b""
+    sign: Callable[[bytes], bytes] = field(default=lambda data: b"", repr=False)
 
     @property
     def channel(self) -> grpc.Channel:
@@ -203,7 +267,7 @@ def open_ledger(settings: GatewaySettings) -> LedgerConnection:
     orderers = tuple(_node(e) for e in settings.orderers)
     gateway = Gateway.connect(
         msp.identity, ecdsa_signer(msp.private_key), own, endorsers=others, orderers=orderers,
-        policy=policy,
+        policy=policy, refusals=CHAINCODE_REFUSALS,
         timeouts=Timeouts(evaluate=settings.evaluate_timeout_s,
                           endorse=settings.endorse_timeout_s,
                           submit=settings.submit_timeout_s,
@@ -215,4 +279,10 @@ def open_ledger(settings: GatewaySettings) -> LedgerConnection:
     network.commit_listener  # noqa: B018
     ledger = ConsortiumLedger(network.contract(settings.chaincode), network.contract("qscc"),
                               settings.msp_id, settings.endorsing_orgs)
-    return LedgerConnection(gateway, (own, *others, *orderers), ledger, network)
+    key = msp.private_key
+
+    def sign(data: bytes) -> bytes:
+        return key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+    return LedgerConnection(gateway, (own, *others, *orderers), ledger, network,
+                            msp.identity.certificate, sign)

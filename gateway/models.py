@@ -19,6 +19,7 @@ from chaincode.preferences import EVENT_TYPES, MAX_BATCH_EVENTS
 CustomerId = Annotated[str, Field(pattern=r"^c_[A-Za-z0-9_-]{43}$",
                                   examples=["c_" + "A" * 43])]
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+MspId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Timestamp = Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$",
                                  examples=["2026-11-21T10:00:00.000Z"])]
 Signature = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
@@ -62,7 +63,16 @@ class RightsRequest(_Body):
     customer_id: CustomerId
     requested_at: Timestamp
     nonce: Nonce
+    #: The member whose gateway may serve it (this one's MSP id: GET /v1/retailer).
+    gateway: MspId
     signature: Signature
+
+
+class RetailerOut(BaseModel):
+    """The retailer this gateway serves (the pages sign requests naming it)."""
+
+    msp_id: str
+    name: str
 
 
 class PreferenceEventIn(_Body):

@@ -9,9 +9,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from gateway.erasures import ErasureWorker
 from gateway.idempotency import IdempotencyStore
 from gateway.ledger import LedgerConnection, open_ledger
+from gateway.members import MemberAuthenticator, MemberGateway
+from gateway.notices import EventNotices
+from gateway.read_log import ReadLogWriter
 from gateway.settings import GatewaySettings
+from gateway.sharing import Sharing, member_client
 from gateway.stores import CredentialStore
 from gateway.suggestion_cache import ConsentEventWatcher, CustomerCache
 from gateway.suggestions import KioskSuggestions, open_suggestions
@@ -30,6 +35,23 @@ class CacheCollector(Collector):
             labels=["result"])
         family.add_metric(["hit"], self._cache.hits)
         family.add_metric(["miss"], self._cache.misses)
+        yield family
+
+
+class NoticeCollector(Collector):
+    """``prefshare_event_notices_total{result="sent"|"failed"|"dropped"}``: notices to the
+    members her new events are open to (gateway/notices.py), read at scrape time."""
+
+    def __init__(self, notices: EventNotices) -> None:
+        self._notices = notices
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "prefshare_event_notices", "Event notices to other members by result",
+            labels=["result"])
+        family.add_metric(["sent"], self._notices.sent)
+        family.add_metric(["failed"], self._notices.failed)
+        family.add_metric(["dropped"], self._notices.dropped)
         yield family
 
 
@@ -61,12 +83,25 @@ class Services:
     connection: LedgerConnection
     metrics: Metrics
     suggestions: KioskSuggestions | None
+    sharing: Sharing
+    #: Checks other members' signed reads of this retailer's data.
+    member_auth: MemberAuthenticator
+    erasures: ErasureWorker
     #: Empties the suggestion cache on the chaincode's consent events (None without one).
     consent_watcher: ConsentEventWatcher | None = None
+    #: Tells the members her consents open her new events to (None in a consortium of one).
+    notices: EventNotices | None = None
 
     def close(self) -> None:
+        if self.notices is not None:
+            self.notices.close()
         if self.consent_watcher is not None:
             self.consent_watcher.close()
+        self.erasures.close()
+        if self.sharing.read_log is not None:
+            self.sharing.read_log.close()
+        if self.sharing.members is not None:
+            self.sharing.members.close()
         self.connection.close()
 
     @classmethod
@@ -74,6 +109,17 @@ class Services:
         database = settings.data_dir / "gateway.sqlite3"
         connection = open_ledger(settings)
         metrics = Metrics.create()
+        members = tuple(MemberGateway(m.msp_id, m.url, m.tls_root, m.msp_root)
+                        for m in settings.members)
+        sharing = Sharing(connection.ledger, member_client(settings, connection),
+                          ReadLogWriter(connection.ledger, database,
+                                        interval_s=settings.read_log_interval_s))
+        notices = None
+        if sharing.members is not None:
+            notices = EventNotices(settings.msp_id, connection.ledger.list_consents,
+                                   sharing.members)
+            connection.ledger.on_events_recorded(notices.queue)
+            metrics.registry.register(NoticeCollector(notices))
         suggestions, watcher = None, None
         if settings.catalogue_path is not None:
             cache = None
@@ -84,7 +130,7 @@ class Services:
                 watcher = ConsentEventWatcher(cache, connection.ledger, connection.network,
                                               settings.chaincode)
             suggestions = open_suggestions(settings.catalogue_path, settings.model_dir,
-                                           settings.msp_id, connection.ledger,
+                                           settings.msp_id, connection.ledger, sharing,
                                            settings.endorsing_orgs, cache)
             if watcher is not None:
                 watcher.start()
@@ -93,4 +139,6 @@ class Services:
         # process that died mid-request, and must not hold its clients' retries back.
         idempotency.release_unanswered()
         return cls(settings, CredentialStore(database), idempotency, connection,
-                   metrics, suggestions, watcher)
+                   metrics, suggestions, sharing, MemberAuthenticator(members),
+                   ErasureWorker(connection.ledger, interval_s=settings.erasure_poll_s),
+                   watcher, notices)

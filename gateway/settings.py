@@ -1,8 +1,10 @@
-"""The gateway's configuration: one typed object, read from the environment or built directly.
+"""The gateway's configuration: one typed object, from the environment or an env file.
 
-Obtain it through :func:`get_settings` (cached) in the running service; tests build a
-:class:`GatewaySettings` themselves and pass it to :func:`gateway.app.create_app`, so nothing
-is read at import time and an explicit value is never overridden by the environment.
+A retailer writes an env file for its own peer (docs/operations.md, "Run a gateway against
+your own peer"); the test network generates one (``prefshare-network gateway-env R``). The
+service obtains its settings through :func:`get_settings` (cached), when it starts, never at
+import; tests read them with :func:`read_settings` and pass them to
+:func:`gateway.app.create_app`. An explicit value is never overridden by the environment.
 """
 
 from __future__ import annotations
@@ -13,10 +15,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from network.description import PORT_OFFSETS, Consortium
-from network.layout import RunLayout
-from network.plan import make_plan
 
 _ADDRESS = r"^[^:\s]+:\d{1,5}$"
 
@@ -30,6 +28,19 @@ class NodeEndpoint(BaseModel):
     msp_id: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{1,38}MSP$")]
     tls_root: Path
     host_override: str | None = None
+
+
+class MemberEndpoint(BaseModel):
+    """Another retailer's gateway, for member-to-member reads (gateway/members.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    msp_id: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{1,38}MSP$")]
+    url: Annotated[str, Field(pattern=r"^https://[^\s/]+$")]
+    #: The CA root its HTTPS certificate chains to.
+    tls_root: Path
+    #: Its organisation's CA root: the issuer of its gateway's Fabric identity.
+    msp_root: Path
 
 
 class GatewaySettings(BaseSettings):
@@ -58,6 +69,15 @@ class GatewaySettings(BaseSettings):
     endorsing_peers: tuple[NodeEndpoint, ...] = ()
     #: The ordering service's nodes, in the order to try them.
     orderers: tuple[NodeEndpoint, ...] = ()
+    #: The other retailers' gateways: their events are read through them, and they read
+    #: this retailer's through this one.
+    members: tuple[MemberEndpoint, ...] = ()
+    #: How long a member-to-member read may take before the kiosk answers without it.
+    member_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
+    #: How often the gateway looks for erasures it has not completed in its collection.
+    erasure_poll_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    #: How often queued access-log entries are sent to the ledger.
+    read_log_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.5
 
     data_dir: Path
     http_host: str = "127.0.0.1"
@@ -106,52 +126,17 @@ class GatewaySettings(BaseSettings):
         return {k: str(v) for k, v in self.model_dump().items()}
 
 
-def settings_for_retailer(consortium: Consortium, retailer: str, layout: RunLayout,
-                          **overrides: Any) -> GatewaySettings:
-    """The settings of ``retailer``'s gateway, derived from the consortium description.
+def read_settings(env_file: Path | None = None, **values: Any) -> GatewaySettings:
+    """Settings from ``values``, else the ``PREFSHARE_GATEWAY_*`` environment, else
+    ``env_file`` (dotenv syntax; docs/operations.md lists each setting), in that order.
 
     Raises:
-        ValueError: no retailer of that name.
+        pydantic.ValidationError: a setting is missing or invalid (the message names it).
     """
-    match = [r for r in consortium.retailers if r.name == retailer]
-    if not match:
-        raise ValueError(f"no retailer named {retailer!r} in the consortium")
-    plan = make_plan(consortium)
-    peer = next(p for p in plan.peers if p.org == retailer)
-    block = consortium.block_of(consortium.retailer_index(match[0]))
-    others = tuple(
-        NodeEndpoint(address=f"{p.host}:{p.port}", msp_id=p.msp_id,
-                     tls_root=layout.ca_root_cert(p.org))
-        for p in plan.peers if p.org != retailer)
-    orderers = tuple(
-        NodeEndpoint(address=f"{o.host}:{o.port}", msp_id=consortium.orderer_org.msp_id,
-                     tls_root=layout.ca_root_cert(o.org))
-        for o in plan.orderers)
-    values: dict[str, Any] = {
-        "retailer": retailer,
-        "msp_id": peer.msp_id,
-        "channel": consortium.channel,
-        "endorsing_orgs": tuple(r.msp_id for r in consortium.retailers),
-        "peer_endpoint": f"{peer.host}:{peer.port}",
-        "peer_tls_root": layout.ca_root_cert(retailer),
-        "msp_dir": layout.msp(retailer, "gateway"),
-        "endorsing_peers": others,
-        "orderers": orderers,
-        "data_dir": layout.org(retailer) / "gateway",
-        "http_host": peer.host,
-        "http_port": block + PORT_OFFSETS["gateway_http"],
-        "tls_cert": layout.tls_cert(retailer, "gateway"),
-        "tls_key": layout.tls_key(retailer, "gateway"),
-    }
-    values.update(overrides)
-    # The retailer's catalogue, where `make run` (or the operator) put it: looked up in the
-    # data folder actually used, so an overridden folder never picks up the default's file.
-    catalogue = Path(values["data_dir"]) / "catalogue.json"
-    values.setdefault("catalogue_path", catalogue if catalogue.is_file() else None)
-    return GatewaySettings(**values)
+    return GatewaySettings(_env_file=env_file, **values)  # type: ignore[call-arg]
 
 
 @functools.cache
-def get_settings() -> GatewaySettings:
-    """The service's settings from the environment, read once."""
-    return GatewaySettings()  # type: ignore[call-arg]  # values come from the environment
+def get_settings(env_file: Path | None = None) -> GatewaySettings:
+    """The running service's settings (:func:`read_settings`), read once per env file."""
+    return read_settings(env_file)

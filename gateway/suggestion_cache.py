@@ -13,19 +13,21 @@ When an entry stops being used (only hers: other customers' entries stay):
   batch) drop her entry synchronously once the ledger call returns, before the HTTP answer
   (``ConsortiumLedger.on_customer_write``): a withdrawal made through this gateway changes
   the very next suggestion;
-- **other gateways' writes** arrive in the own peer's full blocks
-  (:class:`ConsentEventWatcher`, ``Network.committed_writes``): a ``ConsentGranted`` /
-  ``ConsentNarrowed`` / ``ConsentWithdrawn`` / ``CustomerErased`` event names her in its
-  payload; a batch of her events recorded by another member (private data: no event, the
-  values are not in the block) shows as the SHA-256 of her event index key among the
-  transaction's private write hashes, which the cache matches against the customers it
-  holds (:func:`customer_key_hashes`). So her purchase at another member reaches this
-  gateway's next suggestion for her once its own peer committed that block: no TTL wait.
-  Staleness bound: an uncached read on the own peer sees the change once that peer
-  committed its block; the cache adds the time from that commit to the block reaching the
-  watcher (milliseconds on one host). While the stream is not connected the cache is
-  bypassed, and emptied on reconnect; a consent event whose payload names nobody empties
-  it;
+- **events she got at another member**: that owner's gateway, once it recorded them, sends
+  a signed notice naming only her id to each member her consents open them to
+  (:mod:`gateway.notices`, ``POST /v1/members/notices``), which drops her entry here; her
+  next suggestion reads the owner's events again and folds them in. Blocks cannot tell
+  this: a client identity gets filtered blocks only, and those link no write to anyone
+  (docs/chaincode.md, the trust model). Staleness bound: the notice's delivery (tens of
+  milliseconds); a notice that is lost leaves at most ``ttl_s``, which is a freshness
+  matter, not a consent one;
+- **other gateways' consent changes** arrive as the chaincode's ``ConsentGranted`` /
+  ``ConsentNarrowed`` / ``ConsentWithdrawn`` / ``CustomerErased`` events on the own peer's
+  filtered blocks (:class:`ConsentEventWatcher`). A filtered block carries no event
+  payload, so the event does not say whose consent changed: every entry is dropped (what
+  she withdrew is never served after the own peer committed it, plus the milliseconds to
+  the watcher). While the stream is not connected the cache is bypassed, and emptied on
+  reconnect;
 - after ``ttl_s`` in any case.
 
 A fill that raced with an invalidation is not stored (:meth:`CustomerCache.begin` hands out
@@ -35,18 +37,15 @@ unreachable) are never cached.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chaincode.preferences import event_index_key
-from gateway.fabric import Checkpoint, CommittedWrite, GatewayError, Network
+from gateway.fabric import Checkpoint, GatewayError, Network
 from gateway.ledger import ConsortiumLedger
 
 log = logging.getLogger(__name__)
@@ -54,13 +53,6 @@ log = logging.getLogger(__name__)
 #: The chaincode's events that change what a retailer may read about a customer.
 CONSENT_EVENTS = frozenset({"ConsentGranted", "ConsentNarrowed", "ConsentWithdrawn",
                             "CustomerErased"})
-
-
-def customer_key_hashes(customer_id: str) -> tuple[bytes, ...]:
-    """SHA-256 of the private data keys whose write means her read is stale: her event
-    index, which the chaincode rewrites with every batch of her events (and with an
-    erasure). A block shows a private key only as this hash (Fabric's hashed write set)."""
-    return (hashlib.sha256(event_index_key(customer_id).render().encode("utf-8")).digest(),)
 
 
 @dataclass(frozen=True)
@@ -76,26 +68,19 @@ class CustomerCache:
     ``max_entries`` (the oldest fill is dropped first). Thread-safe. Starts *suspended*
     (every lookup misses) until :meth:`resume`: the invalidating event stream is connected.
 
-    ``key_hashes`` gives, per customer, the hashes of ledger keys whose write makes her
-    entry stale (:meth:`invalidate_written`).
-
     Raises ValueError for a non-positive ``ttl_s`` or ``max_entries``.
     """
 
     def __init__(self, ttl_s: float, max_entries: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic,
-                 key_hashes: Callable[[str], Iterable[bytes]] = customer_key_hashes) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if ttl_s <= 0 or max_entries <= 0:
             raise ValueError("ttl_s and max_entries must be positive")
         self.ttl_s, self.max_entries, self._clock = ttl_s, max_entries, clock
-        self._key_hashes = key_hashes
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[float, CustomerRead]] = OrderedDict()
-        #: key hash -> the customer whose entry a write of that key makes stale.
-        self._watched: dict[bytes, str] = {}
-        #: customer -> (reads from the ledger under way, when the last began): a write about
-        #: her committed meanwhile makes that read stale before it is stored.
-        self._pending: dict[str, tuple[int, float]] = {}
+        #: customer -> (reads from the ledger under way, when the last began, whether she
+        #: was invalidated meanwhile): such a read may predate the change, so it is not kept.
+        self._pending: dict[str, tuple[int, float, bool]] = {}
         self._generation = 0
         self._live = False
         self.hits = 0
@@ -110,7 +95,7 @@ class CustomerCache:
         with self._lock:
             found = self._entries.get(customer_id) if self._live else None
             if found is not None and self._clock() - found[0] >= self.ttl_s:
-                self._drop(customer_id)
+                del self._entries[customer_id]
                 found = None
             if found is None:
                 self.misses += 1
@@ -118,74 +103,48 @@ class CustomerCache:
             self.hits += 1
             return found[1]
 
-    def begin(self, customer_id: str | None = None) -> int:
-        """The generation a read from the ledger starts under (pass it to :meth:`put`).
-        Naming the customer lets a committed write about her (:meth:`invalidate_written`)
-        keep the read from being stored; a read not followed by :meth:`put` is forgotten
-        after ``ttl_s``."""
+    def begin(self, customer_id: str) -> int:
+        """The generation a read of hers from the ledger starts under (pass it to
+        :meth:`put`). An invalidation of her (or of everyone) before the put keeps the read
+        from being stored; a read not followed by :meth:`put` is forgotten after
+        ``ttl_s``."""
         with self._lock:
-            if customer_id is not None:
-                now = self._clock()
-                for stale in [c for c, (_, t) in self._pending.items() if now - t >= self.ttl_s]:
-                    del self._pending[stale]
-                count = self._pending.get(customer_id, (0, now))[0]
-                self._pending[customer_id] = (count + 1, now)
+            now = self._clock()
+            for stale in [c for c, (_, t, _) in self._pending.items() if now - t >= self.ttl_s]:
+                del self._pending[stale]
+            count, _, dropped = self._pending.get(customer_id, (0, now, False))
+            self._pending[customer_id] = (count + 1, now, dropped)
             return self._generation
 
-    def watching(self) -> bool:
-        """Whether a committed write could make anything here stale (an entry, or a read
-        under way): when not, the block need not be read at all."""
-        with self._lock:
-            return self._live and bool(self._entries or self._pending)
-
     def put(self, customer_id: str, read: CustomerRead, generation: int) -> bool:
-        """Keep ``read`` unless something was invalidated since :meth:`begin` returned
-        ``generation``, or the cache is suspended; True when kept."""
+        """Keep ``read`` unless she (or everyone) was invalidated since :meth:`begin`
+        returned ``generation``, or the cache is suspended; True when kept."""
         with self._lock:
-            count, began = self._pending.pop(customer_id, (0, 0.0))
+            count, began, dropped = self._pending.pop(customer_id, (0, 0.0, False))
             if count > 1:
-                self._pending[customer_id] = (count - 1, began)
-            if not self._live or generation != self._generation:
+                self._pending[customer_id] = (count - 1, began, dropped)
+            if not self._live or dropped or generation != self._generation:
                 return False
-            self._drop(customer_id)
+            self._entries.pop(customer_id, None)
             self._entries[customer_id] = (self._clock(), read)
-            for key_hash in self._key_hashes(customer_id):
-                self._watched[key_hash] = customer_id
             while len(self._entries) > self.max_entries:
-                self._drop(next(iter(self._entries)))
+                self._entries.popitem(last=False)
             return True
 
-    def _drop(self, customer_id: str) -> None:
-        """Remove her entry and its watched key hashes (the lock is held)."""
-        if self._entries.pop(customer_id, None) is not None:
-            for key_hash in self._key_hashes(customer_id):
-                if self._watched.get(key_hash) == customer_id:
-                    del self._watched[key_hash]
-
     def invalidate(self, customer_id: str) -> None:
-        """Drop her entry (and any fill under way for anyone: see :meth:`put`)."""
+        """Drop her entry; a read of hers under way is not stored (other customers' reads
+        under way are)."""
         with self._lock:
-            self._generation += 1
-            self._drop(customer_id)
-
-    def invalidate_written(self, key_hashes: Iterable[bytes]) -> tuple[str, ...]:
-        """Drop the entry of every customer one of whose watched keys was written (the
-        hashes of a committed transaction's private writes); the customers dropped."""
-        written = set(key_hashes)
-        with self._lock:
-            hit = {self._watched[h] for h in written if h in self._watched}
-            reading = {c for c in self._pending if written.intersection(self._key_hashes(c))}
-            if hit or reading:
-                self._generation += 1  # a read of hers under way is not stored
-                for customer_id in hit:
-                    self._drop(customer_id)
-            return tuple(sorted(hit | reading))
+            self._entries.pop(customer_id, None)
+            if customer_id in self._pending:
+                count, began, _ = self._pending[customer_id]
+                self._pending[customer_id] = (count, began, True)
 
     def clear(self) -> None:
+        """Drop every entry and every read under way (a change about someone unknown)."""
         with self._lock:
             self._generation += 1
             self._entries.clear()
-            self._watched.clear()
 
     def suspend(self) -> None:
         """Empty the cache and bypass it until :meth:`resume` (the event stream is down)."""
@@ -193,13 +152,11 @@ class CustomerCache:
             self._live = False
             self._generation += 1
             self._entries.clear()
-            self._watched.clear()
 
     def resume(self) -> None:
         with self._lock:
             self._generation += 1
             self._entries.clear()
-            self._watched.clear()
             self._live = True
 
     def __len__(self) -> int:
@@ -207,34 +164,9 @@ class CustomerCache:
             return len(self._entries)
 
 
-def customer_named(payload: bytes) -> str | None:
-    """The ``customer_id`` a consent or erasure event's JSON payload names, else None."""
-    try:
-        value = json.loads(payload)
-    except ValueError:
-        return None
-    found = value.get("customer_id") if isinstance(value, dict) else None
-    return found if isinstance(found, str) and found else None
-
-
-def apply_write(cache: CustomerCache, write: CommittedWrite) -> tuple[str, ...] | None:
-    """Drop what one committed transaction made stale: the customer its consent or erasure
-    event names, and every customer whose watched private key it wrote. Returns the
-    customers dropped, or None when the cache was emptied (an event naming nobody)."""
-    if write.event_name in CONSENT_EVENTS:
-        customer = customer_named(write.payload)
-        if customer is None:
-            cache.clear()
-            return None
-        cache.invalidate(customer)
-        return (customer, *cache.invalidate_written(write.private_key_hashes))
-    return cache.invalidate_written(write.private_key_hashes)
-
-
 class ConsentEventWatcher:
-    """A daemon thread reading the chaincode's committed writes from the own peer's full
-    blocks and dropping the entries they make stale (:func:`apply_write`; see the module
-    docstring).
+    """A daemon thread reading the chaincode's events from the own peer's filtered blocks
+    and emptying ``cache`` on every consent or erasure event (see the module docstring).
 
     The stream starts at the channel's current height (read before the cache resumes, so
     no block between the two is missed) and after a failure resumes from its checkpoint,
@@ -271,8 +203,7 @@ class ConsentEventWatcher:
             try:
                 if checkpoint is None:
                     checkpoint = Checkpoint(self._ledger.block_height(self._network.name))
-                stream = self._network.committed_writes(self._chaincode, checkpoint=checkpoint,
-                                                        wanted=self._cache.watching)
+                stream = self._network.chaincode_events(self._chaincode, checkpoint=checkpoint)
                 with self._lock:
                     self._stream = stream
                 if self._stopped.is_set():
@@ -281,8 +212,9 @@ class ConsentEventWatcher:
                 if down:
                     log.info("consent event stream is back; suggestion cache in use")
                     down = False
-                for write in stream:
-                    apply_write(self._cache, write)
+                for event in stream:
+                    if event.event_name in CONSENT_EVENTS:
+                        self._cache.clear()
             except GatewayError as exc:
                 # Unreachable peer, refused stream, broken stream: bypass the cache, retry
                 # (said once per outage, not once per retry).

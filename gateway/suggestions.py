@@ -22,8 +22,9 @@ from chaincode.errors import CustomerErased, UnknownCustomer
 from gateway.errors import NoModel
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
+from gateway.sharing import Sharing
 from gateway.suggestion_cache import CustomerCache, CustomerRead
-from gateway.training import read_training_pages
+from gateway.training import read_own_pages
 from recommender.artifacts import MANIFEST_FILE
 from recommender.catalogue import Catalogue
 from recommender.errors import ModelRejected
@@ -37,6 +38,9 @@ PURPOSE = "personalisation"
 # Shown to the customer at the kiosk, so they speak to her.
 NOTICE_LEDGER_UNAVAILABLE = (
     "Your consent could not be checked just now, so these suggestions use none of your data.")
+NOTICE_MEMBER_UNAVAILABLE = (
+    "Some of the shops you share with could not be reached just now; these suggestions use "
+    "what could be read.")
 NOTICE_UNKNOWN_CUSTOMER = "This customer id is not registered yet; these are popular items."
 NOTICE_ERASED_CUSTOMER = ("This customer id is not known here (its data was erased); these are "
                           "popular items.")
@@ -74,6 +78,7 @@ class CurrentModel:
 class KioskSuggestions:
     service: SuggestionService
     ledger: ConsortiumLedger
+    sharing: Sharing
     members: tuple[str, ...]
     #: Her ledger reads for the rest of her kiosk session (None: read on every request).
     cache: CustomerCache | None = None
@@ -123,9 +128,11 @@ class KioskSuggestions:
         if read is None:
             generation = self.cache.begin(customer_id) if self.cache is not None else 0
             try:
-                read = CustomerRead(
-                    self.ledger.list_consents(customer_id),
-                    self.ledger.read_preferences(customer_id, PURPOSE, wait_for_log=False))
+                consents = self.ledger.list_consents(customer_id)
+                found = self.sharing.customer_events(customer_id, PURPOSE, consents)
+                read = CustomerRead(consents, {"events": found.events})
+                if found.unanswered:
+                    notice = NOTICE_MEMBER_UNAVAILABLE
             except GatewayError as exc:
                 if isinstance(exc.chaincode_error(), CustomerErased):
                     notice = NOTICE_ERASED_CUSTOMER
@@ -152,12 +159,12 @@ def own_popularity(ledger: ConsortiumLedger) -> dict[str, float]:
 
     Raises GatewayError when the ledger cannot be read.
     """
-    events = [event for page in read_training_pages(ledger) for event in page["events"]]
+    events = [event for page in read_own_pages(ledger) for event in page["events"]]
     return popularity_from_events(events, ledger.msp_id)
 
 
 def open_suggestions(catalogue_path: Path, model_dir: Path, msp_id: str,
-                     ledger: ConsortiumLedger, members: tuple[str, ...],
+                     ledger: ConsortiumLedger, sharing: Sharing, members: tuple[str, ...],
                      cache: CustomerCache | None = None) -> KioskSuggestions:
     """The serving side of one gateway: its catalogue and, when ``model_dir`` holds an
     artifact, that model (else popular items until one is installed, ranked by the counts
@@ -176,7 +183,7 @@ def open_suggestions(catalogue_path: Path, model_dir: Path, msp_id: str,
             log.warning("popular items not counted: the ledger could not be read at start",
                         extra={"cause": type(exc).__name__})
     service = SuggestionService(msp_id, catalogue, popularity=counts)
-    kiosk = KioskSuggestions(service, ledger, members, cache)
+    kiosk = KioskSuggestions(service, ledger, sharing, members, cache)
     if has_model:
         kiosk.install_model(model_dir)
     return kiosk

@@ -50,7 +50,8 @@ class Connection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     address: Annotated[str, Field(pattern=r"^[^\s:]+:[0-9]{1,5}$")]
-    dial_timeout: Annotated[str, Field(pattern=r"^[0-9]+(ms|s|m)$")] = "10s"
+    #: Short: a launch that cannot connect holds the peer's ledger lock until it gives up.
+    dial_timeout: Annotated[str, Field(pattern=r"^[0-9]+(ms|s|m)$")] = "3s"
     tls_required: Literal[True] = True
     client_auth_required: bool = True
     client_key: str = ""

@@ -13,10 +13,12 @@ with the peer's TLS pair, on which the server registers under the expected packa
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -99,8 +101,20 @@ def registers_as(server: ChaincodeServer, layout: RunLayout, expected_id: str, *
                 and chaincode_pb2.ChaincodeID.FromString(first.payload).name == expected_id)
 
 
+def owner_secret(server: ChaincodeServer, layout: RunLayout) -> Path:
+    """The retailer's chaincode secret, 32 random bytes made once (0600) and kept with its run
+    folder: losing it makes its collection's keys unreachable, like losing a private key."""
+    path = layout.owner_secret(server.org)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    return path
+
+
 def start_server(server: ChaincodeServer, layout: RunLayout, supervisor: Supervisor,
-                 chaincode_id: str) -> None:
+                 chaincode_id: str, members: tuple[str, ...]) -> None:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "CHAINCODE_ID": chaincode_id,
@@ -108,6 +122,9 @@ def start_server(server: ChaincodeServer, layout: RunLayout, supervisor: Supervi
         "CHAINCODE_TLS_CERT_FILE": str(layout.tls_cert(server.org, SERVER_IDENTITY)),
         "CHAINCODE_TLS_KEY_FILE": str(layout.tls_key(server.org, SERVER_IDENTITY)),
         "CHAINCODE_TLS_CLIENT_CA_FILE": str(layout.ca_root_cert(server.org)),
+        "PREFSHARE_OWNER_MSP": server.msp_id,
+        "PREFSHARE_OWNER_SECRET_FILE": str(owner_secret(server, layout)),
+        "PREFSHARE_MEMBERS": ",".join(members),
     }
     folder = layout.chaincode_package(server.org, server.label).parent
     supervisor.start(server.process, [sys.executable, "-m", "chaincode"], env=env,
@@ -128,20 +145,42 @@ def wait_registered(server: ChaincodeServer, layout: RunLayout, supervisor: Supe
                    f"see {layout.log(server.process)}")
 
 
-def bring_up_chaincode_servers(plan: Plan, layout: RunLayout,
-                               supervisor: Supervisor) -> dict[str, str]:
-    """Write each retailer's package and run its server; return org -> package id.
+def bring_up_chaincode_servers(plan: Plan, layout: RunLayout, supervisor: Supervisor, *,
+                               defer_replacements: bool = False
+                               ) -> tuple[dict[str, str], list[ChaincodeServer]]:
+    """Write each retailer's package and run its server; return org -> package id, and the
+    servers whose start was deferred.
 
-    A server that runs under another package id (a new chaincode version) is restarted.
+    A server that runs under another package id (a new chaincode version) is stopped. With
+    ``defer_replacements`` its successor is NOT started here but by
+    :func:`start_deferred` once the new definition is committed: until then the peers still
+    invoke the old package, whose address the successor would answer under the new id, and
+    a peer that launches a package whose server registers under another id waits for it for
+    minutes while holding its ledger's lock (seen on the real network: an upgrade under
+    traffic stalled every commit). Without a server the launch fails at once instead.
     Needs the organisations' identities enrolled (the CA layer).
     """
     ids: dict[str, str] = {}
+    deferred: list[ChaincodeServer] = []
     for server in plan.chaincode_servers:
         ids[server.org] = write_package(server, layout)
         running = supervisor.state(server.process) is ProcessState.RUNNING
         if running and not registers_as(server, layout, ids[server.org]):
             supervisor.stop(server.process)
-        start_server(server, layout, supervisor, ids[server.org])
+            if defer_replacements:
+                deferred.append(server)
+                continue
+        start_server(server, layout, supervisor, ids[server.org], plan.retailer_msp_ids)
     for server in plan.chaincode_servers:
+        if server not in deferred:
+            wait_registered(server, layout, supervisor, ids[server.org])
+    return ids, deferred
+
+
+def start_deferred(plan: Plan, layout: RunLayout, supervisor: Supervisor,
+                   servers: list[ChaincodeServer], ids: dict[str, str]) -> None:
+    """Start the servers :func:`bring_up_chaincode_servers` deferred, and wait for them."""
+    for server in servers:
+        start_server(server, layout, supervisor, ids[server.org], plan.retailer_msp_ids)
+    for server in servers:
         wait_registered(server, layout, supervisor, ids[server.org])
-    return ids

@@ -41,6 +41,16 @@ def retry(step: Callable[[], _T], *, seconds: float, every: float = 1.0) -> _T:
             time.sleep(every)
 
 
+#: How long a just-started peer may take to listen.
+PEER_LISTENING_S = 30.0
+
+
+def _unreachable(exc: CommandFailed) -> bool:
+    text = str(exc)
+    return "connection refused" in text or "failed to connect" in text or \
+        "context deadline exceeded" in text
+
+
 def parse_height(output: str) -> int:
     """The height in ``peer channel getinfo``'s ``Blockchain info: {...}`` line.
 
@@ -110,11 +120,17 @@ class Channel:
         return parse_height(out)
 
     def join(self, peer: Peer) -> None:
-        try:
-            self.height(peer)
-            return
-        except CommandFailed:
-            pass
+        deadline = time.monotonic() + PEER_LISTENING_S
+        while True:
+            try:
+                self.height(peer)
+                return
+            except CommandFailed as exc:
+                # A peer restarted a moment ago may not listen yet: "not joined" is only
+                # known once it answers (a join sent now fails with connection refused).
+                if not _unreachable(exc) or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.5)
         try:
             self._tools.peer_cli(peer, ["channel", "join", "-b", str(self.block_file)],
                                  what=f"joining {peer.process} to {self.name}")

@@ -1,4 +1,4 @@
-"""`python -m network COMMAND`: validate, up, down, status, clean.
+"""`prefshare-network COMMAND`: validate, up, down, status, clean, gateway-env.
 
 Every failure is one readable line on stderr and exit status 1; nothing is started when the
 description is invalid, a binary is missing or a port is taken.
@@ -9,23 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-from network.control import Layer, Network
-from network.description import load_consortium
+from network.arguments import add_network_arguments, consortium_from, network_from
+from network.control import Layer
 from network.errors import NetworkError
-from network.layout import RunLayout
+from network.gateway_env import gateway_environment, render_env_file
 from network.plan import make_plan
 from network.supervisor import ProcessState
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m network", description=__doc__)
-    p.add_argument("--description", type=Path, default=Path("network/consortium.yaml"))
-    p.add_argument("--run-dir", type=Path, default=Path(".run"))
-    p.add_argument("--bin-dir", type=Path, default=Path(".fabric/bin"))
-    p.add_argument("--builder-dir", type=Path, default=Path(".fabric/builders/ccaas"),
-                   help="the peer's chaincode-as-a-service builder (make ccaas-builder)")
+    p = argparse.ArgumentParser(prog="prefshare-network", description=__doc__)
+    add_network_arguments(p, binaries=True, builder=True)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("validate", help="check the description and print the port plan")
     up = sub.add_parser("up", help="start the network and wait until healthy")
@@ -33,16 +28,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("down", help="stop every node, keep data")
     sub.add_parser("status", help="each node's state and health; exit 1 if any crashed")
     sub.add_parser("clean", help="stop everything and remove the run folder")
+    env = sub.add_parser("gateway-env", help="print a retailer's gateway settings as an env "
+                         "file (prefshare-gateway --env-file)")
+    env.add_argument("retailer")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        consortium = load_consortium(args.description)
+        consortium = consortium_from(args)
         plan = make_plan(consortium)
-        net = Network(consortium, RunLayout(args.run_dir.resolve()), args.bin_dir.resolve(),
-                      builder_dir=args.builder_dir.resolve())
+        net = network_from(args, consortium)
         if args.command == "validate":
             for process, host, port in plan.ports():
                 print(f"{process:24} {host}:{port}")
@@ -59,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(stopped)} nodes stopped, data kept in {net.layout.root}"
                   if stopped else "nothing was running")
             return 0
+        if args.command == "gateway-env":
+            heading = f"{args.retailer}'s gateway on the network of {net.layout.root}"
+            print(render_env_file(gateway_environment(consortium, args.retailer, net.layout),
+                                  heading=heading), end="")
+            return 0
         if args.command == "clean":
             stopped, removed = net.clean()
             for process in stopped:
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         total = sum(r.rss_kib or 0 for r in rows)
         print(f"{'resident memory, total':42} {total / 1024:8.1f} MiB")
         return 1 if any(r.state is ProcessState.CRASHED for r in rows) else 0
-    except NetworkError as exc:
+    except (NetworkError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

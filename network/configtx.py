@@ -8,12 +8,36 @@ retailers; the application channel is then created from a channel-creation trans
 configtx.yaml is written from the description (not copied from Fabric's sample) with
 capabilities V2_0 everywhere.
 
-Policies, per organisation, by the NodeOU role Fabric CA writes into each certificate:
-Readers = admin, peer or client; Writers = admin or client; Admins = admin; Endorsement =
-peer. The application's LifecycleEndorsement and Endorsement are ``MAJORITY Endorsement``:
-no single retailer commits alone. ``event/Block`` (full blocks, which carry private
-write-sets through ``DeliverWithPrivateData``) is limited to any organisation's admin by a
-signature policy; filtered blocks keep Fabric's default (channel Readers).
+Policies, per retailer, by the NodeOU role Fabric CA writes into each certificate:
+Readers = admin or peer; Members = admin, peer or client; Writers = admin or client;
+Admins = admin; Endorsement = peer. The ordering organisation: Readers = admin or orderer,
+Writers = member, Admins = admin. The application's LifecycleEndorsement and Endorsement are
+``MAJORITY Endorsement``: no single retailer commits alone.
+
+Who gets full blocks. A full block (and a full transaction) names every public key read and
+written and the hashes of every private key, so it serves a linkage attack (issue 20,
+docs/network.md "Who may read what"); it goes to peers and organisation admins only:
+
+- the orderer's ``Deliver`` checks the channel's ``Readers``, which no ACL can move, so the
+  organisations' Readers leave out ``client``. Peers stay in (gossip checks the application
+  Readers, and each peer pulls its blocks from the orderers as itself), admins stay in (they
+  create and join the channel by fetching its blocks); the orderers stay in their own
+  organisation's Readers, to replicate the chain between them.
+- qscc's ``GetBlockByNumber``, ``GetBlockByHash``, ``GetBlockByTxID`` and
+  ``GetTransactionByID`` point at ``/Channel/Application/Readers`` explicitly (Fabric's
+  default too, but stated so the config says it).
+- the peer's ``event/Block`` (full blocks, and private write-sets through
+  ``DeliverWithPrivateData``) points at ``OrgAdmins``, any retailer's admin.
+
+Every other resource whose Fabric default is the application Readers points at ``Members``
+(``ANY Members``: an admin, peer or client of any retailer), so clients keep exactly what
+they had apart from blocks: ``event/FilteredBlock`` (each gateway's commit stream, and
+``peer chaincode invoke --waitForEvent``), ``qscc/GetChainInfo`` (the gateways read the
+height), ``cscc/GetConfigBlock`` (a config block holds no customer data) and lscc's read-only
+queries. ``peer/Propose``, ``peer/ChaincodeToChaincode`` and the channel-wide ``_lifecycle``
+queries keep Fabric's default, the Writers (admin or client). The discovery service also
+checks the application Readers; no gateway uses it (each talks to the peers named in its
+settings).
 """
 
 from __future__ import annotations
@@ -36,6 +60,33 @@ SYSTEM_CHANNEL = "prefshare-system"
 CONSORTIUM = "PrefshareConsortium"
 #: The application policy that ``event/Block`` points at: one admin of any retailer.
 BLOCK_READERS_POLICY = "OrgAdmins"
+#: The organisation and application policy of any identity of a retailer (admin, peer or
+#: client): what a client may read that is not a block.
+MEMBERS_POLICY = "Members"
+#: Resources that hand out whole blocks or transactions, served to peers and admins only
+#: (the application Readers) or, for the peer's block stream, to admins only.
+FULL_BLOCK_ACLS = {
+    "qscc/GetBlockByNumber": "/Channel/Application/Readers",
+    "qscc/GetBlockByHash": "/Channel/Application/Readers",
+    "qscc/GetBlockByTxID": "/Channel/Application/Readers",
+    "qscc/GetTransactionByID": "/Channel/Application/Readers",
+    "event/Block": f"/Channel/Application/{BLOCK_READERS_POLICY}",
+}
+#: Resources whose Fabric default is the application Readers but that give no block: kept
+#: open to clients through the Members policy.
+MEMBER_ACLS = {
+    resource: f"/Channel/Application/{MEMBERS_POLICY}"
+    for resource in (
+        "event/FilteredBlock",
+        "qscc/GetChainInfo",
+        "cscc/GetConfigBlock",
+        "lscc/ChaincodeExists",
+        "lscc/GetDeploymentSpec",
+        "lscc/GetChaincodeData",
+        "lscc/GetInstantiatedChaincodes",
+        "lscc/GetCollectionsConfig",
+    )
+}
 #: Raft timing: a 500 ms tick and 10 ticks to an election give a new leader about 5 s after
 #: the old one stops answering, without spurious elections on a loaded 2-core machine.
 RAFT_OPTIONS = {
@@ -68,7 +119,9 @@ def _organisations(consortium: Consortium, plan: Plan, layout: RunLayout) -> dic
             "ID": oorg.msp_id,
             "MSPDir": str(layout.org_msp(oorg.name)),
             "Policies": {
-                "Readers": _signature(_or(f"{oorg.msp_id}.member")),
+                # No client of the ordering organisation reads blocks either; its orderers
+                # replicate the chain between them as themselves.
+                "Readers": _signature(_or(f"{oorg.msp_id}.admin", f"{oorg.msp_id}.orderer")),
                 "Writers": _signature(_or(f"{oorg.msp_id}.member")),
                 "Admins": _signature(_or(f"{oorg.msp_id}.admin")),
             },
@@ -82,7 +135,9 @@ def _organisations(consortium: Consortium, plan: Plan, layout: RunLayout) -> dic
             "ID": msp,
             "MSPDir": str(layout.org_msp(peer.org)),
             "Policies": {
-                "Readers": _signature(_or(f"{msp}.admin", f"{msp}.peer", f"{msp}.client")),
+                # Readers is what the orderer's Deliver checks: no client gets full blocks.
+                "Readers": _signature(_or(f"{msp}.admin", f"{msp}.peer")),
+                MEMBERS_POLICY: _signature(_or(f"{msp}.admin", f"{msp}.peer", f"{msp}.client")),
                 "Writers": _signature(_or(f"{msp}.admin", f"{msp}.client")),
                 "Admins": _signature(_or(f"{msp}.admin")),
                 "Endorsement": _signature(_or(f"{msp}.peer")),
@@ -138,8 +193,9 @@ def render_configtx(consortium: Consortium, plan: Plan, layout: RunLayout) -> di
             "LifecycleEndorsement": _implicit("MAJORITY Endorsement"),
             "Endorsement": _implicit("MAJORITY Endorsement"),
             BLOCK_READERS_POLICY: _signature(_or(*admins)),
+            MEMBERS_POLICY: _implicit(f"ANY {MEMBERS_POLICY}"),
         },
-        "ACLs": {"event/Block": f"/Channel/Application/{BLOCK_READERS_POLICY}"},
+        "ACLs": {**MEMBER_ACLS, **FULL_BLOCK_ACLS},
         "Capabilities": v2,
     }
     return {

@@ -22,6 +22,7 @@ from network.chaincode_servers import (
     bring_up_chaincode_servers,
     current_package_id,
     registers_as,
+    start_deferred,
 )
 from network.channel import Channel
 from network.configtx import ChannelArtifacts
@@ -150,7 +151,8 @@ class Network:
             + [self.layout.msp(i.org, i.name) for i in self.plan.identities])
         if layer is Layer.CA:
             return
-        package_ids = bring_up_chaincode_servers(self.plan, self.layout, sup)
+        package_ids, deferred = bring_up_chaincode_servers(
+            self.plan, self.layout, sup, defer_replacements=layer is not Layer.CHAINCODE)
         if layer is Layer.CHAINCODE:
             return
         if not (self._builder / "bin" / "release").exists():
@@ -162,6 +164,7 @@ class Network:
         channel.bring_up()
         lifecycle = self.lifecycle
         lifecycle.deploy(package_ids)
+        start_deferred(self.plan, self.layout, sup, deferred, package_ids)
         lifecycle.wait_answering()
         channel.wait_same_height()
         # After a restart the orderers elect a leader again; until then nothing commits.

@@ -5,6 +5,10 @@ class NetworkError(Exception):
     """Base of every error the network CLI reports as one line."""
 
 
+class UnknownRetailer(NetworkError):
+    """No retailer of that name in the consortium description."""
+
+
 class DescriptionError(NetworkError):
     """The consortium description is missing or invalid; the message names the field."""
 
@@ -27,3 +31,8 @@ class NotReady(NetworkError):
 
 class HighSSignature(NetworkError):
     """A CA certificate's ECDSA signature has high S, which Fabric 2.1.1's MSP refuses."""
+
+
+class LedgerTooOld(NetworkError):
+    """The run folder's ledger was made by a version whose chaincode definition this one
+    cannot upgrade (it would have to drop a collection)."""

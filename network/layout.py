@@ -58,6 +58,18 @@ class RunLayout:
             raise ValueError(f"{keystore} should hold exactly one *_sk key, found {len(keys)}")
         return keys[0]
 
+    def gateway_data(self, org: str) -> Path:
+        """The retailer's gateway's data folder (credentials, catalogue, installed model)."""
+        return self.org(org) / "gateway"
+
+    def gateway_env(self, org: str) -> Path:
+        """The retailer's gateway's generated env file (``network.gateway_env``)."""
+        return self.org(org) / "gateway.env"
+
+    def owner_secret(self, org: str) -> Path:
+        """The retailer's chaincode secret (0600): its collection keys are derived with it."""
+        return self.org(org) / "chaincode" / "owner.secret"
+
     def chaincode_package(self, org: str, label: str) -> Path:
         """The organisation's chaincode-as-a-service package (its peer installs this one)."""
         return self.org(org) / "chaincode" / f"{label}.tar.gz"

@@ -27,7 +27,7 @@ from typing import Any
 from chaincode.collection_config import collections_config_json
 from network.channel import retry
 from network.description import Consortium
-from network.errors import CommandFailed
+from network.errors import CommandFailed, LedgerTooOld
 from network.fabric_cli import FabricTools
 from network.plan import Peer, Plan
 
@@ -43,13 +43,18 @@ class Committed:
     sequence: int
     version: str
     approvals: dict[str, bool]
+    collections: tuple[str, ...] = ()
 
 
 def parse_committed(output: str) -> Committed:
     """``peer lifecycle chaincode querycommitted --output json`` for one chaincode."""
     data = json.loads(output)
+    configs = ((data.get("collections") or {}).get("config")) or []
+    names = tuple(str(c.get("Payload", {}).get("StaticCollectionConfig", {}).get("name", ""))
+                  for c in configs)
     return Committed(int(data["sequence"]), str(data["version"]),
-                     {str(k): bool(v) for k, v in data.get("approvals", {}).items()})
+                     {str(k): bool(v) for k, v in data.get("approvals", {}).items()},
+                     names)
 
 
 def referenced(queryinstalled: str, package_id: str, channel: str, name: str,
@@ -139,6 +144,8 @@ class ChaincodeLifecycle:
         """
         definition = self._definition_hash()
         committed = self.committed()
+        if committed is not None:
+            self._check_collections_kept(committed)
         sequence = self._target_sequence(committed, definition)
         for peer in self._plan.peers:
             package_id = package_ids[peer.org]
@@ -157,6 +164,19 @@ class ChaincodeLifecycle:
             self._commit(sequence)
         self._record.write_text(json.dumps({"sequence": sequence, "definition": definition}))
         return sequence
+
+    def _check_collections_kept(self, committed: Committed) -> None:
+        """Fabric cannot drop a collection from a definition: a ledger whose definition has
+        collections this description no longer makes (the single shared collection of the
+        first version) needs a fresh ledger. Raises LedgerTooOld."""
+        wanted = {c["name"] for c in json.loads(self.collections_file.read_text())}
+        dropped = sorted(set(committed.collections) - wanted)
+        if dropped:
+            raise LedgerTooOld(
+                f"the ledger's chaincode has collection(s) {', '.join(dropped)} this version "
+                "no longer keeps (one collection per retailer now) and Fabric cannot drop one: "
+                "start a fresh ledger with `make network-clean` "
+                "(docs/chaincode.md, 'Migration from the single collection')")
 
     def _approved_uncommitted(self, peer: Peer, sequence: int) -> bool:
         """True when ``peer``'s org approved this definition at the not yet committed

@@ -122,6 +122,11 @@ class Plan:
     identities: tuple[Identity, ...]
     chaincode_servers: tuple[ChaincodeServer, ...] = ()
 
+    @property
+    def retailer_msp_ids(self) -> tuple[str, ...]:
+        """Every retailer's MSP id, in the description's order."""
+        return tuple(p.msp_id for p in self.peers)
+
     def ports(self) -> list[tuple[str, str, int]]:
         """Every (process, host, port) the network listens on."""
         out: list[tuple[str, str, int]] = []

@@ -2,8 +2,8 @@
 
 ``score = z(hybrid) + weight * z(sequence)``, where ``z`` standardises a user's scores over the
 whole catalogue (mean 0, standard deviation 1) so the two parts are on one scale whatever their
-units, and ``weight`` is chosen on validation (:mod:`recommender.evaluation`; 0 is the hybrid
-alone). The hybrid keeps what only it has (cold start from features, explanations, a user
+units, and ``weight`` is chosen on validation (:mod:`benchmarks.recommender.evaluation`; 0 is
+the hybrid alone). The hybrid keeps what only it has (cold start from features, explanations, a user
 vector rebuilt from consented slices); the sequence part (:mod:`recommender.sequence`) adds
 what a customer chose last, which the temporal split shows the factorisation misses.
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from recommender.dataset import Item
-from recommender.demo_world import World
 
 
 def _check_name(kind: str, value: object) -> None:
@@ -58,7 +57,7 @@ class CatalogueEntry:
     @property
     def features(self) -> tuple[str, ...]:
         """Item features in the recommender's ``kind:value`` vocabulary (the same as
-        :attr:`recommender.demo_world.CatalogueItem.features`)."""
+        :attr:`recommender.datasets.demo_world.CatalogueItem.features`)."""
         return (
             f"retailer:{self.retailer}",
             f"category:{self.category}",
@@ -101,32 +100,6 @@ class Catalogue:
         self._entries = MappingProxyType(by_id)
         self._store_retailer = MappingProxyType(store_of)
         self._stocked = MappingProxyType({s: tuple(sorted(ids)) for s, ids in stocked.items()})
-
-    @classmethod
-    def from_world(cls, world: World, *, retailers: Iterable[str] | None = None) -> Catalogue:
-        """The demo world's catalogue (all retailers, or only ``retailers``)."""
-        keep = None if retailers is None else set(retailers)
-        stores_of: dict[str, list[str]] = {}
-        for store in world.stores:
-            for item_id in store.item_ids:
-                stores_of.setdefault(item_id, []).append(store.store_id)
-        entries = [
-            CatalogueEntry(
-                it.item_id,
-                it.retailer,
-                it.category,
-                it.brand,
-                it.price_band,
-                tuple(stores_of.get(it.item_id, ())),
-                it.title,
-            )
-            for it in world.items
-            if keep is None or it.retailer in keep
-        ]
-        declared = {
-            s.store_id: s.retailer for s in world.stores if keep is None or s.retailer in keep
-        }
-        return cls(entries, declared)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -44,7 +44,7 @@ shared model that excludes only one retailer's purchases does much worse (DESIGN
 A request for ten suggestions with their reasons takes about a millisecond with BLAS limited
 to one thread, which the service does around every request (``threadpoolctl``; the limit is
 process-wide, so a multi-threaded server should also start with ``OPENBLAS_NUM_THREADS=1``);
-measure it with ``python -m recommender.serving_cli``.
+measure it with ``python -m benchmarks.serving``.
 
 Example::
 

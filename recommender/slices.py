@@ -53,7 +53,7 @@ CATEGORY_OF_EVENT_TYPE: Mapping[str, DataCategory] = MappingProxyType(
     }
 )
 #: Weight of a positive event of each type as a training interaction (the demo world's
-#: :data:`~recommender.demo_world.EVENT_WEIGHTS` for view, like and purchase).
+#: :data:`~recommender.datasets.demo_world.EVENT_WEIGHTS` for view, like and purchase).
 EVENT_WEIGHTS: Mapping[str, float] = MappingProxyType(
     {"view": 1.0, "like": 2.0, "purchase": 3.0, "rating": 2.0, "stated": 2.0}
 )
@@ -180,7 +180,7 @@ def _field(record: object, name: str, default: Any = None) -> Any:
 
 def event_record(record: object) -> EventRecord:
     """Read one event from any of the project's shapes: an :class:`EventRecord`, a
-    :class:`recommender.demo_world.PreferenceEvent` (its ``weight`` is ignored: the weight
+    :class:`recommender.datasets.demo_world.PreferenceEvent` (its ``weight`` is ignored: the weight
     follows the event type), a ``chaincode.preferences.PreferenceEvent`` or its JSON object
     (``value``, ``item_category``, timestamp as a datetime or the ledger's string).
 

@@ -40,12 +40,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from chaincode.fields import format_timestamp
 from recommender.artifacts import model_id_for, save_model
 from recommender.blend import SequencePart
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
 from recommender.dataset import Dataset, Interaction, Item, UserProfile, build_dataset
-from recommender.demo_world import Customer
 from recommender.metrics import evaluate
 from recommender.model import HybridModel
 from recommender.sequence import SequenceNeighbours, ordered_items
@@ -64,7 +64,7 @@ from recommender.slices import (
 
 #: Names the user model an artifact was trained with; serving refuses any other.
 USER_MODEL = "prefshare-slices/1"
-#: The consortium experiment's setting (``recommender.consortium.default_model_config``):
+#: The consortium experiment's setting (``benchmarks.consortium.default_model_config``):
 #: slices are represented by features alone, which needs more epochs than identity-featured
 #: users; one thread keeps training deterministic for a seed.
 DEFAULT_CONFIG = ModelConfig(
@@ -331,14 +331,6 @@ def _customer_counts(dataset: Dataset) -> np.ndarray:
     return np.asarray(per_customer.sum(axis=0), dtype=np.float64).ravel()
 
 
-def format_timestamp(moment: datetime) -> str:
-    """The ledger's timestamp form (``2025-01-31T09:30:00.000Z``) of an aware datetime."""
-    if moment.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S") + f".{utc.microsecond // 1000:03d}Z"
-
-
 def train_retailer_model(
     retailer: str,
     events: Iterable[object],
@@ -420,17 +412,3 @@ def train_retailer_model(
         "training": dict(training),
         "metrics": dict(sorted(metrics.items())),
     }
-
-
-def stated_from_world(
-    customers: Iterable[Customer], *, recorded_by: Mapping[str, str] | None = None
-) -> list[StatedPreferences]:
-    """Stated preferences of demo-world customers (:class:`recommender.demo_world.Customer`),
-    recorded by their first retailer unless ``recorded_by`` (customer -> retailer) says
-    otherwise; customers who stated nothing are skipped."""
-    out = []
-    for c in customers:
-        if c.stated_preferences:
-            retailer = (recorded_by or {}).get(c.customer_id, c.retailers[0])
-            out.append(StatedPreferences(c.customer_id, retailer, tuple(c.stated_preferences)))
-    return out

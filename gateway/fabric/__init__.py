@@ -6,10 +6,8 @@ services every Fabric 2.x/3.x node serves: ``Endorser.ProcessProposal`` on peers
 See :mod:`gateway.fabric.client` for the flow.
 """
 
-from gateway.fabric.blocks import CommittedWrite
 from gateway.fabric.client import (
     ChaincodeEventStream,
-    CommittedWriteStream,
     Contract,
     Gateway,
     Network,
@@ -27,8 +25,12 @@ from gateway.fabric.errors import (
     ErrorDetail,
     EvaluateError,
     GatewayError,
+    Refusal,
+    RefusalDecoder,
     SubmitError,
     TransactionError,
+    no_refusals,
+    refusal_decoder,
 )
 from gateway.fabric.events import ChaincodeEvent, Checkpoint, InMemoryCheckpointer
 from gateway.fabric.identity import Identity, MspCredentials, MspFolderError, load_msp_folder
@@ -45,8 +47,6 @@ __all__ = [
     "CommitError",
     "CommitListener",
     "CommitStatusError",
-    "CommittedWrite",
-    "CommittedWriteStream",
     "Contract",
     "EndorseError",
     "EndorsementMismatchError",
@@ -65,6 +65,8 @@ __all__ = [
     "Node",
     "Proposal",
     "ProposalBuilder",
+    "Refusal",
+    "RefusalDecoder",
     "Signer",
     "Status",
     "SubmitError",
@@ -75,6 +77,8 @@ __all__ = [
     "dial",
     "ecdsa_signer",
     "load_msp_folder",
+    "no_refusals",
+    "refusal_decoder",
     "sha256",
     "sha384",
 ]

@@ -11,8 +11,6 @@ from typing import Any
 
 from fabric_protos.common import common_pb2 as _common_pb2
 from fabric_protos.common import ledger_pb2 as _ledger_pb2
-from fabric_protos.ledger.rwset import rwset_pb2 as _rwset_pb2
-from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2 as _kv_rwset_pb2
 from fabric_protos.msp import identities_pb2 as _identities_pb2
 from fabric_protos.orderer import ab_pb2 as _ab_pb2
 from fabric_protos.orderer import ab_pb2_grpc as _ab_pb2_grpc
@@ -33,10 +31,8 @@ common_pb2: Any = _common_pb2
 events_pb2: Any = _events_pb2
 events_pb2_grpc: Any = _events_pb2_grpc
 identities_pb2: Any = _identities_pb2
-kv_rwset_pb2: Any = _kv_rwset_pb2
 ledger_pb2: Any = _ledger_pb2
 peer_pb2_grpc: Any = _peer_pb2_grpc
 proposal_pb2: Any = _proposal_pb2
 proposal_response_pb2: Any = _proposal_response_pb2
-rwset_pb2: Any = _rwset_pb2
 transaction_pb2: Any = _transaction_pb2

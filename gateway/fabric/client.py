@@ -30,15 +30,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import grpc
 
-from gateway.fabric._protos import common_pb2
-from gateway.fabric.blocks import CommittedWrite, committed_writes_of, has_valid_transactions
 from gateway.fabric.commits import CommitListener, Waiter
 from gateway.fabric.deliver import (
     DeliverStatus,
@@ -53,7 +51,9 @@ from gateway.fabric.errors import (
     ChaincodeEventsError,
     CommitError,
     CommitStatusError,
+    RefusalDecoder,
     SubmitError,
+    no_refusals,
     rpc_code,
     rpc_detail,
 )
@@ -94,14 +94,15 @@ class _Client:
 
     def __init__(self, identity: Identity, signer: Signer, peer: Node,
                  endorsers: Sequence[Node], orderers: Sequence[Node],
-                 policy: EndorsementPolicy, hash: Hash, timeouts: Timeouts) -> None:
+                 policy: EndorsementPolicy, hash: Hash, timeouts: Timeouts,
+                 refusals: RefusalDecoder) -> None:
         self.identity = identity
         self.creator = identity.creator()
         self.signer = signer
         self.hash = hash
         self.timeouts = timeouts
         self.peer = peer
-        self.endorsers = Endorsers(peer, endorsers, policy)
+        self.endorsers = Endorsers(peer, endorsers, policy, refusals)
         self.broadcaster = Broadcaster(orderers)
         self._listeners: dict[str, CommitListener] = {}
         self._lock = threading.Lock()
@@ -126,9 +127,11 @@ class _Client:
         for listener in listeners:
             listener.close()
 
-    def endorse(self, proposal: Proposal, trusted_orgs: Sequence[str] | None) -> Transaction:
+    def endorse(self, proposal: Proposal, trusted_orgs: Sequence[str] | None,
+                policy: EndorsementPolicy | None = None) -> Transaction:
         proposal.sign(self.signer)
-        responses = self.endorsers.endorse(proposal, trusted_orgs, self.timeouts.endorse)
+        responses = self.endorsers.endorse(proposal, trusted_orgs, self.timeouts.endorse,
+                                           policy)
         transaction = Transaction(proposal, [r for _, r in responses], hash=self.hash)
         transaction.sign(self.signer)
         return transaction
@@ -166,16 +169,19 @@ class Gateway:
         policy: EndorsementPolicy | None = None,
         hash: Hash = sha256,
         timeouts: Timeouts | None = None,
+        refusals: RefusalDecoder = no_refusals,
     ) -> Gateway:
         """``peer`` is the own organisation's peer (evaluate, events, commit status);
         ``endorsers`` other peers for writes; ``policy`` defaults to the own organisation
-        alone. Raises ValueError when ``peer`` is not of the identity's organisation."""
+        alone; ``refusals`` rebuilds the chaincode's typed refusals from the peers' messages
+        (:meth:`GatewayError.chaincode_error`; by default none are).
+        Raises ValueError when ``peer`` is not of the identity's organisation."""
         if peer.msp_id != identity.msp_id:
             raise ValueError(f"the own peer is of {peer.msp_id}, the identity of "
                              f"{identity.msp_id}")
         chosen = policy or EndorsementPolicy((identity.msp_id,), 1)
         return cls(_Client(identity, signer, peer, endorsers, orderers, chosen, hash,
-                           timeouts or Timeouts()))
+                           timeouts or Timeouts(), refusals))
 
     @property
     def identity(self) -> Identity:
@@ -233,81 +239,6 @@ class Network:
         envelope = self._client.seek(self.name, first)
         return ChaincodeEventStream(self._client.peer, chaincode, envelope,
                                     EventFilter(after, skip_first_block=first is None))
-
-    def committed_writes(self, chaincode: str, *, start_block: int | None = None,
-                         checkpoint: Checkpoint | None = None,
-                         wanted: Callable[[], bool] | None = None) -> CommittedWriteStream:
-        """Stream what the chaincode's valid transactions wrote (their events with payloads,
-        public keys, private key hashes), block by block from the own peer (see
-        :class:`CommittedWriteStream`); where it starts as :meth:`chaincode_events` (a
-        checkpoint's transaction id is ignored: it resumes at block granularity). A stream
-        of its own; close it, or use it as a context manager."""
-        first, _ = start_of(start_block, checkpoint)
-        envelope = self._client.seek(self.name, first)
-        system = self.contract("qscc")
-
-        def fetch(number: int) -> bytes:
-            return system.evaluate("GetBlockByNumber", args=[self.name, str(number)])
-
-        return CommittedWriteStream(self._client.peer, chaincode, envelope, fetch,
-                                    skip_first_block=first is None, wanted=wanted)
-
-
-class CommittedWriteStream:
-    """Iterator of :class:`~gateway.fabric.blocks.CommittedWrite`: the own peer's filtered
-    blocks say which blocks hold valid transactions; each such block is then read whole
-    through the query system chaincode (``qscc GetBlockByNumber``, the channel's readers:
-    the block as stored, private data as key hashes only; the ``event/Block`` deliver ACL
-    may be closed to clients) and its writes of ``chaincode`` yielded. ``wanted``, if given,
-    is asked before each fetch: False skips that block (e.g. nobody to invalidate).
-
-    Raises ChaincodeEventsError when the stream fails, EvaluateError when a block cannot
-    be read (resume from :attr:`checkpoint`, the block after the last one handled whole);
-    ends quietly after :meth:`close`.
-    """
-
-    def __init__(self, peer: Node, chaincode: str, envelope: Any,
-                 fetch: Callable[[int], bytes], *, skip_first_block: bool,
-                 wanted: Callable[[], bool] | None = None) -> None:
-        self._peer = peer
-        self._chaincode = chaincode
-        self._fetch = fetch
-        self._wanted = wanted
-        self._skip_first = skip_first_block
-        self._closed = False
-        self._call = open_filtered(peer, envelope)
-        self.checkpoint: Checkpoint | None = None
-
-    def __iter__(self) -> Iterator[CommittedWrite]:
-        try:
-            for filtered in filtered_blocks(self._call):
-                number = int(filtered.number)
-                if self._skip_first:
-                    self._skip_first = False
-                elif has_valid_transactions(filtered) and (
-                        self._wanted is None or self._wanted()):
-                    block = common_pb2.Block.FromString(self._fetch(number))
-                    yield from committed_writes_of(block, self._chaincode)
-                self.checkpoint = Checkpoint(number + 1)
-        except DeliverStatus as exc:
-            raise ChaincodeEventsError(str(exc), code=exc.code) from exc
-        except grpc.RpcError as exc:
-            if self._closed and rpc_code(exc) == grpc.StatusCode.CANCELLED:
-                return
-            raise ChaincodeEventsError(
-                "the block stream failed", code=rpc_code(exc),
-                details=[rpc_detail(exc, self._peer.address, self._peer.msp_id)]) from exc
-
-    def close(self) -> None:
-        self._closed = True
-        self._call.cancel()
-
-    def __enter__(self) -> CommittedWriteStream:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.close()
 
 
 class ChaincodeEventStream:
@@ -437,8 +368,12 @@ class Contract:
 
     def endorse(self, transaction_name: str, *, args: Sequence[Argument] = (),
                 transient: Mapping[str, bytes] | None = None,
-                endorsing_orgs: Sequence[str] | None = None) -> Transaction:
+                endorsing_orgs: Sequence[str] | None = None,
+                policy: EndorsementPolicy | None = None) -> Transaction:
         """Endorse on enough organisations; the signed transaction, not yet ordered.
+
+        ``policy`` replaces the chaincode's for a transaction that writes only to a private
+        data collection with a policy of its own (Fabric validates it against that one).
 
         Raises ValueError when ``transient`` is non-empty and ``endorsing_orgs`` is not
         given (private data goes only to organisations the caller names) or the policy
@@ -449,7 +384,7 @@ class Contract:
                 "endorsing_orgs must name the organisations trusted with transient data")
         proposal = self.new_proposal(transaction_name, args=args, transient=transient,
                                      endorsing_orgs=endorsing_orgs)
-        return self._client.endorse(proposal, endorsing_orgs)
+        return self._client.endorse(proposal, endorsing_orgs, policy)
 
     def submit_endorsed(self, transaction: Transaction) -> SubmittedTransaction:
         """Order an endorsed transaction; returns once an orderer accepted it.
@@ -467,24 +402,26 @@ class Contract:
 
     def submit_async(self, transaction_name: str, *, args: Sequence[Argument] = (),
                      transient: Mapping[str, bytes] | None = None,
-                     endorsing_orgs: Sequence[str] | None = None) -> SubmittedTransaction:
+                     endorsing_orgs: Sequence[str] | None = None,
+                     policy: EndorsementPolicy | None = None) -> SubmittedTransaction:
         """Endorse and order; returns before the commit (see SubmittedTransaction.status).
 
         Raises what :meth:`endorse` and :meth:`submit_endorsed` raise.
         """
         transaction = self.endorse(transaction_name, args=args, transient=transient,
-                                   endorsing_orgs=endorsing_orgs)
+                                   endorsing_orgs=endorsing_orgs, policy=policy)
         return self.submit_endorsed(transaction)
 
     def submit(self, transaction_name: str, *, args: Sequence[Argument] = (),
                transient: Mapping[str, bytes] | None = None,
-               endorsing_orgs: Sequence[str] | None = None) -> bytes:
+               endorsing_orgs: Sequence[str] | None = None,
+               policy: EndorsementPolicy | None = None) -> bytes:
         """Endorse, order and wait for a valid commit; the chaincode's result.
 
         Raises what :meth:`submit_async` raises, and CommitStatusError, CommitError.
         """
         submitted = self.submit_async(transaction_name, args=args, transient=transient,
-                                      endorsing_orgs=endorsing_orgs)
+                                      endorsing_orgs=endorsing_orgs, policy=policy)
         status = submitted.status()
         if not status.successful:
             raise CommitError(status.transaction_id, status.code, status.code_name,

@@ -47,7 +47,8 @@ from gateway.fabric.errors import (
     EndorsementMismatchError,
     ErrorDetail,
     EvaluateError,
-    chaincode_error_from_message,
+    RefusalDecoder,
+    no_refusals,
     rpc_code,
     rpc_detail,
 )
@@ -62,8 +63,7 @@ _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 def _may_be_behind(detail: ErrorDetail) -> bool:
     """A refusal a ledger that lacks a just-committed block gives (the record not found)."""
-    error = detail.chaincode_error()
-    return error is not None and error.kind == "not_found"
+    return detail.refusal is not None and detail.refusal.kind == "not_found"
 
 
 def _digest(data: bytes) -> str:
@@ -73,8 +73,10 @@ def _digest(data: bytes) -> str:
 class Endorsers:
     """The own peer and the other organisations' peers, with the endorsement policy."""
 
-    def __init__(self, own: Node, others: Sequence[Node], policy: EndorsementPolicy) -> None:
+    def __init__(self, own: Node, others: Sequence[Node], policy: EndorsementPolicy,
+                 decode: RefusalDecoder = no_refusals) -> None:
         self.own = own
+        self.decode = decode
         self.peers: tuple[Node, ...] = (own, *others)
         self.policy = policy
         self._stubs: dict[str, Any] = {
@@ -99,9 +101,14 @@ class Endorsers:
             raise EvaluateError(
                 "the peer refused the proposal", code=grpc.StatusCode.UNKNOWN,
                 transaction_id=proposal.transaction_id,
-                details=[ErrorDetail(node.address, node.msp_id, refusal_message(response),
-                                     int(response.response.status))])
+                details=[self._refused(node, response)])
         return chaincode_result(response)
+
+    def _refused(self, node: Node, response: Any) -> ErrorDetail:
+        """A peer's refusal, with the chaincode's own refusal when the decoder finds one."""
+        message = refusal_message(response)
+        return ErrorDetail(node.address, node.msp_id, message, int(response.response.status),
+                           refusal=self.decode(message))
 
     def _agreeing(self, chosen: list[tuple[Node, Any]], signed: Any,
                   timeout: float | None) -> list[tuple[Node, Any]]:
@@ -124,14 +131,15 @@ class Endorsers:
         return chosen
 
     def endorse(self, proposal: Proposal, trusted_orgs: Sequence[str] | None,
-                timeout: float | None) -> list[tuple[Node, Any]]:
+                timeout: float | None, policy: EndorsementPolicy | None = None
+                ) -> list[tuple[Node, Any]]:
         """Agreeing endorsements of ``required`` distinct organisations: (peer, response).
 
         ``trusted_orgs``: the organisations allowed to see the proposal's transient data.
         Raises ValueError (the known peers can never satisfy the policy), EndorseError,
         EndorsementMismatchError.
         """
-        plan = plan_endorsement(self.policy, self.own.msp_id, self.peers,
+        plan = plan_endorsement(policy or self.policy, self.own.msp_id, self.peers,
                                 trusted_orgs if proposal.has_transient else None)
         signed = proposal.signed_proposal()
         queue = list(plan.candidates)
@@ -164,9 +172,8 @@ class Endorsers:
                 if is_endorsed(response):
                     endorsed[node.msp_id] = (node, response)
                     continue
-                detail = ErrorDetail(node.address, node.msp_id, refusal_message(response),
-                                     int(response.response.status))
-                if chaincode_error_from_message(detail.message) is not None:
+                detail = self._refused(node, response)
+                if detail.refusal is not None:
                     refused_now.append((node, detail))
                 else:
                     failures.append((grpc.StatusCode.ABORTED, detail))

@@ -19,24 +19,62 @@ tried. A peer reports most refusals *inside* a successful gRPC answer
 (``ProposalResponse.response.status`` >= 400 with the chaincode's message); the client
 then raises with the code Fabric's later Gateway service uses for the same case
 (``UNKNOWN`` for evaluate, ``ABORTED`` for endorse), so the REST layer maps one shape.
-Our chaincode writes its error text as JSON (``chaincode.errors.ChaincodeError.to_json``),
-and :meth:`GatewayError.chaincode_error` rebuilds the typed error.
+A chaincode may write its refusals in a form of its own (ours: JSON, see
+``chaincode/errors.py``); this client knows no particular chaincode, so the caller hands
+:meth:`Gateway.connect <gateway.fabric.client.Gateway.connect>` a :data:`RefusalDecoder`
+for it, and :meth:`GatewayError.chaincode_error` returns what it rebuilt.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import grpc
-
-from chaincode.errors import ChaincodeError, error_from_json
 
 # Later Fabric gateways wrap a chaincode's message as "chaincode response <status>, <msg>";
 # accepted too, so messages relayed by such a gateway still decode.
 _CHAINCODE_RESPONSE_PREFIX = re.compile(r"chaincode response \d+, ")
+
+
+class Refusal(Protocol):
+    """A chaincode's own typed refusal, as its decoder rebuilds it from a peer's message.
+
+    ``kind`` ``"not_found"`` says the record the call needs is not on that peer's ledger,
+    which a peer whose ledger is a block behind may answer too (the client asks it again).
+    """
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+
+#: Rebuilds a chaincode's refusal from a peer's message; None when the message holds none
+#: (a peer's own failure, or a chaincode the decoder does not know).
+RefusalDecoder = Callable[[str], Refusal | None]
+
+
+def no_refusals(message: str) -> Refusal | None:
+    """The decoder of a client told of no chaincode: every message stays the peer's text."""
+    return None
+
+
+def refusal_decoder(decode: RefusalDecoder) -> RefusalDecoder:
+    """``decode`` (for a chaincode's bare message) extended to the
+    ``"chaincode response 500, <message>"`` form later Fabric gateways relay."""
+
+    def decoder(message: str) -> Refusal | None:
+        found = decode(message)
+        if found is not None:
+            return found
+        prefix = _CHAINCODE_RESPONSE_PREFIX.match(message)
+        return decode(message[prefix.end() :]) if prefix else None
+
+    return decoder
 
 
 @dataclass(frozen=True)
@@ -45,27 +83,18 @@ class ErrorDetail:
 
     ``status`` is the peer's ``Response.status`` (e.g. 500 for a chaincode refusal) or
     the orderer's ``common.Status``; None when the node gave no answer (gRPC failure).
+    ``refusal`` is the chaincode's typed refusal in ``message``, when the client's decoder
+    found one.
     """
 
     address: str
     msp_id: str
     message: str
     status: int | None = None
+    refusal: Refusal | None = field(default=None, compare=False, repr=False)
 
-    def chaincode_error(self) -> ChaincodeError | None:
-        return chaincode_error_from_message(self.message)
-
-
-def chaincode_error_from_message(message: str) -> ChaincodeError | None:
-    """The chaincode's typed error in a peer message, or None if it holds none.
-
-    Accepts the bare JSON and the ``"chaincode response 500, {json}"`` form.
-    """
-    found = error_from_json(message)
-    if found is not None:
-        return found
-    prefix = _CHAINCODE_RESPONSE_PREFIX.match(message)
-    return error_from_json(message[prefix.end() :]) if prefix else None
+    def chaincode_error(self) -> Refusal | None:
+        return self.refusal
 
 
 def rpc_code(error: grpc.RpcError) -> grpc.StatusCode:
@@ -100,8 +129,9 @@ class GatewayError(Exception):
         self.code = code
         self.details: tuple[ErrorDetail, ...] = tuple(details)
 
-    def chaincode_error(self) -> ChaincodeError | None:
-        """The first chaincode error any peer reported, or None."""
+    def chaincode_error(self) -> Refusal | None:
+        """The first chaincode refusal any peer reported (as the client's decoder rebuilt
+        it), or None."""
         for detail in self.details:
             found = detail.chaincode_error()
             if found is not None:

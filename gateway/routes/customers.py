@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from chaincode.policy import RightsRequest as ChaincodeRightsRequest
+from chaincode.rights import RightsRequest as ChaincodeRightsRequest
 from gateway.deps import IdempotencyKey, LedgerDep, PrincipalDep, ServicesDep
 from gateway.errors import LEDGER_STATUSES, Unprocessable, error_responses
 from gateway.idempotency import run_idempotent
@@ -53,8 +53,12 @@ def consent_history(customer_id: CustomerPath, consent_id: Annotated[Id, Path()]
             summary="The customer's preference events this retailer may read for a purpose",
             responses=_STORE_READ)
 def read_preferences(customer_id: CustomerPath, _: PrincipalDep, ledger: LedgerDep,
+                     services: ServicesDep,
                      purpose: Annotated[Purpose, Query()] = "personalisation") -> object:
-    return ledger.read_preferences(customer_id, purpose)
+    consents = ledger.list_consents(customer_id)
+    found = services.sharing.customer_events(customer_id, purpose, consents)
+    return {"customer_id": customer_id, "purpose": purpose, "events": found.events,
+            "unanswered": found.unanswered}
 
 
 def _rights_request(customer_id: str, body: RightsRequest, action: str) -> dict[str, object]:
@@ -72,9 +76,9 @@ def _rights_request(customer_id: str, body: RightsRequest, action: str) -> dict[
 @router.post("/{customer_id}/export", summary="Everything held about the customer (signed)",
              responses=_SIGNED)
 def export_customer(customer_id: CustomerPath, body: RightsRequest,
-                    ledger: LedgerDep) -> Response:
+                    services: ServicesDep) -> Response:
     payload = _rights_request(customer_id, body, "export")
-    document = ledger.export_customer(payload)
+    document = services.sharing.export(payload)
     return Response(
         json.dumps(document, ensure_ascii=False, indent=2), media_type="application/json",
         headers={"Content-Disposition": 'attachment; filename="prefshare-export.json"',
@@ -90,4 +94,10 @@ def erase_customer(customer_id: CustomerPath, body: RightsRequest, request: Requ
     return run_idempotent(
         services.idempotency, scope=f"customer:{customer_id}", key=idempotency_key,
         method="POST", path=request.url.path, payload=payload,
-        action=lambda: (200, ledger.erase_customer(payload)))
+        action=lambda: (200, _erase(services, ledger, payload)))
+
+
+def _erase(services: ServicesDep, ledger: LedgerDep, payload: dict[str, object]) -> object:
+    done = ledger.erase_customer(payload)
+    services.erasures.wake()  # this retailer's own part at once; the others' on their own
+    return done

@@ -33,6 +33,9 @@ def record_events(store_id: Annotated[Id, Path()], customer_id: Annotated[Custom
                    "retailer": services.settings.msp_id,
                    "salt": secrets.token_urlsafe(16)} for e in body.events]
         parse_event_batch(json.dumps(events))  # the chaincode's rules, before any call
+        # Her id must be open (registered, not erased). Asked by an evaluate: the recording
+        # transaction itself reads no public key about her (its read set would name her).
+        ledger.customer_status(customer_id)
         return 201, ledger.record_events(events)
 
     return run_idempotent(

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.deps import ServicesDep
-from gateway.models import Health
+from gateway.models import Health, RetailerOut
 
 router = APIRouter(tags=["operations"])
 
@@ -19,6 +19,12 @@ def health(services: ServicesDep) -> JSONResponse:
     body = Health(status="ok" if reachable else "degraded",
                   peer="reachable" if reachable else "unreachable")
     return JSONResponse(body.model_dump(), status_code=200 if reachable else 503)
+
+
+@router.get("/v1/retailer", response_model=RetailerOut,
+            summary="The retailer this gateway serves")
+def retailer(services: ServicesDep) -> RetailerOut:
+    return RetailerOut(msp_id=services.settings.msp_id, name=services.settings.retailer)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,

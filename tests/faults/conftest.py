@@ -35,10 +35,11 @@ import pytest
 import yaml
 
 from chaincode.fields import format_timestamp
+from demo.gateway_settings import gateway_settings
+from demo.wallet import DemoCustomer
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import LedgerConnection, open_ledger
-from gateway.ledger_bench import DemoCustomer
-from gateway.settings import GatewaySettings, settings_for_retailer
+from gateway.settings import GatewaySettings
 from gateway.stores import CredentialStore
 from network.control import Network
 from network.description import Consortium, load_consortium
@@ -86,8 +87,8 @@ def fault_network(tmp_path_factory: pytest.TempPathFactory, fault_consortium: Co
 
 
 class GatewayProcess:
-    """One retailer's gateway, ``python -m gateway --retailer R serve``, as an operator runs
-    it: settings from the description and run folder, its data folder in the run folder (so
+    """One retailer's gateway, ``prefshare-gateway --env-file F serve``, as an operator runs
+    it: settings from the env file the network generates, its data folder in the run folder (so
     its idempotency keys and store credentials outlive a restart)."""
 
     def __init__(self, net: Network, description: Path, retailer: str,
@@ -96,7 +97,7 @@ class GatewayProcess:
         #: which execs, so the process started is the gateway itself).
         self.net, self.description, self.retailer = net, description, retailer
         self.prefix = list(prefix)
-        self.settings: GatewaySettings = settings_for_retailer(net.consortium, retailer,
+        self.settings: GatewaySettings = gateway_settings(net.consortium, retailer,
                                                                net.layout)
         self.log = net.layout.log(f"gateway-{retailer}")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -117,9 +118,8 @@ class GatewayProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [*self.prefix, sys.executable, "-m", "gateway",
-                 "--description", str(self.description), "--run-dir", str(self.net.layout.root),
-                 "--retailer", self.retailer, "serve"],
+                [*self.prefix, sys.executable, "-m", "gateway", "--env-file",
+                 str(self.net.layout.gateway_env(self.retailer)), "serve"],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT,
                 start_new_session=True)
         deadline = time.monotonic() + within
@@ -347,7 +347,7 @@ class Auditor:
         self.net = net
         self.connections: dict[str, LedgerConnection] = {}
         for r in net.consortium.retailers:
-            settings = settings_for_retailer(net.consortium, r.name, net.layout,
+            settings = gateway_settings(net.consortium, r.name, net.layout,
                                              data_dir=tmp / r.name)
             self.connections[r.msp_id] = open_ledger(settings)
 

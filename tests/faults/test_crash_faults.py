@@ -131,7 +131,7 @@ def test_chaincode_server_killed_under_load(fault_network, campaign):
         time.sleep(DOWN_S)
         package = current_package_id(server, net.layout)
         assert package is not None
-        start_server(server, net.layout, net.supervisor, package)
+        start_server(server, net.layout, net.supervisor, package, net.plan.retailer_msp_ids)
         wait_registered(server, net.layout, net.supervisor, package)
 
     run = campaign.run_fault(f"chaincode server of {VICTIM}",

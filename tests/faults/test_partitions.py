@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 from network.control import Network
 from network.description import load_consortium
 from network.layout import RunLayout

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,9 +21,10 @@ import uvicorn
 import yaml
 
 from chaincode.provenance import hash_consent_set
+from demo.gateway_settings import gateway_settings
 from gateway.app import create_app
 from gateway.services import Services
-from gateway.settings import GatewaySettings, settings_for_retailer
+from gateway.settings import GatewaySettings
 from gateway.stores import Role
 from network.control import Layer, Network
 from network.description import Consortium, load_consortium
@@ -30,7 +32,8 @@ from network.layout import RunLayout
 from network.plan import Peer
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
-from recommender.demo_world import World, WorldConfig, generate_world
+from recommender.datasets.demo_inputs import catalogue_from_world
+from recommender.datasets.demo_world import World, WorldConfig, generate_world
 from recommender.training import train_retailer_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,7 +169,7 @@ def world(consortium: Consortium) -> World:
 @pytest.fixture(scope="session")
 def catalogue(world: World) -> Catalogue:
     """The demo world's catalogue, every member's stores and items."""
-    return Catalogue.from_world(world)
+    return catalogue_from_world(world)
 
 
 @pytest.fixture(scope="session")
@@ -239,6 +242,42 @@ def _serve(settings: GatewaySettings, root_ca: Path) -> Iterator[RunningGateway]
 GatewayStarter = Callable[..., AbstractContextManager[RunningGateway]]
 
 
+@contextmanager
+def _gateway_process(argv: list[str], *, port: int, root_ca: Path, log: Path, cwd: Path,
+                     within: float = 90.0) -> Iterator[httpx.Client]:
+    """Run ``argv`` (a gateway's command line) in ``cwd`` with no ``PREFSHARE_*`` nor
+    ``PYTHON*`` variable in its environment, output to ``log``; yield a client of
+    ``https://127.0.0.1:<port>`` once it answers; stop it on leaving."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PREFSHARE_", "PYTHON"))}
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, cwd=cwd, env=clean)
+    trust = ssl.create_default_context(cafile=str(root_ca))
+    try:
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=trust,
+                          timeout=30) as client:
+            deadline = time.monotonic() + within
+            while True:
+                assert process.poll() is None, f"the gateway exited: {log.read_text()[-2000:]}"
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, f"the gateway is not answering; {log}"
+                    time.sleep(0.2)
+            yield client
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def gateway_process() -> Callable[..., AbstractContextManager[httpx.Client]]:
+    """``with gateway_process(argv, port=P, root_ca=PEM, log=F, cwd=D) as client``: a gateway
+    started as its own process, as an operator starts one, answering on 127.0.0.1:P."""
+    return _gateway_process
+
+
 def _gateway_starter(net: Network, tmp_path_factory: pytest.TempPathFactory,
                      defaults: dict[str, Any], written_for_base: int) -> GatewayStarter:
     """Modules name gateway ports in the block of the default port base
@@ -250,12 +289,20 @@ def _gateway_starter(net: Network, tmp_path_factory: pytest.TempPathFactory,
               **overrides: Any) -> Iterator[RunningGateway]:
         if "http_port" in overrides:
             overrides["http_port"] += shift
+        # The other members' gateways where the test starts them (default: the plan's ports).
+        member_ports = {name: port + shift
+                        for name, port in overrides.pop("member_ports", {}).items()}
         data_dir = tmp_path_factory.mktemp(f"{retailer}-gateway")
         if catalogue is not None:
             (data_dir / "catalogue.json").write_text(catalogue.to_json())
             overrides.setdefault("catalogue_path", data_dir / "catalogue.json")
         values: dict[str, Any] = {"data_dir": data_dir, **defaults, **overrides}
-        settings = settings_for_retailer(net.consortium, retailer, net.layout, **values)
+        settings = gateway_settings(net.consortium, retailer, net.layout, **values)
+        if member_ports:
+            msp_of = {r.msp_id: r.name for r in net.consortium.retailers}
+            settings = settings.model_copy(update={"members": tuple(
+                m.model_copy(update={"url": f"https://127.0.0.1:{member_ports[msp_of[m.msp_id]]}"})
+                if msp_of[m.msp_id] in member_ports else m for m in settings.members)})
         with _serve(settings, net.layout.ca_root_cert(retailer)) as running:
             yield running
 
@@ -269,7 +316,7 @@ def start_gateway(ca_network: Network,
 
         with start_gateway("southgate", catalogue=catalogue, http_port=27287) as gateway: ...
 
-    Settings come from the consortium (``settings_for_retailer``) with a fresh data folder,
+    Settings come from the consortium (``gateway_settings``) with a fresh data folder,
     the catalogue written there, short ledger timeouts (its peer is down), and ``overrides``.
     Each module picks its own retailer or port, so modules never share a server's state.
     """
@@ -301,7 +348,8 @@ def start_ledger_gateways(start_ledger_gateway: GatewayStarter
     def start(ports: dict[str, int], **overrides: Any) -> Iterator[dict[str, RunningGateway]]:
         with ExitStack() as stack:
             yield {retailer: stack.enter_context(
-                start_ledger_gateway(retailer, http_port=port, **overrides))
+                start_ledger_gateway(retailer, http_port=port, member_ports=dict(ports),
+                                     **overrides))
                 for retailer, port in ports.items()}
 
     return start

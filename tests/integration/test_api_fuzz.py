@@ -52,7 +52,7 @@ from schemathesis.specs.openapi.checks import (
 from chaincode.consent import JURISDICTION_PATTERN, POLICY_VERSION_PATTERN, RECIPIENT_PATTERN
 from chaincode.errors import ChaincodeError
 from chaincode.fields import parse_timestamp
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 from gateway.stores import STORE_ID, Role
 
 pytestmark = pytest.mark.integration

@@ -52,9 +52,9 @@ def test_every_chaincode_server_runs_and_registers_under_its_package_id(chaincod
         row = _row(net, server.process)
         assert row.state is ProcessState.RUNNING and row.healthy
         expected = current_package_id(server, net.layout)
-        assert expected is not None and expected.startswith("prefshare_1.0:")
+        assert expected is not None and expected.startswith("prefshare_2.0:")
         assert registers_as(server, net.layout, expected)
-        assert not registers_as(server, net.layout, "prefshare_1.0:" + "0" * 64)
+        assert not registers_as(server, net.layout, "prefshare_2.0:" + "0" * 64)
         ids.add(expected)
     # One package per organisation: each names its own server and TLS material.
     assert len(ids) == len(net.plan.chaincode_servers)
@@ -154,17 +154,17 @@ def test_new_version_gets_a_new_package_and_restarts_the_server(chaincode_networ
                                                                  consortium):
     net = chaincode_network
     old_ids = {s.org: current_package_id(s, net.layout) for s in net.plan.chaincode_servers}
-    version_2 = consortium.model_copy(update={"chaincode": ChaincodeSpec(version="1.1")})
+    version_2 = consortium.model_copy(update={"chaincode": ChaincodeSpec(version="2.1")})
     upgraded = Network(version_2, net.layout, net.bin_dir)
     try:
         upgraded.up(Layer.CHAINCODE)
         for server in upgraded.plan.chaincode_servers:
             new_id = current_package_id(server, net.layout)
-            assert new_id is not None and new_id.startswith("prefshare_1.1:")
+            assert new_id is not None and new_id.startswith("prefshare_2.1:")
             assert registers_as(server, net.layout, new_id)
             assert not registers_as(server, net.layout, old_ids[server.org])
             # The old version's package stays where it was.
-            assert net.layout.chaincode_package(server.org, "prefshare_1.0").exists()
+            assert net.layout.chaincode_package(server.org, "prefshare_2.0").exists()
     finally:
         net.up(Layer.CHAINCODE)
     for server in net.plan.chaincode_servers:

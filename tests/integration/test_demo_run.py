@@ -1,4 +1,4 @@
-"""`make run`'s program (`python -m demo run`) on the whole test network, as a user runs it.
+"""`make run`'s program (`prefshare-demo run`) on the whole test network, as a user runs it.
 
 Real components: the Fabric network of the session, the three gateways as the supervised
 processes `demo run` starts, the seeding through their HTTPS API, the training job reading
@@ -93,6 +93,13 @@ def test_demo_run_seeds_through_the_gateways_trains_from_the_ledger_and_a_rerun_
     assert "reused" in again.stdout and "seeding" not in again.stderr
     assert "models: each retailer's installed model reused" in again.stdout
     assert _printed(again.stdout) == printed  # the same credentials and customers
+
+    status = _demo(description, net, "status")
+    assert status.returncode == 0, status.stderr[-2000:]
+    assert [line.split()[:2] for line in status.stdout.splitlines()[:3]] == [
+        [f"gateway-{r}", "running"] for r in RETAILERS]
+    assert "ledger seeded at " in status.stdout and "{" not in status.stdout
+    assert _printed(status.stdout) == printed  # reprinted, not only at `run`
 
     down = _demo(description, net, "down")
     assert down.returncode == 0

@@ -28,6 +28,8 @@ from fabric_protos.msp import identities_pb2
 from chaincode.canonical import b64url_encode
 from chaincode.errors import CustomerExists, UnknownCustomer
 from chaincode.fields import format_timestamp
+from demo.gateway_settings import gateway_settings
+from demo.wallet import DemoCustomer
 from gateway.fabric import (
     Checkpoint,
     CommitError,
@@ -40,8 +42,7 @@ from gateway.fabric import (
 )
 from gateway.fabric.signing import CURVE_ORDERS, is_low_s
 from gateway.ledger import LedgerConnection, open_ledger
-from gateway.ledger_bench import DemoCustomer
-from gateway.settings import NodeEndpoint, settings_for_retailer
+from gateway.settings import NodeEndpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 P256_ORDER = CURVE_ORDERS["secp256r1"]
@@ -60,7 +61,7 @@ def connect(fabric_network: Any, tmp_path: Path) -> Iterator[Any]:
     opened: list[LedgerConnection] = []
 
     def open_one(retailer: str = "northwind", **overrides: Any) -> LedgerConnection:
-        settings = settings_for_retailer(fabric_network.consortium, retailer,
+        settings = gateway_settings(fabric_network.consortium, retailer,
                                          fabric_network.layout, data_dir=tmp_path, **overrides)
         opened.append(open_ledger(settings))
         return opened[-1]
@@ -191,7 +192,7 @@ def _seen_by(connection: LedgerConnection, customer: DemoCustomer) -> None:
             time.sleep(0.05)
 
 
-def test_private_data_is_endorsed_only_by_the_trusted_organisations(northwind, connect, caplog):
+def test_private_data_is_endorsed_only_by_its_owner_on_its_own_peer(northwind, connect, caplog):
     caplog.set_level(logging.DEBUG)
     customer = _registered(northwind)
     _seen_by(connect("eastmarket"), customer)
@@ -201,12 +202,21 @@ def test_private_data_is_endorsed_only_by_the_trusted_organisations(northwind, c
              "timestamp": format_timestamp(datetime.now(UTC) - timedelta(minutes=1)),
              "salt": b64url_encode(os.urandom(16))}
     contract = northwind.ledger.contract
+    transient = {"events": json.dumps([event]).encode()}
 
-    transaction = contract.endorse(
-        "RecordPreferenceEvents", transient={"events": json.dumps([event]).encode()},
-        endorsing_orgs=["NorthwindMSP", "EastmarketMSP"])
+    # Another organisation's peer does not endorse a write to northwind's collection (its
+    # chaincode serves only its own gateway), so the events never leave northwind's peer.
+    with pytest.raises(EndorseError) as caught:
+        contract.endorse("RecordPreferenceEvents", transient=transient,
+                         endorsing_orgs=["NorthwindMSP", "EastmarketMSP"])
+    assert caught.value.chaincode_error().code == "RETAILER_MISMATCH"
 
-    assert _msp_ids(transaction.endorsers) == ["EastmarketMSP", "NorthwindMSP"]
+    # The collection's own policy: northwind's peer alone (chaincode/collection_config.py).
+    transaction = contract.endorse("RecordPreferenceEvents", transient=transient,
+                                   endorsing_orgs=["NorthwindMSP"],
+                                   policy=EndorsementPolicy(("NorthwindMSP",), 1))
+
+    assert _msp_ids(transaction.endorsers) == ["NorthwindMSP"]
     assert b"sku-4711" not in transaction.bytes()
     assert contract.submit_endorsed(transaction).status().successful
     assert "sku-4711" not in caplog.text

@@ -22,7 +22,7 @@ from fabric_protos.common import common_pb2
 
 from chaincode.fields import format_timestamp
 from chaincode.keys import sign_document
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 from network.cli import main as network_cli
 from network.control import Network
 from network.errors import CommandFailed
@@ -83,9 +83,37 @@ def test_committed_definition_is_the_expected_one(fabric_network):
             data["validation_parameter"])
         collections = [c["Payload"]["StaticCollectionConfig"]
                        for c in data["collections"]["config"]]
-        assert [c["name"] for c in collections] == ["prefsCollection"]
-        assert int(collections[0]["block_to_live"]) == spec.block_to_live
-        assert collections[0]["member_only_read"] and collections[0]["member_only_write"]
+        # One collection per retailer, for the events it recorded, stored and written by it
+        # alone: its members only, its own peer's endorsement, on one peer at most.
+        msp_ids = [r.msp_id for r in net.consortium.retailers]
+        assert [c["name"] for c in collections] == [f"events-{msp}" for msp in msp_ids]
+        for msp, collection in zip(msp_ids, collections, strict=True):
+            assert int(collection["block_to_live"]) == spec.block_to_live
+            assert collection["member_only_read"] and collection["member_only_write"]
+            assert int(collection.get("required_peer_count", 0)) == 0
+            assert int(collection["maximum_peer_count"]) == 1
+            for policy in ("member_orgs_policy", "endorsement_policy"):
+                assert _principals(collection[policy], msp_ids) == [msp], (msp, policy)
+
+
+def _principals(policy: Any, msp_ids: list[str]) -> list[str]:
+    """Which of ``msp_ids`` a committed policy's signature identities name (each principal
+    is a serialised MSPRole: the MSP id's bytes, in clear, inside it)."""
+    found: list[bytes] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "principal" and isinstance(value, str):
+                    found.append(base64.b64decode(value))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(policy)
+    return [msp for raw in found for msp in msp_ids if msp.encode() in raw]
 
 
 def test_up_again_is_harmless(fabric_network):
@@ -133,7 +161,7 @@ def test_a_forged_consent_is_refused_by_the_chaincode(cli, fabric_network):
     assert found["consents"] == []
 
 
-def test_private_write_is_readable_on_every_member_peer_and_in_no_block(cli, fabric_network):
+def test_private_write_is_readable_on_the_owners_peer_only_and_in_no_block(cli, fabric_network):
     net = fabric_network
     writer, reader = _retailers(net)[0], _retailers(net)[1]
     alice = DemoCustomer.new()
@@ -148,11 +176,23 @@ def test_private_write_is_readable_on_every_member_peer_and_in_no_block(cli, fab
         "timestamp": format_timestamp(datetime.now(UTC) - timedelta(minutes=5)),
         "salt": base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("="),
     }
-    cli.invoke(writer, [writer, reader], "RecordPreferenceEvents",
+    # Into the writer's own collection, endorsed by its own peer alone (the collection's
+    # endorsement policy).
+    cli.invoke(writer, [writer], "RecordPreferenceEvents",
                transient={"events": json.dumps([event]).encode()})
-    for org in _retailers(net):  # the reader's consent, checked on each member's peer
-        found = cli.query(org, reader, "ReadPreferences", alice.customer_id, "personalisation")
-        assert [e["item_id"] for e in found["events"]] == [marker], org
+    found = cli.query(writer, writer, "ReadOwnEvents", alice.customer_id)
+    assert [e["item_id"] for e in found["events"]] == [marker]
+    for org in _retailers(net)[1:]:
+        # Another member's peer holds only its own collection: nothing of hers there, even
+        # for the reader she consented to (it reads through the writer's gateway) ...
+        assert cli.query(org, org, "ReadOwnEvents", alice.customer_id)["events"] == [], org
+        # ... and the writer's identity does not reach the writer's events through it.
+        with pytest.raises(CommandFailed, match="RETAILER_MISMATCH"):
+            cli.query(org, writer, "ReadOwnEvents", alice.customer_id)
+    # The consent is checked by the writer's chaincode on the writer's peer, the reader named.
+    shared = cli.query(writer, writer, "ReadSharedEvents", alice.customer_id,
+                       _msp(net, reader), "personalisation")
+    assert [e["item_id"] for e in shared["events"]] == [marker]
     blocks = [f for f in net.layout.root.rglob("blockfile_*") if f.is_file()]
     assert len(blocks) >= 6  # each peer's and each orderer's chain of the channel
     assert not [f for f in blocks if marker.encode() in f.read_bytes()]

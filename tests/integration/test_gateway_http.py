@@ -11,7 +11,6 @@ modules (docs/gateway.md).
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,9 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.settings import settings_for_retailer
+from demo.gateway_settings import gateway_settings
 from gateway.stores import CredentialStore, Role
 from gateway.suggestions import NOTICE_LEDGER_UNAVAILABLE
+from network.gateway_env import write_gateway_env
 
 pytestmark = pytest.mark.integration
 
@@ -202,22 +202,29 @@ def test_metrics_count_requests_by_route_template_without_customer_ids(gateway):
 
 def test_cli_issues_a_credential_for_the_consortium_gateway(gateway, ca_network, consortium,
                                                             tmp_path):
-    description = tmp_path / "c.yaml"
-    description.write_text(json.dumps(consortium.model_dump(mode="json")))
-    run = [sys.executable, "-m", "gateway", "--description", str(description),
-           "--run-dir", str(ca_network.layout.root), "--retailer"]
-    done = subprocess.run([*run, "northwind", "issue-credential", "--store", "store-z"],
+    env_file = write_gateway_env(consortium, "northwind", ca_network.layout,
+                                 tmp_path / "northwind.env")
+    run = [sys.executable, "-m", "gateway", "--env-file"]
+    done = subprocess.run([*run, str(env_file), "issue-credential", "--store", "store-z"],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     credential = done.stdout.strip()
     # The CLI wrote into the consortium gateway's own database, which now accepts it.
-    data_dir = settings_for_retailer(consortium, "northwind", ca_network.layout).data_dir
+    data_dir = gateway_settings(consortium, "northwind", ca_network.layout).data_dir
     principal = CredentialStore(data_dir / "gateway.sqlite3").authenticate(credential)
     assert principal is not None and principal.store_id == "store-z"
-    bad = subprocess.run([*run, "nowhere", "issue-credential", "--store", "s"],
+    missing = tmp_path / "nowhere.env"
+    bad = subprocess.run([*run, str(missing), "issue-credential", "--store", "s"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert bad.returncode == 1
-    assert bad.stderr.strip().count("\n") == 0 and "nowhere" in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0 and str(missing) in bad.stderr
+    invalid = tmp_path / "invalid.env"
+    invalid.write_text(env_file.read_text().replace("PREFSHARE_GATEWAY_HTTP_PORT='",
+                                                    "PREFSHARE_GATEWAY_HTTP_PORT='x"))
+    bad = subprocess.run([*run, str(invalid), "issue-credential", "--store", "s"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().count("\n") == 0 and "PREFSHARE_GATEWAY_HTTP_PORT" in bad.stderr
 
 
 def test_suggestions_while_ledger_unreachable_use_none_of_her_data(gateway, catalogue):
@@ -257,17 +264,16 @@ def test_suggestions_for_another_store_are_403(gateway, catalogue):
 
 def test_cli_train_with_the_peer_down_fails_in_one_line_and_writes_nothing(
         gateway, ca_network, consortium, catalogue, tmp_path):
-    description = tmp_path / "c.yaml"
-    description.write_text(json.dumps(consortium.model_dump(mode="json")))
-    data_dir = settings_for_retailer(consortium, "northwind", ca_network.layout).data_dir
+    data_dir = gateway_settings(consortium, "northwind", ca_network.layout).data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     placed = data_dir / "catalogue.json"
     placed.write_text(catalogue.to_json())
     output = tmp_path / "model"
     try:
+        env_file = write_gateway_env(consortium, "northwind", ca_network.layout,
+                                     tmp_path / "northwind.env")
         done = subprocess.run(
-            [sys.executable, "-m", "gateway", "--description", str(description),
-             "--run-dir", str(ca_network.layout.root), "--retailer", "northwind",
+            [sys.executable, "-m", "gateway", "--env-file", str(env_file),
              "train", "--output", str(output)],
             capture_output=True, text=True, cwd=ROOT, timeout=120)
     finally:

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from gateway.kiosk_bench import TABLE_HEADER
-from gateway.kiosk_bench_cli import parser, run
+from benchmarks.kiosk.cli import parser, run
+from benchmarks.kiosk.load import TABLE_HEADER
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from gateway.ledger_bench_cli import main as bench_main
+from benchmarks.ledger.cli import main as bench_main
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,7 +34,7 @@ def test_bench_ledger_prints_well_formed_positive_figures(fabric_network, capsys
     calls = [(r["call"].strip(), int(r["inflight"]), int(r["n"])) for r in rows if r]
     assert ("submit consent grant", 3, 6) in calls
     assert ("record 5-event batch", 1, 2) in calls
-    assert ("evaluate ReadPreferences", 8, 4) in calls
+    assert ("evaluate ReadSharedEvents", 8, 4) in calls
     numbers = [float(x) for line in out.splitlines() if line.startswith("| submit")
                for x in line.strip("| ").split(" | ")[3:]]
     assert numbers and all(x > 0 for x in numbers)

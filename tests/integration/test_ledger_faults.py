@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -1,10 +1,11 @@
 """Kiosk suggestions, training and the model's provenance end to end on the real network.
 
-Northwind's kiosk asks its gateway for suggestions; her consents and the events northwind may
-read come from its own peer on every request. Under her consent to northwind the answer uses
-southgate's events about her (``data_sources``, her southgate purchases excluded); the very
-next answer after she withdraws it uses none of them. Training reads the ledger
-(``ReadTrainingEvents``), records the model's provenance on it (read back with
+Northwind's kiosk asks its gateway for suggestions; her consents come from its own peer and
+the events southgate holds about her from southgate's gateway, which checks her consent on
+its own peer. Under her consent to northwind the answer uses southgate's events about her
+(``data_sources``, her southgate purchases excluded); the very next answer after she
+withdraws it uses none of them. Training reads its own collection and each other owner's
+shared pages, records the model's provenance on it (read back with
 ``GetModelProvenance`` on every peer), and the admin route installs the trained model, whose
 id every later answer names.
 """
@@ -20,8 +21,8 @@ from typing import Any
 import pytest
 
 from chaincode.fields import format_timestamp
+from demo.wallet import DemoCustomer
 from gateway.fabric import GatewayError
-from gateway.ledger_bench import DemoCustomer
 from gateway.stores import Role
 from gateway.training import train_from_ledger
 
@@ -29,15 +30,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def north(start_ledger_gateway, catalogue) -> Iterator[Any]:
-    with start_ledger_gateway("northwind", catalogue=catalogue, http_port=24286) as running:
+def members(start_ledger_gateways, catalogue) -> Iterator[dict[str, Any]]:
+    """All three members' gateways: northwind reads southgate's events through southgate's."""
+    ports = {"northwind": 24286, "southgate": 24287, "eastmarket": 24288}
+    with start_ledger_gateways(ports, catalogue=catalogue) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def south(start_ledger_gateway, catalogue) -> Iterator[Any]:
-    with start_ledger_gateway("southgate", catalogue=catalogue, http_port=24287) as running:
-        yield running
+def north(members) -> Any:
+    return members["northwind"]
+
+
+@pytest.fixture(scope="module")
+def south(members) -> Any:
+    return members["southgate"]
 
 
 def _buy(gateway: Any, customer: DemoCustomer, store: str, items: list[str]) -> None:
@@ -110,7 +117,8 @@ def test_training_reads_the_ledger_records_provenance_and_the_admin_route_instal
     admin = north.credential("hq", Role.ADMIN)
     ledger = north.services.connection.ledger
     height = ledger.block_height(fabric_network.consortium.channel)
-    provenance = train_from_ledger(ledger, fabric_network.consortium.channel, catalogue,
+    provenance = train_from_ledger(ledger, north.services.sharing,
+                                   fabric_network.consortium.channel, catalogue,
                                    north.settings.model_dir)
     assert provenance["retailer"] == "NorthwindMSP"
     assert provenance["training"]["block_height"] >= height

@@ -6,7 +6,7 @@ is what an operator does: a description with a new chaincode version, then ``up`
 packages, chaincode servers restarted under the new package ids, approved by every retailer
 and committed at the next sequence: network/lifecycle.py). A gateway that kept running
 through the upgrade reads every earlier record (customers, consents and their history,
-private events, the access log, model provenance) and writes again.
+private events, each owner's access log, model provenance) and writes again.
 """
 
 from __future__ import annotations
@@ -19,16 +19,18 @@ from typing import Any
 import pytest
 
 from chaincode.fields import format_timestamp
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 from network.control import Network
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def gateway(start_ledger_gateway, catalogue) -> Iterator[Any]:
-    with start_ledger_gateway("southgate", catalogue=catalogue, http_port=24291) as running:
-        yield running
+def gateway(start_ledger_gateways, catalogue) -> Iterator[Any]:
+    """Southgate's gateway, with the others' (her export gathers every owner's part)."""
+    ports = {"northwind": 24293, "southgate": 24291, "eastmarket": 24294}
+    with start_ledger_gateways(ports, catalogue=catalogue) as running:
+        yield running["southgate"]
 
 
 def _committed(net: Network) -> list[dict[str, Any]]:
@@ -43,13 +45,14 @@ def _committed(net: Network) -> list[dict[str, Any]]:
 def _snapshot(gateway: Any, alice: DemoCustomer, consent_id: str) -> dict[str, Any]:
     store = gateway.credential("kiosk-1")
     base = f"/v1/customers/{alice.customer_id}"
-    export = gateway.write(f"{base}/export", alice.rights_request("export")).json()
+    export = gateway.write(f"{base}/export", alice.rights_request("export", "SouthgateMSP")).json()
     return {
         "consents": gateway.client.get(f"{base}/consents", headers=store).json()["items"],
         "history": gateway.client.get(f"{base}/consents/{consent_id}/history",
                                       headers=store).json()["items"],
-        "events": sorted(e["event_id"] for e in export["events"]),
+        "events": sorted(e["event_id"] for e in export["holdings"]["SouthgateMSP"]["events"]),
         "customer": export["customer"],
+        # Each owner logs each export it serves (this one's entries included).
         "access_log": len(export["access_log"]),
     }
 
@@ -77,7 +80,9 @@ def test_upgrade_to_the_next_sequence_keeps_every_record(gateway, fabric_network
     assert gateway.client.get(f"/v1/customers/{alice.customer_id}/preferences",
                               headers=gateway.credential("kiosk-1")).status_code == 200
     kept = _snapshot(gateway, alice, grant["consent_id"])
-    assert len(kept["events"]) == 5 and kept["access_log"] == 1 and len(kept["history"]) == 2
+    owners = len(net.consortium.retailers)
+    assert len(kept["events"]) == 5 and kept["access_log"] == owners
+    assert len(kept["history"]) == 2
 
     spec = net.consortium.chaincode
     upgraded = net.consortium.model_copy(update={
@@ -88,7 +93,9 @@ def test_upgrade_to_the_next_sequence_keeps_every_record(gateway, fabric_network
     after = _committed(net)
     assert {(d["sequence"], d["version"]) for d in after} == {
         (sequence + 1, f"{version}.u{sequence + 1}")}
-    assert _snapshot(gateway, alice, grant["consent_id"]) == {**kept, "access_log": 1}
+    # Every record kept: the earlier exports' log entries and this one's.
+    assert _snapshot(gateway, alice, grant["consent_id"]) == {**kept,
+                                                              "access_log": 2 * owners}
     # The upgraded chaincode writes, and its checks hold: the old statement is a replay.
     again = gateway.write("/v1/consents", narrow)
     assert (again.status_code, again.json()["error"]["code"]) == (409, "REPLAYED_NONCE")

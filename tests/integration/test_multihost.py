@@ -36,7 +36,7 @@ import yaml
 from cryptography import x509
 from fabric_protos.common import common_pb2
 
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 from network.ca import healthz
 from network.chaincode_servers import current_package_id, registers_as
 from network.channel import retry

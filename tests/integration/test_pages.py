@@ -40,10 +40,11 @@ from chaincode.consent import apply_statement, parse_signed_statement
 from chaincode.contract import TRANSACTIONS, PrefshareContract
 from chaincode.errors import ChaincodeError
 from chaincode.fields import format_timestamp
+from chaincode.holdings import OwnerKeys
 from chaincode.keys import CustomerKey, export_public_key, sign_document
 from chaincode.ledger import Creator
 from chaincode.memory_ledger import MemoryLedger
-from chaincode.policy import RightsRequest
+from chaincode.rights import RightsRequest
 from gateway.fabric.identity import load_msp_folder
 from recommender.catalogue import Catalogue, CatalogueEntry
 
@@ -374,7 +375,9 @@ class LedgerDouble:
 
     def __init__(self, creator: Creator) -> None:
         self.ledger = MemoryLedger()
-        self.contract = PrefshareContract()
+        self.contract = PrefshareContract(
+            creator.msp_id, OwnerKeys(secrets.token_bytes(32)),
+            ("NorthwindMSP", "SouthgateMSP", "EastmarketMSP"))
         self.creator = creator
 
     def run(self, function: str, *args: str, at: datetime,
@@ -426,10 +429,10 @@ class PythonCustomer:
             document["expires_at"] = format_timestamp(document["expires_at"])
         return self.signed(document)
 
-    def erase_request(self, at: datetime) -> bytes:
+    def erase_request(self, at: datetime, gateway: str) -> bytes:
         return self.signed({"action": "erase", "customer_id": self.id,
                             "requested_at": format_timestamp(at - timedelta(minutes=1)),
-                            "nonce": secrets.token_urlsafe(18)}).encode()
+                            "nonce": secrets.token_urlsafe(18), "gateway": gateway}).encode()
 
 
 def _her_history(double: LedgerDouble, her: PythonCustomer, now: datetime) -> None:
@@ -449,7 +452,8 @@ def _her_history(double: LedgerDouble, her: PythonCustomer, now: datetime) -> No
     consent("grant", "k-all", days(8), "app", recipients=["*"], purposes=["analytics"],
             data_categories=["stated_preferences"], expires_at=year)
     consent("withdraw", "k-all", days(7), "kiosk")
-    double.run("EraseCustomer", at=days(6), transient={"request": her.erase_request(days(6))})
+    double.run("EraseCustomer", at=days(6),
+               transient={"request": her.erase_request(days(6), double.creator.msp_id)})
     consent("grant", "k-shoes", days(5), "kiosk",
             recipients=["SouthgateMSP", "NorthwindMSP", "EastmarketMSP"],
             purposes=["personalisation", "analytics"], data_categories=["purchases", "views"],
@@ -464,6 +468,23 @@ def _her_history(double: LedgerDouble, her: PythonCustomer, now: datetime) -> No
              "salt": secrets.token_urlsafe(16)}
     double.run("RecordPreferenceEvents", at=days(2),
                transient={"events": json.dumps([event]).encode()})
+    # Eastmarket served Southgate her purchase under k-shoes; its gateway logs the read.
+    read = {"customer_id": her.id, "owner": "EastmarketMSP", "reader": "SouthgateMSP",
+            "purpose": "personalisation", "kind": "kiosk",
+            "at": format_timestamp(days(1)), "count": 1, "consent_ids": ["k-shoes"]}
+    double.run("LogReads", at=days(1), transient={"entries": json.dumps([read]).encode()})
+
+
+def _export(double: LedgerDouble, request: bytes) -> dict[str, Any]:
+    """Her export as the gateway composes it (gateway/sharing.py): the public part, then the
+    owner's own part; eastmarket is the only owner here, and the only member answering."""
+    at = datetime.now(UTC)
+    document = double.run("ExportCustomer", at=at, transient={"request": request})
+    own = double.run("ExportOwnData", double.creator.msp_id, at=at,
+                     transient={"request": request})
+    part = {"events": own["events"], "access_log": own["access_log"]}
+    return {**document, "holdings": {own["owner"]: part}, "access_log": own["access_log"],
+            "unanswered": []}
 
 
 PAGE_BOX = """(el) => { const r = el.getBoundingClientRect();
@@ -490,8 +511,7 @@ def test_page_rendering_of_a_ledger_double_export_shows_every_consent_and_its_hi
 
     def export(route: Any) -> None:
         try:
-            document = double.run("ExportCustomer", at=datetime.now(UTC),
-                                  transient={"request": route.request.post_data_buffer})
+            document = _export(double, route.request.post_data_buffer)
         except ChaincodeError as exc:
             refused.append(exc)
             route.fulfill(status=500, json={"error": {"code": "INTERNAL", "message": ""}})
@@ -548,7 +568,14 @@ def test_page_rendering_of_a_ledger_double_export_shows_every_consent_and_its_hi
     for item in (every, coat, winter):
         _expect()(item.get_by_role("button", name="Withdraw")).to_have_count(0)
     _expect()(page.locator("#ledger-more")).to_contain_text(
-        "1 shopping record of yours and 0 logged reads of your data")
+        "1 shopping record of yours and 1 logged read of your data")
+    # Her access log, in words: who read what of whose, for what, when.
+    reads = page.locator("#ledger-reads > li")
+    _expect()(reads).to_have_count(1)
+    when = (datetime.now(UTC) - timedelta(days=1))
+    _expect()(reads.nth(0)).to_contain_text(
+        f"Southgate read 1 of your Eastmarket shopping records for personal suggestions on "
+        f"{when.day} {when.strftime('%B')}")
     text = page.inner_text("#consents-section")
     assert '"consent_id"' not in text and "versions" not in text  # words, not the document
     _check_and_shoot(page, "portal-ledger-phone")

@@ -2,7 +2,7 @@
 changes the very next answer; one made through another retailer's gateway reaches this one
 as a chaincode event on its peer's deliver stream and empties the cache.
 
-Northwind's and southgate's gateways on ports 24290-24291.
+The three members' gateways on ports 24290-24292.
 """
 
 from __future__ import annotations
@@ -17,25 +17,32 @@ import httpx
 import pytest
 
 from chaincode.fields import format_timestamp
-from gateway.ledger_bench import DemoCustomer
+from demo.wallet import DemoCustomer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def north(start_ledger_gateway, catalogue) -> Iterator[Any]:
-    with start_ledger_gateway("northwind", catalogue=catalogue, http_port=24290) as running:
-        deadline = time.monotonic() + 15
-        while not running.services.suggestions.cache.live and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert running.services.suggestions.cache.live, "the consent event stream is down"
+def members(start_ledger_gateways, catalogue) -> Iterator[dict[str, Any]]:
+    """All three members' gateways (northwind reads southgate's events through southgate's)."""
+    ports = {"northwind": 24290, "southgate": 24291, "eastmarket": 24292}
+    with start_ledger_gateways(ports, catalogue=catalogue) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def south(start_ledger_gateway, catalogue) -> Iterator[Any]:
-    with start_ledger_gateway("southgate", catalogue=catalogue, http_port=24291) as running:
-        yield running
+def north(members) -> Any:
+    running = members["northwind"]
+    deadline = time.monotonic() + 15
+    while not running.services.suggestions.cache.live and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.services.suggestions.cache.live, "the consent event stream is down"
+    return running
+
+
+@pytest.fixture(scope="module")
+def south(members) -> Any:
+    return members["southgate"]
 
 
 def _post(gateway: Any, path: str, body: Any, headers: dict[str, str] | None = None

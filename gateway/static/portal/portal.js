@@ -14,11 +14,13 @@ import { $, clearStatus, download, formatDate, h, listInWords, memberName, showS
   from "../static/js/ui.js";
 
 const CONSORTIUM_URL = "../static/consortium.json";
+/** The member whose gateway serves this page (her rights requests name it). */
+const RETAILER_URL = "../v1/retailer";
 const NEEDS_KEY = ["#register-section", "#grant-section", "#consents-section", "#rights-section"];
 const ERASE_WORD = "ERASE";
 
 // ledger: the consents of her last signed read, {customerId, readAt, consents, more}; memory only.
-const state = { consortium: null, key: null, ledger: null };
+const state = { consortium: null, key: null, ledger: null, retailer: null };
 
 // -- local records (this device only) ------------------------------------------------------
 
@@ -485,6 +487,25 @@ function renderLedger(withdrawn) {
     + `${count(ledger.more.records, "shopping record", "shopping records")} of yours and `
     + `${count(ledger.more.reads, "logged read", "logged reads")} of your data; `
     + "download a copy (step 5) to see them.";
+  $("#ledger-reads").replaceChildren(...(ledger.reads ?? []).map(readItem));
+}
+
+const READ_DAY = { day: "numeric", month: "long", timeZone: "UTC" };
+
+/** One entry of her access log, in words: "Southgate read 3 of your Northwind shopping
+ * records for personal suggestions on 5 December". */
+function readItem(entry) {
+  const li = document.createElement("li");
+  const reader = memberName(state.consortium, entry.reader);
+  const owner = memberName(state.consortium, entry.owner);
+  const purpose = label("purposes", entry.purpose).toLowerCase();
+  const day = new Date(entry.at).toLocaleDateString("en-GB", READ_DAY);
+  li.textContent = entry.kind === "export"
+    ? `${owner} sent ${count(entry.count, "shopping record", "shopping records")} of yours `
+      + `into the copy you asked ${reader} for on ${day}.`
+    : `${reader} read ${entry.count} of your ${owner} shopping records for ${purpose} `
+      + `on ${day}.`;
+  return li;
 }
 
 function showLedger(answer, status) {
@@ -497,8 +518,10 @@ function showLedger(answer, status) {
     customerId: state.key.customerId,
     readAt: new Date(),
     consents: doc.consents,
-    more: { records: (doc.events?.length ?? 0) + (doc.withheld?.total ?? 0),
+    more: { records: Object.values(doc.holdings ?? {})
+              .reduce((n, part) => n + (part.events?.length ?? 0), 0),
             reads: doc.access_log?.length ?? 0 },
+    reads: Array.isArray(doc.access_log) ? doc.access_log : [],
   };
   renderConsents();
   showStatus(status, "ok", `${count(doc.consents.length, "consent", "consents")} read from `
@@ -550,8 +573,10 @@ async function withdrawById(event) {
 // -- 5. export and erasure ---------------------------------------------------------------
 
 function rightsRequest(action) {
+  // She names this member's gateway: a copy of her request is refused at any other.
   return { action, customer_id: state.key.customerId,
-           requested_at: new Date().toISOString(), nonce: randomToken(24) };
+           requested_at: new Date().toISOString(), nonce: randomToken(24),
+           gateway: state.retailer.msp_id };
 }
 
 /**
@@ -662,6 +687,7 @@ async function start() {
   const pageStatus = $("#page-status");
   try {
     state.consortium = await loadConsortium(CONSORTIUM_URL);
+    state.retailer = (await call("GET", RETAILER_URL)).data;
   } catch (err) {
     showStatus(pageStatus, "error",
       `The list of member shops could not be loaded. ${describe(err)}`,

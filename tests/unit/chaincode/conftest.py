@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import itertools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,14 +24,17 @@ from fabric_protos.peer import chaincode_pb2, proposal_pb2
 from fabric_protos.peer import chaincode_shim_pb2 as shim_pb2
 
 from chaincode.canonical import b64url_encode
+from chaincode.collection_config import collection_for
 from chaincode.consent import SignedStatement, parse_signed_statement
 from chaincode.contract import TRANSACTIONS, PrefshareContract
 from chaincode.errors import ChaincodeError
 from chaincode.fields import format_timestamp
+from chaincode.holdings import OwnerKeys
 from chaincode.identity import FABRIC_CA_ATTRS_OID
 from chaincode.keys import CustomerKey, export_public_key, sign_document
-from chaincode.ledger import Creator
+from chaincode.ledger import Creator, KeyModification
 from chaincode.memory_ledger import MemoryLedger, MemoryTransaction
+from chaincode.statekeys import CompositeKey
 
 #: The transaction timestamp every test runs "at".
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -168,27 +172,116 @@ def rights_request(customer: Customer, action: str, **overrides: Any) -> bytes:
     return json.dumps({**doc, "signature": customer.sign(doc)}).encode()
 
 
+MEMBERS = (ORG1, ORG2, ORG3)
+#: Each owner's secret (32 bytes, distinct), as its chaincode servers read it from a file.
+SECRETS = {msp: hashlib.sha256(f"secret of {msp}".encode()).digest() for msp in MEMBERS}
+
+
+def owner_contract(owner: str = ORG1, secret: bytes | None = None,
+                   members: tuple[str, ...] = MEMBERS) -> PrefshareContract:
+    """The contract as ``owner``'s chaincode server runs it."""
+    return PrefshareContract(owner, OwnerKeys(secret or SECRETS[owner]), members)
+
+
+class ReadRecorder:
+    """A :class:`chaincode.ledger.Ledger` over one memory transaction that notes every read,
+    as a Fabric read set would: public keys and ranges (which a block names in clear) and
+    private keys per collection (which a block names hashed)."""
+
+    def __init__(self, tx: MemoryTransaction) -> None:
+        self.tx = tx
+        #: Public keys read (``get_state``, ``get_history``) and range prefixes read.
+        self.public: list[str] = []
+        #: ``(collection, key)`` of every private read, hash read or private range prefix.
+        self.private: list[tuple[str, str]] = []
+
+    async def get_state(self, key: str) -> bytes | None:
+        self.public.append(key)
+        return await self.tx.get_state(key)
+
+    async def put_state(self, key: str, value: bytes) -> None:
+        await self.tx.put_state(key, value)
+
+    async def delete_state(self, key: str) -> None:
+        await self.tx.delete_state(key)
+
+    async def get_state_by_partial_key(self, prefix: CompositeKey) -> list[tuple[str, bytes]]:
+        self.public.append(prefix.render())
+        return await self.tx.get_state_by_partial_key(prefix)
+
+    async def get_history(self, key: str) -> list[KeyModification]:
+        self.public.append(key)
+        return await self.tx.get_history(key)
+
+    async def get_private(self, collection: str, key: str) -> bytes | None:
+        self.private.append((collection, key))
+        return await self.tx.get_private(collection, key)
+
+    async def put_private(self, collection: str, key: str, value: bytes) -> None:
+        await self.tx.put_private(collection, key, value)
+
+    async def delete_private(self, collection: str, key: str) -> None:
+        await self.tx.delete_private(collection, key)
+
+    async def purge_private(self, collection: str, key: str) -> None:
+        await self.tx.purge_private(collection, key)
+
+    async def get_private_hash(self, collection: str, key: str) -> bytes | None:
+        self.private.append((collection, key))
+        return await self.tx.get_private_hash(collection, key)
+
+    async def get_private_by_partial_key(
+        self, collection: str, prefix: CompositeKey
+    ) -> list[tuple[str, bytes]]:
+        self.private.append((collection, prefix.render()))
+        return await self.tx.get_private_by_partial_key(collection, prefix)
+
+    def transient(self) -> Mapping[str, bytes]:
+        return self.tx.transient()
+
+    def creator(self) -> Creator:
+        return self.tx.creator()
+
+    def tx_timestamp(self) -> datetime:
+        return self.tx.tx_timestamp()
+
+    def tx_id(self) -> str:
+        return self.tx.tx_id()
+
+    def set_event(self, name: str, payload: bytes) -> None:
+        self.tx.set_event(name, payload)
+
+
 class Chain:
-    """The contract over a fresh memory ledger; submits commit, evaluates do not."""
+    """One channel (a memory ledger) and each member's chaincode server over it, each with
+    its own secret. A call runs on the caller's own peer's server unless ``on`` names
+    another (a gateway reaching another member's peer); submits commit, evaluates do not."""
 
     def __init__(self) -> None:
         self.ledger = MemoryLedger()
-        self.contract = PrefshareContract()
+        self.servers = {msp: owner_contract(msp) for msp in MEMBERS}
+        #: Org1's server, for the tests that need just one.
+        self.contract = self.servers[ORG1]
         self.last: MemoryTransaction | None = None
+        self.reads: ReadRecorder | None = None
 
     def call(
         self,
         function: str,
         *args: str,
         msp: str = ORG1,
+        on: str | None = None,
         role: str | None = "gateway",
         transient: dict[str, bytes] | None = None,
         at: datetime = NOW,
     ) -> Any:
-        """Run ``function``; returns the decoded JSON response or raises ChaincodeError."""
+        """Run ``function`` on ``on``'s server (default: the caller's own); returns the
+        decoded JSON response or raises ChaincodeError."""
         tx = self.ledger.begin(Creator(msp, caller_cert(role)), timestamp=at, transient=transient)
         self.last = tx
-        response = asyncio.run(self.contract.invoke(tx, function, list(args)))
+        self.reads = ReadRecorder(tx)
+        server = self.servers[on or msp]
+        response = asyncio.run(server.invoke(self.reads, function, list(args)))
         if TRANSACTIONS[function].kind == "submit":
             self.ledger.commit(tx, response)
         else:
@@ -212,6 +305,10 @@ class Chain:
     rights = staticmethod(rights_request)
     new_customer = staticmethod(new_customer)
     cert = staticmethod(caller_cert)
+
+    def collection(self, owner: str = ORG1) -> dict[str, bytes]:
+        """The current private state of ``owner``'s collection (what its peers store)."""
+        return self.ledger.private.get(collection_for(owner), {})
 
     def register(self, customer: Customer) -> Any:
         return self.call("RegisterCustomer", customer.key.b64url)

@@ -1,52 +1,74 @@
+"""The collections config: one collection per retailer, that retailer alone storing and
+endorsing it, rendered from the consortium's member list."""
+
 import json
 
 import pytest
 
-from chaincode.collection_config import collections_config_json, render_collections_config
+from chaincode.collection_config import (
+    collection_for,
+    collections_config_json,
+    render_collections_config,
+)
 
 MEMBERS = ["NorthwindMSP", "SouthgateMSP", "EastmarketMSP"]
 
 
-def test_consortium_collection_is_rendered_from_the_member_list():
-    assert render_collections_config(MEMBERS) == [
-        {
-            "name": "prefsCollection",
-            "policy": "OR('NorthwindMSP.member','SouthgateMSP.member','EastmarketMSP.member')",
-            "requiredPeerCount": 0,
-            "maxPeerCount": 3,
-            "blockToLive": 0,
-            "memberOnlyRead": True,
-            "memberOnlyWrite": True,
-            "endorsementPolicy": {
-                "signaturePolicy": (
-                    "OR('NorthwindMSP.peer','SouthgateMSP.peer','EastmarketMSP.peer')"
-                )
-            },
-        }
-    ]
+def test_each_member_gets_its_own_collection_in_member_order():
+    config = render_collections_config(MEMBERS, block_to_live=100_000)
+    assert [c["name"] for c in config] == [
+        "events-NorthwindMSP", "events-SouthgateMSP", "events-EastmarketMSP"]
+    assert config[0] == {
+        "name": "events-NorthwindMSP",
+        "policy": "OR('NorthwindMSP.member')",
+        "requiredPeerCount": 0,
+        "maxPeerCount": 1,
+        "blockToLive": 100_000,
+        "memberOnlyRead": True,
+        "memberOnlyWrite": True,
+        "endorsementPolicy": {"signaturePolicy": "OR('NorthwindMSP.peer')"},
+    }
 
 
-def test_max_peer_count_follows_the_number_of_members():
-    assert render_collections_config(["Org1MSP"])[0]["maxPeerCount"] == 1
-    assert render_collections_config([f"Org{i}MSP" for i in range(5)])[0]["maxPeerCount"] == 5
+def test_no_collection_names_another_member_in_its_policies():
+    for collection, owner in zip(render_collections_config(MEMBERS), MEMBERS, strict=True):
+        policies = collection["policy"] + collection["endorsementPolicy"]["signaturePolicy"]
+        assert owner in policies
+        assert [m for m in MEMBERS if m != owner and m in policies] == []
+        # The collection's endorsement policy replaces the chaincode's MAJORITY for a
+        # private-only write: the owner's peer alone must be necessary and sufficient.
+        assert collection["endorsementPolicy"]["signaturePolicy"] == f"OR('{owner}.peer')"
+        assert collection["maxPeerCount"] == 1 and collection["requiredPeerCount"] == 0
 
 
-def test_options_override_the_defaults():
-    (config,) = render_collections_config(
-        MEMBERS, name="other", required_peer_count=1, max_peer_count=2, block_to_live=10
-    )
-    assert (
-        config["name"],
-        config["requiredPeerCount"],
-        config["maxPeerCount"],
-        config["blockToLive"],
-    ) == ("other", 1, 2, 10)
+def test_block_to_live_is_the_retention_bound_of_every_collection():
+    assert {c["blockToLive"] for c in render_collections_config(MEMBERS, block_to_live=7)} == {7}
+    assert {c["blockToLive"] for c in render_collections_config(MEMBERS)} == {0}
+
+
+def test_a_single_member_consortium_has_one_collection():
+    assert [c["name"] for c in render_collections_config(["Org1MSP"])] == ["events-Org1MSP"]
+
+
+def test_collection_for_names_the_owners_collection():
+    assert collection_for("Org1MSP") == "events-Org1MSP"
+    assert collection_for("Org1-MSP") == "events-Org1-MSP"
+
+
+@pytest.mark.parametrize(
+    "msp_id",
+    ["", "Org1 MSP", "Org1MSP'", "Org1.MSP", "Org_1MSP", "A" * 60, "Org1MSP,Org2MSP"],
+    ids=["empty", "space", "quote", "dot", "underscore", "too-long", "comma"],
+)
+def test_collection_for_refuses_an_id_a_collection_name_cannot_carry(msp_id):
+    with pytest.raises(ValueError):
+        collection_for(msp_id)
 
 
 def test_json_text_is_what_the_peer_cli_reads():
-    text = collections_config_json(MEMBERS)
+    text = collections_config_json(MEMBERS, block_to_live=5)
     assert text.endswith("\n")
-    assert json.loads(text) == render_collections_config(MEMBERS)
+    assert json.loads(text) == render_collections_config(MEMBERS, block_to_live=5)
 
 
 @pytest.mark.parametrize(
@@ -56,10 +78,10 @@ def test_json_text_is_what_the_peer_cli_reads():
         (["Org1MSP", "Org1MSP"], {}),
         (["Org1 MSP"], {}),
         (["Org1MSP'"], {}),
-        (MEMBERS, {"required_peer_count": 4}),
         (MEMBERS, {"block_to_live": -1}),
     ],
+    ids=["empty", "repeated", "space", "quote", "negative-btl"],
 )
-def test_invalid_member_lists_and_counts_are_refused(members, options):
+def test_invalid_member_lists_and_retention_are_refused(members, options):
     with pytest.raises(ValueError):
         render_collections_config(members, **options)

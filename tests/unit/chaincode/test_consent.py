@@ -40,7 +40,7 @@ from chaincode.errors import (
     WrongType,
 )
 from chaincode.fields import format_timestamp
-from chaincode.policy import RightsRequest
+from chaincode.rights import RightsRequest
 
 
 def _ts(moment):
@@ -506,6 +506,7 @@ def _erase_request(customer, now, signer=None):
         "customer_id": customer.id,
         "requested_at": _ts(now - timedelta(minutes=1)),
         "nonce": "erase-nonce-0123456789",
+        "gateway": "Org1MSP",
     }
     signature = (signer or customer).sign(doc)
     return RightsRequest.from_json(json.dumps({**doc, "signature": signature}))

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chaincode.collection_config import collection_for
 from chaincode.ledger import Creator
 from chaincode.memory_ledger import MemoryLedger, MemoryTransaction
 from chaincode.statekeys import CompositeKey
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 CREATOR = Creator("Org1MSP", b"-----BEGIN CERTIFICATE-----")
-COLL = "prefsCollection"
+COLL = collection_for("Org1MSP")
 
 
 def begin(ledger: MemoryLedger, at: datetime = NOW) -> MemoryTransaction:
@@ -151,3 +152,18 @@ def test_private_operations_need_a_collection_and_commit_only_once():
     ledger.commit(tx)
     with pytest.raises(ValueError, match="already committed"):
         ledger.commit(tx)
+
+
+def test_each_owners_collection_is_its_own_store_and_blocks_name_it():
+    ledger = MemoryLedger()
+    other = collection_for("Org2MSP")
+    tx = begin(ledger)
+    run(tx.put_private(COLL, "same-key", b"org1's"))
+    ledger.commit(tx)
+    reader = begin(ledger)
+    assert run(reader.get_private(other, "same-key")) is None
+    assert run(reader.get_private_hash(other, "same-key")) is None
+    assert run(reader.get_private(COLL, "same-key")) == b"org1's"
+    (written,) = ledger.blocks[-1].hashed_writes
+    assert written.collection == "events-Org1MSP"
+    assert written.key_hash == hashlib.sha256(b"same-key").digest()

@@ -19,9 +19,9 @@ from chaincode.errors import ChaincodeError, WideningNotAllowed, error_from_json
 from chaincode.fields import format_timestamp
 from chaincode.identity import decode_signed_proposal, parse_serialized_identity
 from chaincode.keys import CustomerKey, CustomerRecord
-from chaincode.policy import RightsRequest
 from chaincode.preferences import PreferenceEvent, parse_event_batch
 from chaincode.provenance import ModelProvenance
+from chaincode.rights import RightsRequest
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -23,8 +23,9 @@ from chaincode.errors import (
     UnknownField,
 )
 from chaincode.fields import format_timestamp
-from chaincode.policy import RightsRequest, decide_read, filter_events
+from chaincode.policy import decide_read, filter_events
 from chaincode.preferences import PreferenceEvent
+from chaincode.rights import RightsRequest
 
 OWNER = "Org1MSP"
 
@@ -209,6 +210,7 @@ def request_doc(customer, now, **overrides):
         "customer_id": customer.id,
         "requested_at": format_timestamp(now - timedelta(minutes=1)),
         "nonce": "rights-nonce-0123456789",
+        "gateway": "Org1MSP",
     }
     doc.update(overrides)
     return doc

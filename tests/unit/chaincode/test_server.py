@@ -31,7 +31,7 @@ from fabric_protos.peer import chaincode_pb2, proposal_response_pb2
 from fabric_protos.peer import chaincode_shim_pb2 as shim_pb2
 from fabric_protos.peer import chaincode_shim_pb2_grpc as shim_grpc
 
-from chaincode.server import ServerSettings, SettingsError
+from chaincode.server import ServerSettings, SettingsError, owner_contract
 
 Msg = shim_pb2.ChaincodeMessage
 ROOT = Path(__file__).resolve().parents[3]
@@ -109,7 +109,14 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, data in files.items():
         paths[name] = folder / f"{name}.pem"
         paths[name].write_bytes(data)
+    paths["secret"] = _secret_file(folder / "owner.secret", os.urandom(32))
     return paths
+
+
+def _secret_file(path: Path, secret: bytes) -> Path:
+    path.write_bytes(secret)
+    path.chmod(0o600)
+    return path
 
 
 def _free_port() -> int:
@@ -119,12 +126,16 @@ def _free_port() -> int:
 
 
 def _env(tls: dict[str, Path], port: int, mutual: bool = True) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINCODE_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CHAINCODE_", "PREFSHARE_"))}
     env.update(
         CHAINCODE_ID=CHAINCODE_ID,
         CHAINCODE_SERVER_ADDRESS=f"127.0.0.1:{port}",
         CHAINCODE_TLS_KEY_FILE=str(tls["server_key"]),
         CHAINCODE_TLS_CERT_FILE=str(tls["server_cert"]),
+        PREFSHARE_OWNER_MSP="Org1MSP",
+        PREFSHARE_OWNER_SECRET_FILE=str(tls["secret"]),
+        PREFSHARE_MEMBERS="Org1MSP, Org2MSP,Org3MSP",
     )
     if mutual:
         env["CHAINCODE_TLS_CLIENT_CA_FILE"] = str(tls["ca"])
@@ -196,6 +207,18 @@ def test_settings_are_read_from_the_chaincode_variables(tls):
     assert settings.address == "127.0.0.1:7052"
     assert settings.client_ca_file == tls["ca"]
     assert "PRIVATE KEY" not in settings.describe()
+    assert settings.owner_msp == "Org1MSP"
+    assert settings.owner_secret_file == tls["secret"]
+    assert settings.members == ("Org1MSP", "Org2MSP", "Org3MSP")
+
+
+def test_the_owners_contract_serves_its_own_collection_with_the_secret(tls):
+    contract = owner_contract(ServerSettings.from_environ(_env(tls, 7052)))
+    assert (contract.owner, contract.collection) == ("Org1MSP", "events-Org1MSP")
+    assert contract.members == ("Org1MSP", "Org2MSP", "Org3MSP")
+    assert "PRIVATE KEY" not in ServerSettings.from_environ(_env(tls, 7052)).describe()
+    secret = tls["secret"].read_bytes()
+    assert secret.hex() not in ServerSettings.from_environ(_env(tls, 7052)).describe()
 
 
 @pytest.mark.parametrize(
@@ -205,8 +228,13 @@ def test_settings_are_read_from_the_chaincode_variables(tls):
         ("CHAINCODE_TLS_CERT_FILE", {}, "CHAINCODE_TLS_CERT_FILE"),
         (None, {"CHAINCODE_SERVER_ADDRESS": "127.0.0.1"}, "CHAINCODE_SERVER_ADDRESS"),
         (None, {"CHAINCODE_SERVER_ADDRESS": "127.0.0.1:99999"}, "CHAINCODE_SERVER_ADDRESS"),
+        ("PREFSHARE_OWNER_MSP", {}, "PREFSHARE_OWNER_MSP"),
+        ("PREFSHARE_OWNER_SECRET_FILE", {}, "PREFSHARE_OWNER_SECRET_FILE"),
+        ("PREFSHARE_MEMBERS", {}, "PREFSHARE_MEMBERS"),
+        (None, {"PREFSHARE_MEMBERS": " , "}, "PREFSHARE_MEMBERS"),
     ],
-    ids=["no-id", "no-cert", "no-port", "port-out-of-range"],
+    ids=["no-id", "no-cert", "no-port", "port-out-of-range", "no-owner", "no-secret",
+         "no-members", "blank-members"],
 )
 def test_bad_settings_are_refused_naming_the_variable(tls, drop, override, named):
     env = {**_env(tls, 7052), **override}
@@ -223,6 +251,54 @@ def test_server_without_settings_exits_2_naming_the_variable(tls):
     )
     assert proc.returncode == 2
     assert b"CHAINCODE_ID" in proc.stderr
+
+
+def _exit_line(env: dict[str, str]) -> tuple[int, list[str]]:
+    """Run ``python -m chaincode`` expecting it to exit; its code and stderr lines."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "chaincode"], cwd=ROOT, env=env, capture_output=True, timeout=30
+    )
+    return proc.returncode, proc.stderr.decode().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("secret", "named"),
+    [
+        (b"x" * 31, "PREFSHARE_OWNER_SECRET_FILE"),
+        (b"", "PREFSHARE_OWNER_SECRET_FILE"),
+        (None, "PREFSHARE_OWNER_SECRET_FILE"),
+    ],
+    ids=["short", "empty", "missing-file"],
+)
+def test_server_with_a_short_or_missing_secret_exits_2_with_one_line_naming_it(
+    tls, tmp_path, secret, named
+):
+    path = tmp_path / "owner.secret"
+    if secret is not None:
+        _secret_file(path, secret)
+    env = {**_env(tls, _free_port()), "PREFSHARE_OWNER_SECRET_FILE": str(path)}
+    code, lines = _exit_line(env)
+    assert code == 2
+    assert len(lines) == 1 and lines[0].startswith(f"chaincode server: {named}:"), lines
+    assert "Traceback" not in lines[0]
+    if secret:
+        assert secret.decode() not in lines[0]
+
+
+def test_server_whose_owner_is_not_a_member_exits_2_naming_the_owner(tls):
+    env = {**_env(tls, _free_port()), "PREFSHARE_OWNER_MSP": "Org9MSP"}
+    code, lines = _exit_line(env)
+    assert code == 2
+    assert len(lines) == 1 and "PREFSHARE_OWNER_MSP" in lines[0], lines
+
+
+@pytest.mark.parametrize("members", ["Org1MSP,Org 2MSP", "Org1MSP,Org2MSP,Org1MSP"],
+                         ids=["not-an-msp-id", "repeated"])
+def test_server_with_a_bad_member_list_exits_2_naming_the_members(tls, members):
+    env = {**_env(tls, _free_port()), "PREFSHARE_MEMBERS": members}
+    code, lines = _exit_line(env)
+    assert code == 2
+    assert len(lines) == 1 and "PREFSHARE_MEMBERS" in lines[0], lines
 
 
 # --- the running server ---------------------------------------------------------------------

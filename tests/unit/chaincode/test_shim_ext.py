@@ -20,8 +20,10 @@ from fabric_protos.peer import chaincode_pb2, proposal_response_pb2
 from fabric_protos.peer import chaincode_shim_pb2 as shim_pb2
 
 from chaincode import shim_ext
+from chaincode.collection_config import collection_for
 from chaincode.contract import PrefshareContract
 from chaincode.errors import InvalidValue, error_from_json
+from chaincode.holdings import OwnerKeys
 from chaincode.identity import decode_signed_proposal
 from chaincode.ledger import Event, PeerError
 from chaincode.statekeys import CompositeKey
@@ -29,6 +31,9 @@ from chaincode.statekeys import CompositeKey
 Msg = shim_pb2.ChaincodeMessage
 CH, TX = "prefshare", "tx-42"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+ORG1 = "Org1MSP"
+#: Org1's server: its MSP id, its key derivation, the members.
+_OWNER = (ORG1, OwnerKeys(b"org1-secret-".ljust(32, b"x")), (ORG1, "Org2MSP", "Org3MSP"))
 
 
 def run(coro: Any) -> Any:
@@ -251,7 +256,7 @@ def test_proposal_facts_give_creator_transient_time_and_txid(ledger):
 
 
 def _run(peer: Any, msg: Any, contract: Any = None) -> tuple[Any, Any]:
-    return run(shim_ext.run_transaction(contract or PrefshareContract(), peer, msg))
+    return run(shim_ext.run_transaction(contract or PrefshareContract(*_OWNER), peer, msg))
 
 
 def test_transaction_success_answers_200_with_the_payload(fake_peer, transaction, alice):
@@ -281,7 +286,7 @@ def test_refusal_answers_its_kind_status_with_the_error_json(fake_peer, transact
 
 
 def test_missing_role_answers_403(fake_peer, transaction, alice):
-    response, _ = _run(fake_peer, transaction("ReadPreferences", alice.id, "analytics", role=None))
+    response, _ = _run(fake_peer, transaction("ReadOwnEvents", alice.id, role=None))
     assert response.status == 403
     assert error_from_json(response.message).code == "MISSING_ATTRIBUTE"
 
@@ -305,7 +310,7 @@ def test_unexpected_failure_answers_500_without_the_exception_text(fake_peer, tr
         async def invoke(self, ledger, function, args):  # type: ignore[no-untyped-def]
             raise RuntimeError("c_secret-value")
 
-    response, _ = _run(fake_peer, transaction("ListConsents", "x"), Broken())
+    response, _ = _run(fake_peer, transaction("ListConsents", "x"), Broken(*_OWNER))
     assert response.status == 500
     assert "secret" not in response.message and "RuntimeError" in response.message
 
@@ -330,8 +335,18 @@ def test_record_then_read_events_over_the_shim(fake_peer, transaction, alice, ch
         fake_peer, transaction("RecordPreferenceEvents", transient={"events": events})
     )
     assert recorded.status == 200 and json.loads(recorded.payload) == {"recorded": 2}
-    assert {w[1] for w in fake_peer.writes} == {"prefsCollection"}
+    # One holding for her, in Org1's own collection only, under a key without her id.
+    assert [(w[0], w[1]) for w in fake_peer.writes] == [("PUT_STATE", collection_for(ORG1))]
+    assert alice.id not in fake_peer.writes[0][2]
     fake_peer.commit()
-    read, _ = _run(fake_peer, transaction("ReadPreferences", alice.id, "personalisation"))
+    read, _ = _run(fake_peer, transaction("ReadOwnEvents", alice.id))
     assert read.status == 200
     assert len(json.loads(read.payload)["events"]) == 2
+
+
+def test_another_orgs_gateway_is_refused_by_the_owners_server(fake_peer, transaction, alice):
+    _run(fake_peer, transaction("RegisterCustomer", alice.key.b64url))
+    fake_peer.commit()
+    response, _ = _run(fake_peer, transaction("ReadOwnEvents", alice.id, msp="Org2MSP"))
+    assert response.status == 403
+    assert error_from_json(response.message).code == "RETAILER_MISMATCH"

@@ -11,8 +11,8 @@ import pytest
 from chaincode.keys import CustomerKey
 from demo.seed import calls_in_order
 from demo.state import DemoState, key_from_jwk, key_to_jwk
+from demo.wallet import DemoCustomer
 from demo.world import demo_world, event_batches, world_config
-from gateway.ledger_bench import DemoCustomer
 from network.description import load_consortium
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -1,7 +1,11 @@
+import subprocess
+import sys
+
 import grpc
 import pytest
 
 from chaincode.errors import ConsentWithdrawn, UnknownField
+from gateway.errors import CHAINCODE_REFUSALS
 from gateway.fabric.errors import (
     CommitError,
     EndorseError,
@@ -9,8 +13,13 @@ from gateway.fabric.errors import (
     ErrorDetail,
     GatewayError,
     SubmitError,
-    chaincode_error_from_message,
+    no_refusals,
 )
+
+
+def _refused(address: str, msp_id: str, message: str, status: int | None = None) -> ErrorDetail:
+    """A peer's refusal as the client records it, decoded with our chaincode's decoder."""
+    return ErrorDetail(address, msp_id, message, status, refusal=CHAINCODE_REFUSALS(message))
 
 
 class FakeRpcError(grpc.RpcError):
@@ -53,8 +62,8 @@ def test_chaincode_error_is_rebuilt_from_a_peer_response_message():
     refusal = ConsentWithdrawn("consent was withdrawn", field="consent_id")
     error = EndorseError("the chaincode refused the proposal", code=grpc.StatusCode.ABORTED,
                          transaction_id="t",
-                         details=[ErrorDetail("127.0.0.1:7151", "NorthwindMSP",
-                                              refusal.to_json(), 500)])
+                         details=[_refused("127.0.0.1:7151", "NorthwindMSP",
+                                           refusal.to_json(), 500)])
 
     found = error.chaincode_error()
     assert isinstance(found, ConsentWithdrawn)
@@ -64,13 +73,13 @@ def test_chaincode_error_is_rebuilt_from_a_peer_response_message():
 def test_chaincode_error_is_rebuilt_from_gateway_wrapped_json():
     refusal = ConsentWithdrawn("consent was withdrawn")
 
-    found = chaincode_error_from_message(f"chaincode response 500, {refusal.to_json()}")
+    found = CHAINCODE_REFUSALS(f"chaincode response 500, {refusal.to_json()}")
 
     assert isinstance(found, ConsentWithdrawn)
 
 
 def test_chaincode_error_is_rebuilt_from_bare_json():
-    found = chaincode_error_from_message(UnknownField("unknown field", field="colour").to_json())
+    found = CHAINCODE_REFUSALS(UnknownField("unknown field", field="colour").to_json())
 
     assert isinstance(found, UnknownField)
     assert found.field == "colour"
@@ -86,7 +95,7 @@ def test_chaincode_error_is_rebuilt_from_bare_json():
     ],
 )
 def test_messages_without_a_chaincode_error_give_none(message):
-    assert chaincode_error_from_message(message) is None
+    assert CHAINCODE_REFUSALS(message) is None
 
 
 def test_chaincode_error_skips_peer_messages_and_returns_first_chaincode_error():
@@ -95,12 +104,25 @@ def test_chaincode_error_skips_peer_messages_and_returns_first_chaincode_error()
         "x",
         code=grpc.StatusCode.ABORTED,
         details=[
-            ErrorDetail("127.0.0.1:7251", "SouthgateMSP", "UNAVAILABLE: connection refused"),
-            ErrorDetail("127.0.0.1:7151", "NorthwindMSP", refusal.to_json(), 500),
+            _refused("127.0.0.1:7251", "SouthgateMSP", "UNAVAILABLE: connection refused"),
+            _refused("127.0.0.1:7151", "NorthwindMSP", refusal.to_json(), 500),
         ],
     )
 
     assert isinstance(error.chaincode_error(), ConsentWithdrawn)
+
+
+def test_a_client_told_of_no_chaincode_keeps_every_message_as_text():
+    assert no_refusals(ConsentWithdrawn("consent was withdrawn").to_json()) is None
+
+
+def test_the_fabric_client_imports_no_chaincode():
+    check = ("import sys, gateway.fabric; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'chaincode'))")
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_mismatch_is_an_endorse_error_that_names_the_part_and_every_peer():

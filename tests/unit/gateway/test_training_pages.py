@@ -1,28 +1,34 @@
-"""The training job's paging over ReadTrainingEvents (pure logic over page dicts)."""
+"""The training job's paging over ReadOwnTraining (pure logic over page dicts)."""
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.training import read_training_pages
+from gateway.training import read_own_pages
 
 
 @dataclass
 class _Pages:
-    """Answers ReadTrainingEvents from a fixed list of pages, recording the requests."""
+    """Answers ReadOwnTraining from a fixed list of pages, recording the requests."""
 
     pages: list[dict[str, Any]]
-    asked: list[tuple[str, str, int]] = field(default_factory=list)
+    asked: list[tuple[str, int]] = field(default_factory=list)
 
-    def read_training_events(self, purpose: str, after: str, limit: int) -> dict[str, Any]:
-        self.asked.append((purpose, after, limit))
+    def read_own_training(self, after: str, limit: int) -> dict[str, Any]:
+        self.asked.append((after, limit))
         return self.pages[len(self.asked) - 1]
 
 
 def test_pages_are_followed_until_next_is_null():
-    pages = _Pages([{"events": [1], "consents": [], "next": "c_a"},
-                    {"events": [2], "consents": [], "next": "c_b"},
-                    {"events": [], "consents": [], "next": None}])
-    got = list(read_training_pages(pages, page_size=7))  # type: ignore[arg-type]
+    # ``next`` is the owner's last collection key of the page (HMAC-derived, opaque).
+    pages = _Pages([{"events": [1], "next": "\x00hist\x00tag-a\x00"},
+                    {"events": [2], "next": "\x00hist\x00tag-b\x00"},
+                    {"events": [], "next": None}])
+    got = list(read_own_pages(pages, page_size=7))  # type: ignore[arg-type]
     assert [p["events"] for p in got] == [[1], [2], []]
-    assert pages.asked == [("personalisation", "", 7), ("personalisation", "c_a", 7),
-                           ("personalisation", "c_b", 7)]
+    assert pages.asked == [("", 7), ("\x00hist\x00tag-a\x00", 7), ("\x00hist\x00tag-b\x00", 7)]
+
+
+def test_a_single_last_page_is_read_once_with_the_default_size():
+    pages = _Pages([{"events": [1, 2], "next": None}])
+    assert [p["events"] for p in read_own_pages(pages)] == [[1, 2]]  # type: ignore[arg-type]
+    assert pages.asked == [("", 200)]

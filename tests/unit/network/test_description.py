@@ -108,9 +108,9 @@ def test_each_retailer_gets_a_chaincode_server_with_its_own_tls_identity():
     c = load_consortium(DEFAULT)
     plan = make_plan(c)
     assert [(s.org, s.port, s.label) for s in plan.chaincode_servers] == [
-        ("northwind", 7160, "prefshare_1.0"),
-        ("southgate", 7260, "prefshare_1.0"),
-        ("eastmarket", 7360, "prefshare_1.0"),
+        ("northwind", 7160, "prefshare_2.0"),
+        ("southgate", 7260, "prefshare_2.0"),
+        ("eastmarket", 7360, "prefshare_2.0"),
     ]
     for server in plan.chaincode_servers:
         ident = next(i for i in plan.identities if (i.org, i.name) == (server.org, "chaincode"))

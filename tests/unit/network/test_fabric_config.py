@@ -15,6 +15,7 @@ from network.configtx import (
     CHANNEL_PROFILE,
     CONSORTIUM,
     GENESIS_PROFILE,
+    MEMBERS_POLICY,
     render_configtx,
 )
 from network.description import load_consortium
@@ -65,20 +66,76 @@ def test_consortium_and_channel_hold_every_retailer(configtx):
     assert app["Organizations"][1]["AnchorPeers"] == [{"Host": "127.0.0.1", "Port": 7251}]
 
 
-def test_writes_need_a_majority_and_full_blocks_need_an_admin(configtx):
+def test_writes_need_a_majority_and_the_peers_block_stream_needs_an_admin(configtx):
     app = configtx["Profiles"][CHANNEL_PROFILE]["Application"]
     assert app["Policies"]["Endorsement"]["Rule"] == "MAJORITY Endorsement"
     assert app["Policies"]["LifecycleEndorsement"]["Rule"] == "MAJORITY Endorsement"
-    assert app["ACLs"] == {"event/Block": f"/Channel/Application/{BLOCK_READERS_POLICY}"}
+    assert app["ACLs"]["event/Block"] == f"/Channel/Application/{BLOCK_READERS_POLICY}"
     rule = app["Policies"][BLOCK_READERS_POLICY]["Rule"]
     assert rule == "OR('NorthwindMSP.admin', 'SouthgateMSP.admin', 'EastmarketMSP.admin')"
+
+
+def test_qscc_block_and_transaction_queries_are_for_readers_which_hold_no_client(configtx):
+    app = configtx["Profiles"][CHANNEL_PROFILE]["Application"]
+    for query in ("GetBlockByNumber", "GetBlockByHash", "GetBlockByTxID", "GetTransactionByID"):
+        assert app["ACLs"][f"qscc/{query}"] == "/Channel/Application/Readers", query
+    assert app["Policies"]["Readers"]["Rule"] == "ANY Readers"
+    for org in app["Organizations"]:
+        assert ".client" not in org["Policies"]["Readers"]["Rule"], org["ID"]
+
+
+def test_the_orderers_deliver_policy_holds_no_client_of_any_organisation(configtx):
+    # The orderer's Deliver checks /Channel/Readers: ANY Readers of the application's and
+    # the orderer's organisations.
+    profile = configtx["Profiles"][CHANNEL_PROFILE]
+    assert profile["Policies"]["Readers"]["Rule"] == "ANY Readers"
+    ordering = configtx["Profiles"][GENESIS_PROFILE]["Orderer"]["Organizations"][0]
+    assert ordering["Policies"]["Readers"]["Rule"] == (
+        "OR('OrderingMSP.admin', 'OrderingMSP.orderer')")
+    for org in profile["Application"]["Organizations"]:
+        assert set(_principals(org["Policies"]["Readers"]["Rule"])) == {"admin", "peer"}
+
+
+def _principals(rule: str) -> list[str]:
+    """The roles named in an ``OR('X.role', ...)`` rule."""
+    return [p.strip(" '").rsplit(".", 1)[1] for p in rule[3:-1].split(",")]
+
+
+def test_what_clients_need_besides_blocks_points_at_members_which_holds_clients(configtx):
+    app = configtx["Profiles"][CHANNEL_PROFILE]["Application"]
+    members = f"/Channel/Application/{MEMBERS_POLICY}"
+    for resource in ("event/FilteredBlock", "qscc/GetChainInfo", "cscc/GetConfigBlock",
+                     "lscc/GetCollectionsConfig"):
+        assert app["ACLs"][resource] == members, resource
+    assert app["Policies"][MEMBERS_POLICY]["Rule"] == f"ANY {MEMBERS_POLICY}"
+    for org in app["Organizations"]:
+        roles = _principals(org["Policies"][MEMBERS_POLICY]["Rule"])
+        assert roles == ["admin", "peer", "client"], org["ID"]
+    # Proposals and the chaincode keep Fabric's default, the Writers (admin or client).
+    assert "peer/Propose" not in app["ACLs"]
+
+
+def test_every_resource_fabric_defaults_to_readers_is_named_explicitly(configtx):
+    # Fabric 2.1.1's default ACL provider (core/aclmgmt/defaultaclprovider.go) maps these to
+    # the application Readers; naming each one keeps a new client-readable path from hiding
+    # behind the default.
+    readers_by_default = {
+        "lscc/ChaincodeExists", "lscc/GetDeploymentSpec", "lscc/GetChaincodeData",
+        "lscc/GetInstantiatedChaincodes", "lscc/GetCollectionsConfig",
+        "qscc/GetChainInfo", "qscc/GetBlockByNumber", "qscc/GetBlockByHash",
+        "qscc/GetTransactionByID", "qscc/GetBlockByTxID", "cscc/GetConfigBlock",
+        "event/Block", "event/FilteredBlock",
+    }
+    acls = configtx["Profiles"][CHANNEL_PROFILE]["Application"]["ACLs"]
+    assert set(acls) == readers_by_default
 
 
 def test_org_policies_follow_node_ou_roles(configtx):
     northwind = configtx["Profiles"][CHANNEL_PROFILE]["Application"]["Organizations"][0]
     policies = {k: v["Rule"] for k, v in northwind["Policies"].items()}
     assert policies == {
-        "Readers": "OR('NorthwindMSP.admin', 'NorthwindMSP.peer', 'NorthwindMSP.client')",
+        "Readers": "OR('NorthwindMSP.admin', 'NorthwindMSP.peer')",
+        "Members": "OR('NorthwindMSP.admin', 'NorthwindMSP.peer', 'NorthwindMSP.client')",
         "Writers": "OR('NorthwindMSP.admin', 'NorthwindMSP.client')",
         "Admins": "OR('NorthwindMSP.admin')",
         "Endorsement": "OR('NorthwindMSP.peer')",

@@ -14,9 +14,10 @@ import pytest
 from chaincode.provenance import hash_consent_set
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
-from recommender.demo_world import PreferenceEvent, World, WorldConfig, generate_world
+from recommender.datasets.demo_inputs import catalogue_from_world, stated_from_world
+from recommender.datasets.demo_world import PreferenceEvent, World, WorldConfig, generate_world
 from recommender.slices import StatedPreferences
-from recommender.training import stated_from_world, train_retailer_model
+from recommender.training import train_retailer_model
 
 SERVING = "alder"
 SMALL_CONFIG = ModelConfig(no_components=16, learning_rate=0.1, max_sampled=30, epochs=15, seed=3)
@@ -64,7 +65,7 @@ def consortium() -> Consortium:
         events_of[event.customer_id].append(event)
     return Consortium(
         world,
-        Catalogue.from_world(world),
+        catalogue_from_world(world),
         consenting,
         readable,
         stated,

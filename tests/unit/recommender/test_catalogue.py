@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from recommender.catalogue import Catalogue, CatalogueEntry
-from recommender.demo_world import WorldConfig, generate_world
+from recommender.datasets.demo_inputs import catalogue_from_world
+from recommender.datasets.demo_world import WorldConfig, generate_world
 
 
 def test_the_demo_world_catalogue_keeps_every_store_and_item() -> None:
     world = generate_world(WorldConfig(seed=1, customers=5, items_per_retailer=20))
-    catalogue = Catalogue.from_world(world)
+    catalogue = catalogue_from_world(world)
     assert len(catalogue) == len(world.items)
     assert catalogue.retailers == world.config.retailer_ids
     for store in world.stores:
@@ -18,7 +19,7 @@ def test_the_demo_world_catalogue_keeps_every_store_and_item() -> None:
         assert catalogue.items_in_store(store.store_id) == tuple(sorted(store.item_ids))
     item = world.items[0]
     assert catalogue.entry(item.item_id).features == item.features
-    only = Catalogue.from_world(world, retailers=["birch"])
+    only = catalogue_from_world(world, retailers=["birch"])
     assert only.retailers == ("birch",) and only.stores() == only.stores("birch")
 
 

@@ -97,13 +97,13 @@ def test_without_a_model_popular_items_are_ranked_by_the_given_own_counts(consor
 
 class _Ledger:
     """The two things the gateway's counting asks of the ledger: its MSP id and the pages of
-    ReadTrainingEvents (here one page with alder's and birch's events)."""
+    ReadOwnTraining (here one page; a birch event slipped in is still not counted)."""
 
     msp_id = SERVING
 
-    def read_training_events(self, purpose: str, after: str, limit: int) -> dict[str, Any]:
+    def read_own_training(self, after: str, limit: int) -> dict[str, Any]:
         events = [_event("c1", SERVING, "shoe"), _event("c2", "birch", "shoe")]
-        return {"events": events, "consents": [], "next": None}
+        return {"events": events, "next": None}
 
 
 def test_the_gateway_counts_popular_items_from_its_own_events_on_the_ledger() -> None:

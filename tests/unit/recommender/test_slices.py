@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from recommender.demo_world import PreferenceEvent
+from recommender.datasets.demo_world import PreferenceEvent
 from recommender.slices import (
     ConsentView,
     CustomerHistory,

@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.consortium.cli import main
+
+sys.exit(main())

@@ -1,0 +1,195 @@
+"""The consortium experiment's worlds: the demo consortium and MovieLens split into retailers.
+
+``demo``
+    :func:`recommender.datasets.demo_world.generate_world` with the given seed (tastes span
+    retailers).
+``movielens``
+    MovieLens ratings of 4 or more, split into three retailers by :func:`assign_retailers`: each
+    movie belongs to one retailer by a seeded hash of its id; each user shops at 1, 2 or 3
+    retailers (30/35/35 %), which ones by a seeded hash; her ratings at retailers she does not
+    shop at are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from recommender.dataset import Interaction, Item
+from recommender.datasets.demo_world import WorldConfig, generate_world, to_interactions, to_items
+
+WORLDS: tuple[str, ...] = ("movielens", "demo")
+#: Retailers MovieLens is split into (the demo world's default retailer ids).
+MOVIELENS_RETAILERS: tuple[str, ...] = ("alder", "birch", "cedar")
+#: Share of MovieLens users shopping at 1, 2 and 3 retailers.
+MOVIELENS_SHOP_COUNTS: tuple[float, ...] = (0.30, 0.35, 0.35)
+
+
+@dataclass(frozen=True)
+class ConsortiumData:
+    """A world ready for the experiment.
+
+    ``items`` carry a ``retailer:<r>`` feature besides their content features;
+    ``interactions`` are unique per (user, item) and each names its retailer, the retailer of its
+    item.
+    """
+
+    name: str
+    retailers: tuple[str, ...]
+    items: tuple[Item, ...]
+    item_retailer: Mapping[str, str]
+    interactions: tuple[Interaction, ...]
+
+    def catalogue(self, retailer: str) -> tuple[Item, ...]:
+        """The items of one retailer, in the order of ``items``."""
+        return tuple(it for it in self.items if self.item_retailer[it.item_id] == retailer)
+
+
+@dataclass(frozen=True)
+class RetailerAssignment:
+    """The outcome of :func:`assign_retailers`.
+
+    ``kept`` are the interactions at a retailer the user shops at (with ``retailer`` set),
+    ``dropped`` the others; together they are the input, each interaction exactly once.
+    """
+
+    item_retailer: Mapping[str, str]
+    customer_retailers: Mapping[str, tuple[str, ...]]
+    kept: tuple[Interaction, ...]
+    dropped: tuple[Interaction, ...]
+
+
+def _unit(seed: int, kind: str, key: str) -> float:
+    """A uniform number in [0, 1) fixed by (seed, kind, key), independent of input order."""
+    digest = hashlib.sha256(f"{seed}:{kind}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def assign_retailers(
+    interactions: Iterable[Interaction],
+    items: Iterable[Item],
+    *,
+    retailers: Sequence[str] = MOVIELENS_RETAILERS,
+    seed: int,
+    shop_counts: Sequence[float] = MOVIELENS_SHOP_COUNTS,
+) -> RetailerAssignment:
+    """Split a single-shop data set into retailers by a seeded, order-independent rule.
+
+    * item ``i`` belongs to ``retailers[floor(u(seed, "item", i) * n)]``;
+    * user ``c`` shops at ``k`` retailers, ``k`` drawn from ``shop_counts`` (probabilities of
+      1, 2, ... retailers) with ``u(seed, "count", c)``; they are the ``k`` retailers with the
+      smallest ``u(seed, "shop:<r>", c)``;
+    * an interaction is kept (with its item's retailer) when the user shops there.
+
+    ``u`` is a SHA-256 based uniform number, so the rule does not depend on the input order.
+
+    Raises:
+        ValueError: on fewer than two retailers, duplicate retailers, ``shop_counts`` that are
+            not probabilities for 1..len(retailers) retailers, or an interaction naming an item
+            absent from ``items``.
+    """
+    names = tuple(retailers)
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise ValueError("need at least two distinct retailers")
+    probs = np.asarray(shop_counts, dtype=np.float64)
+    if probs.size == 0 or probs.size > len(names) or (probs < 0).any():
+        raise ValueError("shop_counts must hold 1..len(retailers) non-negative probabilities")
+    if not np.isclose(probs.sum(), 1.0):
+        raise ValueError(f"shop_counts must sum to 1, got {probs.sum()}")
+    cumulative = np.cumsum(probs)
+    item_retailer = {
+        it.item_id: names[int(_unit(seed, "item", it.item_id) * len(names))] for it in items
+    }
+    customer_retailers: dict[str, tuple[str, ...]] = {}
+    kept: list[Interaction] = []
+    dropped: list[Interaction] = []
+    for inter in interactions:
+        retailer = item_retailer.get(inter.item_id)
+        if retailer is None:
+            raise ValueError(f"interaction names unknown item id {inter.item_id!r}")
+        shops = customer_retailers.get(inter.user_id)
+        if shops is None:
+            k = int(np.searchsorted(cumulative, _unit(seed, "count", inter.user_id), "right")) + 1
+            k = min(k, probs.size)
+            order = sorted(names, key=lambda r: _unit(seed, f"shop:{r}", inter.user_id))
+            shops = tuple(sorted(order[:k], key=names.index))
+            customer_retailers[inter.user_id] = shops
+        if retailer in shops:
+            kept.append(replace(inter, retailer=retailer))
+        else:
+            dropped.append(inter)
+    return RetailerAssignment(item_retailer, customer_retailers, tuple(kept), tuple(dropped))
+
+
+def _unique(interactions: Iterable[Interaction]) -> tuple[Interaction, ...]:
+    """One interaction per (user, item): the first, with the largest weight seen."""
+    out: dict[tuple[str, str], Interaction] = {}
+    for inter in interactions:
+        key = (inter.user_id, inter.item_id)
+        seen = out.get(key)
+        if seen is None:
+            out[key] = inter
+        elif inter.weight > seen.weight:
+            out[key] = replace(seen, weight=inter.weight)
+    return tuple(out.values())
+
+
+def _with_retailer_feature(items: Iterable[Item], item_retailer: Mapping[str, str]) -> list[Item]:
+    out = []
+    for it in items:
+        feature = f"retailer:{item_retailer[it.item_id]}"
+        features = it.features if feature in it.features else (feature, *it.features)
+        out.append(Item(it.item_id, features))
+    return out
+
+
+def load_world(
+    world_name: str,
+    *,
+    seed: int,
+    quick: bool = False,
+    world_config: WorldConfig | None = None,
+) -> ConsortiumData:
+    """The named world (see the module docstring) as :class:`ConsortiumData`.
+
+    ``quick`` gives a small demo world (400 customers, 120 items per retailer) or, for
+    MovieLens, its users with the smallest seeded hash (a third of them). ``world_config``
+    replaces the demo world's config (its seed included); only for ``"demo"``.
+
+    Raises:
+        ValueError: for an unknown world name or a ``world_config`` given for MovieLens.
+    """
+    if world_name == "demo":
+        if world_config is None:
+            world_config = WorldConfig(seed=seed)
+            if quick:
+                world_config = replace(world_config, customers=400, items_per_retailer=120)
+        world = generate_world(world_config)
+        item_retailer = {it.item_id: it.retailer for it in world.items}
+        return ConsortiumData(
+            name="demo",
+            retailers=world_config.retailer_ids,
+            items=tuple(to_items(world)),
+            item_retailer=item_retailer,
+            interactions=_unique(to_interactions(world)),
+        )
+    if world_name == "movielens":
+        if world_config is not None:
+            raise ValueError("world_config applies to the demo world only")
+        from recommender.datasets.movielens import load_movielens
+
+        interactions, items = load_movielens(min_rating=4.0)
+        if quick:
+            interactions = [i for i in interactions if _unit(seed, "quick", i.user_id) < 1 / 3]
+        assignment = assign_retailers(interactions, items, seed=seed)
+        return ConsortiumData(
+            name="movielens",
+            retailers=MOVIELENS_RETAILERS,
+            items=tuple(_with_retailer_feature(items, assignment.item_retailer)),
+            item_retailer=assignment.item_retailer,
+            interactions=_unique(assignment.kept),
+        )
+    raise ValueError(f"unknown world {world_name!r}; choose one of {WORLDS}")

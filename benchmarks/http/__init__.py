@@ -1,0 +1,1 @@
+"""Latency through a running gateway's HTTPS API: ``python -m benchmarks.http``."""

@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.http.cli import main
+
+sys.exit(main())

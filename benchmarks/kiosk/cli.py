@@ -1,0 +1,174 @@
+"""Kiosk suggestions over HTTPS at fixed offered rates, beside a bare FastAPI endpoint:
+``python -m benchmarks.kiosk`` (``make bench-kiosk``).
+
+Against a running network (it never starts or stops one; exit 1 with one line when it is not
+healthy): prepares a retailer's world through the client library (the demo catalogue,
+``--customers`` customers registered with customer-signed consents to the retailer and
+``--events`` purchases each recorded at another retailer, a small model trained on what the
+retailer may read), then starts every other member's gateway (the owners that serve it her
+events under her consent, each at offset 88 of its port block) and the retailer's gateway as
+real HTTPS servers in processes of their own (fresh data folders; the serving one at
+``--gateway-port``), and a bare FastAPI endpoint over the
+same TLS pair (``--bare-port``), and at each ``--rates`` level offers the load for
+``--duration`` seconds to each: first the bare endpoint, then the kiosk route. Each kiosk
+request is a random customer at a random store of the retailer, with that store's credential.
+
+Load goes to 127.0.0.1 only, bounded in count (rate x duration) and time (``--timeout`` per
+request). Prints a Markdown table (offered, achieved, p50, p99, errors, the server process's
+CPU in cores, the gateway's consent-cache hit share) and the throughput ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from benchmarks.kiosk.load import (
+    Request,
+    RunResult,
+    Server,
+    gateway_cache_stats,
+    kiosk_requests,
+    open_loop,
+    prepare_world,
+    serve,
+    table,
+)
+from benchmarks.kiosk.server import BARE_PATH
+from demo.gateway_settings import gateway_settings
+from gateway.ledger import open_ledger
+from gateway.stores import CredentialStore
+from network.arguments import add_network_arguments, running_network
+from network.description import Consortium
+from network.errors import NetworkError
+from network.layout import RunLayout
+
+#: Default ports: offsets in each retailer's port block that the port plan leaves free (the
+#: serving gateway and the other members' gateways at GATEWAY_PORT_OFFSET of their blocks).
+GATEWAY_PORT_OFFSET, BARE_PORT_OFFSET = 88, 89
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.kiosk",
+                                description=__doc__.splitlines()[0])
+    add_network_arguments(p, binaries=True)
+    p.add_argument("--retailer", default="northwind", help="the serving retailer")
+    p.add_argument("--writer", default=None,
+                   help="the retailer whose stores recorded the purchases (default: the "
+                        "next one in the description)")
+    p.add_argument("--rates", default="100,300,600", help="offered requests/s, comma-separated")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per rate")
+    p.add_argument("--warmup", type=float, default=2.0,
+                   help="seconds at the lowest rate before the first measured run")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per request")
+    p.add_argument("--connections", type=int, default=8,
+                   help="keep-alive connections (kiosks); more than a few make the Python "
+                        "client, not the server, the bottleneck on 2 cores")
+    p.add_argument("--customers", type=int, default=100)
+    p.add_argument("--events", type=int, default=4, help="purchases per customer")
+    p.add_argument("--n", type=int, default=10, help="suggestions per request")
+    p.add_argument("--cache-ttl", type=float, default=30.0,
+                   help="the gateway's suggestion_cache_ttl_s (0: read the ledger per request)")
+    p.add_argument("--gateway-port", type=int, default=None)
+    p.add_argument("--bare-port", type=int, default=None)
+    return p
+
+
+def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> list[str]:
+    """Prepare, serve, load; the lines to print. Raises RuntimeError when a server does not
+    start, and the client library's errors when the world cannot be written."""
+    names = [r.name for r in consortium.retailers]
+    if args.retailer not in names:
+        raise ValueError(f"no retailer named {args.retailer!r} in the consortium")
+    writer_name = args.writer or names[(names.index(args.retailer) + 1) % len(names)]
+    serving_retailer = consortium.retailers[names.index(args.retailer)]
+    block = consortium.block_of(consortium.retailer_index(serving_retailer))
+    rates = [float(x) for x in args.rates.split(",")]
+    members = tuple(r.msp_id for r in consortium.retailers)
+    with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp:
+        work = Path(tmp)
+        data_dir = work / "gateway"
+        data_dir.mkdir()
+        settings = gateway_settings(
+            consortium, args.retailer, layout, data_dir=data_dir,
+            http_port=args.gateway_port or block + GATEWAY_PORT_OFFSET)
+        writer_settings = gateway_settings(consortium, writer_name, layout,
+                                                data_dir=work / "writer")
+        serving, writer = open_ledger(settings), open_ledger(writer_settings)
+        try:
+            world = prepare_world(serving.ledger, writer.ledger, consortium.channel, data_dir,
+                                  customers=args.customers, events_per_customer=args.events,
+                                  members=members)
+        finally:
+            writer.close()
+            serving.close()
+        credentials = CredentialStore(data_dir / "gateway.sqlite3")
+        store_keys = {store: credentials.issue(store) for store in world.stores}
+        # Settings again, now that the catalogue is in the data folder.
+        settings = gateway_settings(consortium, args.retailer, layout, data_dir=data_dir,
+                                         http_port=settings.http_port,
+                                         suggestion_cache_ttl_s=args.cache_ttl)
+        bare_settings = settings.model_copy(
+            update={"http_port": args.bare_port or block + BARE_PORT_OFFSET})
+        root_ca = layout.ca_root_cert(args.retailer)
+        requests = kiosk_requests(world, store_keys, args.n, 4096)
+        results: list[RunResult] = []
+        with ExitStack() as stack:
+            # Every other member's gateway, which serves the serving one her events it holds
+            # under her consent: the kiosk's read fans out to them (docs/chaincode.md).
+            owners: dict[str, str] = {}
+            for other in consortium.retailers:
+                if other.name == args.retailer:
+                    continue
+                port = (consortium.block_of(consortium.retailer_index(other))
+                        + GATEWAY_PORT_OFFSET)
+                owner = gateway_settings(consortium, other.name, layout,
+                                         data_dir=work / other.name, http_port=port)
+                stack.enter_context(serve("gateway", owner, layout.ca_root_cert(other.name),
+                                          work, ready_path="/healthz", name=other.name))
+                owners[other.msp_id] = f"https://{owner.http_host}:{port}"
+            settings = settings.model_copy(update={"members": tuple(
+                m.model_copy(update={"url": owners[m.msp_id]}) for m in settings.members)})
+            bare = stack.enter_context(
+                serve("bare", bare_settings, root_ca, work, ready_path=BARE_PATH))
+            gateway = stack.enter_context(
+                serve("gateway", settings, root_ca, work, ready_path="/healthz"))
+            bare_requests = [Request(BARE_PATH, {})]
+            if args.warmup > 0:
+                open_loop(bare, bare_requests, "warm-up", min(rates), args.warmup)
+                open_loop(gateway, requests, "warm-up", min(rates), args.warmup)
+            for rate in rates:
+                results.append(_run(bare, bare_requests, "bare endpoint", rate, args))
+                results.append(_run(gateway, requests, "kiosk suggestions", rate, args,
+                                    cache=True))
+    header = (f"{args.retailer}'s kiosk route (`GET /v1/stores/{{store}}/customers/{{id}}/"
+              f"suggestions?n={args.n}`, {args.customers} customers with consents and "
+              f"{args.events} purchases each at {writer_name}, read through its gateway under her "
+              f"consent, model {world.model_id}, "
+              f"suggestion cache TTL {args.cache_ttl:g} s) and "
+              f"a bare FastAPI endpoint, HTTPS on 127.0.0.1, {args.duration:g} s per rate, "
+              f"open loop (latency from each request's scheduled time):")
+    return [header, "", *table(results)]
+
+
+def _run(server: Server, requests: list[Request], endpoint: str, rate: float,
+         args: argparse.Namespace, *, cache: bool = False) -> RunResult:
+    stats = (lambda: gateway_cache_stats(server)) if cache else None
+    return open_loop(server, requests, endpoint, rate, args.duration, timeout_s=args.timeout,
+                     connections=args.connections, cache_stats=stats)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        net = running_network(args)
+        lines = run(args, net.consortium, net.layout)
+    except (NetworkError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+

@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.recommender.cli import main
+
+sys.exit(main())

@@ -1,3 +1,0 @@
-from recommender.bench.cli import main
-
-raise SystemExit(main())
