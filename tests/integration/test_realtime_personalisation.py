@@ -25,6 +25,7 @@ import pytest
 from chaincode.fields import format_timestamp
 from chaincode.provenance import hash_consent_set
 from demo.wallet import DemoCustomer
+from gateway.members import MemberUnavailable
 from recommender.config import ModelConfig
 from recommender.training import train_retailer_model
 
@@ -77,6 +78,24 @@ def _suggest(gateway: Any, store: str, customer: DemoCustomer) -> dict[str, Any]
     return dict(r.json())
 
 
+def _session(gateway: Any, store: str, *customers: DemoCustomer) -> None:
+    """Open each one's kiosk session: ask until her read is served from the cache. Another
+    customer's consent event (filtered blocks carry no payload) empties the whole cache when
+    it reaches this gateway's watcher, so the earlier grants must have reached it first."""
+    cache = gateway.services.suggestions.cache
+    deadline = time.monotonic() + 10
+    while True:
+        for customer in customers:
+            _suggest(gateway, store, customer)
+        hits = cache.hits
+        for customer in customers:
+            _suggest(gateway, store, customer)
+        if cache.hits == hits + len(customers):
+            return
+        assert time.monotonic() < deadline, "her read is never served from the cache"
+        time.sleep(0.1)
+
+
 def _registered_and_consenting(north: Any) -> tuple[DemoCustomer, str]:
     customer = DemoCustomer.new()
     assert north.write("/v1/customers", {"public_key": customer.public_key}).status_code == 201
@@ -121,12 +140,13 @@ def _cites_northwind(answer: dict[str, Any]) -> bool:
 
 
 def test_her_purchase_at_northwind_changes_her_next_southgate_suggestion_in_words(
-        gateways, catalogue):
+        gateways, catalogue, same_height):
     north, south = gateways
     cache = south.services.suggestions.cache
     nw_store, sg_store = catalogue.stores("NorthwindMSP")[0], catalogue.stores("SouthgateMSP")[0]
     customer, consent_id = _registered_and_consenting(north)
     bystander, _ = _registered_and_consenting(north)
+    same_height(north, south)
     model_id = _suggest(south, sg_store, customer)["model_id"]
     assert model_id is not None
 
@@ -134,12 +154,12 @@ def test_her_purchase_at_northwind_changes_her_next_southgate_suggestion_in_word
     before = _suggest(south, sg_store, customer)
     assert before["strategy"] == "popularity" and before["data_sources"] == []
     assert "no purchases or likes of yours" in before["notice"]
-    _suggest(south, sg_store, bystander)
-    hits = cache.hits
-    _suggest(south, sg_store, customer)
-    assert cache.hits == hits + 1  # her read is cached: only a notice can change it now
+    _session(south, sg_store, customer, bystander)  # her read is cached: only a notice
+    # can change it now
 
     bought = list(catalogue.items_in_store(nw_store)[:3])
+    notices = north.services.notices
+    told = notices.sent
     sent, recorded = _buy(north, customer, nw_store, bought, catalogue)
     after, elapsed, asked = _until(lambda: _suggest(south, sg_store, customer),
                                    lambda a: "NorthwindMSP" in a["data_sources"], recorded)
@@ -148,6 +168,7 @@ def test_her_purchase_at_northwind_changes_her_next_southgate_suggestion_in_word
                      f"{bought_to_changed * 1000:.0f} ms (recording {(recorded - sent) * 1000:.0f}"
                      f" ms, then {elapsed * 1000:.0f} ms, {asked} request(s))\n")
     assert bought_to_changed < GOAL_S
+    assert notices.sent == told + 1 and notices.failed == 0  # southgate only: her consent
     assert after["model_id"] == model_id  # no training, no install
     assert after["strategy"] == "personalised" and after["notice"] is None
     assert not {i["item_id"] for i in after["items"]} & set(bought)
@@ -171,3 +192,49 @@ def test_her_purchase_at_northwind_changes_her_next_southgate_suggestion_in_word
     assert elapsed < GOAL_S
     assert gone["strategy"] == "popularity" and not _cites_northwind(gone)
     assert not any(r["retailer"] == "NorthwindMSP" for i in gone["items"] for r in i["reasons"])
+
+
+def test_a_notice_drops_only_her_entry_and_answers_alike_whether_she_was_cached(
+        gateways, catalogue, same_height):
+    north, south = gateways
+    cache = south.services.suggestions.cache
+    sg_store = catalogue.stores("SouthgateMSP")[0]
+    cached, _ = _registered_and_consenting(north)
+    bystander, _ = _registered_and_consenting(north)
+    never_asked, _ = _registered_and_consenting(north)
+    same_height(north, south)
+    _session(south, sg_store, cached, bystander)
+    members = north.services.sharing.members
+    answers = [members.post("SouthgateMSP", "/v1/members/notices",
+                            {"customer_id": c.customer_id}) for c in (cached, never_asked)]
+    assert answers[0] == answers[1] == {"accepted": True}
+    assert cache.get(cached.customer_id) is None
+    assert cache.get(bystander.customer_id) is not None
+    # Nothing but her id: any other field is refused, and so is an unsigned notice.
+    with pytest.raises(MemberUnavailable, match="422"):
+        members.post("SouthgateMSP", "/v1/members/notices",
+                     {"customer_id": cached.customer_id, "items": ["x"]})
+    unsigned = south.client.post("/v1/members/notices", json={"customer_id": "x"})
+    assert unsigned.status_code == 401
+
+
+def test_purchases_at_northwind_reach_southgate_within_the_goal_each_time(gateways, catalogue,
+                                                                          same_height):
+    """Five new customers, one purchase each (her kiosk session at southgate open, i.e. her
+    read cached): "I bought this" to southgate's changed answer, median and worst printed."""
+    north, south = gateways
+    nw_store, sg_store = catalogue.stores("NorthwindMSP")[0], catalogue.stores("SouthgateMSP")[0]
+    items = list(catalogue.items_in_store(nw_store))
+    figures: list[float] = []
+    for n in range(5):
+        customer, _ = _registered_and_consenting(north)
+        same_height(north, south)
+        _session(south, sg_store, customer)
+        sent, recorded = _buy(north, customer, nw_store, items[3 * n: 3 * n + 3], catalogue)
+        _, elapsed, _ = _until(lambda c=customer: _suggest(south, sg_store, c),
+                               lambda a: "NorthwindMSP" in a["data_sources"], recorded)
+        figures.append(elapsed + recorded - sent)
+    figures.sort()
+    sys.stderr.write(f"\n'I bought this' -> changed suggestion, 5 purchases: median "
+                     f"{figures[2] * 1000:.0f} ms, worst {figures[-1] * 1000:.0f} ms\n")
+    assert figures[-1] < GOAL_S
