@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -22,37 +22,34 @@ from gateway.suggestion_cache import ConsentEventWatcher, CustomerCache
 from gateway.suggestions import KioskSuggestions, open_suggestions
 
 
-class CacheCollector(Collector):
-    """``prefshare_consent_cache_lookups_total{result="hit"|"miss"}`` of the suggestion
-    cache, read at scrape time."""
+class CountsCollector(Collector):
+    """One counter family with a ``result`` label, read at scrape time from ``counts``
+    (result -> a callable giving its count)."""
 
-    def __init__(self, cache: CustomerCache) -> None:
-        self._cache = cache
+    def __init__(self, name: str, documentation: str,
+                 counts: dict[str, Callable[[], int]]) -> None:
+        self._name, self._documentation, self._counts = name, documentation, counts
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(
-            "prefshare_consent_cache_lookups", "Kiosk suggestion cache lookups by result",
-            labels=["result"])
-        family.add_metric(["hit"], self._cache.hits)
-        family.add_metric(["miss"], self._cache.misses)
+        family = CounterMetricFamily(self._name, self._documentation, labels=["result"])
+        for result, count in self._counts.items():
+            family.add_metric([result], count())
         yield family
 
 
-class NoticeCollector(Collector):
+def cache_collector(cache: CustomerCache) -> CountsCollector:
+    """``prefshare_consent_cache_lookups_total{result="hit"|"miss"}``."""
+    return CountsCollector("prefshare_consent_cache_lookups",
+                           "Kiosk suggestion cache lookups by result",
+                           {"hit": lambda: cache.hits, "miss": lambda: cache.misses})
+
+
+def notice_collector(notices: EventNotices) -> CountsCollector:
     """``prefshare_event_notices_total{result="sent"|"failed"|"dropped"}``: notices to the
-    members her new events are open to (gateway/notices.py), read at scrape time."""
-
-    def __init__(self, notices: EventNotices) -> None:
-        self._notices = notices
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(
-            "prefshare_event_notices", "Event notices to other members by result",
-            labels=["result"])
-        family.add_metric(["sent"], self._notices.sent)
-        family.add_metric(["failed"], self._notices.failed)
-        family.add_metric(["dropped"], self._notices.dropped)
-        yield family
+    members her new events are open to (gateway/notices.py)."""
+    return CountsCollector("prefshare_event_notices", "Event notices to other members by result",
+                           {"sent": lambda: notices.sent, "failed": lambda: notices.failed,
+                            "dropped": lambda: notices.dropped})
 
 
 @dataclass(frozen=True)
@@ -119,14 +116,14 @@ class Services:
             notices = EventNotices(settings.msp_id, connection.ledger.list_consents,
                                    sharing.members)
             connection.ledger.on_events_recorded(notices.queue)
-            metrics.registry.register(NoticeCollector(notices))
+            metrics.registry.register(notice_collector(notices))
         suggestions, watcher = None, None
         if settings.catalogue_path is not None:
             cache = None
             if settings.suggestion_cache_ttl_s > 0:
                 cache = CustomerCache(settings.suggestion_cache_ttl_s)
                 connection.ledger.on_customer_write(cache.invalidate)
-                metrics.registry.register(CacheCollector(cache))
+                metrics.registry.register(cache_collector(cache))
                 watcher = ConsentEventWatcher(cache, connection.ledger, connection.network,
                                               settings.chaincode)
             suggestions = open_suggestions(settings.catalogue_path, settings.model_dir,

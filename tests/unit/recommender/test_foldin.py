@@ -157,15 +157,20 @@ def test_folded_in_suggestions_follow_what_she_chose(
     assert first != second
 
 
-def test_a_trained_customer_without_new_events_is_served_as_trained(
-    service: SuggestionService, consortium: Any
-) -> None:
+def _trained_customer(service: SuggestionService, consortium: Any) -> str:
+    """A consenting customer the model learnt a slice of at the serving retailer."""
     installed = service._installed
     assert installed is not None
-    customer = next(
+    return next(
         c for c in sorted(consortium.consenting)
         if SERVING in {sl.retailer for sl, _ in installed.slices.get(c, ())}
     )
+
+
+def test_a_trained_customer_without_new_events_is_served_as_trained(
+    service: SuggestionService, consortium: Any
+) -> None:
+    customer = _trained_customer(service, consortium)
     history = CustomerHistory.from_records(customer, consortium.events_of[customer])
     consent = ConsentView.for_retailers(customer, ["birch", "cedar"])
     with_history = service.suggest("alder-s01", customer, 10, consent=consent, history=history)
@@ -182,12 +187,7 @@ def test_a_trained_customer_without_new_events_is_served_as_trained(
 def test_a_new_purchase_of_a_trained_customer_changes_her_next_answer(
     service: SuggestionService, consortium: Any
 ) -> None:
-    installed = service._installed
-    assert installed is not None
-    customer = next(
-        c for c in sorted(consortium.consenting)
-        if SERVING in {sl.retailer for sl, _ in installed.slices.get(c, ())}
-    )
+    customer = _trained_customer(service, consortium)
     events = tuple(consortium.events_of[customer])
     consent = ConsentView.for_retailers(customer, ["birch", "cedar"])
     before = service.suggest(
