@@ -11,7 +11,7 @@ CCAAS_BUILDER := .fabric/builders/ccaas
 NETWORK := $(PY) -m network
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: help venv web browser fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration test-faults bench bench-recommender bench-consortium bench-serving bench-ledger bench-kiosk \
+.PHONY: help venv web browser fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration test-faults bench bench-recommender bench-foldin bench-consortium bench-serving bench-ledger bench-kiosk \
         network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate run down demo-status clean
 
 help: ## List every target, one line each
@@ -65,10 +65,13 @@ lint: venv ## ruff and mypy over the packages and benchmarks/
 	$(VENV)/bin/ruff check network chaincode gateway recommender demo benchmarks tests
 	$(VENV)/bin/mypy network chaincode gateway recommender demo benchmarks
 
-bench: bench-recommender bench-consortium bench-serving bench-ledger bench-kiosk ## Every benchmark table (benchmarks/, each `python -m benchmarks.NAME`; the ledger ones start the network)
+bench: bench-recommender bench-foldin bench-consortium bench-serving bench-ledger bench-kiosk ## Every benchmark table (benchmarks/, each `python -m benchmarks.NAME`; the ledger ones start the network)
 
 bench-recommender: venv ## MovieLens, 3 seeds: served blend vs LightFM hybrid vs popularity vs ALS, both splits; plot in artifacts/
 	$(PY) -m benchmarks.recommender
+
+bench-foldin: venv ## Fold-in: P@10 of customers the model never saw vs trained in (MovieLens temporal), fold-in latency p50/p99
+	OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.foldin
 
 bench-consortium: venv ## Consortium lift over the silo: shared and served (60% consenting), warm/thin/cold, both worlds
 	$(PY) -m benchmarks.consortium

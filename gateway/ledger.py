@@ -53,11 +53,20 @@ class ConsortiumLedger:
     #: it committed or not (a failed or unconfirmed one may have landed).
     _write_observers: list[Callable[[str], None]] = field(
         default_factory=list, init=False, repr=False, compare=False)
+    #: Called with each event batch recorded through this object, committed or not.
+    _batch_observers: list[Callable[[list[dict[str, Any]]], None]] = field(
+        default_factory=list, init=False, repr=False, compare=False)
 
     def on_customer_write(self, observer: Callable[[str], None]) -> None:
         """Call ``observer(customer_id)`` once a consent statement, erasure or event batch
         about her returns or fails (the suggestion cache drops her entry)."""
         self._write_observers.append(observer)
+
+    def on_events_recorded(self, observer: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Call ``observer(events)`` once a batch of this retailer's events returns or fails
+        (a failed or unconfirmed one may have landed): the members her consents open them to
+        are told (gateway/notices.py). The observer must not raise or wait."""
+        self._batch_observers.append(observer)
 
     @contextmanager
     def _writing(self, customer_ids: list[str]) -> Iterator[None]:
@@ -106,10 +115,14 @@ class ConsortiumLedger:
 
     def record_events(self, events: list[dict[str, Any]]) -> Any:
         """Record this retailer's own events in its collection (its own peer endorses)."""
-        with self._writing([str(e.get("customer_id", "")) for e in events]):
-            return _json(self.contract.submit(
-                "RecordPreferenceEvents", transient={"events": _text(events).encode()},
-                endorsing_orgs=[self.msp_id], policy=self._own))
+        try:
+            with self._writing([str(e.get("customer_id", "")) for e in events]):
+                return _json(self.contract.submit(
+                    "RecordPreferenceEvents", transient={"events": _text(events).encode()},
+                    endorsing_orgs=[self.msp_id], policy=self._own))
+        finally:
+            for observer in self._batch_observers:
+                observer(events)
 
     def read_own_events(self, customer_id: str) -> list[dict[str, Any]]:
         """Her events this retailer recorded."""

@@ -162,6 +162,8 @@ class SuggestionItem(BaseModel):
     price_band: str
     score: float
     reasons: list[SuggestionReason]
+    why: str = Field(description="the strongest reason, in words for her")
+    source: str = Field(description="whose data the reason rests on, in words for her")
 
 
 class SuggestionsOut(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -14,6 +14,7 @@ from gateway.health import HealthProbe
 from gateway.idempotency import IdempotencyStore
 from gateway.ledger import LedgerConnection, open_ledger
 from gateway.members import MemberAuthenticator, MemberGateway
+from gateway.notices import EventNotices
 from gateway.read_log import ReadLogWriter
 from gateway.settings import GatewaySettings
 from gateway.sharing import Sharing, member_client
@@ -23,20 +24,34 @@ from gateway.suggestion_cache import ConsentEventWatcher, CustomerCache
 from gateway.suggestions import KioskSuggestions, open_suggestions
 
 
-class CacheCollector(Collector):
-    """``prefshare_consent_cache_lookups_total{result="hit"|"miss"}`` of the suggestion
-    cache, read at scrape time."""
+class CountsCollector(Collector):
+    """One counter family with a ``result`` label, read at scrape time from ``counts``
+    (result -> a callable giving its count)."""
 
-    def __init__(self, cache: CustomerCache) -> None:
-        self._cache = cache
+    def __init__(self, name: str, documentation: str,
+                 counts: dict[str, Callable[[], int]]) -> None:
+        self._name, self._documentation, self._counts = name, documentation, counts
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(
-            "prefshare_consent_cache_lookups", "Kiosk suggestion cache lookups by result",
-            labels=["result"])
-        family.add_metric(["hit"], self._cache.hits)
-        family.add_metric(["miss"], self._cache.misses)
+        family = CounterMetricFamily(self._name, self._documentation, labels=["result"])
+        for result, count in self._counts.items():
+            family.add_metric([result], count())
         yield family
+
+
+def cache_collector(cache: CustomerCache) -> CountsCollector:
+    """``prefshare_consent_cache_lookups_total{result="hit"|"miss"}``."""
+    return CountsCollector("prefshare_consent_cache_lookups",
+                           "Kiosk suggestion cache lookups by result",
+                           {"hit": lambda: cache.hits, "miss": lambda: cache.misses})
+
+
+def notice_collector(notices: EventNotices) -> CountsCollector:
+    """``prefshare_event_notices_total{result="sent"|"failed"|"dropped"}``: notices to the
+    members her new events are open to (gateway/notices.py)."""
+    return CountsCollector("prefshare_event_notices", "Event notices to other members by result",
+                           {"sent": lambda: notices.sent, "failed": lambda: notices.failed,
+                            "dropped": lambda: notices.dropped})
 
 
 @dataclass(frozen=True)
@@ -77,8 +92,12 @@ class Services:
     health: HealthProbe | None = None
     #: The stores and items this gateway may act for (gateway/store_scope.py).
     scope: StoreScope = field(default_factory=lambda: StoreScope("", None))
+    #: Tells the members her consents open her new events to (None in a consortium of one).
+    notices: EventNotices | None = None
 
     def close(self) -> None:
+        if self.notices is not None:
+            self.notices.close()
         if self.consent_watcher is not None:
             self.consent_watcher.close()
         if self.health is not None:
@@ -103,13 +122,19 @@ class Services:
         sharing = Sharing(connection.ledger, member_client(settings, connection),
                           ReadLogWriter(connection.ledger, database,
                                         interval_s=settings.read_log_interval_s))
+        notices = None
+        if sharing.members is not None:
+            notices = EventNotices(settings.msp_id, connection.ledger.list_consents,
+                                   sharing.members)
+            connection.ledger.on_events_recorded(notices.queue)
+            metrics.registry.register(notice_collector(notices))
         suggestions, watcher = None, None
         if settings.catalogue_path is not None:
             cache = None
             if settings.suggestion_cache_ttl_s > 0:
                 cache = CustomerCache(settings.suggestion_cache_ttl_s)
                 connection.ledger.on_customer_write(cache.invalidate)
-                metrics.registry.register(CacheCollector(cache))
+                metrics.registry.register(cache_collector(cache))
                 watcher = ConsentEventWatcher(cache, connection.ledger, connection.network,
                                               settings.chaincode)
             suggestions = open_suggestions(settings.catalogue_path, settings.model_dir,
@@ -125,4 +150,4 @@ class Services:
                    metrics, suggestions, sharing, MemberAuthenticator(members),
                    ErasureWorker(connection.ledger, interval_s=settings.erasure_poll_s),
                    watcher, HealthProbe(connection.peer_reachable),
-                   StoreScope.from_settings(settings))
+                   StoreScope.from_settings(settings), notices)

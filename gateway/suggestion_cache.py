@@ -7,23 +7,28 @@ read per customer so the rest of her kiosk session is answered without the ledge
 access log gets one entry per read from the ledger, i.e. one per kiosk session, as the
 chaincode asks (``chaincode/contract.py``, access logging).
 
-When an entry stops being used:
+When an entry stops being used (only hers: other customers' entries stay):
 
 - **this gateway's own writes** about her (a consent statement, an erasure, an event
   batch) drop her entry synchronously once the ledger call returns, before the HTTP answer
   (``ConsortiumLedger.on_customer_write``): a withdrawal made through this gateway changes
   the very next suggestion;
+- **events she got at another member**: that owner's gateway, once it recorded them, sends
+  a signed notice naming only her id to each member her consents open them to
+  (:mod:`gateway.notices`, ``POST /v1/members/notices``), which drops her entry here; her
+  next suggestion reads the owner's events again and folds them in. Blocks cannot tell
+  this: a client identity gets filtered blocks only, and those link no write to anyone
+  (docs/chaincode.md, the trust model). Staleness bound: the notice's delivery (tens of
+  milliseconds); a notice that is lost leaves at most ``ttl_s``, which is a freshness
+  matter, not a consent one;
 - **other gateways' consent changes** arrive as the chaincode's ``ConsentGranted`` /
-  ``ConsentNarrowed`` / ``ConsentWithdrawn`` / ``CustomerErased`` events on a deliver stream
-  of the own peer (:class:`ConsentEventWatcher`). Filtered blocks carry no event payloads,
-  so an event does not say whose consent changed: every entry is dropped. Staleness bound:
-  an uncached read on the own peer sees the change once that peer committed its block; the
-  cache adds the time from that commit to the event reaching the watcher (milliseconds on
-  one host). While the stream is not connected the cache is bypassed, and emptied on
+  ``ConsentNarrowed`` / ``ConsentWithdrawn`` / ``CustomerErased`` events on the own peer's
+  filtered blocks (:class:`ConsentEventWatcher`). A filtered block carries no event
+  payload, so the event does not say whose consent changed: every entry is dropped (what
+  she withdrew is never served after the own peer committed it, plus the milliseconds to
+  the watcher). While the stream is not connected the cache is bypassed, and emptied on
   reconnect;
-- **new events recorded by other retailers** raise no chaincode event (they are private
-  data): she sees them at most ``ttl_s`` later. A newer purchase elsewhere is a freshness
-  matter, not a consent one: what she withdrew is never served after the bounds above.
+- after ``ttl_s`` in any case.
 
 A fill that raced with an invalidation is not stored (:meth:`CustomerCache.begin` hands out
 the generation the read started under). Answers that are errors (unknown customer, ledger
@@ -74,6 +79,9 @@ class CustomerCache:
         self.ttl_s, self.max_entries, self._clock = ttl_s, max_entries, clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[float, CustomerRead]] = OrderedDict()
+        #: customer -> (reads from the ledger under way, when the last began, whether she
+        #: was invalidated meanwhile): such a read may predate the change, so it is not kept.
+        self._pending: dict[str, tuple[int, float, bool]] = {}
         self._generation = 0
         self._live = False
         self.hits = 0
@@ -96,16 +104,27 @@ class CustomerCache:
             self.hits += 1
             return found[1]
 
-    def begin(self) -> int:
-        """The generation a read from the ledger starts under (pass it to :meth:`put`)."""
+    def begin(self, customer_id: str) -> int:
+        """The generation a read of hers from the ledger starts under (pass it to
+        :meth:`put`). An invalidation of her (or of everyone) before the put keeps the read
+        from being stored; a read not followed by :meth:`put` is forgotten after
+        ``ttl_s``."""
         with self._lock:
+            now = self._clock()
+            for stale in [c for c, (_, t, _) in self._pending.items() if now - t >= self.ttl_s]:
+                del self._pending[stale]
+            count, _, dropped = self._pending.get(customer_id, (0, now, False))
+            self._pending[customer_id] = (count + 1, now, dropped)
             return self._generation
 
     def put(self, customer_id: str, read: CustomerRead, generation: int) -> bool:
-        """Keep ``read`` unless something was invalidated since :meth:`begin` returned
-        ``generation``, or the cache is suspended; True when kept."""
+        """Keep ``read`` unless she (or everyone) was invalidated since :meth:`begin`
+        returned ``generation``, or the cache is suspended; True when kept."""
         with self._lock:
-            if not self._live or generation != self._generation:
+            count, began, dropped = self._pending.pop(customer_id, (0, 0.0, False))
+            if count > 1:
+                self._pending[customer_id] = (count - 1, began, dropped)
+            if not self._live or dropped or generation != self._generation:
                 return False
             self._entries.pop(customer_id, None)
             self._entries[customer_id] = (self._clock(), read)
@@ -114,12 +133,16 @@ class CustomerCache:
             return True
 
     def invalidate(self, customer_id: str) -> None:
-        """Drop her entry (and any fill under way for anyone: see :meth:`put`)."""
+        """Drop her entry; a read of hers under way is not stored (other customers' reads
+        under way are)."""
         with self._lock:
-            self._generation += 1
             self._entries.pop(customer_id, None)
+            if customer_id in self._pending:
+                count, began, _ = self._pending[customer_id]
+                self._pending[customer_id] = (count, began, True)
 
     def clear(self) -> None:
+        """Drop every entry and every read under way (a change about someone unknown)."""
         with self._lock:
             self._generation += 1
             self._entries.clear()
@@ -143,8 +166,8 @@ class CustomerCache:
 
 
 class ConsentEventWatcher:
-    """A daemon thread reading the chaincode's events from the own peer and emptying
-    ``cache`` on every consent or erasure event (see the module docstring).
+    """A daemon thread reading the chaincode's events from the own peer's filtered blocks
+    and emptying ``cache`` on every consent or erasure event (see the module docstring).
 
     The stream starts at the channel's current height (read before the cache resumes, so
     no block between the two is missed) and after a failure resumes from its checkpoint,

@@ -126,7 +126,7 @@ class KioskSuggestions:
         view, history = ConsentView(customer_id), CustomerHistory(customer_id)
         read = self.cache.get(customer_id) if self.cache is not None else None
         if read is None:
-            generation = self.cache.begin() if self.cache is not None else 0
+            generation = self.cache.begin(customer_id) if self.cache is not None else 0
             try:
                 consents = self.ledger.list_consents(customer_id)
                 found = self.sharing.customer_events(customer_id, PURPOSE, consents)

@@ -356,6 +356,68 @@ class HybridModel:
         scores = self._item_repr @ user_repr + self._item_bias + user_bias
         return scores.astype(np.float32, copy=False)
 
+    @property
+    def user_representations(self) -> np.ndarray:
+        """``(n_users, no_components)`` float32: each training user's feature-embedding sum,
+        as scoring uses it (read-only view)."""
+        self._require()
+        view = self._user_repr.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def item_representations(self) -> np.ndarray:
+        """``(n_items, no_components)`` float32 item representations (read-only view)."""
+        self._require()
+        view = self._item_repr.view()
+        view.flags.writeable = False
+        return view
+
+    def score_vector(self, user_vec: np.ndarray) -> np.ndarray:
+        """Scores (float32, ``(n_items,)``) for a user given directly as a representation of
+        shape ``(no_components,)``, e.g. folded in from her events
+        (:mod:`recommender.foldin`). A user bias would shift every item alike, so none is
+        added. Raises ``ValueError`` on a wrong shape."""
+        self._require()
+        vec = self._checked_vector(user_vec)
+        return (self._item_repr @ vec + self._item_bias).astype(np.float32, copy=False)
+
+    def _checked_vector(self, user_vec: np.ndarray) -> np.ndarray:
+        vec = np.asarray(user_vec, dtype=np.float32)
+        if vec.shape != (self._item_repr.shape[1],):
+            raise ValueError(
+                f"user vector must have shape ({self._item_repr.shape[1]},), got {vec.shape}"
+            )
+        return vec
+
+    def explain_vector_items(
+        self,
+        user_vec: np.ndarray,
+        item_indices: Sequence[int],
+        *,
+        past_items: np.ndarray | None = None,
+        top: int = 3,
+    ) -> list[Explanation]:
+        """:meth:`explain_new_user_items` for a user given as a representation (as in
+        :meth:`score_vector`): no user features, so the reasons are the item's features and
+        her ``past_items`` most similar to it. The explanations' ``user_index`` is ``-1``.
+
+        Raises ``ValueError`` for a wrong shape, an out-of-range item index or ``top < 1``.
+        """
+        self._require()
+        vec = self._checked_vector(user_vec)
+        for item in item_indices:
+            self._check_item(item)
+        past = np.zeros(0, dtype=np.int64) if past_items is None else np.asarray(past_items)
+        past = np.unique(_checked_indices(past, self.n_items, "past_items").astype(np.int64))
+        no_row = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        out = []
+        for item in item_indices:
+            i = int(item)
+            score = float(self._item_repr[i] @ vec + self._item_bias[i])
+            out.append(self._explain(-1, vec, no_row, past, i, score, top))
+        return out
+
     def recommend(
         self,
         user_index: int,

@@ -19,7 +19,10 @@ no reason names it.
 Strategies, named in every answer (:attr:`Suggestions.strategy`):
 
 ``personalised``
-    At least one of her slices the model knows is usable.
+    At least one of her slices the model knows is usable, or her usable events name items the
+    model knows. When those events go beyond her usable slices (she is new to the model, or
+    chose more since it was trained) she is folded in from all of them
+    (:mod:`recommender.foldin`): no retraining, the next request after her purchase uses it.
 ``cold_start_stated``
     None is, but a usable stated preference is known to the model: context plus stated
     preferences (LightFM's cold start from features).
@@ -68,10 +71,12 @@ from recommender.artifacts import ArtifactError, LoadedArtifact, load_artifact, 
 from recommender.blend import SequencePart
 from recommender.catalogue import Catalogue, CatalogueEntry
 from recommender.errors import InvalidRequest, ModelRejected, UnknownStore
+from recommender.foldin import FoldIn
 from recommender.model import Explanation, HybridModel, rank_items
 from recommender.popularity import own_popularity, popularity_reason
 from recommender.sequence import ordered_items
 from recommender.slices import (
+    EVENT_WEIGHTS,
     STATED_PREFIX,
     ConsentView,
     CustomerHistory,
@@ -112,6 +117,8 @@ class _Installed:
     popularity: np.ndarray
     #: the served blend's sequence part, ``None`` for a hybrid-only artifact.
     sequence: SequencePart | None
+    #: builds her representation from her events when the model's slices do not cover them.
+    fold_in: FoldIn
 
 
 def _install(loaded: LoadedArtifact, retailer: str, catalogue: Catalogue) -> _Installed:
@@ -152,6 +159,7 @@ def _install(loaded: LoadedArtifact, retailer: str, catalogue: Catalogue) -> _In
         store_items=MappingProxyType(store_items),
         popularity=own_popularity(loaded.model.train_interactions, slices_of, retailer),
         sequence=loaded.sequence,
+        fold_in=FoldIn.for_model(loaded.model),
     )
 
 
@@ -386,8 +394,9 @@ class SuggestionService:
         used |= {ev.retailer for ev in events}
         used |= {r for rs in stated_by.values() for r in rs}
 
+        folded = _fold_in_items(slices, train, events, index.item_index)
         strategy: Strategy
-        if slices:
+        if slices or folded is not None:
             strategy = "personalised"
         elif stated_by:
             strategy = "cold_start_stated"
@@ -396,8 +405,14 @@ class SuggestionService:
         candidates = installed.store_items[store_id]
         exclude = np.fromiter(excluded, dtype=np.int64, count=len(excluded))
         features: tuple[str, ...] = ()
+        user_vec: np.ndarray | None = None
         if strategy == "popularity":
             scores = installed.popularity
+        elif folded is not None:
+            # Her events reach beyond what the model learnt about her (she is new to it, or
+            # chose more since it was trained): her representation from all of them.
+            user_vec = installed.fold_in.user_vector(*folded)
+            scores = model.score_vector(user_vec)
         else:
             features = request_features(self.retailer, (sl for sl, _ in slices), stated_by)
             scores = model.score_new_user(features)
@@ -419,6 +434,12 @@ class SuggestionService:
         past = np.fromiter(sources, dtype=np.int64, count=len(sources))
         if strategy == "popularity":
             explanations: list[Explanation | None] = [None] * len(ranked)
+        elif user_vec is not None:
+            explanations = list(
+                model.explain_vector_items(
+                    user_vec, [idx for idx, _ in ranked], past_items=past, top=REASONS_PER_KIND
+                )
+            )
         else:
             explanations = list(
                 model.explain_new_user_items(
@@ -488,6 +509,49 @@ class SuggestionService:
                 Reason("similar_item", retailer, similar.item_id, similar.similarity, category)
             )
         return out
+
+
+#: Weight of a past item known only from a training slice, by the slice's data category (the
+#: event types that fill it weigh so: a purchase, a view, a statement).
+_SLICE_WEIGHTS: Mapping[DataCategory, float] = MappingProxyType(
+    {
+        "purchases": EVENT_WEIGHTS["purchase"],
+        "views": EVENT_WEIGHTS["view"],
+        "stated_preferences": EVENT_WEIGHTS["stated"],
+    }
+)
+
+
+def _fold_in_items(
+    slices: Iterable[tuple[Slice, int]],
+    train: Any,
+    events: Iterable[EventRecord],
+    item_index: Mapping[str, int],
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(item indices, weights) to fold her in from, or ``None`` when the model's usable
+    slices of hers already cover every positive event the request may use (then her trained
+    representation serves, as it was learnt).
+
+    ``slices``: her usable slices the model knows, with their training rows; ``train``: the
+    model's training interactions (CSR); ``events``: her usable events. Events on items the
+    model does not know are left out: they have no learnt representation.
+    """
+    weights: dict[int, float] = {}
+    for ev in events:
+        idx = item_index.get(ev.item_id)
+        weight = ev.positive_weight
+        if idx is not None and weight is not None:
+            weights[idx] = weights.get(idx, 0.0) + weight
+    trained: dict[int, float] = {}
+    for sl, row in slices:
+        for i in train.indices[train.indptr[row] : train.indptr[row + 1]]:
+            trained[int(i)] = trained.get(int(i), 0.0) + _SLICE_WEIGHTS[sl.category]
+    if not weights or weights.keys() <= trained.keys():
+        return None
+    for idx, weight in trained.items():
+        weights.setdefault(idx, weight)
+    items = np.fromiter(weights, dtype=np.int64, count=len(weights))
+    return items, np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
 
 
 def history_from_events(customer_id: str, events: Iterable[object]) -> CustomerHistory:

@@ -1,6 +1,8 @@
-"""Member-to-member reads (owner side): another retailer's gateway asks for this retailer's
-events about a customer; her consents are checked by this retailer's chaincode now, and the
-read is logged by this retailer (gateway/members.py, gateway/sharing.py).
+"""Member-to-member requests. Owner side: another retailer's gateway asks for this
+retailer's events about a customer; her consents are checked by this retailer's chaincode
+now, and the read is logged by this retailer (gateway/members.py, gateway/sharing.py).
+Reader side: an owner tells this retailer that it recorded new events for her
+(gateway/notices.py), and her suggestion cache entry is dropped.
 
 Not for stores or customers: each request is signed with the reading gateway's Fabric
 identity, and answers 401/403 with a ``MEMBER_*`` code otherwise.
@@ -43,6 +45,11 @@ class TrainingIn(BaseModel):
     purpose: Purpose
     after: Annotated[str, Field(max_length=64)] = ""
     limit: Annotated[int, Field(ge=1, le=500)] = 200
+
+
+class NoticeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer_id: CustomerId
 
 
 class ExportIn(BaseModel):
@@ -100,3 +107,16 @@ async def export(reader: Reader, services: ServicesDep) -> Any:
     ask: ExportIn = _parse(ExportIn, body)
     return await run_in_threadpool(services.sharing.serve_export, who,
                                    ask.request.model_dump())
+
+
+@router.post("/notices", summary="An owner recorded new events for her: drop her cached read",
+             responses=_RESPONSES)
+async def notice(reader: Reader, services: ServicesDep) -> Any:
+    # The same answer whether she was cached here or not: the owner learns nothing of her
+    # kiosk sessions at this retailer.
+    _, body = reader
+    told: NoticeIn = _parse(NoticeIn, body)
+    kiosk = services.suggestions
+    if kiosk is not None and kiosk.cache is not None:
+        kiosk.cache.invalidate(told.customer_id)
+    return {"accepted": True}

@@ -95,6 +95,7 @@ ACCESS: dict[str, Access] = {
     "POST /v1/members/shared-events": Access.MEMBER,
     "POST /v1/members/training-events": Access.MEMBER,
     "POST /v1/members/export": Access.MEMBER,
+    "POST /v1/members/notices": Access.MEMBER,
     "GET /healthz": Access.ANYONE,
     "GET /v1/retailer": Access.ANYONE,
     "GET /metrics": Access.ANYONE,
@@ -272,6 +273,8 @@ class Matrix:
             path = template.format(store_id=marker)
         elif template == "/v1/members/shared-events":
             body = {"customer_id": customer.customer_id, "purpose": "personalisation"}
+        elif template == "/v1/members/notices":
+            body = {"customer_id": customer.customer_id}
         elif template == "/v1/members/training-events":
             body = {"purpose": "analytics", "after": customer.customer_id}
         elif template == "/v1/members/export":

@@ -52,7 +52,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 PHONE = {"width": 390, "height": 844}
 KIOSK = {"width": 1280, "height": 1000}
 #: The kiosk sends her choices after 150 ms (default 2 s); nothing else is shortened.
-FROM_NORTHWIND = "Informed by your data from Northwind"
+FROM_NORTHWIND = "From what you shared from Northwind."
 FAST = {"kiosk": {"flushMs": 150, "idleMs": 600000, "backgroundRetryMs": 600000}}
 
 

@@ -693,8 +693,8 @@ def test_kiosk_shows_popular_items_and_says_why_when_the_ledger_is_down(kiosk, g
     _expect()(cards).to_have_count(len(ITEMS))
     first = cards.first
     _expect()(first.locator("h4")).to_have_text(re.compile("|".join(t for *_, t in ITEMS)))
-    _expect()(first).to_contain_text("Popular at Eastmarket.")
-    _expect()(first).to_contain_text("Based on Eastmarket's sales, not on your data.")
+    _expect()(first).to_contain_text("nobody has chosen it there yet")
+    _expect()(first).to_contain_text("From Eastmarket's sales, not from your data.")
     _no_raw_errors(page)
 
 
@@ -733,7 +733,9 @@ PERSONALISED = {
                    {"kind": "activity", "retailer": "SouthgateMSP", "detail": "purchases",
                     "weight": 0.6, "category": "purchases"},
                    {"kind": "item_feature", "retailer": "EastmarketMSP",
-                    "detail": "brand:Fjell", "weight": 0.2, "category": None}]}],
+                    "detail": "brand:Fjell", "weight": 0.2, "category": None}],
+               "why": "Picked from your purchases at Southgate.",
+               "source": "From what you shared from Southgate."}],
 }
 
 
@@ -757,9 +759,9 @@ def test_kiosk_renders_a_personalised_answer_in_words_fed_by_the_router(kiosk, g
     _expect()(page.locator("#data-sources")).to_have_text("Based on your data from Southgate.")
     card = page.locator("#cards > li").first
     _expect()(card).to_contain_text("knitwear · Fjell · Premium")
-    _expect()(card).to_contain_text("Because of what you bought at Southgate.")
-    _expect()(card).to_contain_text("Suits your taste for the brand Fjell.")
-    _expect()(card).to_contain_text("Informed by your data from Southgate.")
+    _expect()(card).to_contain_text("Why: Picked from your purchases at Southgate.")
+    _expect()(card.locator(".source")).to_have_count(1)
+    _expect()(card.locator(".source")).to_have_text("From what you shared from Southgate.")
 
 
 def test_kiosk_invites_a_customer_without_consent_to_the_portal(kiosk, gateway):

@@ -328,7 +328,7 @@ async function loadConsent(customer) {
 const STRATEGY_WORDS = {
   personalised: "Picked for you from the preferences you shared.",
   cold_start_stated: "Picked from the preferences you told us about.",
-  popularity: "Popular in this store. These suggestions use none of your shared data.",
+  popularity: "Popular in this store.",
 };
 
 const CATEGORY_WORDS = {
@@ -385,7 +385,10 @@ function sourceWords(item) {
 }
 
 function card(item, index) {
-  const reasons = (item.reasons ?? []).slice(0, 2).map(reasonWords);
+  // The gateway words the strongest reason and its one source line (recommender/reasons.py);
+  // an older gateway without them gets the first reason in the page's own words.
+  const why = item.why ?? (item.reasons ?? []).slice(0, 1).map(reasonWords).join(" ");
+  const source = item.source ?? sourceWords(item);
   const headingId = `item-${index}-name`;
   const facts = [item.category, item.brand, PRICE_WORDS[item.price_band] ?? item.price_band]
     .filter(Boolean).join(" · ");
@@ -397,8 +400,8 @@ function card(item, index) {
   return h("li", { class: "card", "data-item": item.item_id },
     h("h4", { id: headingId }, item.name ?? item.title ?? item.item_id),
     h("p", { class: "facts" }, facts),
-    reasons.length ? h("p", { class: "reason" }, h("strong", {}, "Why: "), reasons.join(" ")) : null,
-    h("p", { class: "source" }, sourceWords(item)),
+    why ? h("p", { class: "reason" }, h("strong", {}, "Why: "), why) : null,
+    h("p", { class: "source" }, source),
     h("div", { class: "actions" },
       button("like", "I like this", "Liked"), button("purchase", "I bought this", "Bought")));
 }
@@ -413,15 +416,19 @@ async function loadSuggestions(customer) {
         onRetry: retrying(status, customer),
       });
     if (!isCurrent(customer)) return;
-    showStatus(status, data.strategy === "personalised" ? "ok" : "info",
-               STRATEGY_WORDS[data.strategy] ?? "Products from this store.");
+    const popular = data.strategy === "popularity";
+    const names = (data.data_sources ?? []).map((r) => memberName(state.consortium, r));
+    // One account of her data per answer: popular items never claim to be based on her data
+    // (her purchases may still have been left out, which the notice says).
+    showStatus(status, popular ? "info" : "ok",
+               (STRATEGY_WORDS[data.strategy] ?? "Products from this store.")
+               + (popular && names.length === 0 ? " These suggestions use none of your shared data." : ""));
     const notice = $("#suggestions-notice");
     notice.hidden = !data.notice;
-    notice.textContent = data.notice ? `Note: ${data.notice}` : "";
+    notice.textContent = data.notice ? `Why: ${data.notice}` : "";
     const sources = $("#data-sources");
-    const names = (data.data_sources ?? []).map((r) => memberName(state.consortium, r));
-    sources.hidden = names.length === 0;
-    sources.textContent = names.length ? `Based on your data from ${listInWords(names)}.` : "";
+    sources.hidden = popular || names.length === 0;
+    sources.textContent = !popular && names.length ? `Based on your data from ${listInWords(names)}.` : "";
     const items = data.items ?? [];
     $("#cards").replaceChildren(...items.map(card));
     if (items.length === 0) {

@@ -1,5 +1,5 @@
 """The suggestion cache's rules: TTL, size bound, suspension, and fills that raced with an
-invalidation; the ledger's write observers (pure functions)."""
+invalidation; the ledger's write and batch observers (pure functions)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def live_cache(ttl: float = 30.0, **kwargs: object) -> tuple[CustomerCache, Cloc
 def test_a_fill_is_served_until_its_ttl_and_counted():
     cache, clock = live_cache(ttl=30.0)
     assert cache.get("c1") is None
-    assert cache.put("c1", READ, cache.begin())
+    assert cache.put("c1", READ, cache.begin("c1"))
     clock.now += 29.9
     assert cache.get("c1") is READ
     clock.now += 0.1
@@ -38,9 +38,9 @@ def test_a_fill_is_served_until_its_ttl_and_counted():
 
 def test_a_suspended_cache_serves_and_keeps_nothing():
     cache = CustomerCache(30.0)
-    assert not cache.put("c1", READ, cache.begin())  # starts suspended
+    assert not cache.put("c1", READ, cache.begin("c1"))  # starts suspended
     cache.resume()
-    assert cache.put("c1", READ, cache.begin())
+    assert cache.put("c1", READ, cache.begin("c1"))
     cache.suspend()
     assert cache.get("c1") is None
     cache.resume()
@@ -49,19 +49,19 @@ def test_a_suspended_cache_serves_and_keeps_nothing():
 
 def test_invalidating_her_drops_only_her_entry():
     cache, _ = live_cache()
-    cache.put("c1", READ, cache.begin())
-    cache.put("c2", READ, cache.begin())
+    cache.put("c1", READ, cache.begin("c1"))
+    cache.put("c2", READ, cache.begin("c2"))
     cache.invalidate("c1")
     assert cache.get("c1") is None and cache.get("c2") is READ
 
 
 def test_a_fill_that_raced_with_an_invalidation_is_not_kept():
     cache, _ = live_cache()
-    generation = cache.begin()  # a read from the ledger starts ...
+    generation = cache.begin("c1")  # a read from the ledger starts ...
     cache.invalidate("c1")  # ... her withdrawal commits meanwhile ...
     assert not cache.put("c1", READ, generation)  # ... so the read may predate it
     assert cache.get("c1") is None
-    generation = cache.begin()
+    generation = cache.begin("c2")
     cache.clear()  # a consent event from another gateway: whose is unknown
     assert not cache.put("c2", READ, generation)
 
@@ -69,7 +69,7 @@ def test_a_fill_that_raced_with_an_invalidation_is_not_kept():
 def test_the_oldest_fill_goes_first_when_full():
     cache, _ = live_cache(max_entries=2)
     for customer in ("c1", "c2", "c3"):
-        cache.put(customer, READ, cache.begin())
+        cache.put(customer, READ, cache.begin(customer))
     assert len(cache) == 2
     assert cache.get("c1") is None and cache.get("c3") is READ
 
@@ -97,7 +97,9 @@ def test_the_ledger_tells_observers_whom_a_write_was_about_even_when_it_failed(f
     ledger = ConsortiumLedger(_Contract(fail), _Contract(fail), "NorthwindMSP",  # type: ignore[arg-type]
                               ("NorthwindMSP", "SouthgateMSP"))
     seen: list[str] = []
+    batches: list[list[dict[str, str]]] = []
     ledger.on_customer_write(seen.append)
+    ledger.on_events_recorded(batches.append)
     writes = [lambda: ledger.submit_consent({"customer_id": "c1"}),
               lambda: ledger.record_events([{"customer_id": "c2"}, {"customer_id": "c2"},
                                             {"customer_id": "c3"}]),
@@ -109,3 +111,32 @@ def test_the_ledger_tells_observers_whom_a_write_was_about_even_when_it_failed(f
         else:
             write()
     assert seen == ["c1", "c2", "c3", "c4"]
+    assert [[e["customer_id"] for e in batch] for batch in batches] == [["c2", "c2", "c3"]]
+
+
+# -- invalidation per customer ----------------------------------------------------------------
+
+
+def test_a_read_under_way_for_her_is_not_stored_after_she_was_invalidated():
+    cache, _ = live_cache()
+    generation = cache.begin("c1")
+    cache.invalidate("c1")  # e.g. an owner's notice: she bought something there
+    assert not cache.put("c1", READ, generation)
+    assert cache.get("c1") is None
+    assert cache.put("c1", READ, cache.begin("c1"))  # the next read is kept
+
+
+def test_a_read_under_way_for_someone_else_is_stored_after_she_was_invalidated():
+    cache, _ = live_cache()
+    generation = cache.begin("c2")
+    cache.invalidate("c1")
+    assert cache.put("c2", READ, generation)
+
+
+def test_a_read_never_finished_is_forgotten_after_the_ttl():
+    cache, clock = live_cache(ttl=30.0)
+    cache.begin("c1")  # e.g. the ledger failed: no put follows
+    cache.invalidate("c1")
+    clock.now += 31
+    cache.begin("c2")  # forgets the stale one
+    assert cache.put("c1", READ, cache.begin("c1"))
