@@ -16,12 +16,21 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import BodyTooLarge, PayloadTooLarge, install_error_handlers, to_response
-from gateway.routes import admin, consents, customers, events, members, ops, suggestions
+from gateway.routes import (
+    admin,
+    catalogue,
+    consents,
+    customers,
+    events,
+    members,
+    ops,
+    suggestions,
+)
 from gateway.services import Services
 from gateway.settings import GatewaySettings, get_settings
 
@@ -91,7 +100,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     for router in (consents.router, customers.router, events.router, suggestions.router,
-                   admin.router, ops.router, members.router):
+                   catalogue.router, admin.router, ops.router, members.router):
         app.include_router(router)
 
     # Inside the metrics middleware, so refused bodies are counted too, and so the limit's
@@ -125,6 +134,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
             swagger_css_url=f"{vendor}/swagger-ui.css",
             swagger_favicon_url=f"{vendor}/favicon-32x32.png")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # The pages name /static/favicon.svg; this answers browsers that ask anyway.
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for page in ("portal", "kiosk"):
