@@ -22,15 +22,13 @@ from typing import Any
 
 import pytest
 
-from recommender.catalogue import Catalogue, CatalogueEntry
 from tests.integration.test_pages import (
-    ITEMS,
     PHONE,
     STORE,
     Gateway,
     _export,
-    _free_port,
     open_page,
+    pages_gateway,
     restored_with_history,
 )
 
@@ -53,12 +51,8 @@ def _expect() -> Any:
 def gateway(start_gateway) -> Iterator[Gateway]:
     if not AXE.exists():
         pytest.fail("axe-core is not vendored: run `make web`")
-    catalogue = Catalogue(
-        [CatalogueEntry(f"east-{i}", "EastmarketMSP", c, b, p, (STORE,), t)
-         for i, (c, b, p, t) in enumerate(ITEMS)], {STORE: "EastmarketMSP"})
-    with start_gateway("eastmarket", catalogue=catalogue, http_port=_free_port()) as running:
-        yield Gateway(running.base_url, running.services,
-                      running.services.credentials.issue(STORE))
+    with pages_gateway(start_gateway) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,8 +80,10 @@ class Gateway:
     credential: str
 
 
-@pytest.fixture(scope="module")
-def gateway(start_gateway) -> Iterator[Gateway]:
+@contextmanager
+def pages_gateway(start_gateway: Any) -> Iterator[Gateway]:
+    """Eastmarket's gateway (peer down) with the small catalogue of ITEMS in store east-1,
+    and that store's credential."""
     if not (ROOT / "gateway" / "static" / "vendor" / "qrcode-generator.mjs").exists():
         pytest.fail("the pages' QR encoder is not vendored: run `make web`")
     catalogue = Catalogue(
@@ -89,6 +92,12 @@ def gateway(start_gateway) -> Iterator[Gateway]:
     with start_gateway("eastmarket", catalogue=catalogue, http_port=_free_port()) as running:
         yield Gateway(running.base_url, running.services,
                       running.services.credentials.issue(STORE))
+
+
+@pytest.fixture(scope="module")
+def gateway(start_gateway) -> Iterator[Gateway]:
+    with pages_gateway(start_gateway) as running:
+        yield running
 
 
 @dataclass
