@@ -61,7 +61,8 @@ def findings() -> Iterator[dict[str, dict[str, int]]]:
     yield found
     print("\naxe-core violations per state (impact: count of rules)")
     for state, counts in found.items():
-        print(f"  {state:28} " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        print(f"  {state:28} " + (", ".join(f"{k} {v}" for k, v in counts.items())
+                                  or "none"))
 
 
 def _axe(page: Any, state: str, findings: dict[str, dict[str, int]]) -> None:
@@ -106,6 +107,9 @@ def test_portal_states_have_no_serious_accessibility_violation(browser, gateway,
         page.click("#register")
         _expect()(page.locator("#register-status")).to_contain_text("is registered")
         _axe(page, "portal-registered", findings)
+        page.click("#make-transfer")
+        _expect()(page.locator("#transfer-qr svg")).to_be_visible()
+        _axe(page, "portal-transfer-code", findings)
 
         page.check("#recipient-SouthgateMSP")
         page.check("#category-purchases")

@@ -7,7 +7,7 @@ small demo world (so a retailer's training has other customers to learn from), t
 
 1. a customer creates her key in Northwind's portal, registers it and consents to share her
    purchases with Southgate for personal suggestions; she brings the same key to Southgate's
-   portal (its backup file), without creating a second one;
+   portal with a transfer code (Northwind's link and the passphrase), creating no second one;
 2. Northwind's kiosk identifies her and records three purchases, and a fourth of an item the
    clerk finds by its code;
 3. Southgate's training job reads what it may from the ledger, and its admin installs the
@@ -201,16 +201,18 @@ def test_her_consent_carries_her_purchases_to_another_member_until_she_withdraws
     _expect()(portal.locator("#grant-status")).to_contain_text(
         "Your consent was recorded on the ledger.", timeout=20000)
     _shoot(portal, "1-portal-consent", "#grant-status")
-    with portal.expect_download() as download:
-        portal.click("#download-backup")
-    backup = tmp_path / "her-key.json"
-    download.value.save_as(backup)
 
-    # 1b. The same key at Southgate's portal (another origin, its own key store).
-    portal_b = _page(browser, f"{south.base}/portal/", PHONE)
+    # 1b. The same key at Southgate's portal (another origin, its own key store), brought by
+    # a transfer code: Northwind's portal links to Southgate's with the code in the fragment.
+    portal.click("#make-transfer")
+    _expect()(portal.locator("#transfer-qr svg")).to_be_visible(timeout=20000)
+    passphrase = str(portal.text_content("#transfer-passphrase-shown"))
+    link = portal.locator("#member-portals a", has_text="Southgate")
+    portal_b = _page(browser, str(link.get_attribute("href")), PHONE)
     _expect()(portal_b.locator("#key-elsewhere")).to_contain_text("Already made a key")
-    portal_b.set_input_files("#restore-file", str(backup))
-    _expect()(portal_b.locator("#customer-id")).to_have_text(customer_id)
+    portal_b.fill("#transfer-passphrase", passphrase)
+    portal_b.click("#transfer-in")
+    _expect()(portal_b.locator("#customer-id")).to_have_text(customer_id, timeout=20000)
     portal_b.click("#register")  # already registered: the ledger says so, nothing is created
     _expect()(portal_b.locator("#register-status")).to_contain_text(
         "Your key is registered with the consortium.", timeout=20000)

@@ -792,15 +792,16 @@ def _tab_through(page: Any, presses: int) -> list[str]:
 def test_keyboard_alone_reaches_and_operates_the_main_controls(browser, gateway):
     page, _ = open_page(browser, gateway, "/portal/")
     try:
-        reached = _tab_through(page, 3)
+        reached = _tab_through(page, 6)
         # Bringing the key she already has comes before making a new one.
-        assert reached == ["#main", "restore-file", "create-key"], reached
+        assert reached == ["#main", "restore-file", "transfer-code", "transfer-passphrase",
+                           "transfer-in", "create-key"], reached
         page.keyboard.press("Enter")  # create the key from the keyboard
         _expect()(page.locator("#customer-id")).to_have_text(re.compile("^c_"))
         _expect()(page.locator("#download-backup")).to_be_focused()
         page.reload()  # start again from the top, now with a key
         page.wait_for_selector("body[data-ready=true]")
-        reached = _tab_through(page, 40)
+        reached = _tab_through(page, 50)
         assert "!no-focus-ring" not in reached
         for control in ("copy-id", "forget-key", "register", "recipient-SouthgateMSP",
                         "purpose-personalisation", "category-purchases", "duration",
@@ -1076,6 +1077,44 @@ def test_her_key_from_one_members_portal_is_brought_to_another_without_a_second_
         second.set_input_files("#restore-file", str(backup))
         _expect()(second.locator("#customer-id")).to_have_text(customer_id)
         assert seen.to("POST", r"/v1/customers$") == []  # nothing about her key was sent
+    finally:
+        second.context.close()
+
+
+def test_a_transfer_code_brings_her_key_to_another_origin_only_with_its_passphrase(
+        browser, gateway):
+    first, _ = open_page(browser, gateway, "/portal/")
+    try:
+        customer_id = _create_key(first)
+        first.click("#make-transfer")
+        _expect()(first.locator("#transfer-made")).to_be_visible()
+        code = first.input_value("#transfer-code-out")
+        passphrase = str(first.text_content("#transfer-passphrase-shown"))
+        assert re.fullmatch(r"pskey1\.[A-Za-z0-9_-]{300,}", code), code
+        assert re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}", passphrase)
+        assert passphrase.replace("-", "") not in code
+        _expect()(first.locator("#transfer-qr svg[role=img]")).to_be_visible()
+        for link in first.locator("#member-portals a").all():
+            assert str(link.get_attribute("href")).endswith(f"/portal/#key={code}")
+    finally:
+        first.context.close()
+    other = Gateway(gateway.base.replace("127.0.0.1", "localhost"), gateway.services,
+                    gateway.credential)
+    second, seen = open_page(browser, other, f"/portal/#key={code}")
+    try:
+        _expect()(second.locator("#transfer-code")).to_have_value(code)
+        assert "#key" not in second.url  # taken off the address bar at once
+        _expect()(second.locator("#transfer-passphrase")).to_be_focused()
+        second.fill("#transfer-passphrase", "aaaa-bbbb-cccc")
+        second.click("#transfer-in")
+        _expect()(second.locator("#transfer-in-status")).to_contain_text(
+            "passphrase does not open this code", timeout=20000)
+        _expect()(second.locator("#no-key")).to_be_visible()
+        second.fill("#transfer-passphrase", passphrase.upper().replace("-", " "))
+        second.click("#transfer-in")
+        _expect()(second.locator("#customer-id")).to_have_text(customer_id, timeout=20000)
+        # The code went nowhere: no request of the page carried it.
+        assert all(code not in (r.url + (r.post_data or "")) for r in seen.requests)
     finally:
         second.context.close()
 

@@ -8,6 +8,8 @@ import { canonicalize, createKeyPair, exportPublicKey, signStatement }
   from "../static/js/customer-crypto.js";
 import { call, describe, describeRetry, loadConsortium, newIdempotencyKey, randomToken }
   from "../static/js/api.js";
+import { makeTransferCode, openTransferCode, transferCodeIn }
+  from "../static/js/key-transfer.js";
 import { createAndKeep, forgetKept, loadKept, restoreAndKeep } from "../static/js/keystore.js";
 import { renderQr } from "../static/js/qr.js";
 import { $, clearStatus, download, formatDate, h, listInWords, memberName, showStatus }
@@ -156,13 +158,73 @@ function renderRetailer() {
   document.title = `${name} consent portal · prefshare`;
 }
 
-/** The other members' portals, where she brings this same key (from its backup file). */
-function renderOtherPortals() {
+/**
+ * The other members' portals, where she brings this same key (backup file or transfer code);
+ * with a code made, each link carries it in its fragment.
+ */
+function renderOtherPortals(code = null) {
   const members = state.retailer?.members ?? [];
   $("#other-portals").hidden = members.length === 0;
   $("#member-portals").replaceChildren(...members.map((m) => h("li", {},
-    h("a", { href: m.portal_url, rel: "noopener" },
-      `${memberName(state.consortium, m.msp_id)}'s consent portal`))));
+    h("a", { href: code ? `${m.portal_url}#key=${code}` : m.portal_url, rel: "noopener" },
+      `${memberName(state.consortium, m.msp_id)}'s consent portal`,
+      code ? " (with your transfer code)" : ""))));
+}
+
+async function makeTransfer() {
+  if (!state.key?.backupText) return;
+  const { code, passphrase } = await makeTransferCode(state.key.backupText);
+  $("#transfer-passphrase-shown").textContent = passphrase;
+  $("#transfer-code-out").value = code;
+  $("#transfer-made").hidden = false;
+  renderOtherPortals(code);
+  await renderQr($("#transfer-qr"), `${new URL("../portal/", location.href).href}#key=${code}`,
+                 "QR code that opens this portal on your phone with your transfer code");
+  $("#transfer-code-out").focus();
+}
+
+async function bringWithCode(event) {
+  event.preventDefault();
+  const status = $("#transfer-in-status");
+  const code = transferCodeIn($("#transfer-code").value);
+  const passphrase = $("#transfer-passphrase").value;
+  if (!code) {
+    showStatus(status, "error", "Paste the transfer code first: it starts with pskey1.");
+    $("#transfer-code").focus();
+    return;
+  }
+  if (!passphrase.trim()) {
+    showStatus(status, "error", "Type the passphrase shown beside the code.");
+    $("#transfer-passphrase").focus();
+    return;
+  }
+  showStatus(status, "wait", "Opening the transfer code…");
+  try {
+    state.key = await restoreAndKeep(await openTransferCode(code, passphrase));
+  } catch (err) {
+    showStatus(status, "error", err.message || "The transfer code could not be opened.");
+    $("#transfer-passphrase").focus();
+    return;
+  }
+  $("#transfer-code").value = "";
+  $("#transfer-passphrase").value = "";
+  clearStatus(status);
+  await renderKey();
+  showStatus($("#key-status"), "ok", "Your key was brought here from the transfer code: "
+    + "the same customer id as at the other portal.");
+  $("#customer-id").scrollIntoView({ block: "center" });
+}
+
+/** A link or QR code from another portal carries a transfer code in the fragment. */
+function takeCodeFromAddress() {
+  const code = transferCodeIn(decodeURIComponent(location.hash));
+  if (!code) return;
+  history.replaceState(null, "", location.pathname + location.search); // off the address bar
+  if (state.key) return; // a key is here already: nothing to bring
+  $("#transfer-code").value = code;
+  showStatus($("#transfer-in-status"), "info", "The transfer code is filled in: type its "
+    + "passphrase, shown on the other page.");
+  $("#transfer-passphrase").focus();
 }
 
 async function copyId() {
@@ -197,6 +259,8 @@ async function renderKey() {
   renderOtherPortals();
   const note = $("#backup-note");
   const backupButton = $("#download-backup");
+  $("#transfer-out").hidden = !key.backupText;
+  $("#transfer-made").hidden = true;
   if (key.backupText) {
     backupButton.disabled = false;
     note.textContent = "Download a backup now and keep it somewhere safe: anyone holding the file "
@@ -839,6 +903,8 @@ async function start() {
   $("#export-download").addEventListener("click", downloadExport);
   $("#export-print").addEventListener("click", () => window.print());
   $("#copy-id").addEventListener("click", copyId);
+  $("#make-transfer").addEventListener("click", makeTransfer);
+  $("#transfer-in-form").addEventListener("submit", bringWithCode);
   $("#erase-word").addEventListener("input", () => { $("#erase").disabled = !eraseConfirmed(); });
   $("#erase").addEventListener("click", reviewErasure);
 
@@ -856,6 +922,7 @@ async function start() {
   renderChoices();
   state.key = await loadKept();
   await renderKey();
+  takeCodeFromAddress();
   document.body.dataset.ready = "true";
 }
 
