@@ -84,6 +84,8 @@ ACCESS: dict[str, Access] = {
     "GET /v1/customers/{customer_id}/preferences": Access.STORE,
     "POST /v1/stores/{store_id}/customers/{customer_id}/events": Access.THAT_STORE,
     "GET /v1/stores/{store_id}/customers/{customer_id}/suggestions": Access.THAT_STORE,
+    "GET /v1/stores/{store_id}": Access.THAT_STORE,
+    "GET /v1/stores/{store_id}/items": Access.THAT_STORE,
     "POST /v1/customers/{customer_id}/export": Access.CUSTOMER_SIGNED,
     "POST /v1/customers/{customer_id}/erasure": Access.CUSTOMER_SIGNED,
     "POST /v1/admin/stores/{store_id}/credentials": Access.ADMIN,
@@ -262,6 +264,8 @@ class Matrix:
             body = {"events": [{"event_id": marker, "item_id": f"item-{marker}",
                                 "item_category": "shoes", "event_type": "purchase",
                                 "value": 1.0, "timestamp": self.now()}]}
+        elif template.endswith("/items"):
+            path += "?q=a"
         elif template.startswith("/v1/admin/"):
             path = template.format(store_id=marker)
         elif template == "/v1/members/shared-events":

@@ -1173,3 +1173,31 @@ def test_readable_export_view_then_erasure_says_what_it_did_and_leaves_no_failin
     # The consent she gave before the erasure is withdrawn: no button that would fail.
     _expect()(page.locator("#journal").get_by_role("button", name="Withdraw")).to_have_count(0)
     _expect()(page.locator("#export-view")).to_be_hidden()
+
+
+def test_keyboard_alone_finds_an_item_at_the_kiosk_and_records_it(kiosk, gateway):
+    page, seen = kiosk
+    _set_up(page, gateway.credential)
+    page.route("**/consents?limit=100",
+               lambda route: route.fulfill(json={"items": [], "next_cursor": None}))
+    customer = "c_" + "T" * 43
+    page.keyboard.type(customer)
+    page.keyboard.press("Enter")
+    _expect()(page.locator("#customer-heading")).to_be_focused()
+    _expect()(page.locator("#cards > li")).to_have_count(len(ITEMS))
+    for _ in range(60):  # Tab on to the search box
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "find-input":
+            break
+    assert page.evaluate("document.activeElement.id") == "find-input"
+    page.keyboard.type("canvas")
+    page.keyboard.press("Enter")
+    _expect()(page.locator("#found > li")).to_have_count(1)
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "I bought this":
+            break
+    page.keyboard.press("Enter")
+    _expect()(page.locator("#found").get_by_role("button", name="✓ Bought")).to_be_focused()
+    posts = _eventually(page, seen, "POST", rf"/customers/{customer}/events$", 1)
+    assert [e["item_id"] for e in json.loads(posts[0].post_data)["events"]] == ["east-2"]
