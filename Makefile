@@ -58,7 +58,7 @@ network-down: venv ## Stop every node, keep data (a later network-up resumes)
 network-clean: venv ## Stop everything and remove the run folder .run/
 	@$(NETWORK) clean
 
-web: ## Vendor the pages' browser files (QR encoder, Swagger UI) into gateway/static/vendor with npm ci
+web: ## Vendor the pages' browser files (QR encoder, Swagger UI, axe-core for the tests) into gateway/static/vendor with npm ci
 	@bash gateway/static/build.sh
 
 lint: venv ## ruff and mypy over the packages and benchmarks/

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +24,7 @@ from gateway.errors import BodyTooLarge, PayloadTooLarge, install_error_handlers
 from gateway.limits import LimitSettings, RequestLimits
 from gateway.routes import (
     admin,
+    catalogue,
     consents,
     credentials,
     customers,
@@ -115,7 +116,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     for router in (consents.router, customers.router, events.router, suggestions.router,
-                   credentials.router, admin.router, ops.router, members.router):
+                   catalogue.router, credentials.router, admin.router, ops.router,
+                   members.router):
         app.include_router(router)
 
     # Outermost last. Inside the metrics middleware, so refused bodies are counted too, and
@@ -159,6 +161,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             return HTMLResponse(_DOCS_MISSING, status_code=503)
         return HTMLResponse(_DOCS_PAGE.format(title=html.escape(f"{app.title}: API"),
                                               openapi=app.openapi_url or "/openapi.json"))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # The pages name /static/favicon.svg; this answers browsers that ask anyway.
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     app.mount("/static", PageFiles(directory=STATIC), name="static")
     for page in ("portal", "kiosk"):

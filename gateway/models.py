@@ -68,11 +68,42 @@ class RightsRequest(_Body):
     signature: Signature
 
 
+class MemberPortal(BaseModel):
+    """Another member's consent portal, where the same key of hers works too."""
+
+    msp_id: str
+    portal_url: str
+
+
 class RetailerOut(BaseModel):
-    """The retailer this gateway serves (the pages sign requests naming it)."""
+    """The retailer this gateway serves (the pages sign requests naming it, and its kiosk
+    serves only it), and the other members' portals."""
 
     msp_id: str
     name: str
+    members: list[MemberPortal] = []
+
+
+class StoreOut(BaseModel):
+    """A store of this retailer, as its catalogue knows it (the kiosk's setup check)."""
+
+    store_id: str
+    retailer: str
+    items: int
+
+
+class CatalogueItemOut(BaseModel):
+    item_id: str
+    name: str
+    category: str
+    brand: str
+    price_band: str
+
+
+class CatalogueItemsOut(BaseModel):
+    store_id: str
+    query: str
+    items: list[CatalogueItemOut]
 
 
 class PreferenceEventIn(_Body):

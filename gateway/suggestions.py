@@ -41,9 +41,10 @@ NOTICE_LEDGER_UNAVAILABLE = (
 NOTICE_MEMBER_UNAVAILABLE = (
     "Some of the shops you share with could not be reached just now; these suggestions use "
     "what could be read.")
-NOTICE_UNKNOWN_CUSTOMER = "This customer id is not registered yet; these are popular items."
-NOTICE_ERASED_CUSTOMER = ("This customer id is not known here (its data was erased); these are "
-                          "popular items.")
+NOTICE_UNKNOWN_CUSTOMER = "This customer id is not known here; these are popular items."
+#: The same words as for an id never registered: the kiosk's screen is read by anyone nearby,
+#: and whether she erased her data is hers to tell.
+NOTICE_ERASED_CUSTOMER = "This customer id is not known here; these are popular items."
 
 
 def consent_view(customer_id: str, consents: list[dict[str, Any]], serving_msp: str,

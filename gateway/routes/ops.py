@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.deps import ServicesDep
-from gateway.models import Health, RetailerOut
+from gateway.models import Health, MemberPortal, RetailerOut
 
 router = APIRouter(tags=["operations"])
 
@@ -26,7 +26,11 @@ async def health(services: ServicesDep) -> JSONResponse:
 @router.get("/v1/retailer", response_model=RetailerOut,
             summary="The retailer this gateway serves")
 def retailer(services: ServicesDep) -> RetailerOut:
-    return RetailerOut(msp_id=services.settings.msp_id, name=services.settings.retailer)
+    # Every member's gateway serves its portal at /portal/ on its own origin.
+    members = [MemberPortal(msp_id=m.msp_id, portal_url=f"{m.url}/portal/")
+               for m in services.settings.members]
+    return RetailerOut(msp_id=services.settings.msp_id, name=services.settings.retailer,
+                       members=members)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,

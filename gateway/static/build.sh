@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Vendor the pages' browser dependencies into gateway/static/vendor/ (git-ignored): the QR
-# encoder and the API documentation page's Swagger UI.
+# encoder, the API documentation page's Swagger UI, and axe-core, the accessibility checker the
+# browser tests inject into every page (tests/integration/test_accessibility.py; no page
+# loads it).
 #
 # Installs exactly what package-lock.json pins (`npm ci`, no install scripts run) and copies
 # the single browser files the pages import. The pages never load anything from outside the
@@ -21,4 +23,7 @@ cp node_modules/qrcode-generator/dist/qrcode.mjs vendor/qrcode-generator.mjs
 mkdir -p vendor/swagger-ui
 cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE,NOTICE} \
   vendor/swagger-ui/
+# axe-core (MPL-2.0, Deque Systems): its single-file build with its licences.
+mkdir -p vendor/axe-core
+cp node_modules/axe-core/{axe.min.js,LICENSE,LICENSE-3RD-PARTY.txt} vendor/axe-core/
 echo "vendored into $here/vendor: $(cd vendor && ls | tr '\n' ' ')"

@@ -46,6 +46,10 @@ BIN_DIR = ROOT / ".fabric" / "bin"
 #: so two test sessions on one machine (helpers working in parallel) do not meet.
 TEST_PORT_BASE = int(os.environ.get("PREFSHARE_TEST_CA_PORT_BASE", "27000"))
 FABRIC_PORT_BASE = int(os.environ.get("PREFSHARE_TEST_FABRIC_PORT_BASE", "24000"))
+#: Debian's Chromium as the browser tests run it (no sandbox: tests run as root in CI).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
 #: A small model: a fit on the tests' demo world takes a fraction of a second.
 TEST_MODEL = ModelConfig(no_components=8, epochs=3, seed=1)
 
@@ -375,3 +379,24 @@ def same_height() -> Callable[..., int]:
             time.sleep(0.05)
 
     return wait
+
+
+def chromium_executable() -> str:
+    """Debian's Chromium (``make browser`` installs it)."""
+    for candidate in ("/usr/lib/chromium/chromium", "/usr/bin/chromium"):
+        if Path(candidate).exists():
+            return candidate
+    pytest.fail("Chromium is not installed: run `make browser`")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -84,6 +84,8 @@ ACCESS: dict[str, Access] = {
     "GET /v1/customers/{customer_id}/preferences": Access.STORE,
     "POST /v1/stores/{store_id}/customers/{customer_id}/events": Access.THAT_STORE,
     "GET /v1/stores/{store_id}/customers/{customer_id}/suggestions": Access.THAT_STORE,
+    "GET /v1/stores/{store_id}": Access.THAT_STORE,
+    "GET /v1/stores/{store_id}/items": Access.THAT_STORE,
     "POST /v1/customers/{customer_id}/export": Access.CUSTOMER_SIGNED,
     "POST /v1/customers/{customer_id}/erasure": Access.CUSTOMER_SIGNED,
     "POST /v1/admin/stores/{store_id}/credentials": Access.ADMIN,
@@ -269,6 +271,8 @@ class Matrix:
         elif "{key_id}" in template:
             # An active credential of the store, which the admin may revoke or rotate.
             path = template.format(key_id=key_id_of(self.issue(self.store)))
+        elif template.endswith("/items"):
+            path += "?q=a"
         elif template.startswith("/v1/admin/"):
             path = template.format(store_id=marker)
         elif template == "/v1/members/shared-events":

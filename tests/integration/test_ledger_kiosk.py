@@ -109,7 +109,7 @@ def test_suggestions_use_consented_events_and_a_withdrawal_changes_the_very_next
 def test_an_unregistered_customer_gets_popular_items_with_a_notice(north, shoppers):
     answer = _suggest(north, shoppers["store"], DemoCustomer.new(), n=5)
     assert answer["strategy"] == "popularity" and answer["data_sources"] == []
-    assert "not registered" in answer["notice"] and len(answer["items"]) == 5
+    assert "not known here" in answer["notice"] and len(answer["items"]) == 5
 
 
 def test_training_reads_the_ledger_records_provenance_and_the_admin_route_installs_it(

@@ -26,6 +26,7 @@ import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,9 +54,6 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "pages"
 STORE = "east-1"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 PHONE = {"width": 390, "height": 844}
 KIOSK_PORTRAIT = {"width": 1080, "height": 1920}
 LANDSCAPE = {"width": 1920, "height": 1080}
@@ -67,13 +65,6 @@ ITEMS = [("shoes", "Kalu", "mid", "Trail running shoe"),
          ("knitwear", "Fjell", "premium", "Merino crew jumper"),
          ("bags", "Oro", "budget", "Canvas tote bag"),
          ("home", "Lumen", "mid", "Stoneware mug set")]
-
-
-def _chromium() -> str:
-    for candidate in ("/usr/lib/chromium/chromium", "/usr/bin/chromium"):
-        if Path(candidate).exists():
-            return candidate
-    pytest.fail("Chromium is not installed (apt-get install chromium; .ci/run does it)")
 
 
 def _free_port() -> int:
@@ -89,8 +80,10 @@ class Gateway:
     credential: str
 
 
-@pytest.fixture(scope="module")
-def gateway(start_gateway) -> Iterator[Gateway]:
+@contextmanager
+def pages_gateway(start_gateway: Any) -> Iterator[Gateway]:
+    """Eastmarket's gateway (peer down) with the small catalogue of ITEMS in store east-1,
+    and that store's credential."""
     if not (ROOT / "gateway" / "static" / "vendor" / "qrcode-generator.mjs").exists():
         pytest.fail("the pages' QR encoder is not vendored: run `make web`")
     catalogue = Catalogue(
@@ -102,15 +95,9 @@ def gateway(start_gateway) -> Iterator[Gateway]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+def gateway(start_gateway) -> Iterator[Gateway]:
+    with pages_gateway(start_gateway) as running:
+        yield running
 
 
 @dataclass
@@ -123,8 +110,8 @@ class Seen:
         return [r for r in self.requests if r.method == method and re.search(pattern, r.url)]
 
 
-def _open(browser: Any, gateway: Gateway, path: str, viewport: dict[str, int] = PHONE
-          ) -> tuple[Any, Seen]:
+def open_page(browser: Any, gateway: Gateway, path: str, viewport: dict[str, int] = PHONE
+              ) -> tuple[Any, Seen]:
     # The gateway's certificate comes from eastmarket's own CA, which Chromium does not know.
     context = browser.new_context(viewport=viewport, ignore_https_errors=True,
                                   accept_downloads=True)
@@ -142,7 +129,7 @@ def _open(browser: Any, gateway: Gateway, path: str, viewport: dict[str, int] = 
 
 @pytest.fixture
 def portal(browser, gateway) -> Iterator[tuple[Any, Seen]]:
-    page, seen = _open(browser, gateway, "/portal/")
+    page, seen = open_page(browser, gateway, "/portal/")
     yield page, seen
     page.context.close()
 
@@ -268,7 +255,7 @@ def test_cancelled_signing_sends_nothing_and_withdrawal_and_export_are_signed(po
     page.click("#withdraw-form button[type=submit]")
     _expect()(page.locator("#sign-canonical")).to_contain_text('"action":"withdraw"')
     page.click("#sign-confirm")
-    _expect()(page.locator("#consents-status")).to_contain_text(LEDGER_DOWN)
+    _expect()(page.locator("#withdraw-status")).to_contain_text(LEDGER_DOWN)
     withdrawal = parse_signed_statement(seen.to("POST", r"/v1/consents$")[0].post_data)
     withdrawal.verify(key)
     assert withdrawal.statement.action == "withdraw"
@@ -477,6 +464,20 @@ def _her_history(double: LedgerDouble, her: PythonCustomer, now: datetime) -> No
     double.run("LogReads", at=days(1), transient={"entries": json.dumps([read]).encode()})
 
 
+def restored_with_history(page: Any, services: Any) -> tuple[LedgerDouble, PythonCustomer]:
+    """A customer with a history on a ledger double (as eastmarket's gateway), her key
+    restored in the portal ``page`` from its backup file."""
+    settings = services.settings
+    identity = load_msp_folder(settings.msp_dir, settings.msp_id).identity
+    double = LedgerDouble(Creator(identity.msp_id, identity.certificate))
+    her = PythonCustomer()
+    _her_history(double, her, datetime.now(UTC))
+    page.set_input_files("#restore-file", files=[{
+        "name": "backup.json", "mimeType": "application/json", "buffer": her.backup()}])
+    _expect()(page.locator("#customer-id")).to_have_text(her.id)
+    return double, her
+
+
 def _export(double: LedgerDouble, request: bytes) -> dict[str, Any]:
     """Her export as the gateway composes it (gateway/sharing.py): the public part, then the
     owner's own part; eastmarket is the only owner here, and the only member answering."""
@@ -500,14 +501,7 @@ def test_page_rendering_of_a_ledger_double_export_shows_every_consent_and_its_hi
     (its ExportCustomer checks her browser signature). Every other request, the withdrawal
     included, reaches the real gateway, whose ledger is down."""
     page, seen = portal
-    settings = gateway.services.settings
-    identity = load_msp_folder(settings.msp_dir, settings.msp_id).identity
-    double = LedgerDouble(Creator(identity.msp_id, identity.certificate))
-    her = PythonCustomer()
-    _her_history(double, her, datetime.now(UTC))
-    page.set_input_files("#restore-file", files=[{
-        "name": "backup.json", "mimeType": "application/json", "buffer": her.backup()}])
-    _expect()(page.locator("#customer-id")).to_have_text(her.id)
+    double, her = restored_with_history(page, gateway.services)
 
     refused: list[Exception] = []
 
@@ -596,7 +590,9 @@ def test_page_rendering_of_a_ledger_double_export_shows_every_consent_and_its_hi
     _expect()(page.locator("#sign-summary")).to_contain_text("Shops: Southgate and Eastmarket")
     _expect()(page.locator("#sign-canonical")).to_contain_text('"consent_id":"k-shoes"')
     page.click("#sign-confirm")
-    _expect()(page.locator("#consents-status")).to_contain_text(LEDGER_DOWN)
+    # Said beside the button she pressed, not at the end of the section.
+    _expect()(shoes.locator(".status")).to_contain_text(LEDGER_DOWN)
+    _expect()(page.locator("#consents-status")).to_be_hidden()
     posted = _eventually(page, seen, "POST", r"/v1/consents$", 1)[0].post_data
     record = double.run("SubmitConsentStatement", posted, at=datetime.now(UTC))
     assert record["withdrawn_at"] is not None and record["version"] == 3
@@ -609,13 +605,12 @@ def test_page_rendering_of_a_ledger_double_export_shows_every_consent_and_its_hi
 
 @pytest.fixture
 def kiosk(browser, gateway) -> Iterator[tuple[Any, Seen]]:
-    page, seen = _open(browser, gateway, "/kiosk/")
+    page, seen = open_page(browser, gateway, "/kiosk/")
     yield page, seen
     page.context.close()
 
 
 def _set_up(page: Any, credential: str, store: str = STORE) -> None:
-    page.select_option("#setup-retailer", "EastmarketMSP")
     page.fill("#setup-store", store)
     page.fill("#setup-credential", credential)
     page.click("#setup-save")
@@ -635,12 +630,16 @@ def test_kiosk_setup_checks_the_credential_with_the_gateway(kiosk, gateway):
     other = gateway.services.credentials.issue("west-9")
     _set_up(page, other)
     _expect()(page.locator("#setup-status")).to_contain_text("belongs to another store")
+    # A store the retailer's catalogue does not have is refused, even with its own credential.
+    _set_up(page, gateway.services.credentials.issue("west-9"), store="west-9")
+    _expect()(page.locator("#setup-status")).to_contain_text(
+        "Eastmarket has no store with this id in its catalogue")
+    assert page.evaluate("localStorage.getItem('prefshare.kiosk.config')") is None
     _set_up(page, gateway.credential)
     _expect()(page.locator("#identify-view")).to_be_visible()
     _expect()(page.locator("#device-line")).to_have_text("Eastmarket, store east-1.")
     saved = json.loads(page.evaluate("localStorage.getItem('prefshare.kiosk.config')"))
-    assert saved == {"msp_id": "EastmarketMSP", "store_id": STORE,
-                     "credential": gateway.credential}
+    assert saved == {"store_id": STORE, "credential": gateway.credential}
     page.fill("#customer-id-input", "c_tooshort")
     page.click("#identify")
     _expect()(page.locator("#identify-status")).to_contain_text("not a customer id")
@@ -795,25 +794,26 @@ def _tab_through(page: Any, presses: int) -> list[str]:
 
 
 def test_keyboard_alone_reaches_and_operates_the_main_controls(browser, gateway):
-    page, _ = _open(browser, gateway, "/portal/")
+    page, _ = open_page(browser, gateway, "/portal/")
     try:
-        reached = _tab_through(page, 3)
-        assert reached == ["#main", "create-key", "restore-file"], reached
-        page.keyboard.press("Shift+Tab")
+        reached = _tab_through(page, 6)
+        # Bringing the key she already has comes before making a new one.
+        assert reached == ["#main", "restore-file", "transfer-code", "transfer-passphrase",
+                           "transfer-in", "create-key"], reached
         page.keyboard.press("Enter")  # create the key from the keyboard
         _expect()(page.locator("#customer-id")).to_have_text(re.compile("^c_"))
         _expect()(page.locator("#download-backup")).to_be_focused()
         page.reload()  # start again from the top, now with a key
         page.wait_for_selector("body[data-ready=true]")
-        reached = _tab_through(page, 30)
+        reached = _tab_through(page, 50)
         assert "!no-focus-ring" not in reached
-        for control in ("forget-key", "register", "recipient-SouthgateMSP",
+        for control in ("copy-id", "forget-key", "register", "recipient-SouthgateMSP",
                         "purpose-personalisation", "category-purchases", "duration",
                         "review-grant", "ledger-load", "withdraw-id", "export", "erase-word"):
             assert control in reached, (control, reached)
     finally:
         page.context.close()
-    page, _ = _open(browser, gateway, "/kiosk/")
+    page, _ = open_page(browser, gateway, "/kiosk/")
     try:
         _set_up(page, gateway.credential)
         _expect()(page.locator("#customer-id-input")).to_be_focused()
@@ -882,7 +882,7 @@ def _check_and_shoot(page: Any, name: str) -> None:
                           ("landscape", LANDSCAPE)])
 def test_pages_fit_the_viewport_meet_basic_accessibility_and_are_captured(
         browser, gateway, label, viewport):
-    page, _ = _open(browser, gateway, "/portal/", viewport)
+    page, _ = open_page(browser, gateway, "/portal/", viewport)
     try:
         _check_and_shoot(page, f"portal-start-{label}")
         _create_key(page)
@@ -897,7 +897,7 @@ def test_pages_fit_the_viewport_meet_basic_accessibility_and_are_captured(
         page.screenshot(path=str(SHOTS / f"portal-sign-{label}.png"))
     finally:
         page.context.close()
-    page, _ = _open(browser, gateway, "/kiosk/", viewport)
+    page, _ = open_page(browser, gateway, "/kiosk/", viewport)
     try:
         _check_and_shoot(page, f"kiosk-setup-{label}")
         _set_up(page, gateway.credential)
@@ -911,3 +911,297 @@ def test_pages_fit_the_viewport_meet_basic_accessibility_and_are_captured(
         _check_and_shoot(page, f"kiosk-{label}")
     finally:
         page.context.close()
+
+
+# -- the retailer, one key at every member, any item, after erasure ----------------------------
+
+
+def missing_from(missing: list[str]) -> Any:
+    return lambda response: missing.append(response.url) if response.status == 404 else None
+
+
+def test_headers_name_the_retailer_and_the_favicon_is_served(browser, gateway):
+    for path, title in (("/portal/", "Eastmarket: Your consent portal"),
+                        ("/kiosk/", "Eastmarket: Suggestions for you")):
+        page, _ = open_page(browser, gateway, path)
+        missing: list[str] = []
+        page.on("response", missing_from(missing))
+        try:
+            _expect()(page.locator("h1")).to_have_text(title)
+            assert page.title().startswith("Eastmarket")
+            icon = page.get_attribute("link[rel=icon]", "href")
+            assert page.request.get(f"{gateway.base}/static/favicon.svg").ok, icon
+            assert page.request.get(f"{gateway.base}/favicon.ico").ok
+            page.reload()
+            page.wait_for_selector("body[data-ready=true]")
+            assert missing == [], missing
+        finally:
+            page.context.close()
+
+
+def test_kiosk_serves_its_gateways_retailer_whatever_an_older_page_saved(browser, gateway):
+    context = browser.new_context(viewport=PHONE, ignore_https_errors=True)
+    context.add_init_script(f"globalThis.prefshareConfig = {json.dumps(FAST)};")
+    # A device set up by the older page, which let staff pick any retailer.
+    context.add_init_script("localStorage.setItem('prefshare.kiosk.config', JSON.stringify("
+                            f"{{msp_id: 'NorthwindMSP', store_id: '{STORE}', "
+                            f"credential: '{gateway.credential}'}}));")
+    page = context.new_page()
+    try:
+        page.goto(f"{gateway.base}/kiosk/")
+        page.wait_for_selector("body[data-ready=true]")
+        _expect()(page.locator("#device-line")).to_have_text("Eastmarket, store east-1.")
+        page.route("**/consents?limit=100", lambda route: route.fulfill(json={"items": [{
+            "consent_id": "k-1", "status": "active", "recipients": ["NorthwindMSP"],
+            "purposes": ["personalisation"], "data_categories": ["purchases"],
+            "expires_at": "2027-11-21T00:00:00.000Z"}], "next_cursor": None}))
+        _identify(page, "c_" + "W" * 43)
+        # Her consent names Northwind only: this Eastmarket kiosk says she shares nothing here.
+        _expect()(page.locator("#consent-status")).to_contain_text(
+            "You have not shared your preferences with Eastmarket")
+        page.click("#settings")
+        _expect()(page.locator("#setup-retailer")).to_have_text("Eastmarket")
+        assert page.locator("select#setup-retailer").count() == 0
+    finally:
+        context.close()
+
+
+def test_kiosk_finds_any_item_by_name_or_code_and_records_it(kiosk, gateway):
+    page, seen = kiosk
+    _set_up(page, gateway.credential)
+    customer = "c_" + "F" * 43
+    page.route("**/consents?limit=100",
+               lambda route: route.fulfill(json={"items": [], "next_cursor": None}))
+    _identify(page, customer)
+    page.fill("#find-input", "   ")
+    page.press("#find-input", "Enter")
+    _expect()(page.locator("#find-status")).to_contain_text("Type part of the item's name")
+    page.fill("#find-input", "sandals")
+    page.press("#find-input", "Enter")
+    _expect()(page.locator("#find-status")).to_contain_text('No item of this store matches')
+    page.fill("#find-input", "fjell merino")  # brand and a word of the name
+    page.press("#find-input", "Enter")
+    found = page.locator("#found > li")
+    _expect()(found).to_have_count(1)
+    _expect()(found.first).to_contain_text("Merino crew jumper")
+    _expect()(found.first).to_contain_text("Item code east-1")
+    page.fill("#find-input", "east-3")  # the code on its label
+    page.press("#find-input", "Enter")
+    _expect()(found).to_have_count(1)
+    _expect()(found.first.locator("h4")).to_have_text("Stoneware mug set")
+    found.first.get_by_role("button", name="I looked at this").click()
+    found.first.get_by_role("button", name="I bought this").click()
+    # Reported beside the item she chose (the ledger is down here).
+    _expect()(page.locator("#find-status")).to_contain_text("They will be sent again.")
+    posts = seen.to("POST", rf"/v1/stores/{STORE}/customers/{customer}/events$")
+    events = json.loads(posts[0].post_data)["events"]
+    assert [(e["item_id"], e["event_type"]) for e in events] == [
+        ("east-3", "view"), ("east-3", "purchase")]
+    assert events[0]["item_category"] == "home"
+    searches = seen.to("GET", rf"/v1/stores/{STORE}/items\?")
+    assert searches and all(r.headers["authorization"] == f"Bearer {gateway.credential}"
+                            for r in searches)
+    _no_raw_errors(page)
+
+
+@pytest.mark.parametrize("code", ["UNKNOWN_CUSTOMER", "CUSTOMER_ERASED"])
+def test_kiosk_treats_an_unknown_or_erased_id_alike_and_offers_nothing_that_would_fail(
+        kiosk, gateway, code):
+    page, seen = kiosk
+    _set_up(page, gateway.credential)
+    page.route("**/consents?limit=100", lambda route: route.fulfill(
+        status=404, json={"error": {"code": code, "message": "refused"}}))
+    customer = "c_" + "E" * 43
+    _identify(page, customer)
+    _expect()(page.locator("#consent-status")).to_contain_text(
+        "This customer id is not known at Eastmarket")
+    _expect()(page.locator("#cards > li")).to_have_count(len(ITEMS))
+    _expect()(page.locator("#cards button[data-event]")).to_have_count(0)
+    _expect()(page.locator("#find-panel")).to_be_hidden()
+    assert "erase" not in page.inner_text("body").lower()
+    assert seen.to("POST", r"/events$") == []
+
+
+def test_pressed_button_stays_readable_when_hovered(kiosk, gateway):
+    page, _ = kiosk
+    _set_up(page, gateway.credential)
+    _identify(page, "c_" + "H" * 43)
+    button = page.locator("#cards > li").first.get_by_role("button", name="I like this")
+    button.click()
+    pressed = page.locator("#cards > li").first.get_by_role("button", name="✓ Liked")
+    pressed.hover()
+    colours = pressed.evaluate("""(el) => { const s = getComputedStyle(el);
+        return [s.color, s.backgroundColor]; }""")
+    assert colours == ["rgb(255, 255, 255)", "rgb(30, 107, 52)"], colours  # 6.6:1
+
+
+def test_portal_copies_her_id_and_checks_a_consent_id_before_any_signing(portal):
+    page, seen = portal
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    customer_id = _create_key(page)
+    page.click("#copy-id")
+    _expect()(page.locator("#copy-status")).to_contain_text("copied")
+    assert page.evaluate("navigator.clipboard.readText()") == customer_id
+    for typed in ("xyz", "", "k-has space"):
+        page.fill("#withdraw-id", typed)
+        page.click("#withdraw-form button[type=submit]")
+        _expect()(page.locator("#withdraw-status")).to_have_attribute("data-kind", "error")
+        _expect()(page.locator("#sign-dialog")).to_be_hidden()
+        _expect()(page.locator("#withdraw-id")).to_be_focused()
+    assert seen.to("POST", r"/v1/consents") == []
+
+
+def test_her_key_from_one_members_portal_is_brought_to_another_without_a_second_key(
+        browser, gateway, tmp_path):
+    """Two origins of one gateway stand for two members' portals: 127.0.0.1 and localhost
+    keep separate key stores, as two members' domains do."""
+    first, _ = open_page(browser, gateway, "/portal/")
+    try:
+        customer_id = _create_key(first)
+        with first.expect_download() as download:
+            first.click("#download-backup")
+        backup = tmp_path / "key.json"
+        download.value.save_as(backup)
+        # The other members' portals, where the same key works, are named on the page.
+        links = first.locator("#member-portals a")
+        _expect()(links).to_have_count(2)
+        _expect()(links.first).to_have_text(re.compile("(Northwind|Southgate)'s consent portal"))
+    finally:
+        first.context.close()
+    other = Gateway(gateway.base.replace("127.0.0.1", "localhost"), gateway.services,
+                    gateway.credential)
+    second, seen = open_page(browser, other, "/portal/")
+    try:
+        # Before "Create my key", she is asked whether she already has one, and how to bring it.
+        elsewhere = second.locator("#key-elsewhere")
+        _expect()(elsewhere).to_contain_text("Already made a key at another shop")
+        assert elsewhere.evaluate_handle("e => e.compareDocumentPosition("
+                                         "document.getElementById('create-key'))"
+                                         ).json_value() & 4  # the restore path comes first
+        second.set_input_files("#restore-file", str(backup))
+        _expect()(second.locator("#customer-id")).to_have_text(customer_id)
+        assert seen.to("POST", r"/v1/customers$") == []  # nothing about her key was sent
+    finally:
+        second.context.close()
+
+
+def test_a_transfer_code_brings_her_key_to_another_origin_only_with_its_passphrase(
+        browser, gateway):
+    first, _ = open_page(browser, gateway, "/portal/")
+    try:
+        customer_id = _create_key(first)
+        first.click("#make-transfer")
+        _expect()(first.locator("#transfer-made")).to_be_visible()
+        code = first.input_value("#transfer-code-out")
+        passphrase = str(first.text_content("#transfer-passphrase-shown"))
+        assert re.fullmatch(r"pskey1\.[A-Za-z0-9_-]{300,}", code), code
+        assert re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}", passphrase)
+        assert passphrase.replace("-", "") not in code
+        _expect()(first.locator("#transfer-qr svg[role=img]")).to_be_visible()
+        for link in first.locator("#member-portals a").all():
+            assert str(link.get_attribute("href")).endswith(f"/portal/#key={code}")
+    finally:
+        first.context.close()
+    other = Gateway(gateway.base.replace("127.0.0.1", "localhost"), gateway.services,
+                    gateway.credential)
+    second, seen = open_page(browser, other, f"/portal/#key={code}")
+    try:
+        _expect()(second.locator("#transfer-code")).to_have_value(code)
+        assert "#key" not in second.url  # taken off the address bar at once
+        _expect()(second.locator("#transfer-passphrase")).to_be_focused()
+        second.fill("#transfer-passphrase", "aaaa-bbbb-cccc")
+        second.click("#transfer-in")
+        _expect()(second.locator("#transfer-in-status")).to_contain_text(
+            "passphrase does not open this code", timeout=20000)
+        _expect()(second.locator("#no-key")).to_be_visible()
+        second.fill("#transfer-passphrase", passphrase.upper().replace("-", " "))
+        second.click("#transfer-in")
+        _expect()(second.locator("#customer-id")).to_have_text(customer_id, timeout=20000)
+        # The code went nowhere: no request of the page carried it.
+        assert all(code not in (r.url + (r.post_data or "")) for r in seen.requests)
+    finally:
+        second.context.close()
+
+
+def test_readable_export_view_then_erasure_says_what_it_did_and_leaves_no_failing_action(
+        portal, gateway):
+    """PAGE-RENDERING test (the ledger double answers her signed export, as above)."""
+    page, seen = portal
+    double, her = restored_with_history(page, gateway.services)
+    page.route(f"**/v1/customers/{her.id}/export", lambda route: route.fulfill(
+        status=200, content_type="application/json",
+        body=json.dumps(_export(double, route.request.post_data_buffer))))
+    page.click("#export")
+    _expect()(page.locator("#sign-summary")).to_contain_text("A copy of my data")
+    page.click("#sign-confirm")
+    view = page.locator("#export-view")
+    _expect()(view).to_be_visible()
+    _expect()(view.locator("#export-consents > li")).to_have_count(4)
+    _expect()(view.get_by_role("button", name="Withdraw")).to_have_count(0)
+    _expect()(view.locator("#export-holdings")).to_contain_text(
+        "Eastmarket holds 1 shopping record of yours")
+    _expect()(view.locator("#export-holdings")).to_contain_text(
+        "Bought item east-0 (shoes) at store east-1")
+    _expect()(view.locator("#export-reads")).to_contain_text(
+        "Southgate read 1 of your Eastmarket shopping records for personal suggestions")
+    assert '"consent_id"' not in view.inner_text()
+    with page.expect_download() as download:
+        page.click("#export-download")  # the same answer as a file: no second signature
+    assert json.loads(Path(download.value.path()).read_text())["customer"]["customer_id"] \
+        == her.id
+    assert len(seen.to("POST", r"/export$")) == 1
+    _check_and_shoot(page, "portal-export-view-phone")
+
+    # She gave a consent on this device, then erases.
+    page.check("#recipient-SouthgateMSP")
+    page.check("#category-purchases")
+    page.click("#review-grant")
+    page.click("#sign-confirm")
+    # The ledger is down here: kept as not sent, then marked recorded as if it had gone.
+    _expect()(page.locator("#grant-status")).to_contain_text("nothing was recorded yet")
+    page.evaluate("""(id) => { const key = `prefshare.portal.journal.${id}`;
+        const entries = JSON.parse(localStorage.getItem(key));
+        entries[0].state = 'recorded';
+        localStorage.setItem(key, JSON.stringify(entries)); }""", her.id)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    _expect()(page.locator("#journal").get_by_role("button", name="Withdraw")).to_have_count(1)
+    page.route(f"**/v1/customers/{her.id}/erasure", lambda route: route.fulfill(
+        status=200, json={"events_purged": 1, "consents_withdrawn": 2}))
+    page.fill("#erase-word", "ERASE")
+    page.click("#erase")
+    page.click("#sign-confirm")
+    status = page.locator("#erase-status")
+    _expect()(status).to_contain_text("1 records deleted and 2 consents withdrawn")
+    _expect()(status).to_contain_text("if you give a consent again, it starts afresh")
+    # The consent she gave before the erasure is withdrawn: no button that would fail.
+    _expect()(page.locator("#journal").get_by_role("button", name="Withdraw")).to_have_count(0)
+    _expect()(page.locator("#export-view")).to_be_hidden()
+
+
+def test_keyboard_alone_finds_an_item_at_the_kiosk_and_records_it(kiosk, gateway):
+    page, seen = kiosk
+    _set_up(page, gateway.credential)
+    page.route("**/consents?limit=100",
+               lambda route: route.fulfill(json={"items": [], "next_cursor": None}))
+    customer = "c_" + "T" * 43
+    page.keyboard.type(customer)
+    page.keyboard.press("Enter")
+    _expect()(page.locator("#customer-heading")).to_be_focused()
+    _expect()(page.locator("#cards > li")).to_have_count(len(ITEMS))
+    for _ in range(60):  # Tab on to the search box
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "find-input":
+            break
+    assert page.evaluate("document.activeElement.id") == "find-input"
+    page.keyboard.type("canvas")
+    page.keyboard.press("Enter")
+    _expect()(page.locator("#found > li")).to_have_count(1)
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "I bought this":
+            break
+    page.keyboard.press("Enter")
+    _expect()(page.locator("#found").get_by_role("button", name="✓ Bought")).to_be_focused()
+    posts = _eventually(page, seen, "POST", rf"/customers/{customer}/events$", 1)
+    assert [e["item_id"] for e in json.loads(posts[0].post_data)["events"]] == ["east-2"]

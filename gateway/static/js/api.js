@@ -178,7 +178,11 @@ const SENTENCES = {
   CONSENT_WITHDRAWN: "This consent has already been withdrawn.",
   WIDENING_NOT_ALLOWED: "A consent can only be narrowed. To share more, give a new consent.",
   UNKNOWN_CUSTOMER: "This customer id is not registered yet.",
-  CUSTOMER_ERASED: "This customer id is not known here: its data was erased.",
+  // The same words as for an id never registered: a kiosk screen is read by anyone nearby.
+  CUSTOMER_ERASED: "This customer id is not known here.",
+  UNKNOWN_STORE: "This retailer has no store with this id in its catalogue.",
+  CATALOGUE_NOT_CONFIGURED:
+    "This store's gateway has no product catalogue set up yet.",
   CONSENT_NOT_FOUND: "There is no consent with this id for this customer.",
   CUSTOMER_EXISTS: "This key is already registered.",
   CONSENT_EXISTS: "A consent with this id already exists.",

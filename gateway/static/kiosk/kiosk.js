@@ -13,9 +13,10 @@ import { $, clearStatus, formatDate, h, listInWords, memberName, showStatus }
 
 const CONFIG_KEY = "prefshare.kiosk.config";
 const CONSORTIUM_URL = "../static/consortium.json";
+/** The retailer whose gateway serves this page: the kiosk serves it and no other. */
+const RETAILER_URL = "../v1/retailer";
 const CUSTOMER_ID = /^c_[A-Za-z0-9_-]{43}$/;
 const STORE_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,39}$/;
-const PROBE_CUSTOMER = `c_${"A".repeat(43)}`;
 const PURPOSE = "personalisation";
 
 const options = {
@@ -27,7 +28,8 @@ const options = {
 
 const state = {
   consortium: null,
-  config: null,
+  retailer: null, // {msp_id, name} from the gateway
+  config: null, // {store_id, credential}
   customer: null, // {id, abort: AbortController}
   pending: [], // events not yet in a batch
   unsent: new Map(), // batch key -> batch, until the gateway confirms it
@@ -40,8 +42,9 @@ const state = {
 function readConfig() {
   try {
     const config = JSON.parse(localStorage.getItem(CONFIG_KEY) ?? "null");
-    if (config && STORE_ID.test(config.store_id) && config.credential && config.msp_id) {
-      return config;
+    // A retailer saved by an older page is dropped: the gateway says which retailer it is.
+    if (config && STORE_ID.test(config.store_id) && config.credential) {
+      return { store_id: config.store_id, credential: config.credential };
     }
   } catch {
     // A damaged entry is treated as no configuration.
@@ -50,13 +53,18 @@ function readConfig() {
 }
 
 function retailerName() {
-  return memberName(state.consortium, state.config.msp_id);
+  return memberName(state.consortium, state.retailer.msp_id);
 }
 
 function show(view) {
   for (const id of ["setup-view", "identify-view", "customer-view"]) {
     $(`#${id}`).hidden = id !== view;
   }
+}
+
+function renderRetailer() {
+  $("#retailer-name").textContent = `${retailerName()}: `;
+  document.title = `${retailerName()} store kiosk · prefshare`;
 }
 
 function renderDeviceLine() {
@@ -68,21 +76,19 @@ function renderDeviceLine() {
 function openSetup() {
   endCustomer();
   const c = state.config;
-  $("#setup-retailer").replaceChildren(...state.consortium.retailers.map(
-    (r) => h("option", { value: r.msp_id, selected: c?.msp_id === r.msp_id }, r.display_name)));
+  $("#setup-retailer").textContent = retailerName();
   $("#setup-store").value = c?.store_id ?? "";
   $("#setup-credential").value = c?.credential ?? "";
   $("#setup-cancel").hidden = !c;
   clearStatus($("#setup-status"));
   show("setup-view");
-  $("#setup-retailer").focus();
+  $("#setup-store").focus();
 }
 
 async function saveSetup(event) {
   event.preventDefault();
   const status = $("#setup-status");
   const config = {
-    msp_id: $("#setup-retailer").value,
     store_id: $("#setup-store").value.trim(),
     credential: $("#setup-credential").value.trim(),
   };
@@ -96,12 +102,12 @@ async function saveSetup(event) {
     $("#setup-credential").focus();
     return;
   }
-  showStatus(status, "wait", "Checking the credential with the gateway…");
-  let note = "The gateway accepted the credential for this store.";
+  showStatus(status, "wait", "Checking the store and its credential with the gateway…");
+  let note = `The gateway accepted the credential for this ${retailerName()} store.`;
   try {
-    // A suggestion request for an id no key can have: it checks the credential and that it
-    // belongs to this store, and reads nothing about any customer.
-    await call("GET", `/v1/stores/${config.store_id}/customers/${PROBE_CUSTOMER}/suggestions?n=1`,
+    // Checks the credential, that it is this store's, and that the retailer's catalogue
+    // has this store; reads nothing about any customer.
+    await call("GET", `/v1/stores/${config.store_id}`,
                { credential: config.credential, attempts: 1 });
   } catch (err) {
     if (err.code === "UNAUTHENTICATED") {
@@ -114,9 +120,19 @@ async function saveSetup(event) {
       $("#setup-store").focus();
       return;
     }
+    if (err.code === "UNKNOWN_STORE") {
+      showStatus(status, "error", `${retailerName()} has no store with this id in its `
+        + "catalogue. Nothing was saved.");
+      $("#setup-store").focus();
+      return;
+    }
+    if (err.status !== 0 && err.code !== "CATALOGUE_NOT_CONFIGURED") {
+      showStatus(status, "error", `${describe(err)} Nothing was saved.`);
+      return;
+    }
     note = err.status === 0
       ? "The gateway could not be reached to check the credential; it will be checked on first use."
-      : "The gateway accepted the credential.";
+      : "The gateway accepted the credential; it has no catalogue yet to check the store in.";
   }
   localStorage.setItem(CONFIG_KEY, JSON.stringify(config));
   state.config = config;
@@ -229,9 +245,14 @@ async function scanPicture(event) {
 
 function startCustomer(id) {
   endCustomer();
-  state.customer = { id, abort: new AbortController() };
+  // known: null until the ledger answers, false for an id it does not know (never
+  // registered, or erased: the screen says the same for both), else true.
+  state.customer = { id, abort: new AbortController(), known: null };
   $("#cards").replaceChildren();
-  for (const el of ["#strategy", "#events-status"]) clearStatus($(el));
+  $("#found").replaceChildren();
+  $("#find-input").value = "";
+  $("#find-panel").hidden = false;
+  for (const el of ["#strategy", "#events-status", "#find-status"]) clearStatus($(el));
   $("#suggestions-notice").hidden = true;
   $("#data-sources").hidden = true;
   $("#invitation").hidden = true;
@@ -250,6 +271,7 @@ function endCustomer() {
   state.customer.abort.abort(new DOMException("next customer", "AbortError"));
   state.customer = null;
   $("#cards").replaceChildren();
+  $("#found").replaceChildren();
   $("#consent-status").replaceChildren();
 }
 
@@ -274,7 +296,7 @@ function retrying(el, customer) {
 function coversThisRetailer(consent) {
   const recipients = consent.recipients ?? [];
   return consent.status === "active" && (consent.purposes ?? []).includes(PURPOSE)
-    && (recipients.includes("*") || recipients.includes(state.config.msp_id));
+    && (recipients.includes("*") || recipients.includes(state.retailer.msp_id));
 }
 
 async function invite() {
@@ -295,6 +317,7 @@ async function loadConsent(customer) {
       onRetry: retrying(status, customer),
     });
     if (!isCurrent(customer)) return;
+    customer.known = true;
     const consents = (data?.items ?? []).filter(coversThisRetailer);
     if (consents.length === 0) {
       showStatus(status, "info", `You have not shared your preferences with ${retailerName()}, `
@@ -309,10 +332,12 @@ async function loadConsent(customer) {
   } catch (err) {
     if (!isCurrent(customer)) return;
     if (err.code === "UNKNOWN_CUSTOMER" || err.code === "CUSTOMER_ERASED") {
-      showStatus(status, "info", (err.code === "CUSTOMER_ERASED"
-        ? "This customer id is not known here (its data was erased)"
-        : "This customer id is not registered yet") + ", so you see items that are popular "
-        + "in this store.");
+      // Never registered or erased: the same words for both, since anyone nearby can read
+      // the screen; and nothing can be recorded for this id, so no button offers it.
+      customer.known = false;
+      withoutActions();
+      showStatus(status, "info", `This customer id is not known at ${retailerName()}, so you `
+        + "see items that are popular in this store.");
       await invite();
     } else if (err.retryable) {
       showStatus(status, "error", `Your consent cannot be checked right now. ${describe(err)}`,
@@ -384,26 +409,43 @@ function sourceWords(item) {
   return "Not based on your data.";
 }
 
-function card(item, index) {
+/** Remove every record button once her id turns out unknown (nothing could be saved). */
+function withoutActions() {
+  for (const el of document.querySelectorAll("#cards .actions, #found .actions")) el.remove();
+  $("#find-panel").hidden = true;
+}
+
+const EVENT_BUTTONS = {
+  view: ["I looked at this", "Looked at"],
+  like: ["I like this", "Liked"],
+  purchase: ["I bought this", "Bought"],
+};
+
+/** A product card; `types` are the choices it offers, `statusEl` where saving is reported. */
+function card(item, index, { prefix = "item", types = ["like", "purchase"],
+                             statusEl = $("#events-status") } = {}) {
   // The gateway words the strongest reason and its one source line (recommender/reasons.py);
-  // an older gateway without them gets the first reason in the page's own words.
+  // an older gateway without them gets the first reason in the page's own words. Items found
+  // by search carry no reasons: their card shows the code on the label instead.
   const why = item.why ?? (item.reasons ?? []).slice(0, 1).map(reasonWords).join(" ");
-  const source = item.source ?? sourceWords(item);
-  const headingId = `item-${index}-name`;
+  const source = item.source ?? (item.reasons ? sourceWords(item) : `Item code ${item.item_id}`);
+  const headingId = `${prefix}-${index}-name`;
   const facts = [item.category, item.brand, PRICE_WORDS[item.price_band] ?? item.price_band]
     .filter(Boolean).join(" · ");
   const button = (type, text, done) => h("button", {
     type: "button", class: "secondary", "aria-pressed": "false",
     "aria-describedby": headingId, "data-event": type,
-    onclick: (event) => mark(item, type, event.currentTarget, done),
+    onclick: (event) => mark(item, type, event.currentTarget, done, statusEl),
   }, text);
+  const actions = state.customer?.known === false ? null
+    : h("div", { class: "actions" },
+      types.map((type) => button(type, ...EVENT_BUTTONS[type])));
   return h("li", { class: "card", "data-item": item.item_id },
     h("h4", { id: headingId }, item.name ?? item.title ?? item.item_id),
     h("p", { class: "facts" }, facts),
     why ? h("p", { class: "reason" }, h("strong", {}, "Why: "), why) : null,
     h("p", { class: "source" }, source),
-    h("div", { class: "actions" },
-      button("like", "I like this", "Liked"), button("purchase", "I bought this", "Bought")));
+    actions);
 }
 
 async function loadSuggestions(customer) {
@@ -430,7 +472,7 @@ async function loadSuggestions(customer) {
     sources.hidden = popular || names.length === 0;
     sources.textContent = !popular && names.length ? `Based on your data from ${listInWords(names)}.` : "";
     const items = data.items ?? [];
-    $("#cards").replaceChildren(...items.map(card));
+    $("#cards").replaceChildren(...items.map((item, i) => card(item, i)));
     if (items.length === 0) {
       showStatus(status, "info", "There are no products to suggest in this store right now.");
     }
@@ -450,12 +492,12 @@ const eventId = () => `e${randomToken(12)}`;
 /** The catalogue category as the event schema's id form. */
 const categoryId = (c) => String(c).replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]/, "x").slice(0, 64);
 
-function mark(item, type, button, doneText) {
+function mark(item, type, button, doneText, statusEl) {
   if (button.getAttribute("aria-pressed") === "true" || !state.customer) return;
   button.setAttribute("aria-pressed", "true");
   button.textContent = `✓ ${doneText}`;
   state.pending.push({
-    customerId: state.customer.id,
+    customerId: state.customer.id, statusEl,
     event: { event_id: eventId(), item_id: item.item_id, item_category: categoryId(item.category),
              event_type: type, value: 1.0, timestamp: new Date().toISOString() },
   });
@@ -467,20 +509,22 @@ function mark(item, type, button, doneText) {
 function flush() {
   clearTimeout(state.flushTimer);
   const byCustomer = new Map();
-  for (const { customerId, event } of state.pending.splice(0)) {
-    if (!byCustomer.has(customerId)) byCustomer.set(customerId, []);
-    byCustomer.get(customerId).push(event);
+  for (const { customerId, event, statusEl } of state.pending.splice(0)) {
+    if (!byCustomer.has(customerId)) byCustomer.set(customerId, { events: [], statusEl });
+    const batch = byCustomer.get(customerId);
+    batch.events.push(event);
+    batch.statusEl = statusEl; // reported beside the last choice made
   }
-  for (const [customerId, events] of byCustomer) {
+  for (const [customerId, { events, statusEl }] of byCustomer) {
     const batch = { key: newIdempotencyKey("events"), customerId,
-                    storeId: state.config.store_id, events };
+                    storeId: state.config.store_id, events, statusEl };
     state.unsent.set(batch.key, batch);
     sendBatch(batch);
   }
 }
 
 async function sendBatch(batch) {
-  const status = $("#events-status");
+  const status = batch.statusEl ?? $("#events-status");
   const visible = () => state.customer?.id === batch.customerId;
   const n = batch.events.length;
   if (visible()) showStatus(status, "wait", `Saving your ${n === 1 ? "choice" : `${n} choices`}…`);
@@ -516,6 +560,43 @@ function retryUnsentLater() {
   }, options.backgroundRetryMs);
 }
 
+// -- any item of the store -----------------------------------------------------------------
+
+async function findItems(event) {
+  event.preventDefault();
+  const customer = state.customer;
+  const status = $("#find-status");
+  const query = $("#find-input").value.trim();
+  if (!customer) return;
+  if (!query) {
+    showStatus(status, "error", "Type part of the item's name, its brand or its item code.");
+    $("#find-input").focus();
+    return;
+  }
+  showStatus(status, "wait", "Looking in this store's catalogue…");
+  try {
+    const { data } = await call("GET", `/v1/stores/${state.config.store_id}/items?`
+      + new URLSearchParams({ q: query.slice(0, 100), limit: "12" }), {
+      credential: state.config.credential, signal: customer.abort.signal,
+      onRetry: retrying(status, customer),
+    });
+    if (!isCurrent(customer)) return;
+    const items = data?.items ?? [];
+    $("#found").replaceChildren(...items.map((item, i) => card(item, i,
+      { prefix: "found", types: ["view", "like", "purchase"], statusEl: status })));
+    if (items.length) {
+      showStatus(status, "ok", `${items.length === 1 ? "1 item" : `${items.length} items`} `
+        + `of this store match "${query}".`);
+    } else {
+      showStatus(status, "info", `No item of this store matches "${query}". Try another word `
+        + "or the code on the item's label.");
+    }
+  } catch (err) {
+    if (!isCurrent(customer)) return;
+    showStatus(status, "error", `The catalogue cannot be searched right now. ${describe(err)}`);
+  }
+}
+
 // -- start ------------------------------------------------------------------------------
 
 async function start() {
@@ -530,12 +611,14 @@ async function start() {
   $("#scan-stop").addEventListener("click", stopScan);
   $("#scan-picture").addEventListener("change", scanPicture);
   $("#finish").addEventListener("click", finish);
+  $("#find-form").addEventListener("submit", findItems);
   $("#refresh").addEventListener("click", () => state.customer && loadSuggestions(state.customer));
   for (const kind of ["pointerdown", "keydown"]) document.addEventListener(kind, touch);
   window.addEventListener("pagehide", flush);
 
   try {
     state.consortium = await loadConsortium(CONSORTIUM_URL);
+    state.retailer = (await call("GET", RETAILER_URL)).data;
   } catch (err) {
     showStatus($("#page-status"), "error",
       `This kiosk could not load its settings list. ${describe(err)}`,
@@ -544,6 +627,7 @@ async function start() {
   }
   await setUpScanning();
   state.config = readConfig();
+  renderRetailer();
   renderDeviceLine();
   retryUnsentLater();
   if (state.config) showWelcome();

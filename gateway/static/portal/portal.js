@@ -8,6 +8,8 @@ import { canonicalize, createKeyPair, exportPublicKey, signStatement }
   from "../static/js/customer-crypto.js";
 import { call, describe, describeRetry, loadConsortium, newIdempotencyKey, randomToken }
   from "../static/js/api.js";
+import { makeTransferCode, openTransferCode, transferCodeIn }
+  from "../static/js/key-transfer.js";
 import { createAndKeep, forgetKept, loadKept, restoreAndKeep } from "../static/js/keystore.js";
 import { renderQr } from "../static/js/qr.js";
 import { $, clearStatus, download, formatDate, h, listInWords, memberName, showStatus }
@@ -18,6 +20,8 @@ const CONSORTIUM_URL = "../static/consortium.json";
 const RETAILER_URL = "../v1/retailer";
 const NEEDS_KEY = ["#register-section", "#grant-section", "#consents-section", "#rights-section"];
 const ERASE_WORD = "ERASE";
+/** A consent id as this portal, the kiosks and the app make them (chaincode Id, "k-" first). */
+const CONSENT_ID = /^k-[A-Za-z0-9._-]{1,62}$/;
 
 // ledger: the consents of her last signed read, {customerId, readAt, consents, more}; memory only.
 const state = { consortium: null, key: null, ledger: null, retailer: null };
@@ -26,6 +30,8 @@ const state = { consortium: null, key: null, ledger: null, retailer: null };
 
 const journalKey = () => `prefshare.portal.journal.${state.key.customerId}`;
 const registeredKey = () => `prefshare.portal.registered.${state.key.customerId}`;
+/** When she last erased her data from this device: what she signed before it is withdrawn. */
+const erasedKey = () => `prefshare.portal.erased.${state.key.customerId}`;
 
 function readJournal() {
   try {
@@ -110,20 +116,22 @@ function newConsentId() {
 
 // -- sending, with retries under the same Idempotency-Key ---------------------------------
 
-async function sendStatement(entry, statusEl) {
+/** `where`: the status element, or a function finding it (the lists are drawn again). */
+async function sendStatement(entry, where) {
+  const statusEl = typeof where === "function" ? where : () => where;
   entry.state = "sending";
   upsertJournal(entry);
-  showStatus(statusEl, "wait", "Sending your signed statement to the ledger…");
+  showStatus(statusEl(), "wait", "Sending your signed statement to the ledger…");
   try {
     await call("POST", "/v1/consents", {
       body: entry.signed,
       idempotencyKey: entry.idempotency_key,
-      onRetry: (r) => showStatus(statusEl, "wait", `${describe(r.error)} ${describeRetry(r)}`),
+      onRetry: (r) => showStatus(statusEl(), "wait", `${describe(r.error)} ${describeRetry(r)}`),
     });
     entry.state = "recorded";
     delete entry.error;
     upsertJournal(entry);
-    showStatus(statusEl, "ok", entry.signed.action === "withdraw"
+    showStatus(statusEl(), "ok", entry.signed.action === "withdraw"
       ? "Your consent was withdrawn on the ledger."
       : "Your consent was recorded on the ledger.");
   } catch (err) {
@@ -131,18 +139,109 @@ async function sendStatement(entry, statusEl) {
     if (err.retryable) {
       entry.state = "waiting";
       upsertJournal(entry);
-      showStatus(statusEl, "error",
+      showStatus(statusEl(), "error",
         `${describe(err)} Your signed statement is kept on this device; nothing was recorded yet.`,
-        { label: "Send again", run: () => sendStatement(entry, statusEl) });
+        { label: "Send again", run: () => sendStatement(entry, where) });
     } else {
       entry.state = "refused";
       upsertJournal(entry);
-      showStatus(statusEl, "error", `${describe(err)} The statement was not recorded.`);
+      showStatus(statusEl(), "error", `${describe(err)} The statement was not recorded.`);
     }
   }
 }
 
 // -- 1. key -----------------------------------------------------------------------------
+
+function renderRetailer() {
+  const name = memberName(state.consortium, state.retailer.msp_id);
+  $("#retailer-name").textContent = `${name}: `;
+  document.title = `${name} consent portal · prefshare`;
+}
+
+/**
+ * The other members' portals, where she brings this same key (backup file or transfer code);
+ * with a code made, each link carries it in its fragment.
+ */
+function renderOtherPortals(code = null) {
+  const members = state.retailer?.members ?? [];
+  $("#other-portals").hidden = members.length === 0;
+  $("#member-portals").replaceChildren(...members.map((m) => h("li", {},
+    h("a", { href: code ? `${m.portal_url}#key=${code}` : m.portal_url, rel: "noopener" },
+      `${memberName(state.consortium, m.msp_id)}'s consent portal`,
+      code ? " (with your transfer code)" : ""))));
+}
+
+async function makeTransfer() {
+  if (!state.key?.backupText) return;
+  const { code, passphrase } = await makeTransferCode(state.key.backupText);
+  $("#transfer-passphrase-shown").textContent = passphrase;
+  $("#transfer-code-out").value = code;
+  $("#transfer-made").hidden = false;
+  renderOtherPortals(code);
+  await renderQr($("#transfer-qr"), `${new URL("../portal/", location.href).href}#key=${code}`,
+                 "QR code that opens this portal on your phone with your transfer code");
+  $("#transfer-code-out").focus();
+}
+
+async function bringWithCode(event) {
+  event.preventDefault();
+  const status = $("#transfer-in-status");
+  const code = transferCodeIn($("#transfer-code").value);
+  const passphrase = $("#transfer-passphrase").value;
+  if (!code) {
+    showStatus(status, "error", "Paste the transfer code first: it starts with pskey1.");
+    $("#transfer-code").focus();
+    return;
+  }
+  if (!passphrase.trim()) {
+    showStatus(status, "error", "Type the passphrase shown beside the code.");
+    $("#transfer-passphrase").focus();
+    return;
+  }
+  showStatus(status, "wait", "Opening the transfer code…");
+  try {
+    state.key = await restoreAndKeep(await openTransferCode(code, passphrase));
+  } catch (err) {
+    showStatus(status, "error", err.message || "The transfer code could not be opened.");
+    $("#transfer-passphrase").focus();
+    return;
+  }
+  $("#transfer-code").value = "";
+  $("#transfer-passphrase").value = "";
+  clearStatus(status);
+  await renderKey();
+  showStatus($("#key-status"), "ok", "Your key was brought here from the transfer code: "
+    + "the same customer id as at the other portal.");
+  $("#customer-id").scrollIntoView({ block: "center" });
+}
+
+/** A link or QR code from another portal carries a transfer code in the fragment. */
+function takeCodeFromAddress() {
+  const code = transferCodeIn(decodeURIComponent(location.hash));
+  if (!code) return;
+  history.replaceState(null, "", location.pathname + location.search); // off the address bar
+  if (state.key) return; // a key is here already: nothing to bring
+  $("#transfer-code").value = code;
+  showStatus($("#transfer-in-status"), "info", "The transfer code is filled in: type its "
+    + "passphrase, shown on the other page.");
+  $("#transfer-passphrase").focus();
+}
+
+async function copyId() {
+  const status = $("#copy-status");
+  try {
+    await navigator.clipboard.writeText(state.key.customerId);
+    showStatus(status, "ok", "Your customer id was copied.");
+  } catch {
+    // No clipboard (an insecure page, or permission refused): select it for her to copy.
+    const range = document.createRange();
+    range.selectNodeContents($("#customer-id"));
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    showStatus(status, "info", "Your customer id is selected: copy it with Ctrl+C "
+      + "(or Cmd+C, or a long press on a phone).");
+  }
+}
 
 async function renderKey() {
   const key = state.key;
@@ -156,8 +255,12 @@ async function renderKey() {
   if (state.ledger?.customerId !== key?.customerId) dropLedgerRead();
   if (!key) return;
   $("#customer-id").textContent = key.customerId;
+  clearStatus($("#copy-status"));
+  renderOtherPortals();
   const note = $("#backup-note");
   const backupButton = $("#download-backup");
+  $("#transfer-out").hidden = !key.backupText;
+  $("#transfer-made").hidden = true;
   if (key.backupText) {
     backupButton.disabled = false;
     note.textContent = "Download a backup now and keep it somewhere safe: anyone holding the file "
@@ -215,13 +318,14 @@ function downloadBackup() {
 }
 
 function forgetKey() {
-  const status = $("#key-status");
+  const status = $("#forget-status");
   showStatus(status, "info",
     "Remove your key from this device? Without a backup file you cannot sign for this customer id again.",
     { label: "Yes, remove it", run: async () => {
       await forgetKept();
       state.key = null;
       clearStatus(status);
+      dropExportView();
       await renderKey();
       $("#create-key").focus();
     } });
@@ -352,8 +456,10 @@ const METHODS = { kiosk: "at a store kiosk", app: "in the app", web: "on the web
 
 /** Consent ids withdrawn by the ledger's last read or by a withdrawal recorded from here since. */
 function withdrawnIds() {
+  const erasedAt = localStorage.getItem(erasedKey()) ?? "";
   const ids = readJournal()
-    .filter((e) => e.signed.action === "withdraw" && e.state === "recorded")
+    .filter((e) => (e.signed.action === "withdraw" && e.state === "recorded")
+      || (e.signed.action === "grant" && erasedAt && e.signed.given_at < erasedAt))
     .map((e) => e.signed.consent_id);
   for (const consent of state.ledger?.consents ?? []) {
     if (consent.status === "withdrawn") ids.push(consent.consent_id);
@@ -361,9 +467,23 @@ function withdrawnIds() {
   return new Set(ids);
 }
 
-function withdrawButton(consentId, jurisdiction, scope) {
+// A withdrawal's outcome is said in its consent's own item, next to the button she pressed.
+// The lists are drawn again as the statement goes (sending, recorded), so the place is found
+// again each time by consent id, in the list ("ledger-list" or "journal") she used.
+function itemStatus(consentId) {
+  return h("p", { class: "status", role: "status", "aria-live": "polite", hidden: true,
+                  "data-status-for": consentId });
+}
+
+function statusIn(list, consentId) {
+  return () => [...document.querySelectorAll(`#${list} [data-status-for]`)]
+    .find((el) => el.dataset.statusFor === consentId) ?? $("#withdraw-status");
+}
+
+function withdrawButton(consentId, jurisdiction, scope, list) {
   return h("button", { type: "button", class: "secondary small",
-                       onclick: () => reviewWithdrawal(consentId, jurisdiction, scope) },
+                       onclick: () => reviewWithdrawal(consentId, jurisdiction, scope,
+                                                       statusIn(list, consentId)) },
            "Withdraw");
 }
 
@@ -388,7 +508,7 @@ function renderJournal(withdrawn) {
                      "Send again"));
     }
     if (s.action === "grant" && entry.state === "recorded" && !withdrawn.has(s.consent_id)) {
-      actions.push(withdrawButton(s.consent_id, s.jurisdiction, s));
+      actions.push(withdrawButton(s.consent_id, s.jurisdiction, s, "journal"));
     }
     return h("li", {},
       h("p", {}, h("strong", {}, title), " ", h("span", { class: `badge ${kind}` }, text),
@@ -397,7 +517,8 @@ function renderJournal(withdrawn) {
       s.action === "grant" ? summaryList(scopeSummary(s)) : null,
       h("p", { class: "hint" }, `Signed on ${formatDate(s.given_at)}.`,
         entry.state === "refused" || entry.state === "waiting" ? ` ${entry.error ?? ""}` : ""),
-      actions.length ? h("div", { class: "row" }, actions) : null);
+      actions.length ? h("div", { class: "row" }, actions) : null,
+      s.action === "grant" ? itemStatus(s.consent_id) : null);
   });
   $("#journal").replaceChildren(...items);
   $("#journal-empty").hidden = items.length > 0;
@@ -442,7 +563,7 @@ function statusInWords(consent, withdrawnSince) {
     + "No member may use your data under it since then.";
 }
 
-function ledgerItem(consent, withdrawn) {
+function ledgerItem(consent, withdrawn, { actions = true } = {}) {
   const withdrawnSince = consent.status !== "withdrawn" && withdrawn.has(consent.consent_id);
   const [kind, text] = withdrawnSince ? STATUS.withdrawn
     : STATUS[consent.status] ?? ["", consent.status];
@@ -457,10 +578,11 @@ function ledgerItem(consent, withdrawn) {
       h("strong", {}, h("time", { datetime: version.timestamp },
                         formatDate(version.timestamp, { time: true }))),
       ": ", versionInWords(version, versions[i - 1])))),
-    consent.status === "active" && !withdrawnSince
+    actions && consent.status === "active" && !withdrawnSince
       ? h("div", { class: "row" }, withdrawButton(consent.consent_id, consent.jurisdiction,
-                                                  consent))
-      : null);
+                                                  consent, "ledger-list"))
+      : null,
+    actions ? itemStatus(consent.consent_id) : null);
 }
 
 /** Forget the last ledger read once it no longer holds (another key, an erasure). */
@@ -540,8 +662,8 @@ function showLedgerConsents() {
 }
 
 /** `scope` (a grant or a ledger record), when known, shows her what she withdraws. */
-async function reviewWithdrawal(consentId, jurisdiction, scope = null) {
-  const status = $("#consents-status");
+async function reviewWithdrawal(consentId, jurisdiction, scope = null,
+                                where = () => $("#withdraw-status")) {
   const unsigned = statementBase("withdraw", consentId, jurisdiction);
   const signed = await confirmSigning(
     "Check your withdrawal before you sign",
@@ -550,24 +672,45 @@ async function reviewWithdrawal(consentId, jurisdiction, scope = null) {
     [["Withdraw consent", consentId], ...(scope ? scopeSummary(scope) : []),
      ["Signed at", formatDate(unsigned.given_at)]], unsigned);
   if (!signed) {
-    showStatus(status, "info", "Nothing was signed.");
+    showStatus(where(), "info", "Nothing was signed.");
     return;
   }
   await sendStatement({ idempotency_key: newIdempotencyKey("withdraw"), signed,
-                        state: "sending" }, status);
+                        state: "sending" }, where);
+}
+
+/** Why `id` cannot be withdrawn, in words, or null: checked before anything is signed. */
+function withdrawalProblem(id) {
+  if (!id) return "Enter the consent id first.";
+  if (!CONSENT_ID.test(id)) {
+    return "That is not a consent id: it starts with k- followed by letters, digits, dots, "
+      + "dashes or underscores, as shown with your consents.";
+  }
+  const known = state.ledger?.consents.find((c) => c.consent_id === id);
+  if (state.ledger && !known && !readJournal().some((e) => e.signed.consent_id === id)) {
+    return "None of your consents on the ledger has this id. Check it against your consents "
+      + "(Show my consents from the ledger).";
+  }
+  if (known && known.status !== "active") return "This consent is no longer in force.";
+  if (withdrawnIds().has(id)) return "This consent was already withdrawn.";
+  return null;
 }
 
 async function withdrawById(event) {
   event.preventDefault();
   const input = $("#withdraw-id");
+  const status = $("#withdraw-status");
   const id = input.value.trim();
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) {
-    showStatus($("#consents-status"), "error",
-               "Enter a consent id: letters, digits, dots, dashes or underscores.");
+  const problem = withdrawalProblem(id);
+  if (problem) {
+    showStatus(status, "error", problem);
+    input.setAttribute("aria-invalid", "true");
     input.focus();
     return;
   }
-  await reviewWithdrawal(id);
+  input.removeAttribute("aria-invalid");
+  const known = state.ledger?.consents.find((c) => c.consent_id === id);
+  await reviewWithdrawal(id, known?.jurisdiction, known ?? null, () => status);
 }
 
 // -- 5. export and erasure ---------------------------------------------------------------
@@ -612,17 +755,87 @@ async function sendExport(signed, status, use) {
   use(answer, status);
 }
 
-function downloadExport() {
+// The readable copy: kept in this page's memory only, until she leaves or removes her key.
+let exported = null; // {customerId, text, doc, readAt}
+
+function dropExportView() {
+  exported = null;
+  $("#export-view").hidden = true;
+}
+
+const EVENT_WORDS = { purchase: "Bought", view: "Looked at", like: "Liked", rating: "Rated",
+                      stated: "Told the shop you like" };
+
+function eventInWords(event) {
+  const what = EVENT_WORDS[event.event_type] ?? event.event_type;
+  const where = event.store_id ? ` at store ${event.store_id}` : "";
+  return `${what} item ${event.item_id} (${event.item_category})${where}, `
+    + `${formatDate(event.timestamp, { time: true })}.`;
+}
+
+const SHOWN_EVENTS = 50;
+
+function holdingItem(owner, part) {
+  const name = memberName(state.consortium, owner);
+  const events = part?.events ?? [];
+  if (events.length === 0) return h("li", {}, `${name} holds no shopping record of yours.`);
+  const newest = events.slice().sort((a, b) => String(b.timestamp).localeCompare(String(a.timestamp)));
+  return h("li", {},
+    h("p", {}, h("strong", {}, name), ` holds ${count(events.length, "shopping record",
+      "shopping records")} of yours, newest first:`),
+    h("ul", {}, newest.slice(0, SHOWN_EVENTS).map((e) => h("li", {}, eventInWords(e)))),
+    events.length > SHOWN_EVENTS
+      ? h("p", { class: "hint" }, `and ${events.length - SHOWN_EVENTS} more, in the JSON file.`)
+      : null);
+}
+
+function renderExportView() {
+  const { doc, readAt } = exported;
+  $("#export-read-at").textContent = `Read from the ledger and every member on `
+    + `${formatDate(readAt, { time: true })}. Nothing of it is kept by this page.`;
+  const consents = (doc.consents ?? []).slice()
+    .sort((a, b) => String(b.given_at).localeCompare(String(a.given_at)));
+  $("#export-consents").replaceChildren(
+    ...consents.map((c) => ledgerItem(c, withdrawnIds(), { actions: false })));
+  $("#export-consents-empty").hidden = consents.length > 0;
+  $("#export-holdings").replaceChildren(
+    ...Object.entries(doc.holdings ?? {}).map(([owner, part]) => holdingItem(owner, part)));
+  const reads = doc.access_log ?? [];
+  $("#export-reads").replaceChildren(...reads.map(readItem));
+  $("#export-reads-empty").hidden = reads.length > 0;
+  const unanswered = (doc.unanswered ?? []).map((m) => memberName(state.consortium, m));
+  $("#export-unanswered").hidden = unanswered.length === 0;
+  $("#export-unanswered").textContent = unanswered.length
+    ? `${listInWords(unanswered)} could not be reached, so what ${unanswered.length === 1
+      ? "it holds" : "they hold"} is missing from this copy. Ask again later.` : "";
+  $("#export-view").hidden = false;
+}
+
+function showExport() {
   return reviewExport({
-    intro: "You ask for a copy of everything the consortium holds about you. It is downloaded "
-      + "to this device only. The request is valid for one hour.",
+    intro: "You ask for a copy of everything the consortium holds about you. It is shown on "
+      + "this page only, and you can download or print it. The request is valid for one hour.",
     request: "A copy of my data",
     status: $("#export-status"),
     use: (answer, status) => {
-      download(`prefshare-export-${new Date().toISOString().slice(0, 10)}.json`, answer.text);
-      showStatus(status, "ok", "Your data was downloaded as a JSON file.");
+      const doc = answer.data;
+      if (!Array.isArray(doc?.consents) || doc.customer?.customer_id !== state.key.customerId) {
+        showStatus(status, "error", "The copy could not be read. Please try again later.");
+        return;
+      }
+      exported = { customerId: state.key.customerId, text: answer.text, doc,
+                   readAt: new Date() };
+      renderExportView();
+      showStatus(status, "ok", "Here is a copy of your data.");
+      $("#export-view").focus();
     },
   });
+}
+
+function downloadExport() {
+  if (!exported) return;
+  download(`prefshare-export-${new Date().toISOString().slice(0, 10)}.json`, exported.text);
+  showStatus($("#export-status"), "ok", "Your data was downloaded as a JSON file.");
 }
 
 function eraseConfirmed() {
@@ -638,8 +851,14 @@ async function sendErasure(signed, idempotencyKey) {
       onRetry: (r) => showStatus(status, "wait", `${describe(r.error)} ${describeRetry(r)}`),
     });
     showStatus(status, "ok", `Your data was erased: ${data?.events_purged ?? 0} records deleted `
-      + `and ${data?.consents_withdrawn ?? 0} consents withdrawn.`);
+      + `and ${data?.consents_withdrawn ?? 0} consents withdrawn. No member holds a shopping `
+      + "record of yours any more, and none may use or record anything about you. Your key "
+      + "and customer id stay; if you give a consent again, it starts afresh, with nothing "
+      + "from before.");
+    localStorage.setItem(erasedKey(), signed.requested_at);
     dropLedgerRead();
+    dropExportView();
+    renderConsents();
   } catch (err) {
     showStatus(status, "error", `${describe(err)} Nothing was erased yet.`,
                err.retryable ? { label: "Try again",
@@ -680,7 +899,12 @@ async function start() {
   $("#grant-form").addEventListener("submit", reviewGrant);
   $("#withdraw-form").addEventListener("submit", withdrawById);
   $("#ledger-load").addEventListener("click", showLedgerConsents);
-  $("#export").addEventListener("click", downloadExport);
+  $("#export").addEventListener("click", showExport);
+  $("#export-download").addEventListener("click", downloadExport);
+  $("#export-print").addEventListener("click", () => window.print());
+  $("#copy-id").addEventListener("click", copyId);
+  $("#make-transfer").addEventListener("click", makeTransfer);
+  $("#transfer-in-form").addEventListener("submit", bringWithCode);
   $("#erase-word").addEventListener("input", () => { $("#erase").disabled = !eraseConfirmed(); });
   $("#erase").addEventListener("click", reviewErasure);
 
@@ -694,9 +918,11 @@ async function start() {
       { label: "Reload", run: () => location.reload() });
     return;
   }
+  renderRetailer();
   renderChoices();
   state.key = await loadKept();
   await renderKey();
+  takeCodeFromAddress();
   document.body.dataset.ready = "true";
 }
 
