@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from gateway.catalogue_search import MAX_RESULTS, search_store, store_items
-from gateway.deps import PrincipalDep, ServicesDep, require_store
+from gateway.deps import PrincipalDep, ServicesDep
 from gateway.errors import ApiError, error_responses
 from gateway.models import CatalogueItemOut, CatalogueItemsOut, ErrorBody, Id, StoreOut
 from recommender.catalogue import Catalogue
@@ -33,7 +33,7 @@ def _catalogue(services: ServicesDep) -> Catalogue:
             responses=_RESPONSES)
 def store(store_id: Annotated[Id, Path()], principal: PrincipalDep,
           services: ServicesDep) -> StoreOut:
-    require_store(principal, store_id)
+    services.scope.require_store(principal, store_id)
     msp_id = services.settings.msp_id
     return StoreOut(store_id=store_id, retailer=msp_id,
                     items=len(store_items(_catalogue(services), msp_id, store_id)))
@@ -45,7 +45,7 @@ def store(store_id: Annotated[Id, Path()], principal: PrincipalDep,
 def items(store_id: Annotated[Id, Path()], principal: PrincipalDep, services: ServicesDep,
           q: Annotated[str, Query(min_length=1, max_length=100)],
           limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 20) -> CatalogueItemsOut:
-    require_store(principal, store_id)
+    services.scope.require_store(principal, store_id)
     found = search_store(_catalogue(services), services.settings.msp_id, store_id, q, limit)
     return CatalogueItemsOut(store_id=store_id, query=q, items=[
         CatalogueItemOut(item_id=e.item_id, name=e.title or e.item_id, category=e.category,
