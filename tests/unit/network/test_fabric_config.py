@@ -173,6 +173,7 @@ def test_peer_environment_sets_gossip_endpoints_tls_and_leveldb(tmp_path):
     assert env["CORE_LEDGER_STATE_STATEDATABASE"] == "goleveldb"
     assert env["CORE_OPERATIONS_LISTENADDRESS"] == "127.0.0.1:7352"
     assert env["CORE_METRICS_PROVIDER"] == "prometheus"
+    assert env["CORE_PEER_GOSSIP_PVTDATA_SKIPPULLINGINVALIDTRANSACTIONSDURINGCOMMIT"] == "true"
     assert env["FABRIC_CFG_PATH"] == str(tmp_path / "orgs/eastmarket/nodes/peer0/config")
 
 
