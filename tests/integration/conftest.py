@@ -336,6 +336,14 @@ def start_ledger_gateway(fabric_network: Network,
 
 
 @pytest.fixture(scope="session")
+def gateway_starter_for(tmp_path_factory: pytest.TempPathFactory
+                        ) -> Callable[[Network], GatewayStarter]:
+    """``gateway_starter_for(network)``: start gateways on a network of a test's own, ports
+    given as they are (``http_port=...``), as :func:`start_ledger_gateway` does otherwise."""
+    return lambda net: _gateway_starter(net, tmp_path_factory, {}, net.consortium.port_base)
+
+
+@pytest.fixture(scope="session")
 def start_ledger_gateways(start_ledger_gateway: GatewayStarter
                           ) -> Callable[..., AbstractContextManager[dict[str, RunningGateway]]]:
     """Start several retailers' gateways on the whole network, each on its own port::
