@@ -58,6 +58,14 @@ def _test_description(tmp: Path, port_base: int = TEST_PORT_BASE) -> Path:
 
 
 @pytest.fixture(scope="session")
+def description_at(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], Path]:
+    """``description_at(port_base)``: the default description file moved to ``port_base``,
+    for a module that starts a network of its own (and may change its description)."""
+    return lambda port_base: _test_description(tmp_path_factory.mktemp("description"),
+                                               port_base)
+
+
+@pytest.fixture(scope="session")
 def consortium(tmp_path_factory: pytest.TempPathFactory) -> Consortium:
     """The default consortium description, moved to the tests' port block."""
     return load_consortium(_test_description(tmp_path_factory.mktemp("description")))

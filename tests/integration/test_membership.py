@@ -16,12 +16,11 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from demo.gateway_settings import gateway_settings
 from demo.wallet import DemoCustomer
@@ -38,20 +37,14 @@ from recommender.datasets.demo_world import WorldConfig, generate_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 NEWCOMER = Retailer(name="westfield", msp_id="WestfieldMSP", host="127.0.0.1")
 GRANT = {"purposes": ("personalisation",), "categories": ("purchases",)}
 
 
 @pytest.fixture(scope="module")
-def description(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # The integration tests' whole-network block, moved past the session network's.
-    base = int(os.environ.get("PREFSHARE_TEST_FABRIC_PORT_BASE", "24000")) + 500
-    data = yaml.safe_load((ROOT / "network" / "consortium.yaml").read_text())
-    data["port_base"] = base
-    path = tmp_path_factory.mktemp("membership") / "consortium.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+def description(description_at: Callable[[int], Path]) -> Path:
+    # Past the session network's blocks: its three retailers and the newcomer fit below +1000.
+    return description_at(int(os.environ.get("PREFSHARE_TEST_FABRIC_PORT_BASE", "24000")) + 500)
 
 
 @pytest.fixture(scope="module")
