@@ -11,6 +11,8 @@ import argparse
 import sys
 import time
 
+from pydantic import ValidationError
+
 from network.arguments import add_network_arguments, consortium_from, network_from
 from network.control import Layer, Network
 from network.description import Retailer
@@ -91,19 +93,27 @@ def main(argv: list[str] | None = None) -> int:
         total = sum(r.rss_kib or 0 for r in rows)
         print(f"{'resident memory, total':42} {total / 1024:8.1f} MiB")
         return 1 if any(r.state is ProcessState.CRASHED for r in rows) else 0
-    except (NetworkError, ValueError) as exc:  # a pydantic ValidationError is a ValueError
+    except ValidationError as exc:  # a retailer given on the command line, one line
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        print(f"error: {where}: {str(first['msg']).removeprefix('Value error, ')}",
+              file=sys.stderr)
+        return 1
+    except (NetworkError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
 
 def _membership(args: argparse.Namespace, net: Network) -> int:
     started = time.monotonic()
-    net.require_healthy()
-    change = Membership(net, args.description, progress=print)
+    retailer = None
     if args.command == "add-retailer":
         msp_id = args.msp_id or f"{args.name.replace('-', ' ').title().replace(' ', '')}MSP"
         retailer = Retailer(name=args.name, msp_id=msp_id, host=args.host,
                             port_block=args.port_block)
+    net.require_healthy()
+    change = Membership(net, args.description, progress=print)
+    if retailer is not None:
         change.add(retailer)
         print(f"{args.name} ({msp_id}) joined in {time.monotonic() - started:.1f} s")
     else:
