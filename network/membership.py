@@ -166,6 +166,7 @@ class Membership:
         step = self._progress
         step(f"{retailer.name}: its CA, identities and chaincode server")
         new.up(Layer.CHAINCODE)
+        step("running gateways endorse for a majority of the grown membership")
         self._switch_gateways(old, policy=new.consortium, stop=())
         step(f"channel config update adding {retailer.msp_id}")
         self.update_config(old, lambda config: with_member(
@@ -301,6 +302,7 @@ class Membership:
         if start_new is not None and running and start_new not in running:
             restart.append(start_new)
         for name in restart:
+            layout.gateway_data(name).mkdir(parents=True, exist_ok=True)  # a newcomer's
             sup.stop(gateway_process(name))
             sup.start(gateway_process(name), gateway_command(layout.gateway_env(name)),
                       env=gateway_process_env())
