@@ -30,6 +30,7 @@ from chaincode.fields import (
     check_fields,
     expect_object,
     format_timestamp,
+    join,
     load_json,
     parse_timestamp,
     read_enum,
@@ -84,23 +85,29 @@ class AccessLogEntry:
 
     @classmethod
     def from_dict(cls, value: Any, path: str = "") -> AccessLogEntry:
-        """Strictly parse one entry. Raises the field errors of :mod:`chaincode.fields`."""
+        """Strictly parse one entry. Raises the field errors of :mod:`chaincode.fields`,
+        each naming its field under ``path`` (``[3].count`` for the fourth of a batch)."""
         obj = expect_object(value, path)
         check_fields(obj, required=_FIELDS, path=path)
+
+        def named(name: str) -> str:
+            # Under the batch position, as every other record's errors are (LogReads).
+            return join(path, name)
+
         ids = obj["consent_ids"]
         if not isinstance(ids, list):
-            raise WrongType("expected a list", field="consent_ids")
+            raise WrongType("expected a list", field=named("consent_ids"))
         if len(ids) > MAX_CONSENT_IDS:
-            raise InvalidValue(f"more than {MAX_CONSENT_IDS} items", field="consent_ids")
+            raise InvalidValue(f"more than {MAX_CONSENT_IDS} items", field=named("consent_ids"))
         return cls.record(
-            customer_id=read_customer_id(obj["customer_id"]),
-            owner=read_str(obj["owner"], "owner", pattern=MSP_ID_PATTERN),
-            reader=read_str(obj["reader"], "reader", pattern=MSP_ID_PATTERN),
-            purpose=read_enum(obj["purpose"], "purpose", PURPOSES),
-            kind=read_enum(obj["kind"], "kind", READ_KINDS),
-            at=parse_timestamp(obj["at"], "at"),
-            count=read_int(obj["count"], "count"),
-            consent_ids=[read_str(item, f"consent_ids[{index}]", pattern=ID_PATTERN)
+            customer_id=read_customer_id(obj["customer_id"], named("customer_id")),
+            owner=read_str(obj["owner"], named("owner"), pattern=MSP_ID_PATTERN),
+            reader=read_str(obj["reader"], named("reader"), pattern=MSP_ID_PATTERN),
+            purpose=read_enum(obj["purpose"], named("purpose"), PURPOSES),
+            kind=read_enum(obj["kind"], named("kind"), READ_KINDS),
+            at=parse_timestamp(obj["at"], named("at")),
+            count=read_int(obj["count"], named("count")),
+            consent_ids=[read_str(item, join(named("consent_ids"), index), pattern=ID_PATTERN)
                          for index, item in enumerate(ids)],
         )
 

@@ -15,21 +15,24 @@ Two rules shape every function:
 - **What goes into the block is public.** Arguments and the response of a *submitted*
   transaction are written into the block for every member to read. So private data arrives
   only through the transient map, a submit function never returns private values, and the
-  functions that return private values (``ReadPreferences``, ``ExportCustomer``) write
-  nothing and must be *evaluated*, never submitted: a peer cannot tell the two apart, so
-  this is the gateway's duty (see ``TRANSACTIONS[...].kind``).
+  functions that return private values (``ReadOwnEvents``, ``ReadSharedEvents``, the
+  training pages, ``ExportCustomer``, ``ExportOwnData``) write nothing and must be
+  *evaluated*, never submitted: a peer cannot tell the two apart, so this is the gateway's
+  duty (see ``TRANSACTIONS[...].kind``).
 
 Access logging: a read in Fabric is an *evaluate*, which is neither ordered nor committed,
-so it cannot write a log entry. ``LogAccess`` is the submit that does: it runs the same
-consent-checked selection as ``ReadPreferences`` on the endorsing peer and records who read
-how many events about whom, for what purpose, under which consents, without returning
-them. The gateway submits ``LogAccess`` for each read it serves (one per kiosk session and
-purpose is enough); the chaincode cannot force it, and says so rather than pretend.
+so it cannot write a log entry. The owner's gateway submits ``LogReads`` for every shared
+read it served (reader, purpose, kind, count, consent ids) into the owner's own collection;
+an export entry also marks her request served there, so ``ExportOwnData`` serves it once.
+The chaincode cannot force the log: it is the owner's gateway's duty (docs/chaincode.md,
+what the design does not stop).
 
-Callers: functions touching preference data or model provenance need the Fabric CA
-attribute ``prefshare.role=gateway`` in the creator certificate (the identity each
-retailer's gateway enrols with, see ``network/plan.py``). Customer registration and consent
-statements may be carried by any channel member: the customer's signature is the authority.
+Callers: functions touching preference data, her rights or model provenance need the
+Fabric CA attribute ``prefshare.role=gateway`` in the creator certificate (the identity each
+retailer's gateway enrols with, see ``network/plan.py``); those on the owner's collection
+need the owner's own gateway (``RETAILER_MISMATCH`` otherwise). Customer registration and
+consent statements may be carried by any channel member: the customer's signature is the
+authority.
 """
 
 from __future__ import annotations
@@ -345,7 +348,7 @@ class PrefshareContract:
         self._owner_gateway(ledger)
         cid = read_customer_id(customer_id)
         await self._customer(ledger, cid)
-        held = await self._holding(ledger, cid)
+        held = await self._servable_holding(ledger, cid)
         return _json({"customer_id": cid, "owner": self.owner,
                       "events": [event.to_dict() for event in held.events]})
 
@@ -361,7 +364,8 @@ class PrefshareContract:
         events: list[dict[str, Any]] = []
         for _, value in page:
             held = Holding.from_json(value)
-            if held is None or not await self._is_open(ledger, held.customer_id):
+            if (held is None or not await self._is_open(ledger, held.customer_id)
+                    or await self._erasure_pending_here(ledger, held.customer_id)):
                 continue
             events += [event.to_dict() for event in held.events]
         return _json({"owner": self.owner, "events": events, "customers": len(page),
@@ -381,7 +385,7 @@ class PrefshareContract:
         await self._customer(ledger, cid)
         consents = await self._consents(ledger, cid)
         readable, opened = self._shareable(
-            who, purpose, (await self._holding(ledger, cid)).events, consents,
+            who, purpose, (await self._servable_holding(ledger, cid)).events, consents,
             ledger.tx_timestamp())
         return _json({"customer_id": cid, "owner": self.owner, "reader": who,
                       "purpose": purpose, "events": [e.to_dict() for e in readable],
@@ -412,7 +416,7 @@ class PrefshareContract:
             consents = await self._consents(ledger, record.customer_id)
             if not any(c.scope.names_recipient(who) for c in consents):
                 continue
-            held = await self._holding(ledger, record.customer_id)
+            held = await self._servable_holding(ledger, record.customer_id)
             readable, keys = self._shareable(who, purpose, held.events, consents, now)
             events += [event.to_dict() for event in readable]
             opened |= keys
@@ -649,6 +653,28 @@ class PrefshareContract:
         stored = await ledger.get_private(self.collection,
                                           self.keys.holding_key(customer_id).render())
         return Holding.from_json(stored, customer_id) or Holding(customer_id)
+
+    async def _erasure_pending_here(self, ledger: Ledger, customer_id: str) -> bool:
+        """Has this owner yet to complete her latest erasure (``PurgeCustomer``)?"""
+        stored = await ledger.get_state(erasure_key(customer_id).render())
+        if stored is None:
+            return False
+        erasure = ErasureRecord.from_json(stored)
+        if self.owner not in erasure.holders:
+            return False
+        mark = await ledger.get_private(
+            self.collection, erasure_marker_key(erasure.erasure_id).render())
+        return mark is None
+
+    async def _servable_holding(self, ledger: Ledger, customer_id: str) -> Holding:
+        """Her holding as the owner's reads may serve it: empty while her latest erasure is
+        pending here. A grant can reopen her id before this owner completed the erasure
+        (its peer was down when she erased); what it still holds from before must not be
+        served to anyone in that window, only deleted by the purge. Her own export still
+        shows it (``_holding``): it is what this owner holds about her."""
+        if await self._erasure_pending_here(ledger, customer_id):
+            return Holding(customer_id)
+        return await self._holding(ledger, customer_id)
 
     async def _is_open(self, ledger: Ledger, customer_id: str) -> bool:
         stored = await ledger.get_state(customer_key(customer_id).render())

@@ -19,11 +19,10 @@ can be replayed as another.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from chaincode.consent import (
     DATA_CATEGORIES,
@@ -42,7 +41,6 @@ from chaincode.errors import (
 from chaincode.fields import (
     read_enum,
 )
-from chaincode.preferences import PreferenceEvent
 
 Basis = Literal["owner", "consent"]
 
@@ -127,62 +125,3 @@ def decide_read(
     if best is None:
         best = ConsentNotFound("customer has no consent on record")
     return Decision(reason=best)
-
-
-@dataclass(frozen=True)
-class WithheldSummary:
-    """What a read left out, as counts only (no ids, no content)."""
-
-    total: int = 0
-    by_reason: dict[str, int] = field(default_factory=dict)
-    by_retailer: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "by_reason": dict(sorted(self.by_reason.items())),
-            "by_retailer": dict(sorted(self.by_retailer.items())),
-        }
-
-
-@dataclass(frozen=True)
-class FilteredEvents:
-    readable: tuple[PreferenceEvent, ...]
-    withheld: WithheldSummary
-
-
-def filter_events(
-    caller_msp: str,
-    purpose: str,
-    events: Iterable[PreferenceEvent],
-    consents: Iterable[ConsentRecord],
-    now: datetime,
-) -> FilteredEvents:
-    """Keep the events ``caller_msp`` may read for ``purpose``; count the rest by reason
-    code and by the retailer that holds them. Order of readable events is kept."""
-    consent_list = list(consents)
-    readable: list[PreferenceEvent] = []
-    reasons: Counter[str] = Counter()
-    retailers: Counter[str] = Counter()
-    cache: dict[tuple[str, str, str], Decision] = {}
-    for event in events:
-        memo = (event.customer_id, event.retailer, event.category)
-        decision = cache.get(memo)
-        if decision is None:
-            decision = decide_read(
-                caller_msp,
-                event.customer_id,
-                event.retailer,
-                purpose,
-                event.category,
-                consent_list,
-                now,
-            )
-            cache[memo] = decision
-        if decision.reason is None:
-            readable.append(event)
-        else:
-            reasons[decision.reason.code] += 1
-            retailers[event.retailer] += 1
-    withheld = WithheldSummary(sum(reasons.values()), dict(reasons), dict(retailers))
-    return FilteredEvents(tuple(readable), withheld)

@@ -84,6 +84,9 @@ class Services:
 
     @classmethod
     def create(cls, settings: GatewaySettings) -> Services:
+        # Every store below (credentials, idempotency, the read-log queue) lives here; a
+        # fresh folder is made private to the gateway's user.
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         database = settings.data_dir / "gateway.sqlite3"
         connection = open_ledger(settings)
         metrics = Metrics.create()

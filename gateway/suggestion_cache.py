@@ -52,7 +52,8 @@ CONSENT_EVENTS = frozenset({"ConsentGranted", "ConsentNarrowed", "ConsentWithdra
 
 @dataclass(frozen=True)
 class CustomerRead:
-    """Her consent records and the ledger's ``ReadPreferences`` answer, as read together."""
+    """Her consent records and her readable events (her own and what each owner served),
+    as read together."""
 
     consents: list[dict[str, Any]]
     readable: dict[str, Any]

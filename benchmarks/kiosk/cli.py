@@ -5,8 +5,10 @@ Against a running network (it never starts or stops one; exit 1 with one line wh
 healthy): prepares a retailer's world through the client library (the demo catalogue,
 ``--customers`` customers registered with customer-signed consents to the retailer and
 ``--events`` purchases each recorded at another retailer, a small model trained on what the
-retailer may read), then starts the retailer's gateway as a real HTTPS server in a process of
-its own (a fresh data folder, port ``--gateway-port``) and a bare FastAPI endpoint over the
+retailer may read), then starts every other member's gateway (the owners that serve it her
+events under her consent, each at offset 88 of its port block) and the retailer's gateway as
+real HTTPS servers in processes of their own (fresh data folders; the serving one at
+``--gateway-port``), and a bare FastAPI endpoint over the
 same TLS pair (``--bare-port``), and at each ``--rates`` level offers the load for
 ``--duration`` seconds to each: first the bare endpoint, then the kiosk route. Each kiosk
 request is a random customer at a random store of the retailer, with that store's credential.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from benchmarks.kiosk.load import (
@@ -43,7 +46,8 @@ from network.description import Consortium
 from network.errors import NetworkError
 from network.layout import RunLayout
 
-#: Default ports: offsets in the retailer's port block that the port plan leaves free.
+#: Default ports: offsets in each retailer's port block that the port plan leaves free (the
+#: serving gateway and the other members' gateways at GATEWAY_PORT_OFFSET of their blocks).
 GATEWAY_PORT_OFFSET, BARE_PORT_OFFSET = 88, 89
 
 
@@ -112,8 +116,26 @@ def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> 
         root_ca = layout.ca_root_cert(args.retailer)
         requests = kiosk_requests(world, store_keys, args.n, 4096)
         results: list[RunResult] = []
-        with serve("bare", bare_settings, root_ca, work, ready_path=BARE_PATH) as bare, \
-                serve("gateway", settings, root_ca, work, ready_path="/healthz") as gateway:
+        with ExitStack() as stack:
+            # Every other member's gateway, which serves the serving one her events it holds
+            # under her consent: the kiosk's read fans out to them (docs/chaincode.md).
+            owners: dict[str, str] = {}
+            for other in consortium.retailers:
+                if other.name == args.retailer:
+                    continue
+                port = (consortium.block_of(consortium.retailer_index(other))
+                        + GATEWAY_PORT_OFFSET)
+                owner = gateway_settings(consortium, other.name, layout,
+                                         data_dir=work / other.name, http_port=port)
+                stack.enter_context(serve("gateway", owner, layout.ca_root_cert(other.name),
+                                          work, ready_path="/healthz", name=other.name))
+                owners[other.msp_id] = f"https://{owner.http_host}:{port}"
+            settings = settings.model_copy(update={"members": tuple(
+                m.model_copy(update={"url": owners[m.msp_id]}) for m in settings.members)})
+            bare = stack.enter_context(
+                serve("bare", bare_settings, root_ca, work, ready_path=BARE_PATH))
+            gateway = stack.enter_context(
+                serve("gateway", settings, root_ca, work, ready_path="/healthz"))
             bare_requests = [Request(BARE_PATH, {})]
             if args.warmup > 0:
                 open_loop(bare, bare_requests, "warm-up", min(rates), args.warmup)
@@ -124,7 +146,8 @@ def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> 
                                     cache=True))
     header = (f"{args.retailer}'s kiosk route (`GET /v1/stores/{{store}}/customers/{{id}}/"
               f"suggestions?n={args.n}`, {args.customers} customers with consents and "
-              f"{args.events} purchases each at {writer_name}, model {world.model_id}, "
+              f"{args.events} purchases each at {writer_name}, read through its gateway under her "
+              f"consent, model {world.model_id}, "
               f"suggestion cache TTL {args.cache_ttl:g} s) and "
               f"a bare FastAPI endpoint, HTTPS on 127.0.0.1, {args.duration:g} s per rate, "
               f"open loop (latency from each request's scheduled time):")

@@ -144,16 +144,18 @@ class Server:
 
 @contextmanager
 def serve(kind: str, settings: GatewaySettings, root_ca: Path, work_dir: Path, *,
-          ready_path: str, start_timeout_s: float = 90.0) -> Iterator[Server]:
+          ready_path: str, start_timeout_s: float = 90.0,
+          name: str | None = None) -> Iterator[Server]:
     """Start ``python -m benchmarks.kiosk.server KIND`` with ``settings`` and wait until
     ``ready_path`` answers 200; stop it (SIGTERM, then SIGKILL after 10 s) on leaving.
-    Its output goes to ``work_dir/KIND.log``.
+    Its output goes to ``work_dir/NAME.log`` (``name`` defaults to ``kind``).
 
     Raises RuntimeError when it exits or does not answer in time (naming its log).
     """
-    settings_file = work_dir / f"{kind}-settings.json"
+    name = name or kind
+    settings_file = work_dir / f"{name}-settings.json"
     settings_file.write_text(settings.model_dump_json(), encoding="utf-8")
-    log_path = work_dir / f"{kind}.log"
+    log_path = work_dir / f"{name}.log"
     trust = ssl.create_default_context(cafile=str(root_ca))
     base_url = f"https://{settings.http_host}:{settings.http_port}"
     with log_path.open("wb") as log:
@@ -170,7 +172,7 @@ def serve(kind: str, settings: GatewaySettings, root_ca: Path, work_dir: Path, *
         deadline = time.monotonic() + start_timeout_s
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"the {kind} server exited ({process.returncode}); "
+                raise RuntimeError(f"the {name} server exited ({process.returncode}); "
                                    f"see {log_path}")
             try:
                 if httpx.get(base_url + ready_path, verify=trust, timeout=2).status_code == 200:
@@ -178,7 +180,7 @@ def serve(kind: str, settings: GatewaySettings, root_ca: Path, work_dir: Path, *
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the {kind} server did not answer in "
+                raise RuntimeError(f"the {name} server did not answer in "
                                    f"{start_timeout_s:.0f} s; see {log_path}")
             time.sleep(0.2)
         yield Server(kind, process, base_url, trust)

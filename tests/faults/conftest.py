@@ -371,11 +371,10 @@ class Auditor:
         for kid in consent_ids & set(listed):
             history = ledger.consent_history(customer_id, kid)
             versions[kid] = max(len(history), int(listed[kid].get("version", 1)))
-        found = json.loads(ledger.contract.evaluate(
-            "ReadPreferences", args=[customer_id, "personalisation"],
-            endorsing_orgs=[msp_id]).decode())
+        # Only the recording retailer's peers hold its events (one collection per owner).
+        found = ledger.read_own_events(customer_id)
         return {"registered": True, "versions": versions,
-                "events": [e["event_id"] for e in found["events"]]}
+                "events": [e["event_id"] for e in found]}
 
     def _check(self, writes: list[Write]) -> tuple[set[str], set[str], set[str]]:
         """(lost keys, duplicated keys, keys of unacknowledged writes found on every peer)."""
@@ -394,8 +393,11 @@ class Auditor:
         jobs = [(msp, cid) for msp in self.connections for cid in by_customer]
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = list(pool.map(one, jobs))
-        for _msp, cid, held in results:
+        msp_of = {r.name: r.msp_id for r in self.net.consortium.retailers}
+        for msp, cid, held in results:
             for w in by_customer[cid]:
+                if w.kind == "events" and msp_of[w.gateway] != msp:
+                    continue  # another owner's events: never on this peer
                 if w.kind in ("register", "probe"):
                     present = held["registered"]
                 elif w.kind == "grant":

@@ -270,7 +270,13 @@ def test_her_consent_carries_her_purchases_to_another_member_until_she_withdraws
     _expect()(kiosk_b.page.locator("#cards")).not_to_contain_text(FROM_NORTHWIND)
     _shoot(kiosk_b.page, "5-kiosk-b-after-withdrawal")
 
-    # 5. Her export: every consent, with its history.
+    # 5. Her export: every consent, with its history, and Northwind's log of Southgate's
+    # reads (the owner logs them in batches: wait for its queue to reach the ledger).
+    read_log = north.running.services.sharing.read_log
+    deadline = time.monotonic() + 30
+    while read_log.pending():
+        assert time.monotonic() < deadline, "northwind's read log did not reach the ledger"
+        time.sleep(0.2)
     with portal.expect_download() as download:
         portal.click("#export")
         _sign(portal)
@@ -279,10 +285,17 @@ def test_her_consent_carries_her_purchases_to_another_member_until_she_withdraws
     assert len(consents) == 1
     actions = [v["record"]["statement"]["action"] for v in consents[0]["versions"]]
     assert actions == ["grant", "withdraw"]
+    reads = [(e["owner"], e["reader"], e["purpose"]) for e in exported["access_log"]
+             if e["kind"] == "kiosk"]
+    assert reads and set(reads) == {("NorthwindMSP", "SouthgateMSP", "personalisation")}
     portal.click("#ledger-load")
     _sign(portal)
     history = portal.locator("#ledger-list > li").first.locator("ol.history > li")
     _expect()(history).to_have_count(2, timeout=20000)
+    # Her access log, in words, as the owner recorded it.
+    _expect()(portal.locator("#ledger-reads")).to_contain_text(
+        re.compile(r"Southgate read \d+ of your Northwind shopping records for personal "
+                   r"suggestions on \d+ \w+"))
     _shoot(portal, "6-portal-export-history", "#ledger-list")
 
     # 6. Erasure, then every kiosk treats her as unknown.

@@ -33,7 +33,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
 from fabric_protos.common import ledger_pb2
 from fabric_protos.ledger.rwset import rwset_pb2 as _rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2 as _kv_rwset_pb2
@@ -44,7 +43,7 @@ from chaincode.holdings import erasure_marker_key
 from chaincode.statekeys import CompositeKey
 from demo.gateway_settings import gateway_settings
 from demo.wallet import DemoCustomer
-from gateway.fabric import EndorsementPolicy, ecdsa_signer, load_msp_folder
+from gateway.fabric import ecdsa_signer, load_msp_folder
 from gateway.fabric._protos import (
     chaincode_pb2,
     common_pb2,
@@ -470,6 +469,9 @@ def test_a_grant_signed_before_her_erasure_is_refused(cli):
     assert [c["consent_id"] for c in cli.query(OTHER, OTHER, "ListConsents",
                                                customer.customer_id)["consents"]
             if c["status"] == "active"] == ["k-0003"]
+    # Her id is open again; what she signed before the erasure still counts for nothing.
+    with pytest.raises(CommandFailed, match="BACKDATED"):
+        cli.invoke(THIRD, [THIRD, OTHER], "SubmitConsentStatement", json.dumps(before))
 
 
 @pytest.fixture(scope="module")
@@ -525,6 +527,30 @@ def test_an_erasure_made_while_a_holders_peer_is_down_completes_when_it_returns(
     assert north.services.connection.ledger.read_own_events is not None
     with pytest.raises(Exception, match="CUSTOMER_ERASED"):
         north.services.connection.ledger.read_own_events(customer.customer_id)
+
+
+def test_a_withdrawal_stops_the_owner_serving_at_the_next_read(gateways, catalogue,
+                                                               same_height):
+    north, south = gateways[OWNER], gateways[OTHER]
+    customer = _register(north)
+    grant = customer.grant([MSP[OTHER]], purposes=("personalisation",),
+                           categories=("purchases",))
+    assert south.write("/v1/consents", grant).status_code == 201
+    _buy(north, catalogue, customer, 2)
+    same_height(*gateways.values())
+    assert len(_preferences(south, customer)["events"]) == 2
+    assert north.write("/v1/consents",
+                       customer.withdraw(grant["consent_id"])).status_code == 201
+    same_height(*gateways.values())
+    # The owner checks her consent at the time of each read: no cache at the reader keeps it.
+    assert _preferences(south, customer)["events"] == []
+
+
+def _preferences(gateway: Any, customer: DemoCustomer) -> dict[str, Any]:
+    r = gateway.client.get(f"/v1/customers/{customer.customer_id}/preferences",
+                           headers=gateway.credential("kiosk-1"))
+    assert r.status_code == 200, r.text
+    return dict(r.json())
 
 
 # -- 6. no side channel to non-recipients; exports once and logged ----------------------------
@@ -624,4 +650,3 @@ def test_the_owners_secret_never_leaves_its_chaincode_folder(fabric_network):
         secret = net.layout.owner_secret(org)
         assert secret.stat().st_mode & 0o777 == 0o600
         assert len(secret.read_bytes()) == 32
-    assert EndorsementPolicy is not None and serialization is not None

@@ -161,15 +161,37 @@ def event_doc(customer: Customer, retailer: str = ORG1, **overrides: Any) -> dic
     return doc
 
 
-def rights_request(customer: Customer, action: str, **overrides: Any) -> bytes:
+def rights_request(customer: Customer, action: str, gateway: str = ORG1, *,
+                   signed_at: datetime = NOW - timedelta(minutes=1),
+                   **overrides: Any) -> bytes:
+    """Her signed export or erase request for the member ``gateway``'s gateway to serve,
+    signed at ``signed_at``; ``overrides`` change the document before it is signed."""
     doc: dict[str, Any] = {
         "action": action,
         "customer_id": customer.id,
-        "requested_at": format_timestamp(NOW - timedelta(minutes=1)),
+        "requested_at": format_timestamp(signed_at),
         "nonce": f"rights-{next(_nonces):010d}-abcdef",
+        "gateway": gateway,
     }
     doc.update(overrides)
     return json.dumps({**doc, "signature": customer.sign(doc)}).encode()
+
+
+def read_entry(customer: Customer, reader: str = ORG2, owner: str = ORG1,
+               **overrides: Any) -> dict[str, Any]:
+    """An owner's access-log entry for one shared read of her data."""
+    doc: dict[str, Any] = {
+        "customer_id": customer.id,
+        "owner": owner,
+        "reader": reader,
+        "purpose": "personalisation",
+        "kind": "kiosk",
+        "at": format_timestamp(NOW),
+        "count": 1,
+        "consent_ids": ["k-0001"],
+    }
+    doc.update(overrides)
+    return doc
 
 
 MEMBERS = (ORG1, ORG2, ORG3)
@@ -303,6 +325,8 @@ class Chain:
     now = NOW
     event = staticmethod(event_doc)
     rights = staticmethod(rights_request)
+    entry = staticmethod(read_entry)
+    members = MEMBERS
     new_customer = staticmethod(new_customer)
     cert = staticmethod(caller_cert)
 
@@ -313,9 +337,13 @@ class Chain:
     def register(self, customer: Customer) -> Any:
         return self.call("RegisterCustomer", customer.key.b64url)
 
-    def consent(self, customer: Customer, action: str = "grant", **overrides: Any) -> Any:
+    def consent(self, customer: Customer, action: str = "grant", *, at: datetime = NOW,
+                **overrides: Any) -> Any:
+        """Her signed statement (``overrides`` change it before she signs), submitted at
+        ``at``."""
         return self.call(
-            "SubmitConsentStatement", customer.wire(customer.statement(action, **overrides))
+            "SubmitConsentStatement", customer.wire(customer.statement(action, **overrides)),
+            at=at,
         )
 
     def record(self, *docs: dict[str, Any], msp: str = ORG1, **kwargs: Any) -> Any:
@@ -325,6 +353,30 @@ class Chain:
             transient={"events": json.dumps(list(docs)).encode()},
             **kwargs,
         )
+
+    def shared(self, customer: Customer, reader: str = ORG2,
+               purpose: str = "personalisation", *, owner: str = ORG1, **kwargs: Any) -> Any:
+        """ReadSharedEvents as ``owner``'s gateway serves it to ``reader``."""
+        return self.call("ReadSharedEvents", customer.id, reader, purpose, msp=owner,
+                         **kwargs)
+
+    def log_reads(self, *entries: dict[str, Any], owner: str = ORG1,
+                  nonces: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        transient = {"entries": json.dumps(list(entries)).encode()}
+        if nonces is not None:
+            transient["nonces"] = json.dumps(nonces).encode()
+        return self.call("LogReads", msp=owner, transient=transient, **kwargs)
+
+    def erase(self, customer: Customer, gateway: str = ORG1, *,
+              at: datetime = NOW, signed_at: datetime | None = None) -> Any:
+        """Her erasure, accepted by ``gateway``'s gateway at ``at`` (signed a minute before
+        unless ``signed_at`` says otherwise)."""
+        request = rights_request(customer, "erase", gateway,
+                                 signed_at=signed_at or at - timedelta(minutes=1))
+        return self.call("EraseCustomer", msp=gateway, transient={"request": request}, at=at)
+
+    def purge(self, customer: Customer, owner: str = ORG1, **kwargs: Any) -> Any:
+        return self.call("PurgeCustomer", customer.id, msp=owner, **kwargs)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from chaincode.errors import (
     UnknownField,
 )
 from chaincode.fields import format_timestamp
-from chaincode.policy import decide_read, filter_events
+from chaincode.policy import decide_read
 from chaincode.preferences import PreferenceEvent
 from chaincode.rights import RightsRequest
 
@@ -161,44 +161,6 @@ def test_refusal_reports_the_consent_that_came_closest(alice, now):
 def test_unknown_purpose_or_category_is_an_invalid_argument(alice, now, purpose, category):
     with pytest.raises(InvalidValue):
         decide_read("Org2MSP", alice.id, OWNER, purpose, category, [], now)
-
-
-# --- filtering ---------------------------------------------------------------------------
-
-
-def test_filter_keeps_readable_events_and_counts_the_rest(alice, mallory, now):
-    consents = [consent(alice, now)]  # Org2MSP: purchases and views, personalisation
-    events = [
-        event(alice.id, "e1", "purchase"),
-        event(alice.id, "e2", "rating"),  # stated_preferences: not granted
-        event(alice.id, "e3", "like"),
-        event(mallory.id, "e4", "view"),  # no consent at all
-        event(alice.id, "e5", "view", retailer="Org2MSP"),  # caller's own
-        event(alice.id, "e6", "view", retailer="Org3MSP"),
-    ]
-    result = filter_events("Org2MSP", "personalisation", events, consents, now)
-    assert [e.event_id for e in result.readable] == ["e1", "e3", "e5", "e6"]
-    assert result.withheld.to_dict() == {
-        "total": 2,
-        "by_reason": {"CATEGORY_NOT_GRANTED": 1, "CONSENT_NOT_FOUND": 1},
-        "by_retailer": {"Org1MSP": 2},
-    }
-
-
-def test_filter_withholds_everything_after_withdrawal(alice, now):
-    consents = [consent(alice, now, ("grant", "withdraw"))]
-    events = [event(alice.id, f"e{i}") for i in range(3)]
-    result = filter_events("Org2MSP", "personalisation", events, consents, now)
-    assert result.readable == ()
-    assert result.withheld.by_reason == {"CONSENT_WITHDRAWN": 3}
-
-
-def test_filter_summary_holds_counts_only(alice, now):
-    result = filter_events(
-        "Org3MSP", "personalisation", [event(alice.id, "e1")], [consent(alice, now)], now
-    )
-    text = json.dumps(result.withheld.to_dict())
-    assert alice.id not in text and "e1" not in text and "sku-1" not in text
 
 
 # --- rights requests ---------------------------------------------------------------------
