@@ -12,7 +12,7 @@ NETWORK := $(PY) -m network
 VENV_STAMP := $(VENV)/.installed
 
 .PHONY: help venv web browser fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration test-faults bench bench-recommender bench-foldin bench-consortium bench-serving bench-ledger bench-kiosk \
-        network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate run down demo-status clean
+        network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate add-retailer remove-retailer run down demo-status clean
 
 help: ## List every target, one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -57,6 +57,14 @@ network-down: venv ## Stop every node, keep data (a later network-up resumes)
 
 network-clean: venv ## Stop everything and remove the run folder .run/
 	@$(NETWORK) clean
+
+add-retailer: venv ## Add retailer NAME=... to the running consortium (majority-signed channel update; its CA, peer, chaincode, gateway)
+	@test -n "$(NAME)" || { echo "usage: make add-retailer NAME=westfield"; exit 2; }
+	@$(NETWORK) add-retailer $(NAME)
+
+remove-retailer: venv ## Remove retailer NAME=... from the running consortium (majority-signed; its nodes stop, its collection stays)
+	@test -n "$(NAME)" || { echo "usage: make remove-retailer NAME=westfield"; exit 2; }
+	@$(NETWORK) remove-retailer $(NAME)
 
 web: ## Vendor the pages' browser files (QR encoder, Swagger UI, axe-core for the tests) into gateway/static/vendor with npm ci
 	@bash gateway/static/build.sh

@@ -16,7 +16,8 @@ variable                       meaning
 ``PREFSHARE_OWNER_SECRET_FILE``  file (0600) holding the owner's secret, at least 32 bytes:
                                its collection keys are derived with it (chaincode/holdings.py)
 ``PREFSHARE_MEMBERS``          every retailer's MSP id, comma-separated, the same order on
-                               every server
+                               every server (a member joining or leaving restarts each
+                               server with the new list: network/membership.py)
 =============================  ======================================================
 
 TLS is not optional. Unlike the shim's ``start()``, nothing here lets an environment

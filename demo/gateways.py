@@ -9,8 +9,6 @@ with its pid in ``.run/pids/gateway-R.pid``, under the network's own
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,12 @@ from gateway.settings import GatewaySettings
 from gateway.stores import CredentialStore, Role
 from network.description import Consortium
 from network.errors import NotReady
-from network.gateway_env import write_gateway_env
+from network.gateway_env import (
+    gateway_command,
+    gateway_process,
+    gateway_process_env,
+    write_gateway_env,
+)
 from network.layout import RunLayout
 from network.supervisor import ProcessState, Supervisor
 from recommender.catalogue import Catalogue
@@ -40,7 +43,7 @@ class Gateways:
         return gateway_settings(self.consortium, retailer, self.layout)
 
     def process(self, retailer: str) -> str:
-        return f"gateway-{retailer}"
+        return gateway_process(retailer)
 
     def base_url(self, retailer: str) -> str:
         s = self.settings(retailer)
@@ -79,7 +82,7 @@ class Gateways:
         processes started. Raises NotReady naming the log of one that did not come up."""
         sup = Supervisor(self.layout)
         started = []
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+        env = {**gateway_process_env(),
                # The demo registers its 200 customers through the gateways from this one
                # address in seconds: far over the default throttle of anonymous
                # registrations, which is for strangers, not the operator's own seeding.
@@ -92,8 +95,7 @@ class Gateways:
                 continue
             sup.stop(name)  # clears a crashed one's pid file
             env_file = write_gateway_env(self.consortium, retailer, self.layout)
-            sup.start(name, [sys.executable, "-m", "gateway", "--env-file", str(env_file),
-                             "serve"], env=env)
+            sup.start(name, gateway_command(env_file), env=env)
             started.append(name)
         deadline = time.monotonic() + timeout_s
         for retailer in self.retailers:

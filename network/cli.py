@@ -1,4 +1,5 @@
-"""`prefshare-network COMMAND`: validate, up, down, status, clean, gateway-env.
+"""`prefshare-network COMMAND`: validate, up, down, status, clean, gateway-env, add-retailer,
+remove-retailer.
 
 Every failure is one readable line on stderr and exit status 1; nothing is started when the
 description is invalid, a binary is missing or a port is taken.
@@ -10,10 +11,14 @@ import argparse
 import sys
 import time
 
+from pydantic import ValidationError
+
 from network.arguments import add_network_arguments, consortium_from, network_from
-from network.control import Layer
+from network.control import Layer, Network
+from network.description import Retailer
 from network.errors import NetworkError
 from network.gateway_env import gateway_environment, render_env_file
+from network.membership import Membership
 from network.plan import make_plan
 from network.supervisor import ProcessState
 
@@ -31,6 +36,16 @@ def _parser() -> argparse.ArgumentParser:
     env = sub.add_parser("gateway-env", help="print a retailer's gateway settings as an env "
                          "file (prefshare-gateway --env-file)")
     env.add_argument("retailer")
+    add = sub.add_parser("add-retailer", help="add a retailer to the running consortium: its "
+                         "CA, a majority-signed channel update, its peer, chaincode and "
+                         "gateway; the description updated (docs/network.md, 'Membership')")
+    add.add_argument("name", help="the retailer's name (lower case, e.g. westfield)")
+    add.add_argument("--msp-id", help="its MSP id (default: the name capitalised + MSP)")
+    add.add_argument("--host", default="127.0.0.1", help="its host (default: %(default)s)")
+    add.add_argument("--port-block", type=int, help="its port block (default: the next one)")
+    remove = sub.add_parser("remove-retailer", help="remove a retailer from the running "
+                            "consortium: a majority-signed channel update, its nodes stopped")
+    remove.add_argument("name")
     return p
 
 
@@ -61,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             print(render_env_file(gateway_environment(consortium, args.retailer, net.layout),
                                   heading=heading), end="")
             return 0
+        if args.command in ("add-retailer", "remove-retailer"):
+            return _membership(args, net)
         if args.command == "clean":
             stopped, removed = net.clean()
             for process in stopped:
@@ -76,9 +93,33 @@ def main(argv: list[str] | None = None) -> int:
         total = sum(r.rss_kib or 0 for r in rows)
         print(f"{'resident memory, total':42} {total / 1024:8.1f} MiB")
         return 1 if any(r.state is ProcessState.CRASHED for r in rows) else 0
+    except ValidationError as exc:  # a retailer given on the command line, one line
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        print(f"error: {where}: {str(first['msg']).removeprefix('Value error, ')}",
+              file=sys.stderr)
+        return 1
     except (NetworkError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _membership(args: argparse.Namespace, net: Network) -> int:
+    started = time.monotonic()
+    retailer = None
+    if args.command == "add-retailer":
+        msp_id = args.msp_id or f"{args.name.replace('-', ' ').title().replace(' ', '')}MSP"
+        retailer = Retailer(name=args.name, msp_id=msp_id, host=args.host,
+                            port_block=args.port_block)
+    net.require_healthy()
+    change = Membership(net, args.description, progress=print)
+    if retailer is not None:
+        change.add(retailer)
+        print(f"{args.name} ({msp_id}) joined in {time.monotonic() - started:.1f} s")
+    else:
+        change.remove(args.name)
+        print(f"{args.name} left in {time.monotonic() - started:.1f} s")
+    return 0
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ settings).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -268,3 +269,21 @@ class ChannelArtifacts:
                                "-asOrg", msp_id, "-outputAnchorPeersUpdate", str(path)],
                               f"the anchor peer update of {msp_id}")
         return path
+
+    def org_group(self, name: str) -> dict[str, Any]:
+        """Organisation ``name``'s channel group as ``configtxgen -printOrg`` writes it
+        (configtxlator JSON: its MSP and policies), for a config update that adds it.
+
+        Raises:
+            CommandFailed: configtxgen refused the organisation's definition.
+        """
+        org = _organisations(self._consortium, self._plan, self._layout)[name]
+        folder = self._layout.channel_dir / f"org-{name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "configtx.yaml").write_text(yaml.safe_dump({"Organizations": [org]},
+                                                             sort_keys=False))
+        out = self._tools.run("configtxgen", ["-printOrg", org["Name"]],
+                              env={"FABRIC_CFG_PATH": str(folder), "FABRIC_LOGGING_SPEC": "error"},
+                              what=f"the channel definition of {org['Name']}")
+        group: dict[str, Any] = json.JSONDecoder().raw_decode(out[out.index("{"):])[0]
+        return group

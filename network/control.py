@@ -45,6 +45,10 @@ _LAYER_BINARIES = {
 }
 
 
+#: Process name prefixes of the network's nodes (gateways are not nodes: `make down` stops them).
+_NODE_PREFIXES = ("ca-", "chaincode-", "orderer", "peer0-")
+
+
 class Layer(StrEnum):
     CA = "ca"
     CHAINCODE = "chaincode"
@@ -175,11 +179,19 @@ class Network:
         that were running (a crashed node's stale pid file is cleared too)."""
         sup = self.supervisor
         stopped = []
-        for process, _ in reversed(self._processes()):
+        for process in [*self._leftover_nodes(), *(p for p, _ in reversed(self._processes()))]:
             if sup.state(process) is ProcessState.RUNNING:
                 stopped.append(process)
             sup.stop(process)
         return stopped
+
+    def _leftover_nodes(self) -> list[str]:
+        """Nodes with a pid file that the description no longer names: those of a retailer
+        whose joining failed half-way (network/membership.py)."""
+        ours = {p for p, _ in self._processes()}
+        folder = self.layout.pid("x").parent
+        names = sorted(f.stem for f in folder.glob("*.pid")) if folder.is_dir() else []
+        return [n for n in names if n not in ours and n.startswith(_NODE_PREFIXES)]
 
     def status(self) -> list[NodeStatus]:
         sup = self.supervisor

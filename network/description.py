@@ -142,6 +142,10 @@ class Consortium(_Strict):
     orderer_org: OrdererOrg
     retailers: Annotated[list[Retailer], Field(min_length=1, max_length=50)]
     chaincode: ChaincodeSpec = ChaincodeSpec()
+    #: MSP ids of retailers that left the channel (``prefshare-network remove-retailer``):
+    #: Fabric cannot drop a collection from a chaincode definition, so each keeps its
+    #: ``events-<MSP>`` collection in the definition (docs/network.md, "Membership").
+    former_members: list[Annotated[str, Field(pattern=_MSP_ID)]] = []
 
     @field_validator("consensus")
     @classmethod
@@ -163,6 +167,12 @@ class Consortium(_Strict):
                 if value in seen:
                     raise ValueError(f"{attr} {value!r} is used by two organisations")
                 seen.add(value)
+        if len(set(self.former_members)) != len(self.former_members):
+            raise ValueError("former_members names an MSP id twice")
+        rejoined = sorted(set(self.former_members) & {r.msp_id for r in self.retailers})
+        if rejoined:
+            raise ValueError(f"{rejoined[0]} is both a retailer and a former member; a "
+                             "former member rejoins under a new MSP id")
         blocks = [self.block_of(i) for i in range(len(orgs))]
         hosts = [o.host for o in orgs]
         for i in range(len(orgs)):
@@ -183,6 +193,16 @@ class Consortium(_Strict):
 
     def retailer_index(self, retailer: Retailer) -> int:
         return 1 + self.retailers.index(retailer)
+
+    def retailer(self, name: str) -> Retailer | None:
+        """The retailer called ``name``, or None."""
+        return next((r for r in self.retailers if r.name == name), None)
+
+    @property
+    def collection_members(self) -> list[str]:
+        """Every MSP id with a collection in the chaincode definition: the retailers in
+        order, then the former members (whose collections Fabric cannot drop)."""
+        return [*(r.msp_id for r in self.retailers), *self.former_members]
 
     @property
     def orderer_count(self) -> int:
@@ -211,3 +231,55 @@ def load_consortium(path: Path) -> Consortium:
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise DescriptionError(f"{path}: {where}: {message}") from None
+
+
+def _retailer_lines(consortium: Consortium) -> list[str]:
+    lines = ["retailers:"]
+    for r in consortium.retailers:
+        lines += [f"  - name: {r.name}", f"    msp_id: {r.msp_id}", f"    host: {r.host}"]
+        if r.port_block is not None:
+            lines.append(f"    port_block: {r.port_block}")
+    return lines
+
+
+def _replace_top_level(lines: list[str], key: str, new: list[str]) -> list[str]:
+    """``lines`` with the top-level ``key:`` entry (its line and the indented or blank lines
+    under it) replaced by ``new``, or ``new`` appended when there is none."""
+    start = next((i for i, ln in enumerate(lines) if ln.startswith(f"{key}:")), None)
+    if start is None:
+        return [*lines, *new] if new else lines
+    end = start + 1
+    while end < len(lines) and (lines[end].startswith((" ", "\t", "-")) or not lines[end].strip()):
+        end += 1
+    # Blank lines before the next key belong to the layout, not to this entry.
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1
+    return [*lines[:start], *new, *lines[end:]]
+
+
+def save_consortium(consortium: Consortium, path: Path) -> None:
+    """Write ``consortium``'s retailers and former members into the description at ``path``,
+    keeping its other lines and comments; the file is replaced atomically.
+
+    Only those two entries change (a membership change); the text is read back and must
+    give ``consortium``, else the whole description is written as plain YAML.
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    original = path.read_text(encoding="utf-8").splitlines()
+    lines = _replace_top_level(original, "retailers", _retailer_lines(consortium))
+    former = ([f"former_members: [{', '.join(consortium.former_members)}]  "
+               "# left the channel; their collections stay in the definition"]
+              if consortium.former_members else [])
+    lines = _replace_top_level(lines, "former_members", former)
+    text = "\n".join(lines) + "\n"
+    try:
+        same = Consortium.model_validate(yaml.safe_load(text)) == consortium
+    except (yaml.YAMLError, ValidationError):
+        same = False
+    if not same:
+        text = yaml.safe_dump(consortium.model_dump(exclude_none=True), sort_keys=False)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)

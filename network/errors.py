@@ -36,3 +36,7 @@ class HighSSignature(NetworkError):
 class LedgerTooOld(NetworkError):
     """The run folder's ledger was made by a version whose chaincode definition this one
     cannot upgrade (it would have to drop a collection)."""
+
+
+class MembershipError(NetworkError):
+    """A retailer cannot join or leave as asked (a name taken, the last member, ...)."""

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from network.description import PORT_OFFSETS, Consortium, Retailer
@@ -29,9 +30,13 @@ from network.plan import make_plan
 PREFIX = "PREFSHARE_GATEWAY_"
 
 
-def gateway_environment(consortium: Consortium, retailer: str,
-                        layout: RunLayout) -> dict[str, str]:
+def gateway_environment(consortium: Consortium, retailer: str, layout: RunLayout, *,
+                        policy_orgs: Sequence[str] = ()) -> dict[str, str]:
     """``retailer``'s gateway settings as environment variables (name -> value).
+
+    ``policy_orgs``: the organisations whose majority must endorse a write, when not the
+    retailers of ``consortium`` (while a member joins or leaves, the gateways endorse for
+    the larger of the two memberships: network/membership.py).
 
     The catalogue is named only when ``<data dir>/catalogue.json`` exists when this runs
     (without one the gateway answers suggestions with 503 SUGGESTIONS_NOT_CONFIGURED).
@@ -84,6 +89,8 @@ def gateway_environment(consortium: Consortium, retailer: str,
         "tls_cert": layout.tls_cert(retailer, "gateway"),
         "tls_key": layout.tls_key(retailer, "gateway"),
     }
+    if policy_orgs:
+        values["policy_orgs"] = list(policy_orgs)
     if (data_dir / "catalogue.json").is_file():
         values["catalogue_path"] = data_dir / "catalogue.json"
     return {PREFIX + name.upper(): _text(value) for name, value in values.items()}
@@ -110,12 +117,13 @@ def render_env_file(environment: Mapping[str, str], *, heading: str = "") -> str
 
 
 def write_gateway_env(consortium: Consortium, retailer: str, layout: RunLayout,
-                      path: Path | None = None) -> Path:
+                      path: Path | None = None, *, policy_orgs: Sequence[str] = ()) -> Path:
     """Generate ``retailer``'s env file at ``path`` (default
     :meth:`RunLayout.gateway_env <network.layout.RunLayout.gateway_env>`), mode 0600, and
     return where it is. Raises as :func:`gateway_environment` does, and OSError."""
     target = path or layout.gateway_env(retailer)
-    text = render_env_file(gateway_environment(consortium, retailer, layout),
+    text = render_env_file(gateway_environment(consortium, retailer, layout,
+                                               policy_orgs=policy_orgs),
                            heading=f"{retailer}'s gateway on the network of {layout.root}")
     target.parent.mkdir(parents=True, exist_ok=True)
     # Written beside, then renamed: a gateway starting meanwhile reads the old file or the
@@ -125,3 +133,20 @@ def write_gateway_env(consortium: Consortium, retailer: str, layout: RunLayout,
         out.write(text)
     os.replace(name, target)
     return target
+
+
+def gateway_process(retailer: str) -> str:
+    """The supervised process name of ``retailer``'s gateway in the run folder."""
+    return f"gateway-{retailer}"
+
+
+def gateway_command(env_file: Path) -> list[str]:
+    """The command that serves a gateway from its env file (``prefshare-gateway``); named
+    here, not imported, so the network knows nothing of the gateway's code."""
+    return [sys.executable, "-m", "gateway", "--env-file", str(env_file), "serve"]
+
+
+def gateway_process_env() -> dict[str, str]:
+    """The environment a supervised gateway runs with (one BLAS thread: two cores serve
+    several processes)."""
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}

@@ -3,7 +3,8 @@ install each retailer's chaincode-as-a-service package on its peer, approve the 
 for every retailer, commit it, and check that the chaincode answers on every peer.
 
 The definition: the description's chaincode name and version, the collection config
-rendered from the retailers (chaincode/collection_config.py, with the description's
+rendered from the retailers, then the former members whose collections Fabric cannot drop
+(chaincode/collection_config.py, with the description's
 ``block_to_live``), and the channel's default endorsement policy,
 ``/Channel/Application/Endorsement`` = ``MAJORITY Endorsement`` (network/configtx.py). No
 ``--init-required``: the contract needs no initialisation.
@@ -87,11 +88,14 @@ class ChaincodeLifecycle:
         return self._tools.layout.channel_dir / f"{self._spec.name}-collections.json"
 
     def _definition_hash(self) -> str:
-        text = collections_config_json([p.msp_id for p in self._plan.peers],
+        text = collections_config_json(self._consortium.collection_members,
                                        block_to_live=self._spec.block_to_live)
         self.collections_file.parent.mkdir(parents=True, exist_ok=True)
         self.collections_file.write_text(text)
-        return hashlib.sha256(f"{self._spec.version}\n{text}".encode()).hexdigest()
+        # Fabric compares collections by name, and a member leaving from the middle of the
+        # list reorders them: the order must not make a new definition.
+        by_name = json.dumps(sorted(json.loads(text), key=lambda c: c["name"]), sort_keys=True)
+        return hashlib.sha256(f"{self._spec.version}\n{by_name}".encode()).hexdigest()
 
     @property
     def _record(self) -> Path:

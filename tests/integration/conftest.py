@@ -63,6 +63,14 @@ def _test_description(tmp: Path, port_base: int = TEST_PORT_BASE) -> Path:
 
 
 @pytest.fixture(scope="session")
+def description_at(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], Path]:
+    """``description_at(port_base)``: the default description file moved to ``port_base``,
+    for a module that starts a network of its own (and may change its description)."""
+    return lambda port_base: _test_description(tmp_path_factory.mktemp("description"),
+                                               port_base)
+
+
+@pytest.fixture(scope="session")
 def consortium(tmp_path_factory: pytest.TempPathFactory) -> Consortium:
     """The default consortium description, moved to the tests' port block."""
     return load_consortium(_test_description(tmp_path_factory.mktemp("description")))
@@ -340,6 +348,14 @@ def start_ledger_gateway(fabric_network: Network,
         with start_ledger_gateway("northwind", catalogue=catalogue, http_port=24280) as gw: ...
     """
     return _gateway_starter(fabric_network, tmp_path_factory, {}, 24000)
+
+
+@pytest.fixture(scope="session")
+def gateway_starter_for(tmp_path_factory: pytest.TempPathFactory
+                        ) -> Callable[[Network], GatewayStarter]:
+    """``gateway_starter_for(network)``: start gateways on a network of a test's own, ports
+    given as they are (``http_port=...``), as :func:`start_ledger_gateway` does otherwise."""
+    return lambda net: _gateway_starter(net, tmp_path_factory, {}, net.consortium.port_base)
 
 
 @pytest.fixture(scope="session")

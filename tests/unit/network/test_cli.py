@@ -52,3 +52,14 @@ def test_down_and_clean_say_what_they_stopped_and_removed(tmp_path, capsys):
     assert not run.exists()
     assert main(["--run-dir", str(run), "clean"]) == 0
     assert capsys.readouterr().out.strip() == f"{run} did not exist"
+
+
+def test_membership_commands_refuse_in_one_line_before_touching_the_network(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    assert main(["--run-dir", run, "add-retailer", "Bad_Name"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: name:") and "\n" not in err
+    assert main(["--run-dir", run, "remove-retailer", "northwind"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "not healthy" in err and "\n" not in err
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").rglob("*.pid"))
