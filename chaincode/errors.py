@@ -385,6 +385,13 @@ class ModelExists(ChaincodeError):
     kind = "conflict"
 
 
+class WatchRecordExists(ChaincodeError):
+    """watch record already written"""
+
+    code = "WATCH_RECORD_EXISTS"
+    kind = "conflict"
+
+
 class ReplayedNonce(ChaincodeError):
     """customer nonce already used"""
 

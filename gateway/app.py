@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import BodyTooLarge, PayloadTooLarge, install_error_handlers, to_response
-from gateway.routes import admin, consents, customers, events, members, ops, suggestions
+from gateway.routes import admin, consents, customers, events, members, ops, suggestions, watch
 from gateway.services import Services
 from gateway.settings import GatewaySettings, get_settings
 
@@ -91,7 +91,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     for router in (consents.router, customers.router, events.router, suggestions.router,
-                   admin.router, ops.router, members.router):
+                   admin.router, watch.router, ops.router, members.router):
         app.include_router(router)
 
     # Inside the metrics middleware, so refused bodies are counted too, and so the limit's

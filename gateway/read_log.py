@@ -21,6 +21,7 @@ from typing import Any
 from chaincode.contract import MAX_LOG_BATCH
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
+from gateway.write_budget import WriteBudgetExceeded
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class ReadLogWriter:
             self._wake.clear()
             try:
                 self.flush()
-            except GatewayError as exc:
+            except (GatewayError, WriteBudgetExceeded) as exc:
                 log.warning("access log not sent yet; kept to send again",
                             extra={"cause": type(exc).__name__})
             self._stop.wait(self._interval)
@@ -86,6 +87,6 @@ class ReadLogWriter:
         self._thread.join(timeout=5)
         try:
             self.flush()
-        except GatewayError:
+        except (GatewayError, WriteBudgetExceeded):
             log.warning("access log entries left queued at stop; sent at the next start")
         self._db.close()
