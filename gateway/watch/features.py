@@ -12,6 +12,8 @@ window ending at ``now`` each reading member gets one vector (:data:`FEATURES`):
     off_hours_share           share of kiosk reads outside the stores' opening hours
     training_pages_per_hour   training pages read, scaled to an hour
     off_schedule_training     share of training pages read outside the reader's schedule
+    hour_sin, hour_cos        the window's hour of day on a circle (23:59 is next to 00:00),
+                              so a reader's traffic is compared with its own at that hour
 
 Customer ids are kept only as short keyed digests, in memory, to count distinct and new
 customers: nothing personal is stored or logged by the watch.
@@ -20,12 +22,13 @@ customers: nothing personal is stored or logged by the watch.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 FEATURES = ("reads_per_hour", "customers_per_hour", "first_read_share", "off_hours_share",
-            "training_pages_per_hour", "off_schedule_training")
+            "training_pages_per_hour", "off_schedule_training", "hour_sin", "hour_cos")
 KINDS = ("kiosk", "training", "export")
 
 
@@ -107,4 +110,10 @@ def window_features(log: ReaderLog, start: float, end: float, *, open_hours: Hou
         off_hours / len(kiosk) if kiosk else 0.0,
         len(training) / hours,
         off_schedule / len(training) if training else 0.0,
+        *_hour_on_circle(end),
     ]
+
+
+def _hour_on_circle(at: float) -> tuple[float, float]:
+    angle = 2 * math.pi * ((at % 86_400.0) / 86_400.0)
+    return math.sin(angle), math.cos(angle)

@@ -47,14 +47,15 @@ def test_a_window_without_reads_has_no_features_and_hours_wrap_midnight():
 
 def _normal(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.column_stack([rng.normal(100, 15, n), rng.normal(70, 10, n),
-                            rng.uniform(0.2, 0.4, n), np.zeros(n), np.zeros(n), np.zeros(n)])
+                            rng.uniform(0.2, 0.4, n), np.zeros(n), np.zeros(n), np.zeros(n),
+                            np.zeros(n), -np.ones(n)])  # at noon
 
 
 def test_the_detector_flags_a_scraping_window_and_names_what_drove_it():
     rng = np.random.default_rng(1)
     detector = Detector("lof").fit(_normal(rng, 300))
-    assert not detector.score([105.0, 72.0, 0.3, 0.0, 0.0, 0.0]).anomalous
-    scraping = detector.score([400.0, 380.0, 0.95, 0.0, 0.0, 0.0])
+    assert not detector.score([105.0, 72.0, 0.3, 0.0, 0.0, 0.0, 0.0, -1.0]).anomalous
+    scraping = detector.score([400.0, 380.0, 0.95, 0.0, 0.0, 0.0, 0.0, -1.0])
     assert scraping.anomalous
     assert set(scraping.drivers()) == {"reads_per_hour", "customers_per_hour",
                                        "first_read_share"}
@@ -80,20 +81,22 @@ def _feed(monitor: Monitor, rng: np.random.Generator, start: float, end: float, 
 
 
 def test_the_monitor_learns_then_alerts_once_on_scraping_and_again_after_a_clearance():
-    config = WatchConfig(window_s=120, step_s=20, learn_s=3600, min_history=20)
+    # A day of learning (every hour of it), then a day's morning of judging, then scraping.
+    config = WatchConfig(window_s=300, step_s=60, learn_s=86_400, min_history=20)
     monitor, rng = Monitor(config), np.random.default_rng(2)
-    _feed(monitor, rng, NOON - 7200, NOON + 1200, per_minute=2)
+    begin = NOON - 86_400 - 3 * 3600
+    _feed(monitor, rng, begin, NOON + 1200, per_minute=2)
     _feed(monitor, rng, NOON, NOON + 600, per_minute=20, new_ids=True)
-    alerts, t = [], NOON - 7200 + 20
+    alerts, t = [], begin + 60
     while t <= NOON + 600:
         if t <= NOON:
             assert monitor.step(t)[0] == [], "normal traffic raised an alert"
         else:
             alerts += monitor.step(t)[0]
-        t += 20
+        t += 60
     assert len(alerts) == 1 and alerts[0].reader == "R"
     assert alerts[0].window_end - NOON < config.window_s  # before one window passed
-    assert "first_read_share" in alerts[0].drivers
+    assert "customers_per_hour" in alerts[0].drivers
     assert not monitor.warming_up("R") and "R" in monitor.flagged
     monitor.clear("R")
     assert "R" not in monitor.flagged
