@@ -1,11 +1,11 @@
 """The anomaly detector: fitted on the owner's own history of reader windows, it scores a
 new window and says which features drove the score.
 
-Two scikit-learn estimators are offered and measured against each other by the benchmark
-(docs/performance.md, "Consortium watch"): ``lof``, the local outlier factor in novelty
-mode (the default: its score keeps growing with the distance from everything seen, so a
-scraper twice as fast scores higher), and ``iforest``, an isolation forest (its score stops
-growing at the edge of the history, which let modest scraping through in the benchmark).
+Three scikit-learn estimators, measured against each other by the benchmark
+(docs/performance.md, "Consortium watch"): ``mahalanobis``, the distance under a Ledoit-Wolf
+covariance (the default: it keeps growing with the distance from the history), ``lof``, the
+local outlier factor in novelty mode, and ``iforest``, an isolation forest (its score stops
+growing at the edge of the history).
 
 Rates are compared on a log scale (``log1p``) and every feature is centred on the history's
 median and scaled by its interquartile range, so no feature's unit dominates.
@@ -91,7 +91,12 @@ class Detector:
         rows = np.unique(rows, axis=0)
         if len(rows) < self.min_rows:
             raise ValueError(f"at least {self.min_rows} distinct windows of history are needed")
-        scaled = self._scaler.fit(_transform(rows)).transform(_transform(rows))
+        self._scaler.fit(_transform(rows))
+        # Shares and the hour's circle lie in [-1, 1]: a history that barely varies in one
+        # (a few minutes of it) must not make a hundredth of its range look unusual.
+        self._scaler.scale_ = np.where(_RATES, self._scaler.scale_,
+                                       np.maximum(self._scaler.scale_, 0.1))
+        scaled = self._scaler.transform(_transform(rows))
         # An interquartile range of 0 (a feature constant in the history) is left at 1 by
         # RobustScaler, which keeps one unit of that feature meaningful.
         if self.estimator == "mahalanobis":
