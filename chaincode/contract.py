@@ -69,6 +69,7 @@ from chaincode.errors import (
     ReplayedNonce,
     RetailerMismatch,
     UnknownCustomer,
+    WatchRecordExists,
 )
 from chaincode.fields import (
     ID_PATTERN,
@@ -101,6 +102,7 @@ from chaincode.provenance import ModelProvenance, model_key
 from chaincode.rights import RightsRequest
 from chaincode.signed import NONCE_PATTERN
 from chaincode.statekeys import CompositeKey
+from chaincode.watch_record import WatchRecord, watch_prefix
 
 #: Fabric CA attribute (written into the enrolment certificate) naming the caller's role.
 ROLE_ATTRIBUTE = "prefshare.role"
@@ -205,6 +207,8 @@ class PrefshareContract:
             "PendingErasures": self.pending_erasures,
             "RecordModelProvenance": self.record_model_provenance,
             "GetModelProvenance": self.get_model_provenance,
+            "RecordWatchEvent": self.record_watch_event,
+            "ListWatchEvents": self.list_watch_events,
             "Describe": self.describe,
         }
 
@@ -611,6 +615,29 @@ class PrefshareContract:
             raise ModelNotFound("no provenance record for this model id", field="model_id")
         return ModelProvenance.from_json(stored).to_json_bytes()
 
+    # --- the consortium watch ---------------------------------------------------------------
+
+    async def record_watch_event(self, ledger: Ledger, record: str) -> bytes:
+        """Record the caller's alert on, or clearance of, another member's reads (public,
+        MAJORITY), once per record id. Names no customer."""
+        caller = self._gateway(ledger)
+        parsed = WatchRecord.from_json(record)
+        parsed.check_written_by(caller.msp_id, self.members)
+        key = parsed.key.render()
+        if await ledger.get_state(key) is not None:
+            raise WatchRecordExists("watch record already written", field="record_id")
+        writes = _Writes(public=[(key, parsed.to_json_bytes())])
+        await writes.apply(ledger, self.collection)
+        return parsed.to_json_bytes()
+
+    async def list_watch_events(self, ledger: Ledger) -> bytes:
+        """Every member's watch records, oldest first (at most 500, the newest). Any channel
+        member may ask."""
+        rows = [WatchRecord.from_json(value).to_dict()
+                for _, value in await ledger.get_state_by_partial_key(watch_prefix())]
+        rows.sort(key=lambda r: (r["at"], r["record_id"]))
+        return _json({"records": rows[-MAX_TRAINING_PAGE:]})
+
     async def describe(self, ledger: Ledger) -> bytes:
         """What this chaincode serves: its owner, its collection and transaction names. Reads no
         state, so any channel member may call it (the network's readiness check does)."""
@@ -815,6 +842,8 @@ TRANSACTIONS: Mapping[str, Transaction] = {
         Transaction("PendingErasures", (), "evaluate"),
         Transaction("RecordModelProvenance", ("provenance",), "submit"),
         Transaction("GetModelProvenance", ("model_id",), "evaluate"),
+        Transaction("RecordWatchEvent", ("record",), "submit"),
+        Transaction("ListWatchEvents", (), "evaluate"),
         Transaction("Describe", (), "evaluate"),
     )
 }

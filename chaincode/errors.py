@@ -52,6 +52,7 @@ CUSTOMER_EXISTS            conflict         customer key already registered
 CONSENT_EXISTS             conflict         grant reuses an existing consent id
 EVENT_EXISTS               conflict         preference event key already written
 MODEL_EXISTS               conflict         provenance record already written
+WATCH_RECORD_EXISTS        conflict         watch record already written
 REPLAYED_NONCE             conflict         customer nonce already used
 =========================  ===============  ==============================================
 
@@ -382,6 +383,13 @@ class ModelExists(ChaincodeError):
     """provenance record already written"""
 
     code = "MODEL_EXISTS"
+    kind = "conflict"
+
+
+class WatchRecordExists(ChaincodeError):
+    """watch record already written"""
+
+    code = "WATCH_RECORD_EXISTS"
     kind = "conflict"
 
 

@@ -32,6 +32,7 @@ from gateway.routes import (
     members,
     ops,
     suggestions,
+    watch,
 )
 from gateway.security_headers import PageFiles, SecurityHeaders
 from gateway.services import Services
@@ -116,8 +117,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     for router in (consents.router, customers.router, events.router, suggestions.router,
-                   catalogue.router, credentials.router, admin.router, ops.router,
-                   members.router):
+                   catalogue.router, credentials.router, admin.router, watch.router,
+                   ops.router, members.router):
         app.include_router(router)
 
     # Outermost last. Inside the metrics middleware, so refused bodies are counted too, and

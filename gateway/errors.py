@@ -38,10 +38,13 @@ class ApiError(Exception):
     status = 400
     code = "BAD_REQUEST"
 
-    def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
+    def __init__(self, message: str, *, details: Any = None, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        #: Response headers the answer carries (Retry-After for a 429).
+        self.headers = headers
         if code is not None:
             self.code = code
 
@@ -127,6 +130,8 @@ _DESCRIPTIONS = {
          "running (IDEMPOTENCY_KEY_IN_FLIGHT), or the transaction was ordered but not valid "
          "(TRANSACTION_INVALID)",
     413: "The request body is over the gateway's limit (PAYLOAD_TOO_LARGE)",
+    429: "This member's ledger writes are over its hourly budget (WRITE_BUDGET_EXCEEDED, "
+         "with Retry-After), or the owner braked this member's reads (MEMBER_BRAKED)",
     422: "The request does not fit the schema (VALIDATION_FAILED, with the field locations), "
          "the Idempotency-Key is malformed or was used for another request, or a signed "
          "request names another customer or action",
@@ -136,7 +141,7 @@ _DESCRIPTIONS = {
 }
 
 #: The answers a call to the ledger can add: its refusals by kind, and its outages.
-LEDGER_STATUSES = (400, 403, 404, 409, 503)
+LEDGER_STATUSES = (400, 403, 404, 409, 429, 503)
 
 
 def error_responses(*statuses: int, described: dict[int, str] | None = None
@@ -180,7 +185,7 @@ def _chaincode_response(err: ChaincodeError) -> tuple[int, dict[str, Any]]:
 def _respond(result: ApiError | tuple[int, dict[str, Any]]) -> JSONResponse:
     if isinstance(result, ApiError):
         return JSONResponse(_body(result.code, result.message, result.details),
-                            status_code=result.status)
+                            status_code=result.status, headers=result.headers)
     status, body = result
     return JSONResponse(body, status_code=status)
 

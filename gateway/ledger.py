@@ -32,6 +32,7 @@ from gateway.fabric import (
 )
 from gateway.fabric._protos import ledger_pb2
 from gateway.settings import GatewaySettings, NodeEndpoint
+from gateway.write_budget import WriteBudget
 
 
 def _json(data: bytes) -> Any:
@@ -49,6 +50,8 @@ class ConsortiumLedger:
     system: Contract
     msp_id: str
     endorsing_orgs: tuple[str, ...]
+    #: The cost guard every submit spends from (None: no budget).
+    budget: WriteBudget | None = None
     #: Called with a customer id after every write about her through this object, whether
     #: it committed or not (a failed or unconfirmed one may have landed).
     _write_observers: list[Callable[[str], None]] = field(
@@ -77,6 +80,13 @@ class ConsortiumLedger:
                 for observer in self._write_observers:
                     observer(customer_id)
 
+    def _submit(self, function: str, **kwargs: Any) -> bytes:
+        """Submit one transaction, counted against the write budget first (raises
+        WriteBudgetExceeded, then the Fabric client's errors)."""
+        if self.budget is not None:
+            self.budget.spend()
+        return self.contract.submit(function, **kwargs)
+
     def block_height(self, channel: str) -> int:
         info = ledger_pb2.BlockchainInfo.FromString(
             self.system.evaluate("GetChainInfo", args=[channel]))
@@ -85,11 +95,11 @@ class ConsortiumLedger:
     # -- customers and consent (public state; customer-signed) ------------------------------
 
     def register_customer(self, public_key: str) -> Any:
-        return _json(self.contract.submit("RegisterCustomer", args=[public_key]))
+        return _json(self._submit("RegisterCustomer", args=[public_key]))
 
     def submit_consent(self, signed_statement: dict[str, Any]) -> Any:
         with self._writing([str(signed_statement.get("customer_id", ""))]):
-            return _json(self.contract.submit("SubmitConsentStatement",
+            return _json(self._submit("SubmitConsentStatement",
                                               args=[_text(signed_statement)]))
 
     def list_consents(self, customer_id: str) -> list[dict[str, Any]]:
@@ -117,7 +127,7 @@ class ConsortiumLedger:
         """Record this retailer's own events in its collection (its own peer endorses)."""
         try:
             with self._writing([str(e.get("customer_id", "")) for e in events]):
-                return _json(self.contract.submit(
+                return _json(self._submit(
                     "RecordPreferenceEvents", transient={"events": _text(events).encode()},
                     endorsing_orgs=[self.msp_id], policy=self._own))
         finally:
@@ -153,11 +163,21 @@ class ConsortiumLedger:
         transient = {"entries": _text(entries).encode()}
         if served_nonces:
             transient["nonces"] = _text(served_nonces).encode()
-        return _json(self.contract.submit("LogReads", transient=transient,
+        return _json(self._submit("LogReads", transient=transient,
                                           endorsing_orgs=[self.msp_id], policy=self._own))
 
     def record_provenance(self, provenance: dict[str, Any]) -> Any:
-        return _json(self.contract.submit("RecordModelProvenance", args=[_text(provenance)]))
+        return _json(self._submit("RecordModelProvenance", args=[_text(provenance)]))
+
+    # -- the consortium watch (public, MAJORITY) ----------------------------------------------
+
+    def record_watch_event(self, record: dict[str, Any]) -> Any:
+        """Record this owner's alert on, or clearance of, another member's reads."""
+        return _json(self._submit("RecordWatchEvent", args=[_text(record)]))
+
+    def list_watch_events(self) -> list[dict[str, Any]]:
+        """Every member's watch records, oldest first."""
+        return list(_json(self.contract.evaluate("ListWatchEvents"))["records"])
 
     # -- customer rights ---------------------------------------------------------------------
 
@@ -181,14 +201,14 @@ class ConsortiumLedger:
 
     def erase_customer(self, signed_request: dict[str, Any]) -> Any:
         with self._writing([str(signed_request.get("customer_id", ""))]):
-            return _json(self.contract.submit(
+            return _json(self._submit(
                 "EraseCustomer", transient={"request": _text(signed_request).encode()},
                 endorsing_orgs=self.endorsing_orgs))
 
     def purge_customer(self, customer_id: str) -> Any:
         """This retailer's part of her latest erasure (its own collection)."""
         with self._writing([customer_id]):
-            return _json(self.contract.submit("PurgeCustomer", args=[customer_id],
+            return _json(self._submit("PurgeCustomer", args=[customer_id],
                                               endorsing_orgs=[self.msp_id],
                                               policy=self._own))
 
@@ -277,8 +297,10 @@ def open_ledger(settings: GatewaySettings) -> LedgerConnection:
     network = gateway.network(settings.channel)
     # Started now, so the first write does not wait for the deliver stream to connect.
     network.commit_listener  # noqa: B018
+    budget = (None if settings.write_budget_per_hour is None
+              else WriteBudget(settings.write_budget_per_hour))
     ledger = ConsortiumLedger(network.contract(settings.chaincode), network.contract("qscc"),
-                              settings.msp_id, settings.endorsing_orgs)
+                              settings.msp_id, settings.endorsing_orgs, budget)
     key = msp.private_key
 
     def sign(data: bytes) -> bytes:

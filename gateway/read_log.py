@@ -26,6 +26,7 @@ from chaincode.contract import MAX_LOG_BATCH
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
 from gateway.secret_files import make_private
+from gateway.write_budget import WriteBudgetExceeded
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class ReadLogWriter:
             self._wake.clear()
             try:
                 self._send_batch()
-            except GatewayError as exc:
+            except (GatewayError, WriteBudgetExceeded) as exc:
                 log.warning("access log not sent yet; kept to send again",
                             extra={"cause": type(exc).__name__})
             if self.pending():
@@ -102,6 +103,6 @@ class ReadLogWriter:
         self._thread.join(timeout=5)
         try:
             self.flush()
-        except GatewayError:
+        except (GatewayError, WriteBudgetExceeded):
             log.warning("access log entries left queued at stop; sent at the next start")
         self._db.close()

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gateway.erasures import ErasureWorker
@@ -22,6 +22,27 @@ from gateway.store_scope import StoreScope
 from gateway.stores import CredentialStore
 from gateway.suggestion_cache import ConsentEventWatcher, CustomerCache
 from gateway.suggestions import KioskSuggestions, open_suggestions
+from gateway.watch.service import WatchService
+from gateway.write_budget import WriteBudget
+
+
+class BudgetCollector(Collector):
+    """``prefshare_ledger_writes_last_hour``, ``prefshare_ledger_write_budget_per_hour`` and
+    ``prefshare_ledger_writes_refused_total`` of the cost guard, read at scrape time."""
+
+    def __init__(self, budget: WriteBudget) -> None:
+        self._budget = budget
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        yield GaugeMetricFamily("prefshare_ledger_writes_last_hour",
+                                "Ledger writes this member submitted in the last hour",
+                                value=self._budget.used())
+        yield GaugeMetricFamily("prefshare_ledger_write_budget_per_hour",
+                                "This member's ledger write budget an hour",
+                                value=self._budget.per_hour)
+        yield CounterMetricFamily("prefshare_ledger_writes_refused",
+                                  "Ledger writes refused by the cost guard",
+                                  value=self._budget.refused)
 
 
 class CountsCollector(Collector):
@@ -94,10 +115,14 @@ class Services:
     scope: StoreScope = field(default_factory=lambda: StoreScope("", None))
     #: Tells the members her consents open her new events to (None in a consortium of one).
     notices: EventNotices | None = None
+    #: The consortium watch over other members' reads (None when disabled).
+    watch: WatchService | None = None
 
     def close(self) -> None:
         if self.notices is not None:
             self.notices.close()
+        if self.watch is not None:
+            self.watch.close()
         if self.consent_watcher is not None:
             self.consent_watcher.close()
         if self.health is not None:
@@ -117,6 +142,10 @@ class Services:
         database = settings.data_dir / "gateway.sqlite3"
         connection = open_ledger(settings)
         metrics = Metrics.create()
+        if connection.ledger.budget is not None:
+            metrics.registry.register(BudgetCollector(connection.ledger.budget))
+        watch = (WatchService(settings, connection.ledger, database, metrics.registry)
+                 if settings.watch_enabled else None)
         members = tuple(MemberGateway(m.msp_id, m.url, m.tls_root, m.msp_root)
                         for m in settings.members)
         sharing = Sharing(connection.ledger, member_client(settings, connection),
@@ -150,4 +179,4 @@ class Services:
                    metrics, suggestions, sharing, MemberAuthenticator(members),
                    ErasureWorker(connection.ledger, interval_s=settings.erasure_poll_s),
                    watcher, HealthProbe(connection.peer_reachable),
-                   StoreScope.from_settings(settings), notices)
+                   StoreScope.from_settings(settings), notices, watch)

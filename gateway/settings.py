@@ -79,6 +79,26 @@ class GatewaySettings(BaseSettings):
     #: How often queued access-log entries are sent to the ledger.
     read_log_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.5
 
+    #: The cost guard: this member's ledger writes an hour (gateway/write_budget.py), from
+    #: the consortium description's ``cost_guard``; None: no budget.
+    write_budget_per_hour: Annotated[int, Field(ge=1)] | None = None
+
+    #: The consortium watch over other members' reads of this retailer's data
+    #: (gateway/watch/, docs/gateway.md "Consortium watch"): each reader's window and how
+    #: often it is scored, how long it only learns, how many anomalous steps make an alert,
+    #: and the rate a flagged reader is braked to until the admin clears it.
+    watch_enabled: bool = True
+    watch_window_s: Annotated[float, Field(gt=0, le=86_400)] = 300.0
+    watch_step_s: Annotated[float, Field(gt=0, le=3_600)] = 15.0
+    watch_learn_s: Annotated[float, Field(ge=0, le=30 * 86_400)] = 86_400.0
+    watch_min_history: Annotated[int, Field(ge=5, le=100_000)] = 100
+    watch_learn_every_s: Annotated[float, Field(gt=0, le=86_400)] | None = None
+    watch_consecutive: Annotated[int, Field(ge=1, le=100)] = 2
+    watch_margin: Annotated[float, Field(ge=0, le=100)] = 0.1
+    watch_open_hours: tuple[int, int] = (7, 22)
+    watch_training_hours: tuple[int, int] = (1, 5)
+    watch_brake_per_minute: Annotated[float, Field(gt=0, le=100_000)] = 6.0
+
     data_dir: Path
     http_host: str = "127.0.0.1"
     http_port: Annotated[int, Field(ge=1, le=65535)] = 8443

@@ -109,7 +109,18 @@ class OrdererOrg(_Org):
 
 
 class Retailer(_Org):
-    pass
+    #: This member's own ledger write budget an hour, over the consortium's ``cost_guard``.
+    ledger_writes_per_hour: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
+
+
+class CostGuard(_Strict):
+    """What a member's ledger writes may cost: each member's gateway refuses its own writes
+    past ``ledger_writes_per_hour`` (gateway/write_budget.py, ``WRITE_BUDGET_EXCEEDED``)."""
+
+    ledger_writes_per_hour: Annotated[int, Field(ge=1, le=100_000_000)] = 20_000
+
+    def budget_of(self, retailer: Retailer) -> int:
+        return retailer.ledger_writes_per_hour or self.ledger_writes_per_hour
 
 
 class ChaincodeSpec(_Strict):
@@ -146,6 +157,7 @@ class Consortium(_Strict):
     #: Fabric cannot drop a collection from a chaincode definition, so each keeps its
     #: ``events-<MSP>`` collection in the definition (docs/network.md, "Membership").
     former_members: list[Annotated[str, Field(pattern=_MSP_ID)]] = []
+    cost_guard: CostGuard = CostGuard()
 
     @field_validator("consensus")
     @classmethod

@@ -88,6 +88,7 @@ def gateway_environment(consortium: Consortium, retailer: str, layout: RunLayout
         "http_port": block + PORT_OFFSETS["gateway_http"],
         "tls_cert": layout.tls_cert(retailer, "gateway"),
         "tls_key": layout.tls_key(retailer, "gateway"),
+        "write_budget_per_hour": consortium.cost_guard.budget_of(match[0]),
     }
     if policy_orgs:
         values["policy_orgs"] = list(policy_orgs)

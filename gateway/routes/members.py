@@ -23,7 +23,9 @@ from gateway.members import MemberAuthError
 from gateway.models import CustomerId, Purpose, RightsRequest
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
-_RESPONSES = error_responses(401, 403, 404, 422)
+_RESPONSES = error_responses(401, 403, 404, 422, described={
+    429: "The owner's watch flagged this member's reads and brakes them until the owner's "
+         "admin clears it (MEMBER_BRAKED, with Retry-After)"})
 
 
 class MemberUnauthenticated(ApiError):
@@ -87,6 +89,8 @@ def _parse(model: type[BaseModel], body: bytes) -> Any:
 async def shared_events(reader: Reader, services: ServicesDep) -> Any:
     who, body = reader
     ask: SharedEventsIn = _parse(SharedEventsIn, body)
+    if services.watch is not None:
+        services.watch.admit(who, "kiosk", ask.customer_id)
     return await run_in_threadpool(services.sharing.serve_shared, who, ask.customer_id,
                                    ask.purpose)
 
@@ -96,6 +100,8 @@ async def shared_events(reader: Reader, services: ServicesDep) -> Any:
 async def training_events(reader: Reader, services: ServicesDep) -> Any:
     who, body = reader
     ask: TrainingIn = _parse(TrainingIn, body)
+    if services.watch is not None:
+        services.watch.admit(who, "training")
     return await run_in_threadpool(services.sharing.serve_training, who, ask.purpose,
                                    ask.after, ask.limit)
 
@@ -105,6 +111,8 @@ async def training_events(reader: Reader, services: ServicesDep) -> Any:
 async def export(reader: Reader, services: ServicesDep) -> Any:
     who, body = reader
     ask: ExportIn = _parse(ExportIn, body)
+    if services.watch is not None:
+        services.watch.admit(who, "export", ask.request.customer_id)
     return await run_in_threadpool(services.sharing.serve_export, who,
                                    ask.request.model_dump())
 

@@ -76,3 +76,14 @@ def test_the_cli_prints_the_env_file(tmp_path, capsys):
     assert "PREFSHARE_GATEWAY_MSP_ID='NorthwindMSP'" in out
     assert main(["--run-dir", str(layout.root), "gateway-env", "nowhere"]) == 1
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_each_gateway_gets_its_write_budget_from_the_cost_guard(tmp_path):
+    consortium = load_consortium(DESCRIPTION)
+    own = consortium.model_copy(update={"retailers": [
+        r.model_copy(update={"ledger_writes_per_hour": 50}) if r.name == "southgate" else r
+        for r in consortium.retailers]})
+    for retailer, budget in (("northwind", consortium.cost_guard.ledger_writes_per_hour),
+                             ("southgate", 50)):
+        env = gateway_environment(own, retailer, _enrolled(tmp_path / retailer, retailer))
+        assert env["PREFSHARE_GATEWAY_WRITE_BUDGET_PER_HOUR"] == str(budget)

@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.watch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,172 @@
+"""The watch's decisions, with time as an argument: reads in, alerts out.
+
+Every ``step_s`` the monitor computes each active reader's window (the last ``window_s``),
+scores it with a detector fitted on that reader's own history of normal windows (readers
+differ in size: a small member scraping at a large member's normal rate must stand out),
+and alerts on a reader whose windows were anomalous ``consecutive`` steps in a row. A
+flagged reader is not alerted again until it is cleared; its windows, and every anomalous
+one, stay out of the history so a scraper cannot teach the detector that scraping is
+normal. Until the history holds ``min_history`` windows of a reader, and for ``learn_s``
+after the first read, the monitor only learns about it (``warming_up``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gateway.watch.detector import Detector, Estimator, Score
+from gateway.watch.features import FEATURES, Hours, Read, ReaderLog, window_features
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """How the watch looks; docs/gateway.md, "Consortium watch", gives each default's why."""
+
+    window_s: float = 300.0
+    step_s: float = 15.0
+    #: How long the monitor only learns, from the first read it sees: a day, so the
+    #: history holds every hour's traffic before anything is judged against it.
+    learn_s: float = 86_400.0
+    #: Windows in a reader's history before its first fit, and at most (oldest dropped
+    #: first). A reader adds one window per ``window_s`` (windows that do not overlap), so
+    #: 4,000 hold about two weeks of a busy reader's days.
+    min_history: int = 100
+    max_history: int = 4_000
+    #: How often a reader's window joins its history (None: once per ``window_s``, windows
+    #: that do not overlap).
+    learn_every_s: float | None = None
+    #: Refit a reader's detector after this many new windows of its history.
+    refit_every: int = 100
+    consecutive: int = 2
+    estimator: Estimator = "mahalanobis"
+    margin: float = 0.1
+    open_hours: Hours = field(default_factory=lambda: Hours(7, 22))
+    training_hours: Hours = field(default_factory=lambda: Hours(1, 5))
+
+    def __post_init__(self) -> None:
+        if self.window_s <= 0 or self.step_s <= 0 or self.step_s > self.window_s:
+            raise ValueError("0 < step_s <= window_s")
+        if self.min_history < 5 or self.consecutive < 1 or self.learn_s < 0:
+            raise ValueError("min_history >= 5, consecutive >= 1, learn_s >= 0")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A reader whose reads over ``[window_start, window_end)`` (seconds since the epoch)
+    the detector found anomalous; ``drivers``: the features that moved the score, in
+    interquartile ranges above the history's median; ``features``: the window's values."""
+
+    reader: str
+    window_start: float
+    window_end: float
+    score: float
+    threshold: float
+    drivers: dict[str, float]
+    features: dict[str, float]
+
+
+@dataclass
+class Monitor:
+    config: WatchConfig = field(default_factory=WatchConfig)
+    history: dict[str, deque[list[float]]] = field(default_factory=dict)
+    logs: dict[str, ReaderLog] = field(default_factory=dict)
+    #: The latest score of each reader that read in the latest window.
+    scores: dict[str, Score] = field(default_factory=dict)
+    flagged: set[str] = field(default_factory=set)
+    _streak: dict[str, int] = field(default_factory=dict)
+    _detectors: dict[str, Detector] = field(default_factory=dict)
+    _since_fit: dict[str, int] = field(default_factory=dict)
+    _learned_at: dict[str, float] = field(default_factory=dict)
+    #: When the monitor saw its first read (the learning period starts then).
+    _first_at: float | None = None
+
+    @property
+    def _learn_every(self) -> float:
+        every = self.config.learn_every_s
+        return self.config.window_s if every is None else every
+
+    def warming_up(self, reader: str) -> bool:
+        return reader not in self._detectors
+
+    def observe(self, read: Read) -> None:
+        if self._first_at is None:
+            self._first_at = read.at
+        self.logs.setdefault(read.reader, ReaderLog()).add(read)
+
+    def clear(self, reader: str) -> None:
+        """The owner's operator cleared ``reader``: it may be alerted again."""
+        self.flagged.discard(reader)
+        self._streak.pop(reader, None)
+
+    def learn(self, reader: str, rows: list[list[float]], since: float | None = None) -> None:
+        """Add a reader's known-normal windows (a restart's saved history, learnt from
+        ``since``)."""
+        for row in rows:
+            self._remember(reader, row)
+        if since is not None:
+            self._first_at = since if self._first_at is None else min(self._first_at, since)
+
+    def step(self, now: float) -> tuple[list[Alert], list[tuple[str, list[float]]]]:
+        """Score every reader's window ending at ``now``; returns the alerts raised and the
+        windows added to the history (to persist)."""
+        start = now - self.config.window_s
+        alerts: list[Alert] = []
+        learned: list[tuple[str, list[float]]] = []
+        self.scores = {}
+        for reader, log in self.logs.items():
+            log.forget_before(start)
+            row = window_features(log, start, now, open_hours=self.config.open_hours,
+                                  training_hours=self.config.training_hours)
+            if row is None:
+                self._streak.pop(reader, None)
+                continue
+            detector = self._detectors.get(reader)
+            score = None if detector is None else detector.score(row)
+            if score is not None:
+                self.scores[reader] = score
+            if score is not None and score.anomalous:
+                self._streak[reader] = self._streak.get(reader, 0) + 1
+                if self._streak[reader] >= self.config.consecutive \
+                        and reader not in self.flagged:
+                    self.flagged.add(reader)
+                    alerts.append(Alert(reader, start, now, round(score.value, 3),
+                                        round(score.threshold, 3), score.drivers(),
+                                        {n: round(v, 3) for n, v in
+                                         zip(FEATURES, row, strict=True)}))
+                continue
+            self._streak.pop(reader, None)
+            if reader not in self.flagged and \
+                    now - self._learned_at.get(reader, -1e18) >= self._learn_every:
+                self._learned_at[reader] = now
+                self._remember(reader, row)
+                learned.append((reader, row))
+            self._refit_if_due(reader, now)
+        for reader in [r for r, log in self.logs.items() if not log.reads and not log.seen]:
+            del self.logs[reader]
+        return alerts, learned
+
+    def _remember(self, reader: str, row: list[float]) -> None:
+        history = self.history.setdefault(reader, deque())
+        history.append(row)
+        while len(history) > self.config.max_history:
+            history.popleft()
+        self._since_fit[reader] = self._since_fit.get(reader, 0) + 1
+
+    def _refit_if_due(self, reader: str, now: float) -> None:
+        history = self.history.get(reader, ())
+        if len(history) < self.config.min_history or self._first_at is None \
+                or now - self._first_at < self.config.learn_s:
+            return
+        if reader in self._detectors and \
+                self._since_fit.get(reader, 0) < self.config.refit_every:
+            return
+        try:
+            self._detectors[reader] = Detector(
+                self.config.estimator, margin=self.config.margin,
+                min_rows=min(20, self.config.min_history)).fit(np.asarray(history))
+        except ValueError:
+            return  # too few distinct windows yet: keep learning
+        self._since_fit[reader] = 0
