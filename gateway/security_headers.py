@@ -60,7 +60,7 @@ class SecurityHeaders:
 #: What the pages load from /static/: their styles, scripts, vendored browser files and the
 #: consortium's members. The rest of the folder (package.json, package-lock.json, build.sh,
 #: README.md, node_modules/) is how those are built, not something to serve.
-PAGE_FILES = ("css/", "js/", "vendor/", "consortium.json")
+PAGE_FILES = ("css/", "js/", "vendor/", "consortium.json", "favicon.svg")
 
 
 class PageFiles(StaticFiles):

@@ -297,7 +297,10 @@ def _gateway_starter(net: Network, tmp_path_factory: pytest.TempPathFactory,
     # Modules written before the catalogue checks (gateway/store_scope.py) record events
     # with made-up store and item ids; a module that tests the checks sets it True, as the
     # settings' default is.
-    defaults = {"enforce_catalogue": False, **defaults}
+    # Tests register many customers from this one address, as the operator's seeding does
+    # (demo/gateways.py); the default throttle is for strangers. test_abuse.py sets its own.
+    defaults = {"enforce_catalogue": False, "rate_registrations_per_address": "6000/minute",
+                "rate_registrations": "6000/minute", **defaults}
 
     @contextmanager
     def start(retailer: str, *, catalogue: Catalogue | None = None,

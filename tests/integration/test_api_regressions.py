@@ -98,8 +98,9 @@ def test_schema_documents_the_error_shape_for_every_error_status(gateway):
                 assert ref == "#/components/schemas/ErrorBody", (method, path, status)
     assert "HTTPValidationError" not in schema["components"]["schemas"]
     events = schema["paths"]["/v1/stores/{store_id}/customers/{customer_id}/events"]["post"]
+    # 429: the member's hourly ledger write budget (WRITE_BUDGET_EXCEEDED, issue 23).
     assert set(events["responses"]) == {"201", "400", "401", "403", "404", "409", "413",
-                                        "422", "503"}
+                                        "422", "429", "503"}
 
 
 def test_metrics_are_documented_as_text(gateway):

@@ -93,6 +93,9 @@ ACCESS: dict[str, Access] = {
     "DELETE /v1/admin/credentials/{key_id}": Access.ADMIN,
     "POST /v1/admin/credentials/{key_id}/rotation": Access.ADMIN,
     "GET /v1/admin/model": Access.ADMIN,
+    "GET /v1/admin/watch": Access.ADMIN,
+    "GET /v1/admin/watch/records": Access.ADMIN,
+    "POST /v1/admin/watch/readers/{msp_id}/clear": Access.ADMIN,
     "POST /v1/admin/model": Access.ADMIN,
     "POST /v1/members/shared-events": Access.MEMBER,
     "POST /v1/members/training-events": Access.MEMBER,
@@ -251,7 +254,8 @@ class Matrix:
         if template.endswith("/history"):
             self.ledger.submit_consent(self.statement(customer, marker, customer.key))
         path = template.format(customer_id=in_path.customer_id, consent_id=marker,
-                               store_id=self.store, key_id="")
+                               store_id=self.store, key_id="",
+                               msp_id=self.other_retailer.settings.msp_id)
         body: dict[str, Any] | None = None
         signing_key = signer or customer.key
         if template == "/v1/customers":
@@ -274,7 +278,7 @@ class Matrix:
         elif template.endswith("/items"):
             path += "?q=a"
         elif template.startswith("/v1/admin/"):
-            path = template.format(store_id=marker)
+            path = template.format(store_id=marker, msp_id=self.other_retailer.settings.msp_id)
         elif template == "/v1/members/shared-events":
             body = {"customer_id": customer.customer_id, "purpose": "personalisation"}
         elif template == "/v1/members/notices":
@@ -531,6 +535,12 @@ def _assert_refusal_wrote_nothing(gateway, matrix: Matrix, request: Request, att
         key_id = request.path.split("/")[4]
         info = gateway.services.credentials.get(key_id)
         assert info is not None and info.revoked_at is None and info.replaced_by is None
+        return
+    if request.path.startswith("/v1/admin/watch"):
+        # Reads, and a clearance: a refused one recorded none on the ledger.
+        owner = gateway.settings.msp_id
+        assert not [r for r in gateway.services.connection.ledger.list_watch_events()
+                    if r.get("kind") == "clearance" and r.get("owner") == owner]
         return
     if request.path.startswith("/v1/admin/"):
         store_id = request.path.split("/")[4]

@@ -69,7 +69,12 @@ def test_peer_down_answers_503_and_after_restart_nothing_acknowledged_is_lost(
 
     net.supervisor.stop(peer.process)
     try:
-        health = gateway.client.get("/healthz")
+        # /healthz answers from a probe at most half a second old (gateway/health.py), and
+        # a probe takes up to a second: the outage shows within a few seconds, not at once.
+        deadline = time.monotonic() + 5
+        while (health := gateway.client.get("/healthz")).status_code == 200:
+            assert time.monotonic() < deadline, "the gateway still calls its stopped peer fine"
+            time.sleep(0.1)
         assert (health.status_code, health.json()) == (
             503, {"status": "degraded", "peer": "unreachable"})
         read = _consents(gateway, alice)
