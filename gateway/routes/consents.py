@@ -30,4 +30,4 @@ def submit_statement(body: ConsentStatement, request: Request, services: Service
     return run_idempotent(
         services.idempotency, scope=f"customer:{body.customer_id}", key=idempotency_key,
         method="POST", path=request.url.path, payload=payload,
-        action=lambda: (201, ledger.submit_consent(payload)))
+        action=lambda: (201, ledger.submit_consent(payload).to_dict()))
