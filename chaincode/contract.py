@@ -46,16 +46,14 @@ from chaincode.access_log import MAX_ACCESS_ENTRY_BYTES, AccessLogEntry
 from chaincode.canonical import canonical_bytes
 from chaincode.collection_config import collection_for
 from chaincode.consent import (
-    DATA_CATEGORIES,
-    PURPOSES,
     ConsentRecord,
     apply_statement,
     consent_key,
     customer_consents_prefix,
     erase_record,
     nonce_key,
-    parse_signed_statement,
 )
+from chaincode.consent_statement import DATA_CATEGORIES, PURPOSES, parse_signed_statement
 from chaincode.erasure import ErasureRecord, erasure_key, erasures_prefix
 from chaincode.errors import (
     Backdated,

@@ -28,11 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from chaincode.consent import (
-    DATA_CATEGORIES,
-    PURPOSES,
-    ConsentRecord,
-)
+from chaincode.consent import ConsentRecord
+from chaincode.consent_statement import DATA_CATEGORIES, PURPOSES
 from chaincode.errors import (
     CategoryNotGranted,
     ChaincodeError,

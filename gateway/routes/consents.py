@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 
-from chaincode.consent import parse_signed_statement
+from chaincode.consent_statement import parse_signed_statement
 from gateway.deps import IdempotencyKey, LedgerDep, ServicesDep
 from gateway.errors import LEDGER_STATUSES, error_responses
 from gateway.idempotency import run_idempotent

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chaincode.consent import DATA_CATEGORIES, PURPOSES
+from chaincode.consent_statement import DATA_CATEGORIES, PURPOSES
 from chaincode.fields import format_timestamp
 from demo.gateway_settings import gateway_settings
 from demo.wallet import DemoCustomer

@@ -37,7 +37,8 @@ import rfc8785
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from chaincode.canonical import b64url_encode
-from chaincode.consent import apply_statement, parse_signed_statement
+from chaincode.consent import apply_statement
+from chaincode.consent_statement import parse_signed_statement
 from chaincode.contract import TRANSACTIONS, PrefshareContract
 from chaincode.errors import ChaincodeError
 from chaincode.fields import format_timestamp

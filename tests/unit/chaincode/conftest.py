@@ -25,7 +25,7 @@ from fabric_protos.peer import chaincode_shim_pb2 as shim_pb2
 
 from chaincode.canonical import b64url_encode
 from chaincode.collection_config import collection_for
-from chaincode.consent import SignedStatement, parse_signed_statement
+from chaincode.consent_statement import SignedStatement, parse_signed_statement
 from chaincode.contract import TRANSACTIONS, PrefshareContract
 from chaincode.errors import ChaincodeError
 from chaincode.fields import format_timestamp

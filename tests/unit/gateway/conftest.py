@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from chaincode.consent import ConsentRecord, ConsentScope, ConsentStatement
+from chaincode.consent import ConsentRecord
+from chaincode.consent_statement import ConsentScope, ConsentStatement
 from gateway.fabric.identity import Identity
 from gateway.fabric.signing import ecdsa_signer
 from gateway.ledger_records import ListedConsent
