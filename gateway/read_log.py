@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from chaincode.contract import MAX_LOG_BATCH
+from chaincode.transactions.table import MAX_LOG_BATCH
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
 from gateway.secret_files import make_private

@@ -94,3 +94,15 @@ def test_a_malformed_answer_is_a_typed_error_naming_the_function(data):
     with pytest.raises(MalformedLedgerAnswer) as caught:
         parse_answer("ListConsents", data, records.listed_consents)
     assert caught.value.function == "ListConsents"
+
+
+def test_every_transaction_name_dispatches_and_describe_lists_them_all(chain):
+    # The names are the contract's interface (the gateway, the network's readiness probe):
+    # splitting the contract into modules must not change one.
+    from chaincode.contract import _FUNCTIONS
+    from chaincode.transactions.table import TRANSACTIONS
+
+    assert set(_FUNCTIONS) == set(TRANSACTIONS)
+    described = chain.call("Describe")
+    assert described["transactions"] == sorted(TRANSACTIONS) and len(TRANSACTIONS) == 22
+    assert described["owner"] == ORG1
