@@ -297,7 +297,12 @@ def _gateway_starter(net: Network, tmp_path_factory: pytest.TempPathFactory,
     # Modules written before the catalogue checks (gateway/store_scope.py) record events
     # with made-up store and item ids; a module that tests the checks sets it True, as the
     # settings' default is.
-    defaults = {"enforce_catalogue": False, **defaults}
+    # Every test client is 127.0.0.1, so the anonymous registration rate per address
+    # (gateway/limits.py, 10/minute by default) would count a whole module's customers as one
+    # client's; modules register as many as their cases need, and the module that tests the
+    # rate (test_abuse.py) sets its own, as the demo's gateways do.
+    defaults = {"enforce_catalogue": False, "rate_registrations_per_address": "6000/minute",
+                "rate_registrations": "6000/minute", **defaults}
 
     @contextmanager
     def start(retailer: str, *, catalogue: Catalogue | None = None,

@@ -33,10 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def members(start_ledger_gateways, catalogue) -> Iterator[dict[str, Any]]:
     """All three members' gateways: northwind reads southgate's events through southgate's."""
     ports = {"northwind": 24286, "southgate": 24287, "eastmarket": 24288}
-    # The shoppers fixture registers 13 customers from one address within a minute, over the
-    # anonymous registration rate a gateway allows by default (10/minute, gateway/limits.py).
-    with start_ledger_gateways(ports, catalogue=catalogue,
-                               rate_registrations_per_address="600/minute") as running:
+    with start_ledger_gateways(ports, catalogue=catalogue) as running:
         yield running
 
 
