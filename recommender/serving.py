@@ -67,6 +67,7 @@ from threadpoolctl import ThreadpoolController
 
 from recommender.answers import Reason, Strategy, Suggestion, Suggestions
 from recommender.artifacts import ArtifactError, load_artifact
+from recommender.attribution import attribute
 from recommender.catalogue import Catalogue, CatalogueEntry
 from recommender.errors import InvalidRequest, ModelRejected, UnknownStore
 from recommender.foldin import fold_in_items
@@ -75,14 +76,11 @@ from recommender.model import Explanation, rank_items
 from recommender.popularity import popularity_reason
 from recommender.sequence import ordered_items
 from recommender.slices import (
-    STATED_PREFIX,
     ConsentView,
     CustomerHistory,
     DataCategory,
     EventRecord,
-    Slice,
     check_name,
-    context_feature,
     event_record,
     request_features,
 )
@@ -389,7 +387,7 @@ class SuggestionService:
             if why is None:
                 reasons = [popularity_reason(self.retailer, float(installed.popularity[idx]))]
             else:
-                reasons = self._reasons(why, entry, stated_by, sources)
+                reasons = attribute(why, entry, stated_by, sources, serving=self.retailer)
             items.append(self._suggestion(entry, score, reasons))
         return Suggestions(
             store_id,
@@ -399,50 +397,6 @@ class SuggestionService:
             tuple(items),
             tuple(sorted(used)),
         )
-
-    def _reasons(
-        self,
-        why: Explanation,
-        entry: CatalogueEntry,
-        stated_by: Mapping[str, set[str]],
-        sources: Mapping[int, tuple[str, DataCategory]],
-    ) -> list[Reason]:
-        """The model's explanation, each part attributed to the retailer whose data it is."""
-        out: list[Reason] = []
-        for part in why.user_features:
-            name = part.feature
-            sl = Slice.parse(name)
-            if sl is not None:
-                out.append(
-                    Reason("activity", sl.retailer, sl.category, part.contribution, sl.category)
-                )
-            elif name.startswith(STATED_PREFIX):
-                pref = name[len(STATED_PREFIX) :]
-                recorders = sorted(stated_by.get(pref, ()), key=lambda r: (r != self.retailer, r))
-                if recorders:  # always true: only usable preferences are features
-                    out.append(
-                        Reason(
-                            "stated_preference",
-                            recorders[0],
-                            pref,
-                            part.contribution,
-                            "stated_preferences",
-                        )
-                    )
-            elif name == context_feature(self.retailer):
-                out.append(
-                    Reason(
-                        "context", self.retailer, f"customers of {self.retailer}", part.contribution
-                    )
-                )
-        for part in why.item_features:
-            out.append(Reason("item_feature", entry.retailer, part.feature, part.contribution))
-        for similar in why.interactions:
-            retailer, category = sources[similar.item_index]
-            out.append(
-                Reason("similar_item", retailer, similar.item_id, similar.similarity, category)
-            )
-        return out
 
 
 def history_from_events(customer_id: str, events: Iterable[object]) -> CustomerHistory:
