@@ -177,7 +177,7 @@ def open_suggestions(catalogue_path: Path, model_dir: Path, msp_id: str,
     if not has_model:
         try:
             counts = own_popularity(ledger)
-        except GatewayError as exc:
+        except (GatewayError, MalformedLedgerAnswer) as exc:
             log.warning("popular items not counted: the ledger could not be read at start",
                         extra={"cause": type(exc).__name__})
     service = SuggestionService(msp_id, catalogue, popularity=counts)
