@@ -12,6 +12,10 @@ most checks. So a consent that names the caller for this purpose and category bu
 withdrawn yields CONSENT_WITHDRAWN, while a withdrawn consent for someone else yields
 NOT_A_RECIPIENT.
 
+The same rule answers the gateway's questions about what her consents open
+(:func:`opened_categories`: what a kiosk may blend, whom to tell of her new events): they are
+asked of the records the chaincode returns, so the rule is stated here once.
+
 Rights requests (export, erase) are signed by the customer like consent statements and
 spend a nonce from the same ``nonce~<customer_id>~<nonce>`` space, so no signed message
 can be replayed as another.
@@ -24,11 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from chaincode.consent import (
-    DATA_CATEGORIES,
-    PURPOSES,
-    ConsentRecord,
-)
+from chaincode.consent import ConsentRecord
+from chaincode.consent_statement import DATA_CATEGORIES, PURPOSES
 from chaincode.errors import (
     CategoryNotGranted,
     ChaincodeError,
@@ -90,6 +91,22 @@ def _refusal(
     except (ConsentWithdrawn, ConsentExpired) as exc:
         return exc
     return None
+
+
+def opened_categories(
+    consents: Iterable[ConsentRecord], reader: str, purpose: str, now: datetime
+) -> frozenset[str]:
+    """The data categories of a customer's data held by another member that one of her
+    ``consents`` opens to ``reader`` for ``purpose`` at ``now``: exactly the categories
+    for which :func:`decide_read` allows ``reader`` a read whose owner is not ``reader``.
+
+    Raises InvalidValue for an unknown purpose.
+    """
+    read_enum(purpose, "purpose", PURPOSES)
+    held = list(consents)
+    return frozenset(
+        category for category in DATA_CATEGORIES
+        if any(_refusal(c, reader, purpose, category, now) is None for c in held))
 
 
 def decide_read(

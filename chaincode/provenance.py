@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from chaincode.canonical import canonical_bytes
-from chaincode.consent import PURPOSES
+from chaincode.consent_statement import PURPOSES
 from chaincode.errors import InvalidValue, RetailerMismatch, WrongType
 from chaincode.fields import (
     ID_PATTERN,

@@ -13,6 +13,7 @@ import threading
 
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
+from gateway.ledger_records import MalformedLedgerAnswer
 from gateway.write_budget import WriteBudgetExceeded
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class ErasureWorker:
                 done = self.complete_pending()
                 if done:
                     log.info("erasures completed in the own collection", extra={"count": done})
-            except (GatewayError, WriteBudgetExceeded) as exc:
+            except (GatewayError, WriteBudgetExceeded, MalformedLedgerAnswer) as exc:
                 log.warning("pending erasures not completed yet; trying again",
                             extra={"cause": type(exc).__name__})
             self._wake.wait(self._interval)

@@ -27,6 +27,7 @@ from gateway.fabric.errors import (
     SubmitError,
     refusal_decoder,
 )
+from gateway.ledger_records import MalformedLedgerAnswer
 from gateway.models import ErrorBody
 from recommender.artifacts import ArtifactError, ArtifactVersionMismatch
 from recommender.errors import InvalidRequest, ModelRejected, SuggestionError, UnknownStore
@@ -137,7 +138,7 @@ _DESCRIPTIONS = {
          "request names another customer or action",
     503: "The peer cannot be reached (PEER_UNAVAILABLE), a commit was not confirmed "
          "(COMMIT_UNCONFIRMED; retry with the same Idempotency-Key) or the ledger failed "
-         "(LEDGER_ERROR)",
+         "(LEDGER_ERROR) or answered in a shape its chaincode does not (LEDGER_ANSWER_MALFORMED)",
 }
 
 #: The answers a call to the ledger can add: its refusals by kind, and its outages.
@@ -225,7 +226,8 @@ def _suggestion_response(err: SuggestionError) -> tuple[int, dict[str, Any]]:
 
 
 #: The exceptions :func:`to_response` maps; anything else is a bug (500).
-MAPPED = (ApiError, ChaincodeError, GatewayError, CommitError, SuggestionError)
+MAPPED = (ApiError, ChaincodeError, GatewayError, CommitError, SuggestionError,
+          MalformedLedgerAnswer)
 
 
 def to_response(exc: Exception) -> JSONResponse:
@@ -238,6 +240,13 @@ def to_response(exc: Exception) -> JSONResponse:
         return _respond(from_fabric(exc))
     if isinstance(exc, SuggestionError):
         return _respond(_suggestion_response(exc))
+    if isinstance(exc, MalformedLedgerAnswer):
+        # Another chaincode version or a bug on the peer: the operator's matter, logged
+        # without the answer (it may hold personal data).
+        log.error("the ledger answered in a shape its chaincode does not",
+                  extra={"function": exc.function})
+        return _respond(PeerUnavailable("the ledger's answer could not be read",
+                                        code="LEDGER_ANSWER_MALFORMED"))
     raise TypeError(f"no HTTP mapping for {type(exc).__name__}")
 
 

@@ -1,6 +1,8 @@
 """The consortium chaincode's transactions as typed calls, over the Fabric client.
 
-One method per transaction of ``chaincode/contract.py`` (docs/chaincode.md lists them).
+One method per transaction of ``chaincode/contract.py`` (docs/chaincode.md lists them), each
+returning the chaincode's answer as a record (:mod:`gateway.ledger_records`; a malformed
+answer raises MalformedLedgerAnswer).
 Private data travels only in the transient map, and proposals carrying it name the endorsing
 organisations (the collection's members). Reads that return private values are evaluated,
 never submitted: a submitted transaction's response is written into the block.
@@ -18,6 +20,12 @@ import grpc
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from chaincode.consent import ConsentRecord
+from chaincode.keys import CustomerRecord
+from chaincode.preferences import PreferenceEvent
+from chaincode.provenance import ModelProvenance
+from chaincode.watch_record import WatchRecord
+from gateway import ledger_records as records
 from gateway.errors import CHAINCODE_REFUSALS
 from gateway.fabric import (
     Contract,
@@ -31,12 +39,21 @@ from gateway.fabric import (
     load_msp_folder,
 )
 from gateway.fabric._protos import ledger_pb2
+from gateway.ledger_records import (
+    ConsentCheck,
+    ConsentVersion,
+    ErasureAccepted,
+    ErasureProgress,
+    ListedConsent,
+    OwnData,
+    OwnPage,
+    PublicExport,
+    SharedEvents,
+    SharedPage,
+    parse_answer,
+)
 from gateway.settings import GatewaySettings, NodeEndpoint
 from gateway.write_budget import WriteBudget
-
-
-def _json(data: bytes) -> Any:
-    return json.loads(data.decode("utf-8")) if data else None
 
 
 def _text(value: Any) -> str:
@@ -94,27 +111,38 @@ class ConsortiumLedger:
 
     # -- customers and consent (public state; customer-signed) ------------------------------
 
-    def register_customer(self, public_key: str) -> Any:
-        return _json(self._submit("RegisterCustomer", args=[public_key]))
+    def register_customer(self, public_key: str) -> CustomerRecord:
+        return parse_answer("RegisterCustomer",
+                            self._submit("RegisterCustomer", args=[public_key]),
+                            records.customer_record)
 
-    def submit_consent(self, signed_statement: dict[str, Any]) -> Any:
+    def submit_consent(self, signed_statement: dict[str, Any]) -> ConsentRecord:
         with self._writing([str(signed_statement.get("customer_id", ""))]):
-            return _json(self._submit("SubmitConsentStatement",
-                                              args=[_text(signed_statement)]))
+            return parse_answer("SubmitConsentStatement",
+                                self._submit("SubmitConsentStatement",
+                                             args=[_text(signed_statement)]),
+                                records.consent_record)
 
-    def list_consents(self, customer_id: str) -> list[dict[str, Any]]:
+    def list_consents(self, customer_id: str) -> tuple[ListedConsent, ...]:
         """Her consent records, each with its ``status`` at the evaluation time."""
-        found = _json(self.contract.evaluate("ListConsents", args=[customer_id]))
-        return list(found["consents"])
+        return parse_answer("ListConsents",
+                            self.contract.evaluate("ListConsents", args=[customer_id]),
+                            records.listed_consents)
 
-    def consent_history(self, customer_id: str, consent_id: str) -> list[dict[str, Any]]:
+    def consent_history(self, customer_id: str, consent_id: str) -> tuple[ConsentVersion, ...]:
         """Every version of one consent, oldest first."""
-        found = _json(self.contract.evaluate("ConsentHistory", args=[customer_id, consent_id]))
-        return list(found["versions"])
+        return parse_answer("ConsentHistory",
+                            self.contract.evaluate("ConsentHistory",
+                                                   args=[customer_id, consent_id]),
+                            records.consent_history)
 
-    def check_consent(self, customer_id: str, retailer: str, purpose: str, category: str) -> Any:
-        return _json(self.contract.evaluate(
-            "CheckConsent", args=[customer_id, retailer, purpose, category]))
+    def check_consent(self, customer_id: str, retailer: str, purpose: str,
+                      category: str) -> ConsentCheck:
+        """The basis of an allowed read; a refusal raises the chaincode's typed error."""
+        return parse_answer("CheckConsent",
+                            self.contract.evaluate(
+                                "CheckConsent", args=[customer_id, retailer, purpose, category]),
+                            ConsentCheck.from_dict)
 
     # -- preference events: each retailer's own collection --------------------------------
 
@@ -123,61 +151,72 @@ class ConsortiumLedger:
         """A write only to the own collection: its policy is the own organisation's peer."""
         return EndorsementPolicy((self.msp_id,), 1)
 
-    def record_events(self, events: list[dict[str, Any]]) -> Any:
-        """Record this retailer's own events in its collection (its own peer endorses)."""
+    def record_events(self, events: list[dict[str, Any]]) -> int:
+        """Record this retailer's own events in its collection (its own peer endorses);
+        how many were recorded."""
         try:
             with self._writing([str(e.get("customer_id", "")) for e in events]):
-                return _json(self._submit(
+                return parse_answer("RecordPreferenceEvents", self._submit(
                     "RecordPreferenceEvents", transient={"events": _text(events).encode()},
-                    endorsing_orgs=[self.msp_id], policy=self._own))
+                    endorsing_orgs=[self.msp_id], policy=self._own), records.recorded_count)
         finally:
             for observer in self._batch_observers:
                 observer(events)
 
-    def read_own_events(self, customer_id: str) -> list[dict[str, Any]]:
+    def read_own_events(self, customer_id: str) -> tuple[PreferenceEvent, ...]:
         """Her events this retailer recorded."""
-        return list(_json(self.contract.evaluate(
-            "ReadOwnEvents", args=[customer_id], endorsing_orgs=[self.msp_id]))["events"])
+        return parse_answer("ReadOwnEvents", self.contract.evaluate(
+            "ReadOwnEvents", args=[customer_id], endorsing_orgs=[self.msp_id]),
+            records.answer_events)
 
-    def read_own_training(self, after: str, limit: int) -> Any:
+    def read_own_training(self, after: str, limit: int) -> OwnPage:
         """One page of this retailer's own events, every customer (see the contract)."""
-        return _json(self.contract.evaluate(
-            "ReadOwnTraining", args=[after, str(limit)], endorsing_orgs=[self.msp_id]))
+        return parse_answer("ReadOwnTraining", self.contract.evaluate(
+            "ReadOwnTraining", args=[after, str(limit)], endorsing_orgs=[self.msp_id]),
+            OwnPage.from_dict)
 
-    def read_shared_events(self, customer_id: str, reader: str, purpose: str) -> Any:
+    def read_shared_events(self, customer_id: str, reader: str, purpose: str) -> SharedEvents:
         """What ``reader`` may read of her events held here, checked by this peer's
-        chaincode now: ``{events, consent_ids}``."""
-        return _json(self.contract.evaluate(
+        chaincode now, and the consents that opened them."""
+        return parse_answer("ReadSharedEvents", self.contract.evaluate(
             "ReadSharedEvents", args=[customer_id, reader, purpose],
-            endorsing_orgs=[self.msp_id]))
+            endorsing_orgs=[self.msp_id]), SharedEvents.from_dict)
 
-    def read_shared_training(self, reader: str, purpose: str, after: str, limit: int) -> Any:
-        return _json(self.contract.evaluate(
+    def read_shared_training(self, reader: str, purpose: str, after: str,
+                             limit: int) -> SharedPage:
+        return parse_answer("ReadSharedTraining", self.contract.evaluate(
             "ReadSharedTraining", args=[reader, purpose, after, str(limit)],
-            endorsing_orgs=[self.msp_id]))
+            endorsing_orgs=[self.msp_id]), SharedPage.from_dict)
 
     def log_reads(self, entries: list[dict[str, Any]],
-                  served_nonces: dict[str, str] | None = None) -> Any:
+                  served_nonces: dict[str, str] | None = None) -> int:
         """Append access-log entries (this retailer's reads served to others) to each
-        customer's log in the own collection; ``served_nonces`` marks export requests."""
+        customer's log in the own collection; ``served_nonces`` marks export requests.
+        How many were appended."""
         transient = {"entries": _text(entries).encode()}
         if served_nonces:
             transient["nonces"] = _text(served_nonces).encode()
-        return _json(self._submit("LogReads", transient=transient,
-                                          endorsing_orgs=[self.msp_id], policy=self._own))
+        return parse_answer("LogReads", self._submit(
+            "LogReads", transient=transient, endorsing_orgs=[self.msp_id], policy=self._own),
+            records.logged_count)
 
-    def record_provenance(self, provenance: dict[str, Any]) -> Any:
-        return _json(self._submit("RecordModelProvenance", args=[_text(provenance)]))
+    def record_provenance(self, provenance: dict[str, Any]) -> ModelProvenance:
+        return parse_answer("RecordModelProvenance",
+                            self._submit("RecordModelProvenance", args=[_text(provenance)]),
+                            records.provenance)
 
     # -- the consortium watch (public, MAJORITY) ----------------------------------------------
 
-    def record_watch_event(self, record: dict[str, Any]) -> Any:
+    def record_watch_event(self, record: dict[str, Any]) -> WatchRecord:
         """Record this owner's alert on, or clearance of, another member's reads."""
-        return _json(self._submit("RecordWatchEvent", args=[_text(record)]))
+        return parse_answer("RecordWatchEvent",
+                            self._submit("RecordWatchEvent", args=[_text(record)]),
+                            records.watch_record)
 
-    def list_watch_events(self) -> list[dict[str, Any]]:
+    def list_watch_events(self) -> tuple[WatchRecord, ...]:
         """Every member's watch records, oldest first."""
-        return list(_json(self.contract.evaluate("ListWatchEvents"))["records"])
+        return parse_answer("ListWatchEvents", self.contract.evaluate("ListWatchEvents"),
+                            records.watch_records)
 
     # -- customer rights ---------------------------------------------------------------------
 
@@ -185,39 +224,41 @@ class ConsortiumLedger:
         """Raise the chaincode's UnknownCustomer / CustomerErased unless her id is open."""
         self.contract.evaluate("ListConsents", args=[customer_id])
 
-    def export_customer(self, signed_request: dict[str, Any]) -> Any:
+    def export_customer(self, signed_request: dict[str, Any]) -> PublicExport:
         """The public part of her export: record, consents with history, erasure."""
-        return _json(self.contract.evaluate(
+        return parse_answer("ExportCustomer", self.contract.evaluate(
             "ExportCustomer", transient={"request": _text(signed_request).encode()},
-            endorsing_orgs=[self.msp_id]))
+            endorsing_orgs=[self.msp_id]), PublicExport.from_dict)
 
-    def export_own_data(self, signed_request: dict[str, Any], requester: str) -> Any:
+    def export_own_data(self, signed_request: dict[str, Any], requester: str) -> OwnData:
         """What this retailer holds about her and its read log, for her export served by
         ``requester``'s gateway (once per request)."""
-        return _json(self.contract.evaluate(
+        return parse_answer("ExportOwnData", self.contract.evaluate(
             "ExportOwnData", args=[requester],
             transient={"request": _text(signed_request).encode()},
-            endorsing_orgs=[self.msp_id]))
+            endorsing_orgs=[self.msp_id]), OwnData.from_dict)
 
-    def erase_customer(self, signed_request: dict[str, Any]) -> Any:
+    def erase_customer(self, signed_request: dict[str, Any]) -> ErasureAccepted:
         with self._writing([str(signed_request.get("customer_id", ""))]):
-            return _json(self._submit(
+            return parse_answer("EraseCustomer", self._submit(
                 "EraseCustomer", transient={"request": _text(signed_request).encode()},
-                endorsing_orgs=self.endorsing_orgs))
+                endorsing_orgs=self.endorsing_orgs), ErasureAccepted.from_dict)
 
-    def purge_customer(self, customer_id: str) -> Any:
-        """This retailer's part of her latest erasure (its own collection)."""
+    def purge_customer(self, customer_id: str) -> str:
+        """This retailer's part of her latest erasure (its own collection); the erasure id."""
         with self._writing([customer_id]):
-            return _json(self._submit("PurgeCustomer", args=[customer_id],
-                                              endorsing_orgs=[self.msp_id],
-                                              policy=self._own))
+            return parse_answer("PurgeCustomer", self._submit(
+                "PurgeCustomer", args=[customer_id], endorsing_orgs=[self.msp_id],
+                policy=self._own), records.purged_erasure)
 
-    def erasure_progress(self, customer_id: str) -> Any:
-        return _json(self.contract.evaluate("ErasureProgress", args=[customer_id]))
+    def erasure_progress(self, customer_id: str) -> ErasureProgress:
+        return parse_answer("ErasureProgress",
+                            self.contract.evaluate("ErasureProgress", args=[customer_id]),
+                            ErasureProgress.from_dict)
 
-    def pending_erasures(self) -> list[str]:
-        return list(_json(self.contract.evaluate(
-            "PendingErasures", endorsing_orgs=[self.msp_id]))["customers"])
+    def pending_erasures(self) -> tuple[str, ...]:
+        return parse_answer("PendingErasures", self.contract.evaluate(
+            "PendingErasures", endorsing_orgs=[self.msp_id]), records.pending_erasures)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chaincode.consent import COLLECTION_METHODS, DATA_CATEGORIES, PURPOSES
+from chaincode.consent_statement import COLLECTION_METHODS, DATA_CATEGORIES, PURPOSES
 from chaincode.preferences import EVENT_TYPES, MAX_BATCH_EVENTS
 
 CustomerId = Annotated[str, Field(pattern=r"^c_[A-Za-z0-9_-]{43}$",

@@ -28,10 +28,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from chaincode.policy import opened_categories
 from chaincode.preferences import CATEGORY_OF_EVENT_TYPE
 from gateway.fabric.errors import GatewayError
+from gateway.ledger_records import ListedConsent, MalformedLedgerAnswer
 from gateway.members import MemberClient, MemberUnavailable
 
 log = logging.getLogger(__name__)
@@ -41,26 +44,14 @@ NOTICE_PATH = "/v1/members/notices"
 NOTICE_PURPOSE = "personalisation"
 
 
-def notice_recipients(consents: Iterable[dict[str, Any]], categories: Iterable[str],
-                      members: Sequence[str], owner: str) -> tuple[str, ...]:
-    """The members (in ``members`` order, never ``owner``) that one of her active consents
-    opens events of ``categories`` to for personalisation.
-
-    >>> notice_recipients([{"status": "active", "recipients": ["B"], "purposes":
-    ...     ["personalisation"], "data_categories": ["purchases"]}], ["purchases"],
-    ...     ["A", "B", "C"], "A")
-    ('B',)
-    """
+def notice_recipients(consents: Iterable[ListedConsent], categories: Iterable[str],
+                      members: Sequence[str], owner: str, now: datetime) -> tuple[str, ...]:
+    """The members (in ``members`` order, never ``owner``) that her consents open events of
+    ``categories`` to for personalisation at ``now`` (chaincode.policy's rule)."""
     wanted = set(categories)
-    open_to: set[str] = set()
-    for consent in consents:
-        if (consent.get("status") != "active"
-                or NOTICE_PURPOSE not in consent.get("purposes", ())
-                or not wanted.intersection(consent.get("data_categories", ()))):
-            continue
-        recipients = consent.get("recipients", ())
-        open_to.update(members if "*" in recipients else recipients)
-    return tuple(m for m in members if m in open_to and m != owner)
+    records = [c.record for c in consents]
+    return tuple(m for m in members if m != owner
+                 and wanted & opened_categories(records, m, NOTICE_PURPOSE, now))
 
 
 def categories_of(events: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
@@ -78,7 +69,7 @@ class EventNotices:
     consent records (``ConsortiumLedger.list_consents``); ``members`` sends the signed
     requests. Call :meth:`close` to stop the worker."""
 
-    def __init__(self, owner: str, consents_of: Callable[[str], list[dict[str, Any]]],
+    def __init__(self, owner: str, consents_of: Callable[[str], Sequence[ListedConsent]],
                  members: MemberClient, *, max_pending: int = 1000) -> None:
         if max_pending <= 0:
             raise ValueError("max_pending must be positive")
@@ -126,12 +117,13 @@ class EventNotices:
     def _notify(self, customer_id: str, categories: set[str]) -> None:
         try:
             consents = self._consents_of(customer_id)
-        except GatewayError as exc:
+        except (GatewayError, MalformedLedgerAnswer) as exc:
             self.failed += 1
             log.warning("event notice not sent: her consents could not be read",
                         extra={"cause": type(exc).__name__})
             return
-        for msp_id in notice_recipients(consents, categories, self._member_ids, self._owner):
+        for msp_id in notice_recipients(consents, categories, self._member_ids, self._owner,
+                                        datetime.now(UTC)):
             try:
                 self._members.post(msp_id, NOTICE_PATH, {"customer_id": customer_id})
                 self.sent += 1

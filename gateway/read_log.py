@@ -22,9 +22,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from chaincode.contract import MAX_LOG_BATCH
+from chaincode.transactions.table import MAX_LOG_BATCH
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
+from gateway.ledger_records import MalformedLedgerAnswer
 from gateway.secret_files import make_private
 from gateway.write_budget import WriteBudgetExceeded
 
@@ -90,7 +91,7 @@ class ReadLogWriter:
             self._wake.clear()
             try:
                 self._send_batch()
-            except (GatewayError, WriteBudgetExceeded) as exc:
+            except (GatewayError, WriteBudgetExceeded, MalformedLedgerAnswer) as exc:
                 log.warning("access log not sent yet; kept to send again",
                             extra={"cause": type(exc).__name__})
             if self.pending():
@@ -103,6 +104,6 @@ class ReadLogWriter:
         self._thread.join(timeout=5)
         try:
             self.flush()
-        except (GatewayError, WriteBudgetExceeded):
+        except (GatewayError, WriteBudgetExceeded, MalformedLedgerAnswer):
             log.warning("access log entries left queued at stop; sent at the next start")
         self._db.close()

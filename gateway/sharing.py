@@ -9,13 +9,22 @@ others, each read checked by its chaincode now and logged (:mod:`gateway.read_lo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from chaincode.policy import opened_categories
+from chaincode.preferences import PreferenceEvent
 from gateway.ledger import ConsortiumLedger, LedgerConnection
-from gateway.members import MemberClient, MemberGateway
+from gateway.ledger_records import (
+    MALFORMED,
+    ListedConsent,
+    SharedPage,
+    answer_events,
+    event_dicts,
+)
+from gateway.members import MemberClient, MemberGateway, MemberUnavailable
 from gateway.read_log import ReadLogWriter
 from gateway.settings import GatewaySettings
 
@@ -23,26 +32,26 @@ SHARED_EVENTS = "/v1/members/shared-events"
 SHARED_TRAINING = "/v1/members/training-events"
 SHARED_EXPORT = "/v1/members/export"
 TRAINING_PAGE = 200
+T = TypeVar("T")
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def may_open_any(consents: list[dict[str, Any]], reader: str, purpose: str) -> bool:
-    """Could one of her consents open another member's data to ``reader`` for ``purpose``?
-    (A shortcut only: each owner decides for itself.)"""
-    return any(
-        c.get("status") == "active" and purpose in c.get("purposes", ())
-        and ("*" in c.get("recipients", ()) or reader in c.get("recipients", ()))
-        for c in consents)
+def _from_member(msp_id: str, parse: Callable[[Any], T], answer: Any) -> T:
+    """A member's answer, parsed; one that does not parse is one that did not answer."""
+    try:
+        return parse(answer)
+    except MALFORMED as exc:
+        raise MemberUnavailable(msp_id, "malformed answer") from exc
 
 
 @dataclass(frozen=True)
 class CustomerEvents:
     """Her events this retailer may use for a purpose, and the owners that did not answer."""
 
-    events: list[dict[str, Any]]
+    events: tuple[PreferenceEvent, ...]
     unanswered: list[str] = field(default_factory=list)
 
 
@@ -55,40 +64,50 @@ class Sharing:
     # -- reader side -------------------------------------------------------------------------
 
     def customer_events(self, customer_id: str, purpose: str,
-                        consents: list[dict[str, Any]]) -> CustomerEvents:
-        """Her own events here and what the other owners let this retailer read now.
-        Raises the ledger's errors for the own read (unknown or erased customer...)."""
+                        consents: Iterable[ListedConsent]) -> CustomerEvents:
+        """Her own events here and what the other owners let this retailer read now. The
+        owners are asked only when one of her consents opens something of theirs to this
+        retailer now (chaincode.policy's rule: a shortcut only, each owner decides for
+        itself); an owner whose answer does not parse counts as unanswered. Raises the
+        ledger's errors for the own read (unknown or erased customer...)."""
         events = self.ledger.read_own_events(customer_id)
-        if self.members is None or not may_open_any(consents, self.ledger.msp_id, purpose):
+        opened = opened_categories((c.record for c in consents), self.ledger.msp_id, purpose,
+                                   datetime.now(UTC))
+        if self.members is None or not opened:
             return CustomerEvents(events)
         answers, missing = self.members.post_all(
             SHARED_EVENTS, {"customer_id": customer_id, "purpose": purpose})
-        for answer in answers.values():
-            events += answer.get("events", [])
+        for msp_id, answer in answers.items():
+            try:
+                events += _from_member(msp_id, answer_events, answer)
+            except MemberUnavailable:
+                missing.append(msp_id)
         return CustomerEvents(events, missing)
 
-    def training_pages(self, purpose: str) -> Iterator[dict[str, Any]]:
+    def training_pages(self, purpose: str) -> Iterator[SharedPage]:
         """Every page of what this retailer may train on: its own events, then each other
-        owner's shared pages. Raises the ledger's errors or MemberUnavailable."""
+        owner's shared pages. Raises the ledger's errors or MemberUnavailable (an owner
+        that did not answer, or answered with something that does not parse)."""
         after = ""
         while True:
-            page = self.ledger.read_own_training(after, TRAINING_PAGE)
-            yield {"events": page["events"], "consents": []}
-            if page["next"] is None:
+            own = self.ledger.read_own_training(after, TRAINING_PAGE)
+            yield SharedPage(own.owner, own.events, (), own.next)
+            if own.next is None:
                 break
-            after = page["next"]
+            after = own.next
         if self.members is None:
             return
         for member in self.members.members:
             after = ""
             while True:
-                page = self.members.post(member.msp_id, SHARED_TRAINING,
-                                         {"purpose": purpose, "after": after,
-                                          "limit": TRAINING_PAGE})
+                answer = self.members.post(member.msp_id, SHARED_TRAINING,
+                                           {"purpose": purpose, "after": after,
+                                            "limit": TRAINING_PAGE})
+                page = _from_member(member.msp_id, SharedPage.from_dict, answer)
                 yield page
-                if page["next"] is None:
+                if page.next is None:
                     break
-                after = page["next"]
+                after = page.next
 
     # -- owner side --------------------------------------------------------------------------
 
@@ -101,42 +120,39 @@ class Sharing:
     def serve_shared(self, reader: str, customer_id: str, purpose: str) -> dict[str, Any]:
         """Her events held here that ``reader`` may read now; logged when any were."""
         found = self.ledger.read_shared_events(customer_id, reader, purpose)
-        events = found["events"]
-        if events and self.read_log is not None:
+        if found.events and self.read_log is not None:
             self.read_log.log([self._entry(customer_id, reader, purpose, "kiosk",
-                                           len(events), found["consent_ids"])])
-        return {"owner": self.ledger.msp_id, "events": events}
+                                           len(found.events), list(found.consent_ids))])
+        return {"owner": self.ledger.msp_id, "events": event_dicts(found.events)}
 
     def serve_training(self, reader: str, purpose: str, after: str,
                        limit: int) -> dict[str, Any]:
         """One page of the training read; one log entry per customer read."""
         page = self.ledger.read_shared_training(reader, purpose, after, limit)
         counts: dict[str, int] = {}
-        for event in page["events"]:
-            counts[event["customer_id"]] = counts.get(event["customer_id"], 0) + 1
+        for event in page.events:
+            counts[event.customer_id] = counts.get(event.customer_id, 0) + 1
         opened: dict[str, list[str]] = {}
-        for customer_id, consent_id, _ in page["consents"]:
+        for customer_id, consent_id, _ in page.consents:
             opened.setdefault(customer_id, []).append(consent_id)
         if self.read_log is not None:
             self.read_log.log([self._entry(cid, reader, purpose, "training", n,
                                            opened.get(cid, [])) for cid, n in counts.items()])
-        return {"owner": self.ledger.msp_id, "events": page["events"],
-                "consents": page["consents"], "next": page["next"]}
+        return {**page.to_dict(), "owner": self.ledger.msp_id}
 
     def serve_export(self, reader: str, request: dict[str, Any]) -> dict[str, Any]:
         """What this retailer holds about her and who read it, for her export served by
         ``reader``; once per request (the log entry marks it served)."""
         held = self.ledger.export_own_data(request, reader)
-        customer_id = held["customer_id"]
-        entry = self._entry(customer_id, reader, "personalisation", "export",
-                            len(held["events"]), [])
-        self.ledger.log_reads([entry], {customer_id: str(request["nonce"])})
-        return {"owner": self.ledger.msp_id, "events": held["events"],
-                "access_log": [*held["access_log"], entry]}
+        entry = self._entry(held.customer_id, reader, "personalisation", "export",
+                            len(held.events), [])
+        self.ledger.log_reads([entry], {held.customer_id: str(request["nonce"])})
+        return {"owner": self.ledger.msp_id, "events": event_dicts(held.events),
+                "access_log": [*(e.to_dict() for e in held.access_log), entry]}
 
     def export(self, request: dict[str, Any]) -> dict[str, Any]:
         """Her whole export, served here: the public part, then every owner's part."""
-        document = self.ledger.export_customer(request)
+        document = self.ledger.export_customer(request).to_dict()
         holdings = {self.ledger.msp_id: self.serve_export(self.ledger.msp_id, request)}
         unanswered: list[str] = []
         if self.members is not None:

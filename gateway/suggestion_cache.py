@@ -45,8 +45,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chaincode.preferences import PreferenceEvent
 from gateway.fabric import Checkpoint, GatewayError, Network
 from gateway.ledger import ConsortiumLedger
+from gateway.ledger_records import ListedConsent
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,8 @@ class CustomerRead:
     """Her consent records and her readable events (her own and what each owner served),
     as read together."""
 
-    consents: list[dict[str, Any]]
-    readable: dict[str, Any]
+    consents: tuple[ListedConsent, ...]
+    events: tuple[PreferenceEvent, ...]
 
 
 class CustomerCache:

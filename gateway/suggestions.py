@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from chaincode.errors import CustomerErased, UnknownCustomer
+from chaincode.policy import opened_categories
 from gateway.errors import NoModel
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
+from gateway.ledger_records import ListedConsent, MalformedLedgerAnswer
 from gateway.sharing import Sharing
 from gateway.suggestion_cache import CustomerCache, CustomerRead
 from gateway.training import read_own_pages
@@ -47,24 +50,15 @@ NOTICE_UNKNOWN_CUSTOMER = "This customer id is not known here; these are popular
 NOTICE_ERASED_CUSTOMER = "This customer id is not known here; these are popular items."
 
 
-def consent_view(customer_id: str, consents: list[dict[str, Any]], serving_msp: str,
-                 members: tuple[str, ...]) -> ConsentView:
-    """Which other members' data about her this retailer may use now for personalisation.
-
-    A consent that is active, covers personalisation and names this retailer (or ``*``)
-    lets the retailer use her data of the granted categories held by every other member.
-    """
-    grants: dict[str, set[str]] = {}
-    for consent in consents:
-        if consent.get("status") != "active" or PURPOSE not in consent.get("purposes", ()):
-            continue
-        recipients = consent.get("recipients", ())
-        if "*" not in recipients and serving_msp not in recipients:
-            continue
-        for member in members:
-            if member != serving_msp:
-                grants.setdefault(member, set()).update(consent.get("data_categories", ()))
-    return ConsentView(customer_id, {m: frozenset(c) for m, c in grants.items()})
+def consent_view(customer_id: str, consents: Iterable[ListedConsent], serving_msp: str,
+                 members: tuple[str, ...], now: datetime) -> ConsentView:
+    """Which other members' data about her this retailer may use at ``now`` for
+    personalisation: the categories her consents open to it (chaincode.policy's rule), of
+    every other member's data."""
+    opened = opened_categories((c.record for c in consents), serving_msp, PURPOSE, now)
+    if not opened:
+        return ConsentView(customer_id)
+    return ConsentView(customer_id, {m: opened for m in members if m != serving_msp})
 
 
 @dataclass(frozen=True)
@@ -131,9 +125,11 @@ class KioskSuggestions:
             try:
                 consents = self.ledger.list_consents(customer_id)
                 found = self.sharing.customer_events(customer_id, PURPOSE, consents)
-                read = CustomerRead(consents, {"events": found.events})
+                read = CustomerRead(consents, found.events)
                 if found.unanswered:
                     notice = NOTICE_MEMBER_UNAVAILABLE
+            except MalformedLedgerAnswer:
+                notice = NOTICE_LEDGER_UNAVAILABLE
             except GatewayError as exc:
                 if isinstance(exc.chaincode_error(), CustomerErased):
                     notice = NOTICE_ERASED_CUSTOMER
@@ -147,8 +143,9 @@ class KioskSuggestions:
                 if self.cache is not None:
                     self.cache.put(customer_id, read, generation)
         if read is not None:
-            view = consent_view(customer_id, read.consents, self.ledger.msp_id, self.members)
-            history = CustomerHistory.from_records(customer_id, read.readable.get("events", ()))
+            view = consent_view(customer_id, read.consents, self.ledger.msp_id, self.members,
+                                datetime.now(UTC))
+            history = CustomerHistory.from_records(customer_id, read.events)
         return self.service.suggest(store_id, customer_id, n, consent=view,
                                     history=history), notice
 
@@ -160,7 +157,7 @@ def own_popularity(ledger: ConsortiumLedger) -> dict[str, float]:
 
     Raises GatewayError when the ledger cannot be read.
     """
-    events = [event for page in read_own_pages(ledger) for event in page["events"]]
+    events = [event for page in read_own_pages(ledger) for event in page.events]
     return popularity_from_events(events, ledger.msp_id)
 
 
@@ -180,7 +177,7 @@ def open_suggestions(catalogue_path: Path, model_dir: Path, msp_id: str,
     if not has_model:
         try:
             counts = own_popularity(ledger)
-        except GatewayError as exc:
+        except (GatewayError, MalformedLedgerAnswer) as exc:
             log.warning("popular items not counted: the ledger could not be read at start",
                         extra={"cause": type(exc).__name__})
     service = SuggestionService(msp_id, catalogue, popularity=counts)

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from chaincode.preferences import PreferenceEvent
 from chaincode.provenance import hash_consent_set
 from gateway.ledger import ConsortiumLedger
+from gateway.ledger_records import OwnPage
 from gateway.sharing import Sharing
 from recommender.catalogue import Catalogue
 from recommender.training import train_retailer_model
@@ -21,16 +23,15 @@ from recommender.training import train_retailer_model
 PURPOSE = "personalisation"
 
 
-def read_own_pages(ledger: ConsortiumLedger, *, page_size: int = 200
-                   ) -> Iterator[dict[str, Any]]:
+def read_own_pages(ledger: ConsortiumLedger, *, page_size: int = 200) -> Iterator[OwnPage]:
     """Every page of this retailer's own events (its collection), in key order."""
     after = ""
     while True:
         page = ledger.read_own_training(after, page_size)
         yield page
-        if page["next"] is None:
+        if page.next is None:
             return
-        after = page["next"]
+        after = page.next
 
 
 def train_from_ledger(ledger: ConsortiumLedger, sharing: Sharing, channel: str,
@@ -49,11 +50,11 @@ def train_from_ledger(ledger: ConsortiumLedger, sharing: Sharing, channel: str,
     MemberUnavailable (another member's gateway did not answer).
     """
     height = ledger.block_height(channel)
-    events: list[dict[str, Any]] = []
+    events: list[PreferenceEvent] = []
     consents: set[tuple[str, str, int]] = set()
     for page in sharing.training_pages(PURPOSE):
-        events += [event for event in page["events"] if event["item_id"] in catalogue]
-        consents |= {(c, k, int(v)) for c, k, v in page["consents"]}
+        events += [event for event in page.events if event.item_id in catalogue]
+        consents |= set(page.consents)
     provenance = train_retailer_model(
         ledger.msp_id, events, catalogue, output_dir=output_dir, block_height=height,
         consent_set_hash=hash_consent_set(consents))

@@ -28,11 +28,15 @@ Example::
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
 from recommender.model import HybridModel
+from recommender.slices import EVENT_WEIGHTS, DataCategory, EventRecord, Slice
 
 #: Her vector's length as a multiple of the median trained user's (see the module docstring).
 FOLD_IN_SCALE = 2.0
@@ -105,3 +109,46 @@ class FoldIn:
         if norm == 0.0:
             return np.zeros(self.item_repr.shape[1], dtype=np.float32)
         return (mean * (self.length / norm)).astype(np.float32)
+
+
+#: Weight of a past item known only from a training slice, by the slice's data category (the
+#: event types that fill it weigh so: a purchase, a view, a statement).
+_SLICE_WEIGHTS: Mapping[DataCategory, float] = MappingProxyType(
+    {
+        "purchases": EVENT_WEIGHTS["purchase"],
+        "views": EVENT_WEIGHTS["view"],
+        "stated_preferences": EVENT_WEIGHTS["stated"],
+    }
+)
+
+
+def fold_in_items(
+    slices: Iterable[tuple[Slice, int]],
+    train: Any,
+    events: Iterable[EventRecord],
+    item_index: Mapping[str, int],
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(item indices, weights) to fold her in from, or ``None`` when the model's usable
+    slices of hers already cover every positive event the request may use (then her trained
+    representation serves, as it was learnt).
+
+    ``slices``: her usable slices the model knows, with their training rows; ``train``: the
+    model's training interactions (CSR); ``events``: her usable events. Events on items the
+    model does not know are left out: they have no learnt representation.
+    """
+    weights: dict[int, float] = {}
+    for ev in events:
+        idx = item_index.get(ev.item_id)
+        weight = ev.positive_weight
+        if idx is not None and weight is not None:
+            weights[idx] = weights.get(idx, 0.0) + weight
+    trained: dict[int, float] = {}
+    for sl, row in slices:
+        for i in train.indices[train.indptr[row] : train.indptr[row + 1]]:
+            trained[int(i)] = trained.get(int(i), 0.0) + _SLICE_WEIGHTS[sl.category]
+    if not weights or weights.keys() <= trained.keys():
+        return None
+    for idx, weight in trained.items():
+        weights.setdefault(idx, weight)
+    items = np.fromiter(weights, dtype=np.int64, count=len(weights))
+    return items, np.fromiter(weights.values(), dtype=np.float64, count=len(weights))

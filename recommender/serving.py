@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -67,28 +66,24 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from recommender.answers import Reason, Strategy, Suggestion, Suggestions
-from recommender.artifacts import ArtifactError, LoadedArtifact, load_artifact, model_id_for
-from recommender.blend import SequencePart
+from recommender.artifacts import ArtifactError, load_artifact
+from recommender.attribution import attribute
 from recommender.catalogue import Catalogue, CatalogueEntry
 from recommender.errors import InvalidRequest, ModelRejected, UnknownStore
-from recommender.foldin import FoldIn
-from recommender.model import Explanation, HybridModel, rank_items
-from recommender.popularity import own_popularity, popularity_reason
+from recommender.foldin import fold_in_items
+from recommender.installed import InstalledModel, install_model
+from recommender.model import Explanation, rank_items
+from recommender.popularity import popularity_reason
 from recommender.sequence import ordered_items
 from recommender.slices import (
-    EVENT_WEIGHTS,
-    STATED_PREFIX,
     ConsentView,
     CustomerHistory,
     DataCategory,
     EventRecord,
-    Slice,
     check_name,
-    context_feature,
     event_record,
     request_features,
 )
-from recommender.training import USER_MODEL
 
 MIN_SUGGESTIONS = 1
 MAX_SUGGESTIONS = 50
@@ -98,69 +93,6 @@ _MAX_ID_LENGTH = 128
 
 #: Which of a past item's sources a reason names first.
 _CATEGORY_ORDER: tuple[DataCategory, ...] = ("purchases", "stated_preferences", "views")
-
-
-@dataclass(frozen=True)
-class _Installed:
-    """A verified model and everything precomputed to serve one retailer with it."""
-
-    model: HybridModel
-    model_id: str
-    metadata: Mapping[str, Any]
-    #: customer -> her slices the model knows, with their training row.
-    slices: Mapping[str, tuple[tuple[Slice, int], ...]]
-    #: stated preferences (without the ``stated:`` prefix) the model knows.
-    stated: frozenset[str]
-    #: store -> sorted model item indices of what it stocks.
-    store_items: Mapping[str, np.ndarray]
-    #: per model item: distinct customers who chose it in the retailer's own training slices.
-    popularity: np.ndarray
-    #: the served blend's sequence part, ``None`` for a hybrid-only artifact.
-    sequence: SequencePart | None
-    #: builds her representation from her events when the model's slices do not cover them.
-    fold_in: FoldIn
-
-
-def _install(loaded: LoadedArtifact, retailer: str, catalogue: Catalogue) -> _Installed:
-    meta = loaded.metadata
-    if meta.get("user_model") != USER_MODEL:
-        raise ModelRejected(
-            f"artifact was trained for user model {meta.get('user_model')!r}, not {USER_MODEL!r}"
-        )
-    if meta.get("retailer") != retailer:
-        raise ModelRejected(
-            f"artifact was trained for retailer {meta.get('retailer')!r}, not {retailer!r}"
-        )
-    index = loaded.index
-    slices: dict[str, list[tuple[Slice, int]]] = {}
-    stated: set[str] = set()
-    for name in index.user_feature_names:
-        sl = Slice.parse(name)
-        if sl is not None:
-            row = index.user_index.get(sl.row)
-            if row is None:
-                raise ModelRejected(f"artifact has slice feature {name!r} without its row")
-            slices.setdefault(sl.customer_id, []).append((sl, row))
-        elif name.startswith(STATED_PREFIX):
-            stated.add(name[len(STATED_PREFIX) :])
-    store_items = {
-        store: index.item_indices(catalogue.items_in_store(store), ignore_unknown=True)
-        for store in catalogue.stores(retailer)
-    }
-    if not any(items.size for items in store_items.values()):
-        raise ModelRejected(f"artifact knows none of the items {retailer!r}'s stores stock")
-    slices_of = {c: tuple(ss) for c, ss in slices.items()}
-    return _Installed(
-        model=loaded.model,
-        model_id=model_id_for(loaded.content_sha256),
-        metadata=loaded.metadata,
-        slices=MappingProxyType(slices_of),
-        stated=frozenset(stated),
-        store_items=MappingProxyType(store_items),
-        popularity=own_popularity(loaded.model.train_interactions, slices_of, retailer),
-        sequence=loaded.sequence,
-        fold_in=FoldIn.for_model(loaded.model),
-    )
 
 
 def _check_id(field: str, value: object) -> str:
@@ -196,7 +128,7 @@ class SuggestionService:
             raise ValueError(f"the catalogue has no store of retailer {retailer!r}")
         self.catalogue = catalogue
         self._popularity = MappingProxyType(dict(popularity or {}))
-        self._installed: _Installed | None = None
+        self._installed: InstalledModel | None = None
         self._threads = ThreadpoolController()
         if artifact is not None:
             self.swap_model(artifact)
@@ -225,7 +157,7 @@ class SuggestionService:
             loaded = load_artifact(path)
         except ArtifactError as exc:
             raise ModelRejected(f"artifact at {os.fspath(path)!r} rejected: {exc}") from exc
-        installed = _install(loaded, self.retailer, self.catalogue)
+        installed = install_model(loaded, self.retailer, self.catalogue)
         self._installed = installed
         return installed.model_id
 
@@ -342,7 +274,7 @@ class SuggestionService:
 
     def _with_model(
         self,
-        installed: _Installed,
+        installed: InstalledModel,
         store_id: str,
         customer_id: str,
         n: int,
@@ -394,7 +326,7 @@ class SuggestionService:
         used |= {ev.retailer for ev in events}
         used |= {r for rs in stated_by.values() for r in rs}
 
-        folded = _fold_in_items(slices, train, events, index.item_index)
+        folded = fold_in_items(slices, train, events, index.item_index)
         strategy: Strategy
         if slices or folded is not None:
             strategy = "personalised"
@@ -455,7 +387,7 @@ class SuggestionService:
             if why is None:
                 reasons = [popularity_reason(self.retailer, float(installed.popularity[idx]))]
             else:
-                reasons = self._reasons(why, entry, stated_by, sources)
+                reasons = attribute(why, entry, stated_by, sources, serving=self.retailer)
             items.append(self._suggestion(entry, score, reasons))
         return Suggestions(
             store_id,
@@ -465,93 +397,6 @@ class SuggestionService:
             tuple(items),
             tuple(sorted(used)),
         )
-
-    def _reasons(
-        self,
-        why: Explanation,
-        entry: CatalogueEntry,
-        stated_by: Mapping[str, set[str]],
-        sources: Mapping[int, tuple[str, DataCategory]],
-    ) -> list[Reason]:
-        """The model's explanation, each part attributed to the retailer whose data it is."""
-        out: list[Reason] = []
-        for part in why.user_features:
-            name = part.feature
-            sl = Slice.parse(name)
-            if sl is not None:
-                out.append(
-                    Reason("activity", sl.retailer, sl.category, part.contribution, sl.category)
-                )
-            elif name.startswith(STATED_PREFIX):
-                pref = name[len(STATED_PREFIX) :]
-                recorders = sorted(stated_by.get(pref, ()), key=lambda r: (r != self.retailer, r))
-                if recorders:  # always true: only usable preferences are features
-                    out.append(
-                        Reason(
-                            "stated_preference",
-                            recorders[0],
-                            pref,
-                            part.contribution,
-                            "stated_preferences",
-                        )
-                    )
-            elif name == context_feature(self.retailer):
-                out.append(
-                    Reason(
-                        "context", self.retailer, f"customers of {self.retailer}", part.contribution
-                    )
-                )
-        for part in why.item_features:
-            out.append(Reason("item_feature", entry.retailer, part.feature, part.contribution))
-        for similar in why.interactions:
-            retailer, category = sources[similar.item_index]
-            out.append(
-                Reason("similar_item", retailer, similar.item_id, similar.similarity, category)
-            )
-        return out
-
-
-#: Weight of a past item known only from a training slice, by the slice's data category (the
-#: event types that fill it weigh so: a purchase, a view, a statement).
-_SLICE_WEIGHTS: Mapping[DataCategory, float] = MappingProxyType(
-    {
-        "purchases": EVENT_WEIGHTS["purchase"],
-        "views": EVENT_WEIGHTS["view"],
-        "stated_preferences": EVENT_WEIGHTS["stated"],
-    }
-)
-
-
-def _fold_in_items(
-    slices: Iterable[tuple[Slice, int]],
-    train: Any,
-    events: Iterable[EventRecord],
-    item_index: Mapping[str, int],
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """(item indices, weights) to fold her in from, or ``None`` when the model's usable
-    slices of hers already cover every positive event the request may use (then her trained
-    representation serves, as it was learnt).
-
-    ``slices``: her usable slices the model knows, with their training rows; ``train``: the
-    model's training interactions (CSR); ``events``: her usable events. Events on items the
-    model does not know are left out: they have no learnt representation.
-    """
-    weights: dict[int, float] = {}
-    for ev in events:
-        idx = item_index.get(ev.item_id)
-        weight = ev.positive_weight
-        if idx is not None and weight is not None:
-            weights[idx] = weights.get(idx, 0.0) + weight
-    trained: dict[int, float] = {}
-    for sl, row in slices:
-        for i in train.indices[train.indptr[row] : train.indptr[row + 1]]:
-            trained[int(i)] = trained.get(int(i), 0.0) + _SLICE_WEIGHTS[sl.category]
-    if not weights or weights.keys() <= trained.keys():
-        return None
-    for idx, weight in trained.items():
-        weights.setdefault(idx, weight)
-    items = np.fromiter(weights, dtype=np.int64, count=len(weights))
-    return items, np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
 
 
 def history_from_events(customer_id: str, events: Iterable[object]) -> CustomerHistory:

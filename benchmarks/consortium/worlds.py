@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from recommender.dataset import Interaction, Item
-from recommender.datasets.demo_world import WorldConfig, generate_world, to_interactions, to_items
+from recommender.datasets.demo_inputs import to_interactions, to_items
+from recommender.datasets.demo_world import WorldConfig, generate_world
 
 WORLDS: tuple[str, ...] = ("movielens", "demo")
 #: Retailers MovieLens is split into (the demo world's default retailer ids).

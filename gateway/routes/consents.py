@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 
-from chaincode.consent import parse_signed_statement
+from chaincode.consent_statement import parse_signed_statement
 from gateway.deps import IdempotencyKey, LedgerDep, ServicesDep
 from gateway.errors import LEDGER_STATUSES, error_responses
 from gateway.idempotency import run_idempotent
@@ -30,4 +30,4 @@ def submit_statement(body: ConsentStatement, request: Request, services: Service
     return run_idempotent(
         services.idempotency, scope=f"customer:{body.customer_id}", key=idempotency_key,
         method="POST", path=request.url.path, payload=payload,
-        action=lambda: (201, ledger.submit_consent(payload)))
+        action=lambda: (201, ledger.submit_consent(payload).to_dict()))

@@ -11,6 +11,7 @@ from chaincode.rights import RightsRequest as ChaincodeRightsRequest
 from gateway.deps import IdempotencyKey, LedgerDep, PrincipalDep, ServicesDep
 from gateway.errors import LEDGER_STATUSES, Unprocessable, error_responses
 from gateway.idempotency import run_idempotent
+from gateway.ledger_records import event_dicts
 from gateway.models import CustomerId, Id, Page, Purpose, RegisterCustomer, RightsRequest
 from gateway.pagination import Cursor, Limit, paginate
 
@@ -31,14 +32,14 @@ def register_customer(body: RegisterCustomer, request: Request, services: Servic
     return run_idempotent(
         services.idempotency, scope=f"key:{body.public_key}", key=idempotency_key,
         method="POST", path=request.url.path, payload=body.model_dump(),
-        action=lambda: (201, ledger.register_customer(body.public_key)))
+        action=lambda: (201, ledger.register_customer(body.public_key).to_dict()))
 
 
 @router.get("/{customer_id}/consents", response_model=Page,
             summary="A customer's consents, each with its status now", responses=_STORE_READ)
 def list_consents(customer_id: CustomerPath, _: PrincipalDep, ledger: LedgerDep,
                   limit: Limit = 50, cursor: Cursor = None) -> Page:
-    return paginate(ledger.list_consents(customer_id), limit, cursor)
+    return paginate([c.to_dict() for c in ledger.list_consents(customer_id)], limit, cursor)
 
 
 @router.get("/{customer_id}/consents/{consent_id}/history", response_model=Page,
@@ -46,7 +47,8 @@ def list_consents(customer_id: CustomerPath, _: PrincipalDep, ledger: LedgerDep,
 def consent_history(customer_id: CustomerPath, consent_id: Annotated[Id, Path()],
                     _: PrincipalDep, ledger: LedgerDep, limit: Limit = 50,
                     cursor: Cursor = None) -> Page:
-    return paginate(ledger.consent_history(customer_id, consent_id), limit, cursor)
+    return paginate([v.to_dict() for v in ledger.consent_history(customer_id, consent_id)],
+                    limit, cursor)
 
 
 @router.get("/{customer_id}/preferences",
@@ -57,7 +59,7 @@ def read_preferences(customer_id: CustomerPath, _: PrincipalDep, ledger: LedgerD
                      purpose: Annotated[Purpose, Query()] = "personalisation") -> object:
     consents = ledger.list_consents(customer_id)
     found = services.sharing.customer_events(customer_id, purpose, consents)
-    return {"customer_id": customer_id, "purpose": purpose, "events": found.events,
+    return {"customer_id": customer_id, "purpose": purpose, "events": event_dicts(found.events),
             "unanswered": found.unanswered}
 
 
@@ -100,4 +102,4 @@ def erase_customer(customer_id: CustomerPath, body: RightsRequest, request: Requ
 def _erase(services: ServicesDep, ledger: LedgerDep, payload: dict[str, object]) -> object:
     done = ledger.erase_customer(payload)
     services.erasures.wake()  # this retailer's own part at once; the others' on their own
-    return done
+    return done.to_dict()

@@ -42,7 +42,7 @@ def record_events(store_id: Annotated[Id, Path()], customer_id: Annotated[Custom
         # Her id must be open (registered, not erased). Asked by an evaluate: the recording
         # transaction itself reads no public key about her (its read set would name her).
         ledger.customer_status(customer_id)
-        return 201, ledger.record_events(events)
+        return 201, {"recorded": ledger.record_events(events)}
 
     return run_idempotent(
         services.idempotency, scope=f"principal:{principal.key_id}", key=idempotency_key,

@@ -47,4 +47,5 @@ async def clear(msp_id: Annotated[str, Path(pattern=_MSP)], _: AdminDep,
 @router.get("/records", summary="Every member's watch alerts and clearances on the ledger",
             responses=error_responses(401, 403, *LEDGER_STATUSES))
 async def records(_: AdminDep, ledger: LedgerDep) -> dict[str, Any]:
-    return {"records": await run_in_threadpool(ledger.list_watch_events)}
+    found = await run_in_threadpool(ledger.list_watch_events)
+    return {"records": [record.to_dict() for record in found]}

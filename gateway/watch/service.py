@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from gateway.errors import ApiError, NotFound
 from gateway.fabric.errors import GatewayError
 from gateway.ledger import ConsortiumLedger
+from gateway.ledger_records import MalformedLedgerAnswer
 from gateway.settings import GatewaySettings
 from gateway.watch.brake import BrakeBook
 from gateway.watch.features import FEATURES, KINDS, Hours, Read, customer_digest
@@ -175,7 +176,7 @@ class WatchService:
         for record_id, record in rows:
             try:
                 self._ledger.record_watch_event(json.loads(record))
-            except (GatewayError, ApiError) as exc:
+            except (GatewayError, ApiError, MalformedLedgerAnswer) as exc:
                 if getattr(exc, "code", "") == "WATCH_RECORD_EXISTS":
                     pass  # an earlier attempt landed
                 else:

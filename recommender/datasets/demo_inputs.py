@@ -1,4 +1,5 @@
-"""The demo world as the recommender's inputs: a retailer's catalogue and stated preferences.
+"""The demo world as the recommender's inputs: a retailer's catalogue and stated preferences,
+its items, interactions and user profiles.
 
 The model knows catalogues (:class:`recommender.catalogue.Catalogue`) and stated preferences
 (:class:`recommender.slices.StatedPreferences`), never the demo world; these build them from
@@ -16,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from recommender.catalogue import Catalogue, CatalogueEntry
-from recommender.datasets.demo_world import Customer, World
+from recommender.dataset import Interaction, Item, UserProfile
+from recommender.datasets.demo_world import EVENT_WEIGHTS, Customer, World
 from recommender.slices import StatedPreferences
 
 
@@ -60,3 +62,56 @@ def stated_from_world(
             retailer = (recorded_by or {}).get(c.customer_id, c.retailers[0])
             out.append(StatedPreferences(c.customer_id, retailer, tuple(c.stated_preferences)))
     return out
+
+
+def to_items(world: World, *, retailers: Iterable[str] | None = None) -> list[Item]:
+    """The catalogue as recommender items with ``retailer:``, ``category:``, ``brand:`` and
+    ``price:`` features; only the given retailers' items when ``retailers`` is set."""
+    keep = None if retailers is None else set(retailers)
+    return [
+        Item(it.item_id, it.features) for it in world.items if keep is None or it.retailer in keep
+    ]
+
+
+def to_interactions(
+    world: World,
+    *,
+    retailers: Iterable[str] | None = None,
+    aggregate: bool = True,
+    event_weights: dict[str, float] | None = None,
+) -> list[Interaction]:
+    """The events as recommender interactions, in event order.
+
+    With ``aggregate`` (the default) there is one interaction per (customer, item): its weight is
+    the largest weight of her events on the item, its timestamp that of her first event on it.
+    Otherwise one interaction per event. ``event_weights`` overrides :data:`EVENT_WEIGHTS`.
+
+    Raises:
+        ValueError: if ``event_weights`` lacks an event type that occurs.
+    """
+    weights = EVENT_WEIGHTS if event_weights is None else event_weights
+    keep = None if retailers is None else set(retailers)
+    out: dict[tuple[str, str], Interaction] = {}
+    plain: list[Interaction] = []
+    for ev in world.events:
+        if keep is not None and ev.retailer not in keep:
+            continue
+        if ev.event_type not in weights:
+            raise ValueError(f"no weight for event type {ev.event_type!r}")
+        w = float(weights[ev.event_type])
+        inter = Interaction(ev.customer_id, ev.item_id, w, ev.retailer, ev.timestamp)
+        if not aggregate:
+            plain.append(inter)
+            continue
+        key = (ev.customer_id, ev.item_id)
+        seen = out.get(key)
+        if seen is None:
+            out[key] = inter
+        elif w > seen.weight:
+            out[key] = Interaction(seen.user_id, seen.item_id, w, seen.retailer, seen.timestamp)
+    return list(out.values()) if aggregate else plain
+
+
+def to_user_profiles(world: World) -> list[UserProfile]:
+    """One profile per customer, her stated preferences as features (possibly none)."""
+    return [UserProfile(c.customer_id, c.stated_preferences) for c in world.customers]

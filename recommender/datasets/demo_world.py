@@ -32,6 +32,7 @@ names, e-mail addresses, phone numbers or postal addresses.
 Example::
 
     world = generate_world(WorldConfig(seed=7, customers=200))
+    # The recommender's inputs from it: recommender.datasets.demo_inputs.
     interactions = to_interactions(world)          # one Interaction per (customer, item)
     items = to_items(world)                        # features: retailer, category, brand, price
 """
@@ -39,15 +40,12 @@ Example::
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-
-from recommender.dataset import Interaction, Item, UserProfile
 
 EventType = Literal["view", "like", "purchase"]
 
@@ -477,56 +475,3 @@ def _per_cat_max(
 ) -> NDArray[np.float64]:
     per_cat = brand_w.reshape(-1, n_bpc).max(axis=1)
     return np.asarray(per_cat[cats], dtype=np.float64)
-
-
-def to_items(world: World, *, retailers: Iterable[str] | None = None) -> list[Item]:
-    """The catalogue as recommender items with ``retailer:``, ``category:``, ``brand:`` and
-    ``price:`` features; only the given retailers' items when ``retailers`` is set."""
-    keep = None if retailers is None else set(retailers)
-    return [
-        Item(it.item_id, it.features) for it in world.items if keep is None or it.retailer in keep
-    ]
-
-
-def to_interactions(
-    world: World,
-    *,
-    retailers: Iterable[str] | None = None,
-    aggregate: bool = True,
-    event_weights: dict[str, float] | None = None,
-) -> list[Interaction]:
-    """The events as recommender interactions, in event order.
-
-    With ``aggregate`` (the default) there is one interaction per (customer, item): its weight is
-    the largest weight of her events on the item, its timestamp that of her first event on it.
-    Otherwise one interaction per event. ``event_weights`` overrides :data:`EVENT_WEIGHTS`.
-
-    Raises:
-        ValueError: if ``event_weights`` lacks an event type that occurs.
-    """
-    weights = EVENT_WEIGHTS if event_weights is None else event_weights
-    keep = None if retailers is None else set(retailers)
-    out: dict[tuple[str, str], Interaction] = {}
-    plain: list[Interaction] = []
-    for ev in world.events:
-        if keep is not None and ev.retailer not in keep:
-            continue
-        if ev.event_type not in weights:
-            raise ValueError(f"no weight for event type {ev.event_type!r}")
-        w = float(weights[ev.event_type])
-        inter = Interaction(ev.customer_id, ev.item_id, w, ev.retailer, ev.timestamp)
-        if not aggregate:
-            plain.append(inter)
-            continue
-        key = (ev.customer_id, ev.item_id)
-        seen = out.get(key)
-        if seen is None:
-            out[key] = inter
-        elif w > seen.weight:
-            out[key] = Interaction(seen.user_id, seen.item_id, w, seen.retailer, seen.timestamp)
-    return list(out.values()) if aggregate else plain
-
-
-def to_user_profiles(world: World) -> list[UserProfile]:
-    """One profile per customer, her stated preferences as features (possibly none)."""
-    return [UserProfile(c.customer_id, c.stated_preferences) for c in world.customers]

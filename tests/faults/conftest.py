@@ -367,14 +367,14 @@ class Auditor:
                 return {"registered": False, "versions": {}, "events": []}
             raise
         versions = {}
-        listed = {c["consent_id"]: c for c in consents}
+        listed = {c.record.consent_id: c.record for c in consents}
         for kid in consent_ids & set(listed):
             history = ledger.consent_history(customer_id, kid)
-            versions[kid] = max(len(history), int(listed[kid].get("version", 1)))
+            versions[kid] = max(len(history), listed[kid].version)
         # Only the recording retailer's peers hold its events (one collection per owner).
         found = ledger.read_own_events(customer_id)
         return {"registered": True, "versions": versions,
-                "events": [e["event_id"] for e in found]}
+                "events": [e.event_id for e in found]}
 
     def _check(self, writes: list[Write]) -> tuple[set[str], set[str], set[str]]:
         """(lost keys, duplicated keys, keys of unacknowledged writes found on every peer)."""

@@ -142,4 +142,4 @@ def test_a_retailer_cut_off_under_load_catches_up_and_its_gateway_serves_again(
     assert r.recovery_s is not None and r.recovery_s <= 15
     # The write through the cut retailer's gateway is on every peer.
     for msp, connection in partition_campaign.auditor.connections.items():
-        assert connection.ledger.list_consents(probes[0]) == [], msp
+        assert connection.ledger.list_consents(probes[0]) == (), msp

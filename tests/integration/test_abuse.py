@@ -531,7 +531,7 @@ def test_a_consent_longer_than_the_maximum_lifetime_is_refused(gateway):
     r = gateway.write("/v1/consents", too_long)
     assert r.status_code == 422 and _error(r)["code"] == "CONSENT_TOO_LONG"
     assert _error(r)["details"]["field"] == "expires_at"
-    assert gateway.services.connection.ledger.list_consents(customer.customer_id) == []
+    assert gateway.services.connection.ledger.list_consents(customer.customer_id) == ()
     fine = customer.grant([MSP], days=365)
     assert gateway.write("/v1/consents", fine).status_code == 201
 

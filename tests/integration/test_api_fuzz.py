@@ -49,7 +49,11 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from chaincode.consent import JURISDICTION_PATTERN, POLICY_VERSION_PATTERN, RECIPIENT_PATTERN
+from chaincode.consent_statement import (
+    JURISDICTION_PATTERN,
+    POLICY_VERSION_PATTERN,
+    RECIPIENT_PATTERN,
+)
 from chaincode.errors import ChaincodeError
 from chaincode.fields import parse_timestamp
 from demo.wallet import DemoCustomer

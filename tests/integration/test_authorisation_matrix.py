@@ -217,7 +217,7 @@ class Matrix:
         running = (self.gateway.settings.msp_id, self.other_retailer.settings.msp_id)
         deadline = time.monotonic() + 30
         while self.erased:
-            progress = self.ledger.erasure_progress(self.erased[0])["progress"]
+            progress = self.ledger.erasure_progress(self.erased[0]).progress
             if all(progress.get(msp) == "done" for msp in running):
                 self.erased.pop(0)
                 continue

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import rfc8785
 
-from chaincode.consent import apply_statement, parse_signed_statement
+from chaincode.consent import apply_statement
+from chaincode.consent_statement import parse_signed_statement
 from chaincode.errors import BadSignature
 from chaincode.keys import CustomerKey
 

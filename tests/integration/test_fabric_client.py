@@ -92,7 +92,7 @@ def _registered(connection: LedgerConnection) -> DemoCustomer:
 def test_evaluate_on_the_own_peer_returns_the_chaincode_result(northwind):
     customer = _registered(northwind)
 
-    assert northwind.ledger.list_consents(customer.customer_id) == []
+    assert northwind.ledger.list_consents(customer.customer_id) == ()
     assert northwind.ledger.block_height("prefshare") > 1
 
 
@@ -296,7 +296,7 @@ def test_commit_listener_reconnects_from_the_last_block_seen(northwind):
 
     assert listener.connections >= 2
     assert listener.last_block is not None and listener.last_block > before
-    assert northwind.ledger.list_consents(customer.customer_id) == []
+    assert northwind.ledger.list_consents(customer.customer_id) == ()
 
 
 def test_mvcc_conflict_raises_commit_error(northwind):

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chaincode.consent import DATA_CATEGORIES, PURPOSES
+from chaincode.consent_statement import DATA_CATEGORIES, PURPOSES
 from chaincode.fields import format_timestamp
 from demo.gateway_settings import gateway_settings
 from demo.wallet import DemoCustomer
@@ -299,8 +299,8 @@ def test_consent_matrix_reads_pass_exactly_where_consent_allows(
     if reader == HOLDER:
         bypass = owner.read_own_events(customer.customer_id)
     else:
-        bypass = owner.read_shared_events(customer.customer_id, MSP[reader], purpose)["events"]
-    assert {e["event_id"].removeprefix("m-") for e in bypass} == allowed
+        bypass = owner.read_shared_events(customer.customer_id, MSP[reader], purpose).events
+    assert {e.event_id.removeprefix("m-") for e in bypass} == allowed
     # ... and, as the reader's own identity on its own peer, for each category the
     # chaincode's own decision and refusal code.
     ledger = direct[reader].ledger
@@ -308,8 +308,7 @@ def test_consent_matrix_reads_pass_exactly_where_consent_allows(
         expected = _expected(state, reader, purpose, category)
         if expected is None:
             answer = ledger.check_consent(customer.customer_id, MSP[HOLDER], purpose, category)
-            assert answer["allowed"] is True
-            assert answer["basis"] == ("owner" if reader == HOLDER else "consent")
+            assert answer.basis == ("owner" if reader == HOLDER else "consent")
             continue
         with pytest.raises(EvaluateError) as caught:
             ledger.check_consent(customer.customer_id, MSP[HOLDER], purpose, category)

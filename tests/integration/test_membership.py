@@ -151,7 +151,7 @@ def test_a_fourth_retailer_joins_under_traffic_and_its_kiosk_serves_shared_data(
         try:
             for _, customer_id, consent_id in traffic.acknowledged:
                 consents = with_connection.ledger.list_consents(customer_id)
-                assert [(c["consent_id"], c["version"]) for c in consents] == [
+                assert [(c.record.consent_id, c.record.version) for c in consents] == [
                     (consent_id, 1)], org
         finally:
             with_connection.close()

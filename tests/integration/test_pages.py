@@ -37,8 +37,9 @@ import rfc8785
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from chaincode.canonical import b64url_encode
-from chaincode.consent import apply_statement, parse_signed_statement
-from chaincode.contract import TRANSACTIONS, PrefshareContract
+from chaincode.consent import apply_statement
+from chaincode.consent_statement import parse_signed_statement
+from chaincode.contract import PrefshareContract
 from chaincode.errors import ChaincodeError
 from chaincode.fields import format_timestamp
 from chaincode.holdings import OwnerKeys
@@ -46,6 +47,7 @@ from chaincode.keys import CustomerKey, export_public_key, sign_document
 from chaincode.ledger import Creator
 from chaincode.memory_ledger import MemoryLedger
 from chaincode.rights import RightsRequest
+from chaincode.transactions.table import TRANSACTIONS
 from gateway.fabric.identity import load_msp_folder
 from recommender.catalogue import Catalogue, CatalogueEntry
 

@@ -521,13 +521,13 @@ def test_an_erasure_made_while_a_holders_peer_is_down_completes_when_it_returns(
                         customer.rights_request("erase", MSP[OTHER]))
         assert r.status_code == 200, r.text
         progress = south.services.connection.ledger.erasure_progress(customer.customer_id)
-        assert progress["progress"][MSP[OWNER]] == "pending"
+        assert progress.progress[MSP[OWNER]] == "pending"
     finally:
         net.up()  # the stopped peer comes back; nobody asks northwind to do anything
     deadline = time.monotonic() + 60
     while True:
         progress = south.services.connection.ledger.erasure_progress(customer.customer_id)
-        if set(progress["progress"].values()) == {"done"}:
+        if progress.complete:
             break
         assert time.monotonic() < deadline, progress
         time.sleep(1)

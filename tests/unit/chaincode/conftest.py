@@ -25,8 +25,8 @@ from fabric_protos.peer import chaincode_shim_pb2 as shim_pb2
 
 from chaincode.canonical import b64url_encode
 from chaincode.collection_config import collection_for
-from chaincode.consent import SignedStatement, parse_signed_statement
-from chaincode.contract import TRANSACTIONS, PrefshareContract
+from chaincode.consent_statement import SignedStatement, parse_signed_statement
+from chaincode.contract import PrefshareContract
 from chaincode.errors import ChaincodeError
 from chaincode.fields import format_timestamp
 from chaincode.holdings import OwnerKeys
@@ -35,6 +35,7 @@ from chaincode.keys import CustomerKey, export_public_key, sign_document
 from chaincode.ledger import Creator, KeyModification
 from chaincode.memory_ledger import MemoryLedger, MemoryTransaction
 from chaincode.statekeys import CompositeKey
+from chaincode.transactions.table import TRANSACTIONS
 
 #: The transaction timestamp every test runs "at".
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -6,16 +6,14 @@ import pytest
 
 from chaincode.consent import (
     ConsentRecord,
-    ConsentStatement,
-    SignedStatement,
     TimeWindow,
     apply_statement,
     consent_key,
     customer_consents_prefix,
     erase_record,
     nonce_key,
-    parse_signed_statement,
 )
+from chaincode.consent_statement import ConsentStatement, SignedStatement, parse_signed_statement
 from chaincode.errors import (
     Backdated,
     BadSignature,

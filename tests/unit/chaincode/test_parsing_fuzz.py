@@ -7,12 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaincode.consent import (
+from chaincode.consent import ConsentRecord, apply_statement
+from chaincode.consent_statement import (
     DATA_CATEGORIES,
     PURPOSES,
-    ConsentRecord,
     ConsentStatement,
-    apply_statement,
     parse_signed_statement,
 )
 from chaincode.errors import ChaincodeError, WideningNotAllowed, error_from_json

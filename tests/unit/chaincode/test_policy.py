@@ -23,7 +23,7 @@ from chaincode.errors import (
     UnknownField,
 )
 from chaincode.fields import format_timestamp
-from chaincode.policy import decide_read
+from chaincode.policy import decide_read, opened_categories
 from chaincode.preferences import PreferenceEvent
 from chaincode.rights import RightsRequest
 
@@ -93,6 +93,22 @@ def test_consent_matrix(alice, now, caller, purpose, category, state, expected):
         assert type(decision.reason) is expected
         with pytest.raises(expected):
             decision.raise_if_refused()
+
+
+@pytest.mark.parametrize("reader", ["Org2MSP", "Org3MSP"])
+@pytest.mark.parametrize("purpose", ["personalisation", "analytics"])
+@pytest.mark.parametrize("later", [timedelta(0), timedelta(days=31)])
+def test_opened_categories_are_exactly_those_decide_read_allows(alice, now, reader, purpose,
+                                                                 later):
+    # What the gateway asks of her consents (what to blend, whom to notify) is this rule.
+    records = [consent(alice, now),
+               consent(alice, now, recipients=["*"], purposes=["analytics"],
+                       data_categories=["stated_preferences"]),
+               consent(alice, now, ("grant", "withdraw"), data_categories=["stated_preferences"])]
+    at = now + later
+    allowed = {c for c in ("purchases", "views", "stated_preferences")
+               if decide_read(reader, alice.id, OWNER, purpose, c, records, at).allowed}
+    assert opened_categories(records, reader, purpose, at) == allowed
 
 
 def test_allowed_read_names_the_consent_that_allowed_it(alice, now):

@@ -17,8 +17,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from chaincode.consent import ConsentRecord
+from chaincode.consent_statement import ConsentScope, ConsentStatement
 from gateway.fabric.identity import Identity
 from gateway.fabric.signing import ecdsa_signer
+from gateway.ledger_records import ListedConsent
 
 FABRIC_CA_ATTRS_OID = x509.ObjectIdentifier("1.2.3.4.5.6.7.8.1")
 ATTRS = {"hf.EnrollmentID": "gw1", "role": "gateway", "store_id": "b-01"}
@@ -85,3 +88,27 @@ def verifies(certificate_pem: bytes, signature: bytes, message: bytes) -> bool:
     except Exception:
         return False
     return True
+
+
+# -- consent records as the ledger returns them ------------------------------------------------
+
+#: The time the consent tests decide at.
+CONSENT_NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+CONSENT_CUSTOMER = "c_" + "A" * 43
+
+
+def listed_consent(recipients: list[str], categories: list[str], *, status: str = "active",
+                   purposes: tuple[str, ...] = ("personalisation",),
+                   consent_id: str = "k-1", now: datetime = CONSENT_NOW) -> ListedConsent:
+    """One of her consents as ``ConsortiumLedger.list_consents`` returns it, whose record is
+    ``status`` at ``now`` (signature and key are placeholders: nothing here verifies them)."""
+    given = now - timedelta(days=1)
+    expires = now + (timedelta(days=-1 if status == "expired" else 30))
+    scope = ConsentScope(tuple(recipients), purposes, tuple(categories), expires)
+    statement = ConsentStatement("grant", consent_id, CONSENT_CUSTOMER, given, "n" * 22, "kiosk",
+                                 "2025-01", "DE", scope)
+    withdrawn = now - timedelta(hours=1) if status == "withdrawn" else None
+    record = ConsentRecord(consent_id, CONSENT_CUSTOMER, "key", scope, given, withdrawn, "kiosk",
+                           "2025-01", "DE", 1, given, statement, "signature")
+    assert record.status(now) == status
+    return ListedConsent(record, record.status(now))

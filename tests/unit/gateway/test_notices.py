@@ -5,6 +5,7 @@ tests/integration/test_realtime_personalisation.py)."""
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,24 +13,24 @@ import pytest
 from gateway.members import MemberUnavailable
 from gateway.notices import EventNotices, categories_of, notice_recipients
 
+from .conftest import CONSENT_NOW as NOW
+from .conftest import listed_consent
+
 MEMBERS = ("A", "B", "C")
 
 
-def consent(recipients: list[str], categories: list[str], *, status: str = "active",
-            purposes: tuple[str, ...] = ("personalisation",)) -> dict[str, Any]:
-    return {"status": status, "recipients": recipients, "purposes": list(purposes),
-            "data_categories": categories}
+consent = listed_consent
 
 
 def test_members_her_active_consents_open_the_category_to_are_told_never_the_owner():
-    consents = [consent(["B"], ["purchases"]), consent(["C"], ["views"])]
-    assert notice_recipients(consents, {"purchases"}, MEMBERS, "A") == ("B",)
-    assert notice_recipients(consents, {"purchases", "views"}, MEMBERS, "A") == ("B", "C")
+    consents = [consent(["B"], ["purchases"]), consent(["C"], ["views"], consent_id="k-2")]
+    assert notice_recipients(consents, {"purchases"}, MEMBERS, "A", NOW) == ("B",)
+    assert notice_recipients(consents, {"purchases", "views"}, MEMBERS, "A", NOW) == ("B", "C")
 
 
 def test_a_wildcard_consent_tells_every_other_member():
     assert notice_recipients([consent(["*"], ["purchases"])], {"purchases"}, MEMBERS,
-                             "B") == ("A", "C")
+                             "B", NOW) == ("A", "C")
 
 
 @pytest.mark.parametrize("closed", [
@@ -40,7 +41,7 @@ def test_a_wildcard_consent_tells_every_other_member():
     consent(["Z"], ["purchases"]),
 ])
 def test_no_member_is_told_without_an_active_consent_that_opens_the_events(closed):
-    assert notice_recipients([closed], {"purchases"}, MEMBERS, "A") == ()
+    assert notice_recipients([closed], {"purchases"}, MEMBERS, "A", NOW) == ()
 
 
 def test_a_batch_gives_each_customer_her_events_categories():
@@ -77,7 +78,9 @@ class _Members:
 
 
 def _notices(members: _Members, **kwargs: Any) -> EventNotices:
-    return EventNotices("A", lambda _: [consent(["B"], ["purchases"])], members,  # type: ignore[arg-type]
+    # The worker decides at the clock's time: her consent is active now.
+    active = consent(["B"], ["purchases"], now=datetime.now(UTC))
+    return EventNotices("A", lambda _: [active], members,  # type: ignore[arg-type]
                         **kwargs)
 
 

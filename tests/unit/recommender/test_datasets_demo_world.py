@@ -10,15 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recommender.datasets.demo_world import (
-    EVENT_WEIGHTS,
-    World,
-    WorldConfig,
-    generate_world,
-    to_interactions,
-    to_items,
-    to_user_profiles,
-)
+from recommender.datasets.demo_inputs import to_interactions, to_items, to_user_profiles
+from recommender.datasets.demo_world import EVENT_WEIGHTS, World, WorldConfig, generate_world
 
 SMALL = WorldConfig(seed=11, customers=250, items_per_retailer=120)
 

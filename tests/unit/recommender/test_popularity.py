@@ -3,6 +3,7 @@ reason, with and without a model."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -101,9 +102,9 @@ class _Ledger:
 
     msp_id = SERVING
 
-    def read_own_training(self, after: str, limit: int) -> dict[str, Any]:
-        events = [_event("c1", SERVING, "shoe"), _event("c2", "birch", "shoe")]
-        return {"events": events, "next": None}
+    def read_own_training(self, after: str, limit: int) -> SimpleNamespace:
+        events = (_event("c1", SERVING, "shoe"), _event("c2", "birch", "shoe"))
+        return SimpleNamespace(events=events, next=None)  # an OwnPage's two fields
 
 
 def test_the_gateway_counts_popular_items_from_its_own_events_on_the_ledger() -> None:

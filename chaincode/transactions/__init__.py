@@ -1,0 +1,2 @@
+"""The contract's transaction functions, one module per area (chaincode/contract.py
+assembles them)."""
