@@ -540,7 +540,7 @@ def _assert_refusal_wrote_nothing(gateway, matrix: Matrix, request: Request, att
         # Reads, and a clearance: a refused one recorded none on the ledger.
         owner = gateway.settings.msp_id
         assert not [r for r in gateway.services.connection.ledger.list_watch_events()
-                    if r.get("kind") == "clearance" and r.get("owner") == owner]
+                    if r.kind == "clearance" and r.owner == owner]
         return
     if request.path.startswith("/v1/admin/"):
         store_id = request.path.split("/")[4]
