@@ -12,7 +12,7 @@ NETWORK := $(PY) -m network
 VENV_STAMP := $(VENV)/.installed
 
 .PHONY: help venv web browser fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration test-faults bench bench-recommender bench-foldin bench-consortium bench-serving bench-ledger bench-kiosk bench-watch \
-        network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate add-retailer remove-retailer run down demo-status clean
+        network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate add-retailer remove-retailer run train down demo-status clean
 
 help: ## List every target, one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -121,6 +121,9 @@ run: venv web fabric-bins ccaas-builder ## Set up everything, seed the demo cons
 
 down: venv ## Stop everything `make run` started (gateways, then the network; data kept)
 	@$(PY) -m demo down
+
+train: venv ## Retrain every demo retailer's model now against the running `make run` network; install each one that passes the gate
+	@$(PY) -m demo train
 
 demo-status: venv ## The demo's gateways, what was seeded, and again its URLs, kiosk stores and demo customers
 	@$(PY) -m demo status

@@ -169,6 +169,10 @@ class ConsortiumLedger:
     def record_provenance(self, provenance: dict[str, Any]) -> Any:
         return _json(self._submit("RecordModelProvenance", args=[_text(provenance)]))
 
+    def model_provenance(self, model_id: str) -> dict[str, Any]:
+        """A model's provenance record (with its card, ``metrics["card.*"]``)."""
+        return dict(_json(self.contract.evaluate("GetModelProvenance", args=[model_id])))
+
     # -- the consortium watch (public, MAJORITY) ----------------------------------------------
 
     def record_watch_event(self, record: dict[str, Any]) -> Any:

@@ -298,6 +298,8 @@ def _gateway_starter(net: Network, tmp_path_factory: pytest.TempPathFactory,
     # with made-up store and item ids; a module that tests the checks sets it True, as the
     # settings' default is.
     defaults = {"enforce_catalogue": False, **defaults}
+    # No retrain runs behind a module's back: a module that tests the life cycle sets them.
+    defaults = {"retrain_interval_s": None, "retrain_min_new_records": None, **defaults}
 
     @contextmanager
     def start(retailer: str, *, catalogue: Catalogue | None = None,
