@@ -203,10 +203,10 @@ def gini(counts: Sequence[float]) -> float:
     (0.0, 0.75)
     """
     values = np.sort(np.asarray(counts, dtype=np.float64))
-    if values.size == 0 or values.sum() == 0:
-        return 0.0
     if (values < 0).any():
         raise ValueError("counts must be non-negative")
+    if values.size == 0 or values.sum() == 0:
+        return 0.0
     n = values.size
     ranks = np.arange(1, n + 1)
     return float((2 * (ranks * values).sum()) / (n * values.sum()) - (n + 1) / n)
