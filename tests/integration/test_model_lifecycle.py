@@ -15,7 +15,11 @@ The gateway on port 24386, and a second eastmarket gateway with a strict bias li
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +33,7 @@ from demo.wallet import DemoCustomer
 from gateway.ledger import open_ledger
 from gateway.lifecycle import ModelRefused
 from gateway.stores import Role
+from network.gateway_env import write_gateway_env
 from recommender.datasets.demo_inputs import catalogue_from_world
 from recommender.slices import EventRecord, event_record
 from tests.model_worlds import last_new_items, shuffled_labels, taste_world
@@ -195,3 +200,40 @@ def test_a_model_past_a_bias_threshold_is_refused_naming_the_figure(
         assert record["metrics"]["gate.passed"] == 0.0
         r = strict.client.post("/v1/admin/model/rollback", headers=admin)
         assert r.status_code == 404 and r.json()["error"]["code"] == "NO_PREVIOUS_MODEL"
+
+
+def test_the_console_trains_installs_on_the_running_gateway_shows_the_card_and_rolls_back(
+        east, fabric_network, tmp_path):
+    east, _ = east
+    admin = east.credential("hq", Role.ADMIN)
+    serving = _serving(east, admin)
+    env_file = write_gateway_env(fabric_network.consortium, "eastmarket", fabric_network.layout,
+                                 tmp_path / "eastmarket.env")
+    # The environment beats the env file: this module's gateway, its folder and catalogue.
+    env = {**os.environ, "PREFSHARE_GATEWAY_DATA_DIR": str(east.settings.data_dir),
+           "PREFSHARE_GATEWAY_CATALOGUE_PATH": str(east.settings.catalogue_path),
+           "PREFSHARE_GATEWAY_MEMBERS": "[]",
+           "PREFSHARE_GATEWAY_HTTP_PORT": str(east.settings.http_port)}
+
+    def console(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gateway", "--env-file", str(env_file),
+                               *args], capture_output=True, text=True, env=env, timeout=300)
+
+    done = console("train", "--install")
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout)
+    assert outcome["installed"] and outcome["previous_model_id"] == serving
+    assert outcome["card"]["gate.passed"] == 1.0
+    assert "model retrain: installing" in done.stderr  # progress, one JSON line a step
+    assert _serving(east, admin) == outcome["model_id"]  # the running gateway serves it
+
+    done = console("model-card")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"model {outcome['model_id']}")
+    assert "card.popular_top10pct.share" in done.stdout
+    done = console("model-card", "--model-id", serving)  # from the ledger
+    assert done.returncode == 0 and "card.coverage" in done.stdout, done.stderr
+
+    done = console("rollback")
+    assert done.returncode == 0, done.stderr
+    assert _serving(east, admin) == serving
