@@ -11,8 +11,8 @@ CCAAS_BUILDER := .fabric/builders/ccaas
 NETWORK := $(PY) -m network
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: help venv web browser fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration test-faults bench bench-recommender bench-foldin bench-consortium bench-serving bench-ledger bench-kiosk bench-watch \
-        network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate add-retailer remove-retailer run down demo-status clean
+.PHONY: help venv web browser fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration test-faults bench bench-recommender bench-foldin bench-consortium bench-serving bench-ledger bench-kiosk bench-watch bench-model-card \
+        network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate add-retailer remove-retailer run train down demo-status clean
 
 help: ## List every target, one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -73,7 +73,7 @@ lint: venv ## ruff and mypy over the packages and benchmarks/
 	$(VENV)/bin/ruff check network chaincode gateway recommender demo benchmarks tests
 	$(VENV)/bin/mypy network chaincode gateway recommender demo benchmarks
 
-bench: bench-recommender bench-foldin bench-consortium bench-serving bench-ledger bench-kiosk bench-watch ## Every benchmark table (benchmarks/, each `python -m benchmarks.NAME`; the ledger ones start the network)
+bench: bench-recommender bench-foldin bench-consortium bench-serving bench-ledger bench-kiosk bench-watch bench-model-card ## Every benchmark table (benchmarks/, each `python -m benchmarks.NAME`; the ledger ones start the network)
 
 bench-recommender: venv ## MovieLens, 3 seeds: served blend vs LightFM hybrid vs popularity vs ALS, both splits; plot in artifacts/
 	$(PY) -m benchmarks.recommender
@@ -92,6 +92,9 @@ bench-ledger: network-up ## Ledger: consent grants/s and p50/p99 at 8/32/64 in f
 
 bench-kiosk: network-up ## Kiosk suggestions over HTTPS at 100/300/600 req/s offered vs a bare FastAPI endpoint
 	OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.kiosk --description network/consortium.yaml --run-dir .run
+
+bench-model-card: venv ## The demo world's model cards (accuracy by segment, popularity, exposure, coverage, records per member) and train+card time per retailer
+	OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.model_card
 
 bench-watch: venv ## Consortium watch: simulated days of member reads with injected anomalies, replayed; precision, recall, time to detect, false alarms a day
 	$(PY) -m benchmarks.watch
@@ -121,6 +124,9 @@ run: venv web fabric-bins ccaas-builder ## Set up everything, seed the demo cons
 
 down: venv ## Stop everything `make run` started (gateways, then the network; data kept)
 	@$(PY) -m demo down
+
+train: venv ## Retrain every demo retailer's model now against the running `make run` network; install each one that passes the gate
+	@$(PY) -m demo train
 
 demo-status: venv ## The demo's gateways, what was seeded, and again its URLs, kiosk stores and demo customers
 	@$(PY) -m demo status

@@ -5,6 +5,8 @@
   down    stop the gateways and the network (data kept: a later run resumes it)
   status  the gateways' state, what was seeded, and again the URLs, kiosk store ids and
           credentials, and demo customers that `run` printed
+  train   retrain every retailer's model now against the running demo and install each one
+          that passes the gate (`make train`; the same path `run` trains with)
 
 Each step prints what it did and how long it took; steps already done are reused, so a
 second run starts the processes and prints the same demo credentials and customers.
@@ -29,6 +31,7 @@ from demo.train import has_model, train_and_install
 from demo.wallet import DemoCustomer
 from demo.world import demo_world, world_config
 from gateway.fabric.errors import GatewayError
+from gateway.lifecycle import RetrainBusy
 from network.arguments import add_network_arguments, consortium_from, layout_from, network_from
 from network.control import Network
 from network.description import Consortium
@@ -97,18 +100,28 @@ def demo_customers(world: World, consortium: Consortium) -> dict[str, Customer]:
     return chosen
 
 
-def _train(gateways: Gateways, credentials: dict[str, dict[str, str]], steps: Steps) -> None:
-    todo = [r for r in gateways.retailers if not has_model(gateways.settings(r))]
+def _train(gateways: Gateways, credentials: dict[str, dict[str, str]], steps: Steps,
+           retailers: list[str] | None = None) -> int:
+    """Retrain ``retailers`` (default: those without a model); the number refused."""
+    todo = retailers if retailers is not None else \
+        [r for r in gateways.retailers if not has_model(gateways.settings(r))]
     if not todo:
         steps.done("models: each retailer's installed model reused")
-        return
+        return 0
+    refused = 0
     for n, retailer in enumerate(todo, 1):
         print(f"training {retailer}'s model from the ledger ({n}/{len(todo)}) ...", flush=True)
         trained = train_and_install(gateways.settings(retailer),
                                     gateways.client(retailer, credentials[retailer]["admin"]))
         remaining = (len(todo) - n) * trained.seconds
-        steps.done(f"{retailer}: {trained.model_id} on {trained.records} ledger records, "
-                   f"installed; about {remaining:.0f} s left")
+        if trained.installed:
+            steps.done(f"{retailer}: {trained.model_id} on {trained.records} ledger records, "
+                       f"installed in {trained.seconds:.1f} s; about {remaining:.0f} s left")
+        else:
+            refused += 1
+            steps.done(f"{retailer}: {trained.model_id} refused by the gate "
+                       f"({', '.join(trained.refused)}); the previous model keeps serving")
+    return refused
 
 
 def _print_urls(gateways: Gateways, credentials: dict[str, dict[str, str]],
@@ -219,6 +232,23 @@ def _stop(gateways: Gateways, network: Network) -> None:
         print("nothing was running")
 
 
+def _retrain(args: argparse.Namespace) -> int:
+    consortium = consortium_from(args)
+    layout = layout_from(args)
+    gateways = Gateways(consortium, layout)
+    running = set(gateways.running())
+    missing = [r for r in gateways.retailers if gateways.process(r) not in running]
+    if missing:
+        raise ValueError(f"the demo's gateways are not all running ({', '.join(missing)}): "
+                         "start them with `make run`")
+    credentials = DemoState(layout.root / "demo").credentials()
+    if not set(gateways.retailers) <= set(credentials):
+        raise ValueError("the demo was never seeded here: run `make run` first")
+    steps = Steps()
+    refused = _train(gateways, credentials, steps, list(gateways.retailers))
+    return 0 if refused == 0 else 1
+
+
 def _down(args: argparse.Namespace) -> int:
     consortium = consortium_from(args)
     network = network_from(args, consortium)
@@ -267,10 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-wait", action="store_true", help="return once the URLs are printed")
     sub.add_parser("down", help="stop the gateways and the network, keep the data")
     sub.add_parser("status", help="the gateways and the seeding")
+    sub.add_parser("train", help="retrain every retailer's model now; install each one that "
+                                 "passes the gate")
     args = p.parse_args(argv)
     try:
-        return {"run": _run, "down": _down, "status": _status}[args.command](args)
-    except (NetworkError, GatewayError, ApiError, ValueError, OSError) as exc:
+        return {"run": _run, "down": _down, "status": _status,
+                "train": _retrain}[args.command](args)
+    except (NetworkError, GatewayError, ApiError, ValueError, OSError, RetrainBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -1,19 +1,22 @@
-"""One model per retailer, trained from the ledger by the gateway's own training job and
-installed through the gateway's admin route, as docs/gateway.md "Installing a model" does it.
+"""One model per retailer, trained from the ledger and installed through the gateway's own
+model life cycle (gateway/lifecycle.py), as ``prefshare-gateway train --install`` does it:
+the candidate's provenance and card are recorded on the ledger, it is installed only when it
+passes the gate, and the model it replaces is kept for ``prefshare-gateway rollback``.
+``make run`` trains the retailers without a model; ``make train`` (``python -m demo train``)
+retrains every retailer against the running demo.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 from demo.api import GatewayClient
 from gateway.ledger import open_ledger
+from gateway.lifecycle import ModelLifecycle, ModelRefused, thresholds_of
 from gateway.settings import GatewaySettings
 from gateway.sharing import reader_sharing
-from gateway.training import train_from_ledger
 from recommender.artifacts import MANIFEST_FILE
 from recommender.catalogue import Catalogue
 
@@ -24,6 +27,9 @@ class Trained:
     model_id: str
     records: int
     seconds: float
+    installed: bool
+    #: The figures that refused it (empty when installed).
+    refused: tuple[str, ...] = ()
 
 
 def has_model(settings: GatewaySettings) -> bool:
@@ -31,31 +37,31 @@ def has_model(settings: GatewaySettings) -> bool:
 
 
 def train_and_install(settings: GatewaySettings, admin: GatewayClient) -> Trained:
-    """Train ``settings.retailer``'s model on what it may read from the ledger, record its
-    provenance there, move it into the model directory (the previous one kept as
-    ``model.prev``) and install it with ``POST /v1/admin/model``.
+    """Retrain ``settings.retailer``'s model on what it may read from the ledger and, when it
+    passes the gate, make the running gateway serve it (``POST /v1/admin/model``).
 
-    Raises the Fabric client's errors, ValueError (no catalogue, or no readable event) and
-    demo.api.ApiError when the gateway refuses the model.
+    Raises the Fabric client's errors, ValueError (no catalogue, or no readable event),
+    gateway.lifecycle.RetrainBusy and demo.api.ApiError when the gateway refuses the artifact.
     """
     if settings.catalogue_path is None:
         raise ValueError(f"{settings.retailer} has no catalogue")
     started = time.monotonic()
     catalogue = Catalogue.from_json(settings.catalogue_path.read_text(encoding="utf-8"))
-    staging = settings.model_dir.with_name("model.next")
-    shutil.rmtree(staging, ignore_errors=True)
+
+    def install(model_dir: Path) -> str:
+        return str(admin.post("/v1/admin/model", idempotent=False)["model_id"])
+
     connection = open_ledger(settings)
     try:
-        provenance: dict[str, Any] = train_from_ledger(
-            connection.ledger, reader_sharing(settings, connection), settings.channel,
-            catalogue, staging)
+        lifecycle = ModelLifecycle(settings, connection.ledger,
+                                   reader_sharing(settings, connection), catalogue, install,
+                                   thresholds_of(settings))
+        try:
+            outcome = lifecycle.retrain(reason="operator")
+        except ModelRefused as exc:
+            return Trained(settings.retailer, exc.model_id, 0, time.monotonic() - started,
+                           False, tuple(r.figure for r in exc.refusals))
     finally:
         connection.close()
-    previous = settings.model_dir.with_name("model.prev")
-    if settings.model_dir.exists():
-        shutil.rmtree(previous, ignore_errors=True)
-        settings.model_dir.rename(previous)
-    staging.rename(settings.model_dir)
-    installed = admin.post("/v1/admin/model", idempotent=False)
-    return Trained(settings.retailer, str(installed["model_id"]),
-                   int(provenance["training"]["record_count"]), time.monotonic() - started)
+    return Trained(settings.retailer, outcome.model_id, outcome.records,
+                   time.monotonic() - started, True)

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -122,10 +123,33 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if body["status"] == "ok" else 1
 
 
+def _lifecycle(settings: GatewaySettings, connection: Any) -> Any:
+    from gateway.lifecycle import ModelLifecycle, thresholds_of
+    from gateway.remote_install import remote_installer
+    from gateway.sharing import reader_sharing
+    from recommender.catalogue import Catalogue
+
+    if settings.catalogue_path is None:
+        raise ValueError("no catalogue configured for this gateway")
+    catalogue = Catalogue.from_json(settings.catalogue_path.read_text(encoding="utf-8"))
+    return ModelLifecycle(settings, connection.ledger, reader_sharing(settings, connection),
+                          catalogue, remote_installer(settings), thresholds_of(settings))
+
+
+def _print_card(model_id: str | None, card: dict[str, float]) -> None:
+    print(f"model {model_id or '(none)'}")
+    if not card:
+        print("  no card recorded (a model trained before cards existed)")
+    for name, value in card.items():
+        print(f"  {name:44} {value:g}")
+
+
 def _train(args: argparse.Namespace) -> int:
     from gateway.fabric.errors import GatewayError
     from gateway.ledger import open_ledger
+    from gateway.lifecycle import ModelRefused
     from gateway.members import MemberUnavailable
+    from gateway.remote_install import InstallRefused
     from gateway.sharing import reader_sharing
     from gateway.training import train_from_ledger
     from recommender.catalogue import Catalogue
@@ -140,9 +164,25 @@ def _train(args: argparse.Namespace) -> int:
     logging.getLogger("gateway.fabric").setLevel(logging.ERROR)
     connection = open_ledger(settings)
     try:
+        if args.install:
+            from gateway import logs
+            logs.configure()  # the retrain's progress lines, on stderr
+            outcome = _lifecycle(settings, connection).retrain(reason="operator")
+            serving = outcome.model_id
+            print(json.dumps(outcome.to_dict(), indent=1))
+            print(f"installed {serving}; previous {outcome.previous_model_id} kept for "
+                  "`prefshare-gateway rollback`", file=sys.stderr)
+            return 0
         provenance = train_from_ledger(connection.ledger,
                                        reader_sharing(settings, connection), settings.channel,
                                        catalogue, args.output)
+    except ModelRefused as exc:
+        print(json.dumps(exc.details, indent=1))
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except InstallRefused as exc:
+        print(f"error: {exc}; the previous model keeps serving", file=sys.stderr)
+        return 1
     except MemberUnavailable as exc:
         print(f"error: a member's gateway did not answer: {exc}", file=sys.stderr)
         return 1
@@ -153,6 +193,45 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         connection.close()
     print(json.dumps(provenance, indent=1))
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from gateway.ledger import open_ledger
+
+    settings = _settings(args)
+    logging.getLogger("gateway.fabric").setLevel(logging.ERROR)
+    connection = open_ledger(settings)
+    try:
+        serving, replaced = _lifecycle(settings, connection).rollback()
+    finally:
+        connection.close()
+    now = serving or "the previous model (from the gateway's next start)"
+    print(f"serving {now}; {replaced} kept as the previous model")
+    return 0
+
+
+def _model_card(args: argparse.Namespace) -> int:
+    from gateway.ledger import open_ledger
+    from gateway.lifecycle import artifact_id, card_of
+    from recommender.artifacts import MANIFEST_FILE
+
+    settings = _settings(args)
+    model_id = args.model_id or artifact_id(settings.model_dir)
+    if model_id is None:
+        print(f"error: no model in {settings.model_dir}", file=sys.stderr)
+        return 1
+    if args.model_id is None:  # the serving model's artifact carries its card
+        manifest = json.loads((settings.model_dir / MANIFEST_FILE).read_bytes())
+        _print_card(model_id, card_of(manifest.get("metadata", {})))
+        return 0
+    logging.getLogger("gateway.fabric").setLevel(logging.ERROR)
+    connection = open_ledger(settings)
+    try:
+        record = connection.ledger.model_provenance(model_id)
+    finally:
+        connection.close()
+    _print_card(model_id, card_of(record))
     return 0
 
 
@@ -177,13 +256,24 @@ def main(argv: list[str] | None = None) -> int:
     rotate.add_argument("--key-id", required=True)
     rotate.add_argument("--lifetime-days", type=int)
     sub.add_parser("check", help="ask a running gateway for its health")
-    train = sub.add_parser("train", help="train the retailer's model from the ledger")
-    train.add_argument("--output", type=Path, required=True, help="a new artifact directory")
+    train = sub.add_parser("train", help="train the retailer's model from the ledger (its "
+                                          "provenance and card recorded there)")
+    where = train.add_mutually_exclusive_group(required=True)
+    where.add_argument("--output", type=Path, help="a new artifact directory (not installed)")
+    where.add_argument("--install", action="store_true",
+                       help="install it if it passes the gate (docs/gateway.md, \"Model life "
+                            "cycle\"): the running gateway serves it at once")
+    sub.add_parser("rollback", help="serve the previous model again (a second rollback "
+                                    "undoes the first)")
+    card = sub.add_parser("model-card", help="the serving model's card (or --model-id's, "
+                                             "from the ledger)")
+    card.add_argument("--model-id", help="a model's id: its card as recorded on the ledger")
     args = p.parse_args(argv)
     try:
         commands = {"serve": _serve, "issue-credential": _issue, "list-credentials": _list,
                     "revoke-credential": _revoke, "rotate-credential": _rotate,
-                    "check": _check, "train": _train}
+                    "check": _check, "train": _train, "rollback": _rollback,
+                    "model-card": _model_card}
         return commands[args.command](args)
     except ValidationError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)

@@ -205,6 +205,12 @@ class ConsortiumLedger:
                             self._submit("RecordModelProvenance", args=[_text(provenance)]),
                             records.provenance)
 
+    def model_provenance(self, model_id: str) -> dict[str, Any]:
+        """A model's provenance record (with its card, ``metrics["card.*"]``)."""
+        return parse_answer("GetModelProvenance",
+                            self.contract.evaluate("GetModelProvenance", args=[model_id]),
+                            records.provenance).to_dict()
+
     # -- the consortium watch (public, MAJORITY) ----------------------------------------------
 
     def record_watch_event(self, record: dict[str, Any]) -> WatchRecord:

@@ -263,3 +263,54 @@ class ModelInstalled(ModelOut):
     model_id: str = Field(description="the model serving from now on")
     previous_model_id: str | None = Field(description="the model it replaced; equal to "
                                                       "model_id when it was already serving")
+
+
+class ModelCard(BaseModel):
+    """The serving model's card and gate figures (recommender/model_card.py, figures only),
+    as recorded on the ledger with its provenance; empty before a model is installed or when
+    its artifact predates cards."""
+
+    model_id: str | None
+    card: dict[str, float] = Field(description="card.* (hit@10 by segment, popularity share, "
+                                               "exposure, coverage, records per member) and "
+                                               "gate.* figures")
+
+
+class GateRefusal(BaseModel):
+    figure: str
+    value: float
+    limit: float
+    rule: Literal["at most", "at least"]
+
+
+class RetrainOut(BaseModel):
+    """How a retrain ended (gateway/lifecycle.py)."""
+
+    model_id: str = Field(description="the model trained (its provenance is on the ledger)")
+    installed: bool
+    previous_model_id: str | None
+    refusals: list[GateRefusal]
+    card: dict[str, float]
+    records: int = Field(description="records the model was trained on")
+    seconds: float
+    reason: str = Field(description="operator, schedule or new data")
+
+
+class LifecycleOut(BaseModel):
+    """The life cycle's progress: the step under way, new records since the last retrain,
+    retrains by result, the last one's outcome, and the model a rollback would restore."""
+
+    step: str
+    new_records: int
+    retrains: dict[str, int]
+    last: RetrainOut | None
+    last_error: str | None
+    previous_model_id: str | None
+    retrain_interval_s: float | None
+    retrain_min_new_records: int | None
+
+
+class RolledBack(BaseModel):
+    model_id: str | None = Field(description="the model serving from now on")
+    previous_model_id: str | None = Field(description="the model it replaced, which a second "
+                                                      "rollback restores")

@@ -13,6 +13,7 @@ from gateway.erasures import ErasureWorker
 from gateway.health import HealthProbe
 from gateway.idempotency import IdempotencyStore
 from gateway.ledger import LedgerConnection, open_ledger
+from gateway.lifecycle import LifecycleCollector, ModelLifecycle, RetrainSchedule, thresholds_of
 from gateway.members import MemberAuthenticator, MemberGateway
 from gateway.notices import EventNotices
 from gateway.read_log import ReadLogWriter
@@ -117,8 +118,14 @@ class Services:
     notices: EventNotices | None = None
     #: The consortium watch over other members' reads (None when disabled).
     watch: WatchService | None = None
+    #: Retrains, judges, installs and rolls back the model (None without a catalogue).
+    lifecycle: ModelLifecycle | None = None
+    #: Retrains when due (None without a catalogue, or with neither trigger set).
+    schedule: RetrainSchedule | None = None
 
     def close(self) -> None:
+        if self.schedule is not None:
+            self.schedule.close()
         if self.notices is not None:
             self.notices.close()
         if self.watch is not None:
@@ -171,6 +178,20 @@ class Services:
                                            settings.endorsing_orgs, cache)
             if watcher is not None:
                 watcher.start()
+        lifecycle, schedule = None, None
+        if suggestions is not None:
+            kiosk = suggestions
+            lifecycle = ModelLifecycle(settings, connection.ledger, sharing,
+                                       kiosk.service.catalogue,
+                                       lambda d: kiosk.install_model(d)[0].model_id,
+                                       thresholds_of(settings))
+            connection.ledger.on_events_recorded(
+                lambda events: lifecycle.note_new_records(len(events)))
+            metrics.registry.register(LifecycleCollector(lifecycle))
+            if settings.retrain_interval_s is not None or \
+                    settings.retrain_min_new_records is not None:
+                schedule = RetrainSchedule(lifecycle)
+                schedule.start()
         idempotency = IdempotencyStore(database)
         # One gateway process serves a data folder: claims with no answer are those of a
         # process that died mid-request, and must not hold its clients' retries back.
@@ -179,4 +200,4 @@ class Services:
                    metrics, suggestions, sharing, MemberAuthenticator(members),
                    ErasureWorker(connection.ledger, interval_s=settings.erasure_poll_s),
                    watcher, HealthProbe(connection.peer_reachable),
-                   StoreScope.from_settings(settings), notices, watch)
+                   StoreScope.from_settings(settings), notices, watch, lifecycle, schedule)

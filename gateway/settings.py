@@ -113,6 +113,31 @@ class GatewaySettings(BaseSettings):
     #: time, so a model put there after the start needs no restart.
     model_dir: Path
 
+    #: The model life cycle (gateway/lifecycle.py; docs/gateway.md "Model life cycle").
+    #: Retrain when this long has passed since the serving model was trained (None: never
+    #: on a schedule), or when this many new records arrived since the last retrain (events
+    #: recorded here, and other members' notices of new events shared with this retailer;
+    #: None: never for new data); the schedule looks every ``retrain_check_s``.
+    retrain_interval_s: Annotated[float, Field(gt=0)] | None = 86_400.0
+    retrain_min_new_records: Annotated[int, Field(ge=1)] | None = 1000
+    retrain_check_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+    #: The install gate (recommender/gate.py): the new model's hit rate at 10 may fall below
+    #: the serving model's by at most ``gate_max_drop`` plus ``gate_confidence_z`` standard
+    #: errors, measured on the held-out customers newer than the serving model (at least
+    #: ``gate_min_customers``; at most ``gate_holdout_customers``, the most recent).
+    gate_max_drop: Annotated[float, Field(ge=0, le=1)] = 0.02
+    gate_confidence_z: Annotated[float, Field(ge=0, le=10)] = 1.64
+    gate_min_customers: Annotated[int, Field(ge=1, le=100_000)] = 10
+    gate_holdout_customers: Annotated[int, Field(ge=1, le=100_000)] = 300
+    #: Bias checks on the model card (recommender/model_card.py): the highest share of
+    #: suggestions from the 10% most popular items, to one category, to one brand; the
+    #: lowest catalogue coverage; the lowest segment hit rate as a share of the overall one.
+    bias_max_popular_share: Annotated[float, Field(ge=0, le=1)] = 0.8
+    bias_max_category_share: Annotated[float, Field(ge=0, le=1)] = 0.6
+    bias_max_brand_share: Annotated[float, Field(ge=0, le=1)] = 0.5
+    bias_min_coverage: Annotated[float, Field(ge=0, le=1)] = 0.05
+    bias_min_segment_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0
+
     #: How long a kiosk suggestion reuses her consents and readable events read from the
     #: ledger (her kiosk session; gateway/suggestion_cache.py has when they are dropped
     #: sooner); 0 reads the ledger on every request.

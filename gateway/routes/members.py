@@ -127,4 +127,6 @@ async def notice(reader: Reader, services: ServicesDep) -> Any:
     kiosk = services.suggestions
     if kiosk is not None and kiosk.cache is not None:
         kiosk.cache.invalidate(told.customer_id)
+    if services.lifecycle is not None:  # new data this retailer may train on
+        services.lifecycle.note_new_records(1)
     return {"accepted": True}

@@ -301,6 +301,8 @@ def _gateway_starter(net: Network, tmp_path_factory: pytest.TempPathFactory,
     # (demo/gateways.py); the default throttle is for strangers. test_abuse.py sets its own.
     defaults = {"enforce_catalogue": False, "rate_registrations_per_address": "6000/minute",
                 "rate_registrations": "6000/minute", **defaults}
+    # No retrain runs behind a module's back: a module that tests the life cycle sets them.
+    defaults = {"retrain_interval_s": None, "retrain_min_new_records": None, **defaults}
 
     @contextmanager
     def start(retailer: str, *, catalogue: Catalogue | None = None,

@@ -124,7 +124,10 @@ def gateway(start_ledger_gateway, catalogue, train_model) -> Iterator[Any]:
                               max_body_bytes=64 * 1024, rate_per_address="100000/second",
                               rate_per_credential="100000/second",
                               rate_registrations_per_address="100000/minute",
-                              rate_registrations="100000/minute") as running:
+                              rate_registrations="100000/minute",
+                              # No other member's gateway runs here: the retrain route's
+                              # training read is this retailer's own collection.
+                              members=()) as running:
         # A model waiting in the model directory, so POST /v1/admin/model installs it.
         train_model(running.settings.msp_id, running.settings.model_dir)
         yield running

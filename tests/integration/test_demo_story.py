@@ -85,12 +85,15 @@ def members(fabric_network, start_ledger_gateway, world, catalogue) -> Iterator[
         pytest.fail("the pages' browser files are not vendored: run `make web`")
     base = 24000  # the default block; the starter moves it with the network's block
     ports = {name: base + offset for name, offset in PORT_OFFSET.items()}
+    # The world's customers register from this one address, as `make run` seeds them:
+    # more than the default 10 a minute an address.
+    seeding = {"rate_registrations_per_address": "600/minute"}
     with start_ledger_gateway(A, catalogue=catalogue, http_port=ports[A],
-                              member_ports=ports) as a, \
+                              member_ports=ports, **seeding) as a, \
             start_ledger_gateway(B, catalogue=catalogue, http_port=ports[B],
-                                 member_ports=ports) as b, \
+                                 member_ports=ports, **seeding) as b, \
             start_ledger_gateway(C, catalogue=catalogue, http_port=ports[C],
-                                 member_ports=ports) as c:
+                                 member_ports=ports, **seeding) as c:
         out = {}
         for name, running in ((A, a), (B, b), (C, c)):
             store = catalogue.stores(MSP[name])[0]

@@ -33,7 +33,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def members(start_ledger_gateways, catalogue) -> Iterator[dict[str, Any]]:
     """All three members' gateways: northwind reads southgate's events through southgate's."""
     ports = {"northwind": 24286, "southgate": 24287, "eastmarket": 24288}
-    with start_ledger_gateways(ports, catalogue=catalogue) as running:
+    # Thirteen customers register from this one address within a minute: above the
+    # default 10/minute an address (test_abuse.py tests that limit).
+    with start_ledger_gateways(ports, catalogue=catalogue,
+                               rate_registrations_per_address="60/minute") as running:
         yield running
 
 
