@@ -15,6 +15,7 @@ FastAPI endpoint served the same way: the library of :mod:`benchmarks.kiosk.cli`
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import re
@@ -154,7 +155,11 @@ def serve(kind: str, settings: GatewaySettings, root_ca: Path, work_dir: Path, *
     """
     name = name or kind
     settings_file = work_dir / f"{name}-settings.json"
-    settings_file.write_text(settings.model_dump_json(), encoding="utf-8")
+    values = settings.model_dump(mode="json")
+    if settings.database_url is not None:  # a secret: dumped masked unless revealed here
+        values["database_url"] = settings.database_url.get_secret_value()
+    settings_file.touch(mode=0o600)
+    settings_file.write_text(json.dumps(values), encoding="utf-8")
     log_path = work_dir / f"{name}.log"
     trust = ssl.create_default_context(cafile=str(root_ca))
     base_url = f"https://{settings.http_host}:{settings.http_port}"
