@@ -11,7 +11,7 @@ CCAAS_BUILDER := .fabric/builders/ccaas
 NETWORK := $(PY) -m network
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: help venv web browser fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration test-faults bench bench-recommender bench-foldin bench-consortium bench-serving bench-ledger bench-kiosk bench-watch bench-model-card \
+.PHONY: help venv web browser postgres fabric-bins fabric-ca-bins ccaas-builder lint test test-unit test-go test-integration test-faults bench bench-recommender bench-foldin bench-consortium bench-serving bench-ledger bench-kiosk bench-watch bench-model-card \
         network-up network-up-ca network-up-chaincode network-down network-status network-clean network-validate add-retailer remove-retailer run train down demo-status clean
 
 help: ## List every target, one line each
@@ -108,13 +108,16 @@ test-go: ## Go tests and vet of the chaincode-as-a-service builder
 browser: ## Debian's Chromium for the browser tests (installed when missing and root; else the command to run)
 	@bash tests/ensure-chromium.sh
 
-test-integration: venv fabric-bins ccaas-builder web browser ## Integration tests against real processes on 127.0.0.1 (the whole Fabric network)
+postgres: ## Debian's PostgreSQL for the shared-state tests (installed when missing and root; else the command to run)
+	@bash tests/ensure-postgres.sh
+
+test-integration: venv fabric-bins ccaas-builder web browser postgres ## Integration tests against real processes on 127.0.0.1 (the whole Fabric network)
 	$(PY) -m pytest tests/integration
 
 test-faults: venv fabric-bins ccaas-builder ## Crash faults and partitions under load (~6 min); writes the table in docs/reliability.md
 	PREFSHARE_FAULTS=1 nice -n 10 $(PY) -m pytest tests/faults $(FAULTS)
 
-test: venv fabric-bins ccaas-builder web browser ## Lint, Go tests, unit and integration tests (what CI runs)
+test: venv fabric-bins ccaas-builder web browser postgres ## Lint, Go tests, unit and integration tests (what CI runs)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-go
 	$(PY) -m pytest tests

@@ -15,6 +15,8 @@ import ssl
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.errors import ApiError
-from gateway.settings import GatewaySettings, get_settings
+from gateway.settings import GatewaySettings, check_workers, get_settings
+from gateway.shared_state import open_shared_state
 from gateway.store_scope import StoreScope
-from gateway.stores import CredentialStore, Role
+from gateway.stores import Credentials, Role
 
 
 class SettingsFileMissing(ValueError):
@@ -40,24 +43,37 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
 def _one_line(exc: ValidationError) -> str:
     """A settings error in one line, each problem as ``NAME: what is wrong``."""
     return "invalid settings: " + "; ".join(
-        "PREFSHARE_GATEWAY_" + ".".join(str(p) for p in e["loc"]).upper() + ": " + e["msg"]
-        for e in exc.errors())
+        ("PREFSHARE_GATEWAY_" + ".".join(str(p) for p in e["loc"]).upper() + ": "
+         if e["loc"] else "") + e["msg"] for e in exc.errors())
 
 
 def _serve(args: argparse.Namespace) -> int:
     from gateway import logs
     from gateway.app import create_app
-    from gateway.server import serve
+    from gateway.server import serve, serve_workers
 
     settings = _settings(args)
+    workers = args.workers or settings.workers
+    if not 1 <= workers <= 64:
+        raise ValueError("--workers must be 1 to 64")
+    check_workers(workers, settings.database_url)
     logs.configure()
-    serve(create_app(settings), settings)
+    if workers > 1:
+        serve_workers(create_app, settings.model_copy(update={"workers": workers}))
+    else:
+        serve(create_app(settings), settings)
     return 0
 
 
-def _credentials(args: argparse.Namespace) -> tuple[GatewaySettings, CredentialStore]:
+@contextmanager
+def _credentials(args: argparse.Namespace) -> Iterator[tuple[GatewaySettings, Credentials]]:
+    # The shared store when a database is configured: a revocation here reaches every worker.
     settings = _settings(args)
-    return settings, CredentialStore(settings.data_dir / "gateway.sqlite3")
+    state = open_shared_state(settings)
+    try:
+        yield settings, state.credentials
+    finally:
+        state.close()
 
 
 def _lifetime(settings: GatewaySettings, days: int | None) -> timedelta:
@@ -67,19 +83,20 @@ def _lifetime(settings: GatewaySettings, days: int | None) -> timedelta:
 
 
 def _issue(args: argparse.Namespace) -> int:
-    settings, store = _credentials(args)
-    if not args.admin:
-        StoreScope.from_settings(settings).require_issuable(args.store)
-    credential = store.issue(args.store, Role.ADMIN if args.admin else Role.STORE,
-                             lifetime=_lifetime(settings, args.lifetime_days))
+    with _credentials(args) as (settings, store):
+        if not args.admin:
+            StoreScope.from_settings(settings).require_issuable(args.store)
+        credential = store.issue(args.store, Role.ADMIN if args.admin else Role.STORE,
+                                 lifetime=_lifetime(settings, args.lifetime_days))
     print(credential)
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    _, store = _credentials(args)
+    with _credentials(args) as (_, store):
+        entries = store.entries(store_id=args.store)
     now = datetime.now(UTC)
-    for c in store.entries(store_id=args.store):
+    for c in entries:
         print(f"{c.key_id}  {c.store_id:24} {c.role.value:5} {c.status(now):7} "
               f"expires {c.expires_at:%Y-%m-%d %H:%M}Z"
               + (f"  replaced by {c.replaced_by}" if c.replaced_by else ""))
@@ -87,8 +104,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    _, store = _credentials(args)
-    if not store.revoke(args.key_id):
+    with _credentials(args) as (_, store):
+        revoked = store.revoke(args.key_id)
+    if not revoked:
         print(f"error: no credential {args.key_id} that is not revoked already",
               file=sys.stderr)
         return 1
@@ -97,9 +115,10 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    settings, store = _credentials(args)
-    credential = store.rotate(args.key_id, lifetime=_lifetime(settings, args.lifetime_days),
-                              grace=timedelta(seconds=settings.credential_rotation_grace_s))
+    with _credentials(args) as (settings, store):
+        credential = store.rotate(
+            args.key_id, lifetime=_lifetime(settings, args.lifetime_days),
+            grace=timedelta(seconds=settings.credential_rotation_grace_s))
     if credential is None:
         print(f"error: no active credential {args.key_id}", file=sys.stderr)
         return 1
@@ -241,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--env-file", type=Path,
                    help="the gateway's settings (dotenv); the environment overrides them")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="serve the HTTPS API")
+    serve = sub.add_parser("serve", help="serve the HTTPS API")
+    serve.add_argument("--workers", type=int, default=None,
+                       help="worker processes (default: the workers setting, 1); more than "
+                            "one needs a PostgreSQL database_url")
     issue = sub.add_parser("issue-credential", help="issue a store credential (printed once)")
     issue.add_argument("--store", required=True)
     issue.add_argument("--admin", action="store_true", help="an admin credential")

@@ -95,6 +95,13 @@ class PeerUnavailable(ApiError):
     status, code = 503, "PEER_UNAVAILABLE"
 
 
+class DatabaseUnavailable(ApiError):
+    """The shared database (PostgreSQL, gateway/postgres/) did not answer: down, unreachable,
+    or every pooled connection busy for the pool's timeout."""
+
+    status, code = 503, "DATABASE_UNAVAILABLE"
+
+
 class OutcomeUnknown(ApiError):
     """The transaction was sent but its commit could not be confirmed; retry with the same
     idempotency key, and the chaincode's own duplicate checks keep it from applying twice."""

@@ -8,12 +8,14 @@ was unreachable (5xx), is not stored: the claim is released so the retry really 
 the chaincode's own duplicate checks (event ids, consent ids, nonces) keep a write that did
 land from applying twice.
 
-A gateway killed mid-request leaves its claims without an answer. One gateway process serves
-a data folder, so the service releases them when it starts
+A gateway killed mid-request leaves its claims without an answer. On embedded SQLite one
+gateway process serves a data folder, so the service releases them when it starts
 (:meth:`IdempotencyStore.release_unanswered`): a client retrying such a key after the
 restart runs the request again at once instead of getting 409 for ``CLAIM_TIMEOUT_S``, and a
 first attempt that did land is refused by the chaincode's duplicate checks (or fails the MVCC
-check if it is still being ordered).
+check if it is still being ordered). On PostgreSQL (gateway/postgres/idempotency.py) the
+keys are shared by workers and replicas, a retry may reach any of them, and a claim at start
+may be a live worker's: a dead one's claims end after ``CLAIM_TIMEOUT_S``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi.responses import JSONResponse, Response
 
@@ -52,7 +54,42 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(b"\0".join([method.encode(), path.encode(), body])).hexdigest()
 
 
+def check_key(key: str | None) -> str:
+    """``key`` if well formed. Raises MissingIdempotencyKey or Unprocessable."""
+    if key is None:
+        raise MissingIdempotencyKey("writes need an Idempotency-Key header")
+    if not KEY.fullmatch(key):
+        raise Unprocessable("Idempotency-Key must be 8-128 of A-Z a-z 0-9 _ . : -",
+                            code="IDEMPOTENCY_KEY_MALFORMED")
+    return key
+
+
+def replay(fingerprint: str, stored_fingerprint: str, status: int | None,
+           body: bytes | None) -> StoredAnswer:
+    """The stored answer of an earlier claim of the key. Raises Unprocessable (reused for
+    another request) or Conflict (still running)."""
+    if stored_fingerprint != fingerprint:
+        raise Unprocessable("this Idempotency-Key was used for a different request",
+                            code="IDEMPOTENCY_KEY_REUSED")
+    if status is None:
+        raise Conflict("a request with this Idempotency-Key is still running",
+                       code="IDEMPOTENCY_KEY_IN_FLIGHT")
+    return StoredAnswer(int(status), bytes(body or b""))
+
+
+class Idempotency(Protocol):
+    """Claims and stored answers, whichever database holds them: :class:`IdempotencyStore`
+    (embedded SQLite) or :class:`gateway.postgres.idempotency.PostgresIdempotencyStore`."""
+
+    def claim(self, scope: str, key: str | None, fingerprint: str) -> StoredAnswer | None: ...
+
+    def finish(self, scope: str, key: str, status: int, body: bytes) -> None: ...
+
+
 class IdempotencyStore:
+    """The ``idempotency`` table in the gateway's SQLite file (one process;
+    :class:`Idempotency`)."""
+
     def __init__(self, path: Path) -> None:
         self._path = path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,11 +112,7 @@ class IdempotencyStore:
             MissingIdempotencyKey, Unprocessable (malformed key, or reused for another
             request), Conflict (the first request with this key is still running).
         """
-        if key is None:
-            raise MissingIdempotencyKey("writes need an Idempotency-Key header")
-        if not KEY.fullmatch(key):
-            raise Unprocessable("Idempotency-Key must be 8-128 of A-Z a-z 0-9 _ . : -",
-                                code="IDEMPOTENCY_KEY_MALFORMED")
+        key = check_key(key)
         now = time.time()
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
@@ -96,13 +129,7 @@ class IdempotencyStore:
                 return None
             db.execute("COMMIT")
         stored_fp, _, status, body = row
-        if stored_fp != fingerprint:
-            raise Unprocessable("this Idempotency-Key was used for a different request",
-                                code="IDEMPOTENCY_KEY_REUSED")
-        if status is None:
-            raise Conflict("a request with this Idempotency-Key is still running",
-                           code="IDEMPOTENCY_KEY_IN_FLIGHT")
-        return StoredAnswer(int(status), bytes(body))
+        return replay(fingerprint, stored_fp, status, body)
 
     def release_unanswered(self) -> int:
         """Release every claim that has no answer; returns how many. Call it only when no
@@ -125,7 +152,7 @@ def canonical_body(payload: object) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 
 
-def run_idempotent(store: IdempotencyStore, *, scope: str, key: str | None, method: str,
+def run_idempotent(store: Idempotency, *, scope: str, key: str | None, method: str,
                    path: str, payload: object,
                    action: Callable[[], tuple[int, Any]]) -> Response:
     """Run ``action`` once per (scope, key); a retry gets the first answer back.

@@ -11,14 +11,23 @@ transaction per request); the per-member rate (gateway/limits.py) keeps the queu
 outgrowing a batch per interval. An export is logged
 synchronously (:meth:`ReadLogWriter.log_now`): its log entry is also what marks her request
 served, so a copy is refused.
+
+The queue is not shared state between replicas (each entry only has to reach the ledger
+once, from whichever replica queued it), but the worker processes of one replica share its
+file: each batch is claimed by one writer before it is sent (``claimed_by``), so two
+workers never send the same entries; a claim whose writer died is taken over after
+``CLAIM_S``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +39,10 @@ from gateway.secret_files import make_private
 from gateway.write_budget import WriteBudgetExceeded
 
 log = logging.getLogger(__name__)
+
+#: Seconds after which a batch claimed by a writer that never sent nor released it (its
+#: process died) is sent by another: longer than a ledger call's timeouts put together.
+CLAIM_S = 300.0
 
 
 class ReadLogWriter:
@@ -44,6 +57,11 @@ class ReadLogWriter:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS pending_reads "
                          "(id INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL)")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(pending_reads)")}
+        if "claimed_by" not in columns:
+            self._db.execute("ALTER TABLE pending_reads ADD COLUMN claimed_by TEXT")
+            self._db.execute("ALTER TABLE pending_reads ADD COLUMN claimed_at REAL")
+        self._claimant = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -74,15 +92,28 @@ class ReadLogWriter:
             pass
 
     def _send_batch(self) -> bool:
-        """Send the oldest batch; False when nothing was queued. Raises GatewayError."""
+        """Claim and send the oldest unclaimed batch; False when none was queued. Raises
+        GatewayError (the batch is released, to be sent again)."""
+        now = time.time()
         with self._lock:
-            rows = self._db.execute("SELECT id, entry FROM pending_reads ORDER BY id "
-                                    "LIMIT ?", (MAX_LOG_BATCH,)).fetchall()
+            rows = sorted(self._db.execute(
+                "UPDATE pending_reads SET claimed_by = ?, claimed_at = ? WHERE id IN ("
+                " SELECT id FROM pending_reads WHERE claimed_by IS NULL OR claimed_at < ?"
+                " ORDER BY id LIMIT ?) RETURNING id, entry",
+                (self._claimant, now, now - CLAIM_S, MAX_LOG_BATCH)).fetchall())
         if not rows:
             return False
-        self._ledger.log_reads([json.loads(entry) for _, entry in rows])
+        ids = [row_id for row_id, _ in rows]
+        marks = ",".join("?" * len(ids))
+        try:
+            self._ledger.log_reads([json.loads(entry) for _, entry in rows])
+        except BaseException:
+            with self._lock:
+                self._db.execute(f"UPDATE pending_reads SET claimed_by = NULL WHERE id IN "
+                                 f"({marks}) AND claimed_by = ?", (*ids, self._claimant))
+            raise
         with self._lock:
-            self._db.execute("DELETE FROM pending_reads WHERE id <= ?", (rows[-1][0],))
+            self._db.execute(f"DELETE FROM pending_reads WHERE id IN ({marks})", ids)
         return True
 
     def _run(self) -> None:

@@ -11,16 +11,17 @@ from prometheus_client.registry import Collector
 
 from gateway.erasures import ErasureWorker
 from gateway.health import HealthProbe
-from gateway.idempotency import IdempotencyStore
+from gateway.idempotency import Idempotency, IdempotencyStore
 from gateway.ledger import LedgerConnection, open_ledger
 from gateway.lifecycle import LifecycleCollector, ModelLifecycle, RetrainSchedule, thresholds_of
 from gateway.members import MemberAuthenticator, MemberGateway
 from gateway.notices import EventNotices
 from gateway.read_log import ReadLogWriter
 from gateway.settings import GatewaySettings
+from gateway.shared_state import SharedState, open_shared_state, sqlite_path
 from gateway.sharing import Sharing, member_client
 from gateway.store_scope import StoreScope
-from gateway.stores import CredentialStore
+from gateway.stores import Credentials
 from gateway.suggestion_cache import ConsentEventWatcher, CustomerCache
 from gateway.suggestions import KioskSuggestions, open_suggestions
 from gateway.watch.service import WatchService
@@ -99,8 +100,8 @@ class Metrics:
 @dataclass(frozen=True)
 class Services:
     settings: GatewaySettings
-    credentials: CredentialStore
-    idempotency: IdempotencyStore
+    credentials: Credentials
+    idempotency: Idempotency
     connection: LedgerConnection
     metrics: Metrics
     suggestions: KioskSuggestions | None
@@ -122,6 +123,8 @@ class Services:
     lifecycle: ModelLifecycle | None = None
     #: Retrains when due (None without a catalogue, or with neither trigger set).
     schedule: RetrainSchedule | None = None
+    #: Where credentials and idempotency keys live (its PostgreSQL pool closed last).
+    shared: SharedState | None = None
 
     def close(self) -> None:
         if self.schedule is not None:
@@ -140,13 +143,16 @@ class Services:
         if self.sharing.members is not None:
             self.sharing.members.close()
         self.connection.close()
+        if self.shared is not None:
+            self.shared.close()
 
     @classmethod
     def create(cls, settings: GatewaySettings) -> Services:
-        # Every store below (credentials, idempotency, the read-log queue) lives here; a
-        # fresh folder is made private to the gateway's user.
+        # The stores below live here (on PostgreSQL, those of each replica's own: the
+        # read-log queue, the watch); a fresh folder is made private to the gateway's user.
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        database = settings.data_dir / "gateway.sqlite3"
+        database = sqlite_path(settings)
+        shared = open_shared_state(settings)
         connection = open_ledger(settings)
         metrics = Metrics.create()
         if connection.ledger.budget is not None:
@@ -168,7 +174,8 @@ class Services:
         if settings.catalogue_path is not None:
             cache = None
             if settings.suggestion_cache_ttl_s > 0:
-                cache = CustomerCache(settings.suggestion_cache_ttl_s)
+                cache = CustomerCache(settings.suggestion_cache_ttl_s,
+                                      shared=shared.generations)
                 connection.ledger.on_customer_write(cache.invalidate)
                 metrics.registry.register(cache_collector(cache))
                 watcher = ConsentEventWatcher(cache, connection.ledger, connection.network,
@@ -192,12 +199,14 @@ class Services:
                     settings.retrain_min_new_records is not None:
                 schedule = RetrainSchedule(lifecycle)
                 schedule.start()
-        idempotency = IdempotencyStore(database)
-        # One gateway process serves a data folder: claims with no answer are those of a
-        # process that died mid-request, and must not hold its clients' retries back.
-        idempotency.release_unanswered()
-        return cls(settings, CredentialStore(database), idempotency, connection,
+        if isinstance(shared.idempotency, IdempotencyStore):
+            # On SQLite one gateway process serves a data folder: claims with no answer are
+            # those of a process that died mid-request, and must not hold its clients'
+            # retries back. (On PostgreSQL they may be another worker's: they time out.)
+            shared.idempotency.release_unanswered()
+        return cls(settings, shared.credentials, shared.idempotency, connection,
                    metrics, suggestions, sharing, MemberAuthenticator(members),
                    ErasureWorker(connection.ledger, interval_s=settings.erasure_poll_s),
                    watcher, HealthProbe(connection.peer_reachable),
-                   StoreScope.from_settings(settings), notices, watch, lifecycle, schedule)
+                   StoreScope.from_settings(settings), notices, watch, lifecycle,
+                   schedule, shared)

@@ -13,7 +13,7 @@ import functools
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _ADDRESS = r"^[^:\s]+:\d{1,5}$"
@@ -100,6 +100,16 @@ class GatewaySettings(BaseSettings):
     watch_brake_per_minute: Annotated[float, Field(gt=0, le=100_000)] = 6.0
 
     data_dir: Path
+    #: The shared state of worker processes and replicas (credentials, idempotency keys,
+    #: suggestion-cache generations; gateway/postgres/): a PostgreSQL URL
+    #: (``postgresql://user:password@host:port/db``, a secret: never logged). None: embedded
+    #: SQLite in ``data_dir``, one process.
+    database_url: SecretStr | None = None
+    #: Connections each worker process keeps to it at most.
+    database_pool_size: Annotated[int, Field(ge=1, le=100)] = 8
+    #: Worker processes `prefshare-gateway serve` starts (more than one needs
+    #: ``database_url``).
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
     http_host: str = "127.0.0.1"
     http_port: Annotated[int, Field(ge=1, le=65535)] = 8443
     tls_cert: Path | None = None
@@ -201,11 +211,28 @@ class GatewaySettings(BaseSettings):
     def _tls_pair(self) -> GatewaySettings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
+        if self.database_url is not None and not self.database_url.get_secret_value() \
+                .startswith(("postgresql://", "postgres://")):
+            raise ValueError("database_url must be a postgresql:// URL")
+        check_workers(self.workers, self.database_url)
         return self
 
     def loggable(self) -> dict[str, Any]:
         """The effective values for the start-up log line (no secrets are held here)."""
         return {k: str(v) for k, v in self.model_dump().items()}
+
+
+class WorkersNeedSharedDatabase(ValueError):
+    """More than one worker process on embedded SQLite: their credentials, idempotency keys
+    and cache invalidations would not be shared."""
+
+
+def check_workers(workers: int, database_url: SecretStr | None) -> None:
+    """Raises WorkersNeedSharedDatabase for ``workers`` > 1 without a database URL."""
+    if workers > 1 and database_url is None:
+        raise WorkersNeedSharedDatabase(
+            f"{workers} workers need PREFSHARE_GATEWAY_DATABASE_URL (PostgreSQL): on the "
+            "embedded SQLite only one process may serve a gateway")
 
 
 def read_settings(env_file: Path | None = None, **values: Any) -> GatewaySettings:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 from gateway.secret_files import make_private
 
@@ -69,6 +70,73 @@ def key_id_of(credential: str) -> str:
     return m.group(1)
 
 
+@dataclass(frozen=True)
+class NewCredential:
+    """A credential about to be stored: its row's values (never its secret)."""
+
+    key_id: str
+    store_id: str
+    role: Role
+    secret_sha256: bytes
+    issued_at: datetime
+    expires_at: datetime
+
+
+def new_credential(store_id: str, role: Role, lifetime: timedelta
+                   ) -> tuple[NewCredential, str]:
+    """A fresh key id and secret for ``store_id``: the row to store and the credential text
+    (``psk_<key id>.<secret>``), shared by both stores.
+
+    Raises ValueError when ``store_id`` is not 1-40 letters, digits or dashes, or the
+    lifetime is not positive.
+    """
+    if not STORE_ID.fullmatch(store_id):
+        raise ValueError("store id must be 1-40 letters, digits or dashes")
+    if lifetime <= timedelta(0):
+        raise ValueError("a credential's lifetime must be positive")
+    key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    row = NewCredential(key_id, store_id, Role(role), hashlib.sha256(secret.encode()).digest(),
+                        now, now + lifetime)
+    return row, f"psk_{key_id}.{secret}"
+
+
+def split_credential(credential: str) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed credential, else None."""
+    m = _CREDENTIAL.fullmatch(credential)
+    return None if m is None else (m.group(1), m.group(2))
+
+
+def secret_matches(digest: bytes, secret: str) -> bool:
+    """Whether ``secret`` hashes to the stored ``digest`` (in constant time)."""
+    return hmac.compare_digest(bytes(digest), hashlib.sha256(secret.encode()).digest())
+
+
+class Credentials(Protocol):
+    """The credential life cycle, whichever database holds it: :class:`CredentialStore`
+    (embedded SQLite, one process) or
+    :class:`gateway.postgres.credentials.PostgresCredentialStore` (shared by workers and
+    replicas). Every request calls :meth:`authenticate`, so a revocation is effective on the
+    next request wherever the store is shared."""
+
+    DEFAULT_LIFETIME: timedelta
+
+    def issue(self, store_id: str, role: Role = Role.STORE, *,
+              lifetime: timedelta | None = None) -> str: ...
+
+    def revoke(self, key_id: str) -> bool: ...
+
+    def get(self, key_id: str) -> CredentialInfo | None: ...
+
+    def entries(self, *, store_id: str | None = None, key_id: str | None = None
+                ) -> list[CredentialInfo]: ...
+
+    def rotate(self, key_id: str, *, lifetime: timedelta | None = None,
+               grace: timedelta = timedelta(0)) -> str | None: ...
+
+    def authenticate(self, credential: str) -> Principal | None: ...
+
+
 def _iso(moment: datetime) -> str:
     # One fixed format, so the table's times compare as text in SQL.
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -79,7 +147,8 @@ def _parse(text: str | None) -> datetime | None:
 
 
 class CredentialStore:
-    """The credential table in the gateway's SQLite database (one connection per call).
+    """The credential table in the gateway's SQLite database (one connection per call): the
+    embedded default, for one gateway process (:class:`Credentials`).
 
     Life cycle: :meth:`issue` (with a lifetime), :meth:`entries`, :meth:`revoke`,
     :meth:`rotate`. Every request checks its credential here, so a revocation, an expiry or
@@ -126,20 +195,14 @@ class CredentialStore:
 
     def _insert(self, db: sqlite3.Connection, store_id: str, role: Role,
                 lifetime: timedelta) -> str:
-        if not STORE_ID.fullmatch(store_id):
-            raise ValueError("store id must be 1-40 letters, digits or dashes")
-        if lifetime <= timedelta(0):
-            raise ValueError("a credential's lifetime must be positive")
-        key_id = secrets.token_hex(8)
-        secret = secrets.token_urlsafe(32)
-        now = datetime.now(UTC)
+        row, credential = new_credential(store_id, role, lifetime)
         db.execute(
             "INSERT INTO store_credentials (key_id, store_id, role, secret_sha256, issued_at,"
             " revoked_at, expires_at, replaced_by) VALUES (?, ?, ?, ?, ?, NULL, ?, NULL)",
-            (key_id, store_id, Role(role).value, hashlib.sha256(secret.encode()).digest(),
-             _iso(now), _iso(now + lifetime)),
+            (row.key_id, row.store_id, row.role.value, row.secret_sha256,
+             _iso(row.issued_at), _iso(row.expires_at)),
         )
-        return f"psk_{key_id}.{secret}"
+        return credential
 
     def revoke(self, key_id: str) -> bool:
         """Revoke a credential; False when there is no such credential or it was revoked."""
@@ -202,10 +265,10 @@ class CredentialStore:
 
     def authenticate(self, credential: str) -> Principal | None:
         """The principal of a valid credential, unrevoked and unexpired; None otherwise."""
-        m = _CREDENTIAL.fullmatch(credential)
-        if m is None:
+        parts = split_credential(credential)
+        if parts is None:
             return None
-        key_id, secret = m.groups()
+        key_id, secret = parts
         with self._connect() as db:
             row = db.execute(
                 "SELECT store_id, role, secret_sha256 FROM store_credentials"
@@ -215,6 +278,6 @@ class CredentialStore:
         if row is None:
             return None
         store_id, role, digest = row
-        if not hmac.compare_digest(digest, hashlib.sha256(secret.encode()).digest()):
+        if not secret_matches(digest, secret):
             return None
         return Principal(key_id, store_id, Role(role))

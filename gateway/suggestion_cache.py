@@ -28,6 +28,11 @@ When an entry stops being used (only hers: other customers' entries stay):
   she withdrew is never served after the own peer committed it, plus the milliseconds to
   the watcher). While the stream is not connected the cache is bypassed, and emptied on
   reconnect;
+- **another worker or replica's writes** (gateway processes sharing a PostgreSQL database,
+  docs/operations.md): the writing worker increments her generation there before it
+  answers (:class:`SharedGenerations`), and every worker compares the generation it cached
+  her read under with that row on each hit: the very next answer from any worker reads
+  the ledger again. If the database does not answer, a hit counts as a miss;
 - after ``ttl_s`` in any case.
 
 A fill that raced with an invalidation is not stored (:meth:`CustomerCache.begin` hands out
@@ -43,9 +48,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from chaincode.preferences import PreferenceEvent
+from gateway.errors import DatabaseUnavailable
 from gateway.fabric import Checkpoint, GatewayError, Network
 from gateway.ledger import ConsortiumLedger
 from gateway.ledger_records import ListedConsent
@@ -66,21 +72,45 @@ class CustomerRead:
     events: tuple[PreferenceEvent, ...]
 
 
+class SharedGenerations(Protocol):
+    """Per-customer write counters every worker of a gateway sees
+    (gateway/postgres/generations.py). Both raise DatabaseUnavailable."""
+
+    def current(self, customer_id: str) -> int: ...
+
+    def bump(self, customer_id: str) -> None: ...
+
+
+class Ticket(NamedTuple):
+    """What a read from the ledger started under (:meth:`CustomerCache.begin`)."""
+
+    #: This process's generation (every entry dropped when it moves).
+    local: int
+    #: Her shared generation (-1: unknown, so the entry is never used).
+    shared: int
+
+
 class CustomerCache:
     """Customer id -> :class:`CustomerRead`, each kept at most ``ttl_s`` seconds, at most
     ``max_entries`` (the oldest fill is dropped first). Thread-safe. Starts *suspended*
     (every lookup misses) until :meth:`resume`: the invalidating event stream is connected.
 
+    With ``shared`` (worker processes sharing a database), a hit is used only while her
+    shared generation is the one her read was cached under.
+
     Raises ValueError for a non-positive ``ttl_s`` or ``max_entries``.
     """
 
     def __init__(self, ttl_s: float, max_entries: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 shared: SharedGenerations | None = None) -> None:
         if ttl_s <= 0 or max_entries <= 0:
             raise ValueError("ttl_s and max_entries must be positive")
         self.ttl_s, self.max_entries, self._clock = ttl_s, max_entries, clock
+        self._shared = shared
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, CustomerRead]] = OrderedDict()
+        #: customer -> (filled at, her read, her shared generation then)
+        self._entries: OrderedDict[str, tuple[float, CustomerRead, int]] = OrderedDict()
         #: customer -> (reads from the ledger under way, when the last began, whether she
         #: was invalidated meanwhile): such a read may predate the change, so it is not kept.
         self._pending: dict[str, tuple[int, float, bool]] = {}
@@ -103,40 +133,62 @@ class CustomerCache:
             if found is None:
                 self.misses += 1
                 return None
+        if self._shared is not None and self._shared_generation(customer_id) != found[2]:
+            with self._lock:
+                if self._entries.get(customer_id) is found:
+                    del self._entries[customer_id]
+                self.misses += 1
+            return None
+        with self._lock:
             self.hits += 1
-            return found[1]
+        return found[1]
 
-    def begin(self, customer_id: str) -> int:
+    def _shared_generation(self, customer_id: str) -> int:
+        assert self._shared is not None
+        try:
+            return self._shared.current(customer_id)
+        except DatabaseUnavailable:
+            return -1  # unknown: matches no entry, so the ledger is read
+
+    def begin(self, customer_id: str) -> Ticket:
         """The generation a read of hers from the ledger starts under (pass it to
         :meth:`put`). An invalidation of her (or of everyone) before the put keeps the read
         from being stored; a read not followed by :meth:`put` is forgotten after
         ``ttl_s``."""
+        shared = 0 if self._shared is None else self._shared_generation(customer_id)
         with self._lock:
             now = self._clock()
             for stale in [c for c, (_, t, _) in self._pending.items() if now - t >= self.ttl_s]:
                 del self._pending[stale]
             count, _, dropped = self._pending.get(customer_id, (0, now, False))
             self._pending[customer_id] = (count + 1, now, dropped)
-            return self._generation
+            return Ticket(self._generation, shared)
 
-    def put(self, customer_id: str, read: CustomerRead, generation: int) -> bool:
+    def put(self, customer_id: str, read: CustomerRead, generation: Ticket) -> bool:
         """Keep ``read`` unless she (or everyone) was invalidated since :meth:`begin`
         returned ``generation``, or the cache is suspended; True when kept."""
         with self._lock:
             count, began, dropped = self._pending.pop(customer_id, (0, 0.0, False))
             if count > 1:
                 self._pending[customer_id] = (count - 1, began, dropped)
-            if not self._live or dropped or generation != self._generation:
+            if not self._live or dropped or generation.local != self._generation \
+                    or generation.shared < 0:
                 return False
             self._entries.pop(customer_id, None)
-            self._entries[customer_id] = (self._clock(), read)
+            self._entries[customer_id] = (self._clock(), read, generation.shared)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
             return True
 
     def invalidate(self, customer_id: str) -> None:
-        """Drop her entry; a read of hers under way is not stored (other customers' reads
-        under way are)."""
+        """Drop her entry, here and (with ``shared``) in every worker; a read of hers under
+        way is not stored (other customers' reads under way are).
+
+        Raises DatabaseUnavailable when the shared generation cannot be moved: the caller's
+        answer must not claim the change is effective everywhere.
+        """
+        if self._shared is not None:
+            self._shared.bump(customer_id)
         with self._lock:
             self._entries.pop(customer_id, None)
             if customer_id in self._pending:

@@ -121,7 +121,7 @@ class KioskSuggestions:
         view, history = ConsentView(customer_id), CustomerHistory(customer_id)
         read = self.cache.get(customer_id) if self.cache is not None else None
         if read is None:
-            generation = self.cache.begin(customer_id) if self.cache is not None else 0
+            generation = self.cache.begin(customer_id) if self.cache is not None else None
             try:
                 consents = self.ledger.list_consents(customer_id)
                 found = self.sharing.customer_events(customer_id, PURPOSE, consents)
@@ -140,7 +140,7 @@ class KioskSuggestions:
                 else:
                     raise
             else:
-                if self.cache is not None:
+                if self.cache is not None and generation is not None:
                     self.cache.put(customer_id, read, generation)
         if read is not None:
             view = consent_view(customer_id, read.consents, self.ledger.msp_id, self.members,

@@ -16,6 +16,11 @@ request is a random customer at a random store of the retailer, with that store'
 Load goes to 127.0.0.1 only, bounded in count (rate x duration) and time (``--timeout`` per
 request). Prints a Markdown table (offered, achieved, p50, p99, errors, the server process's
 CPU in cores, the gateway's consent-cache hit share) and the throughput ratio.
+
+``--workers 1,2`` measures the serving gateway once per count, one after the other in the
+same run: one process on its embedded SQLite, and N worker processes sharing a throwaway
+PostgreSQL the benchmark starts (network/postgres.py) or ``--database-url``'s. With several
+workers the cache hit share is one worker's (``/metrics`` is per process).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from benchmarks.kiosk.load import (
+    BenchWorld,
     Request,
     RunResult,
     Server,
@@ -40,11 +46,13 @@ from benchmarks.kiosk.load import (
 from benchmarks.kiosk.server import BARE_PATH
 from demo.gateway_settings import gateway_settings
 from gateway.ledger import open_ledger
-from gateway.stores import CredentialStore
+from gateway.settings import GatewaySettings
+from gateway.shared_state import open_shared_state
 from network.arguments import add_network_arguments, running_network
 from network.description import Consortium
 from network.errors import NetworkError
 from network.layout import RunLayout
+from network.postgres import LocalPostgres, PostgresFailed, PostgresUnavailable
 
 #: The load comes from one address and a few store credentials, standing in for many kiosks
 #: at many addresses: the per-address and per-credential rates (gateway/limits.py, sized for
@@ -77,6 +85,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=10, help="suggestions per request")
     p.add_argument("--cache-ttl", type=float, default=30.0,
                    help="the gateway's suggestion_cache_ttl_s (0: read the ledger per request)")
+    p.add_argument("--workers", default="1",
+                   help="gateway worker counts to measure, comma-separated (1: SQLite; more: "
+                        "PostgreSQL)")
+    p.add_argument("--database-url", default=None,
+                   help="PostgreSQL for the multi-worker runs (default: a throwaway one)")
     p.add_argument("--gateway-port", type=int, default=None)
     p.add_argument("--bare-port", type=int, default=None)
     return p
@@ -92,6 +105,9 @@ def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> 
     serving_retailer = consortium.retailers[names.index(args.retailer)]
     block = consortium.block_of(consortium.retailer_index(serving_retailer))
     rates = [float(x) for x in args.rates.split(",")]
+    workers = [int(x) for x in args.workers.split(",")]
+    if not workers or any(not 1 <= w <= 64 for w in workers):
+        raise ValueError("--workers takes counts from 1 to 64")
     members = tuple(r.msp_id for r in consortium.retailers)
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp:
         work = Path(tmp)
@@ -110,8 +126,6 @@ def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> 
         finally:
             writer.close()
             serving.close()
-        credentials = CredentialStore(data_dir / "gateway.sqlite3")
-        store_keys = {store: credentials.issue(store) for store in world.stores}
         # Settings again, now that the catalogue is in the data folder.
         settings = gateway_settings(consortium, args.retailer, layout, data_dir=data_dir,
                                     http_port=settings.http_port,
@@ -119,9 +133,11 @@ def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> 
         bare_settings = settings.model_copy(
             update={"http_port": args.bare_port or block + BARE_PORT_OFFSET})
         root_ca = layout.ca_root_cert(args.retailer)
-        requests = kiosk_requests(world, store_keys, args.n, 4096)
         results: list[RunResult] = []
         with ExitStack() as stack:
+            database_url = args.database_url
+            if database_url is None and any(w > 1 for w in workers):
+                database_url = stack.enter_context(LocalPostgres.start()).url
             # Every other member's gateway, which serves the serving one her events it holds
             # under her consent: the kiosk's read fans out to them (docs/chaincode.md).
             owners: dict[str, str] = {}
@@ -139,16 +155,15 @@ def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> 
                 m.model_copy(update={"url": owners[m.msp_id]}) for m in settings.members)})
             bare = stack.enter_context(
                 serve("bare", bare_settings, root_ca, work, ready_path=BARE_PATH))
-            gateway = stack.enter_context(
-                serve("gateway", settings, root_ca, work, ready_path="/healthz"))
             bare_requests = [Request(BARE_PATH, {})]
             if args.warmup > 0:
                 open_loop(bare, bare_requests, "warm-up", min(rates), args.warmup)
-                open_loop(gateway, requests, "warm-up", min(rates), args.warmup)
             for rate in rates:
                 results.append(_run(bare, bare_requests, "bare endpoint", rate, args))
-                results.append(_run(gateway, requests, "kiosk suggestions", rate, args,
-                                    cache=True))
+            for count in workers:
+                results += _measure_gateway(
+                    _with_workers(settings, count, database_url), world, root_ca, work,
+                    rates, args)
     header = (f"{args.retailer}'s kiosk route (`GET /v1/stores/{{store}}/customers/{{id}}/"
               f"suggestions?n={args.n}`, {args.customers} customers with consents and "
               f"{args.events} purchases each at {writer_name}, read through its gateway under her "
@@ -157,6 +172,33 @@ def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> 
               f"a bare FastAPI endpoint, HTTPS on 127.0.0.1, {args.duration:g} s per rate, "
               f"open loop (latency from each request's scheduled time):")
     return [header, "", *table(results)]
+
+
+def _with_workers(settings: GatewaySettings, workers: int,
+                  database_url: str | None) -> GatewaySettings:
+    if workers == 1:
+        return settings
+    return GatewaySettings.model_validate(
+        {**settings.model_dump(), "workers": workers, "database_url": database_url})
+
+
+def _measure_gateway(settings: GatewaySettings, world: BenchWorld, root_ca: Path, work: Path,
+                     rates: list[float], args: argparse.Namespace) -> list[RunResult]:
+    """The kiosk route at each rate on a gateway of ``settings.workers`` processes, with a
+    credential per store issued in its store."""
+    shared = open_shared_state(settings)
+    try:
+        store_keys = {store: shared.credentials.issue(store) for store in world.stores}
+    finally:
+        shared.close()
+    requests = kiosk_requests(world, store_keys, args.n, 4096)
+    endpoint = ("kiosk suggestions (1 worker, SQLite)" if settings.workers == 1 else
+                f"kiosk suggestions ({settings.workers} workers, PostgreSQL)")
+    name = f"gateway-{settings.workers}w"
+    with serve("gateway", settings, root_ca, work, ready_path="/healthz", name=name) as gateway:
+        if args.warmup > 0:
+            open_loop(gateway, requests, "warm-up", min(rates), args.warmup)
+        return [_run(gateway, requests, endpoint, rate, args, cache=True) for rate in rates]
 
 
 def _run(server: Server, requests: list[Request], endpoint: str, rate: float,
@@ -171,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         net = running_network(args)
         lines = run(args, net.consortium, net.layout)
-    except (NetworkError, ValueError, RuntimeError) as exc:
+    except (NetworkError, ValueError, RuntimeError, PostgresUnavailable, PostgresFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print("\n".join(lines))

@@ -6,7 +6,8 @@ process of its own::
 
 ``FILE`` is a :class:`~gateway.settings.GatewaySettings` as JSON (the benchmark writes it:
 a fresh data folder, its catalogue and model, a loopback port). ``gateway`` serves
-``create_app(settings)`` exactly as ``python -m gateway serve`` does (gateway/server.py: the
+``create_app(settings)`` (in ``settings.workers`` processes) exactly as
+``python -m gateway serve`` does (gateway/server.py: the
 guarded h11 protocol, JSON logs, no access log); ``bare`` serves one FastAPI route,
 ``GET /v1/bare``, that answers a small JSON body at once, under the same server
 configuration, host, port and TLS pair: the floor the gateway is compared with.
@@ -21,7 +22,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gateway import logs
-from gateway.server import serve
+from gateway.server import serve, serve_workers
 from gateway.settings import GatewaySettings
 
 BARE_PATH = "/v1/bare"
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.kind == "gateway":
         from gateway.app import create_app
 
+        if settings.workers > 1:  # worker processes on the shared database
+            serve_workers(create_app, settings)
+            return 0
         app = create_app(settings)
     else:
         app = bare_app()

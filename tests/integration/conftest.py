@@ -31,6 +31,7 @@ from network.control import Layer, Network
 from network.description import Consortium, load_consortium
 from network.layout import RunLayout
 from network.plan import Peer
+from network.postgres import LocalPostgres, PostgresUnavailable, find_binaries
 from recommender.catalogue import Catalogue
 from recommender.config import ModelConfig
 from recommender.datasets.demo_inputs import catalogue_from_world
@@ -400,6 +401,19 @@ def same_height() -> Callable[..., int]:
             time.sleep(0.05)
 
     return wait
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL from Debian's binaries (``make postgres``) on a free loopback
+    port with its own data folder, stopped after the session: its URL. Skipped, with the
+    reason, only when the binaries are not installed."""
+    try:
+        find_binaries()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    with LocalPostgres.start() as server:
+        yield server.url
 
 
 def chromium_executable() -> str:

@@ -19,14 +19,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 NUMBER = r"(\d+(?:\.\d+)?)"
 
 
-def test_the_kiosk_bench_prints_a_row_per_endpoint_with_positive_figures(fabric_network):
+def test_the_kiosk_bench_prints_a_row_per_endpoint_with_positive_figures(
+        fabric_network, postgres_url):
+    shift = fabric_network.consortium.port_base - 24000
     args = parser().parse_args([
         "--rates", "40", "--duration", "2", "--warmup", "0.5", "--customers", "4",
-        "--events", "2", "--gateway-port", "24292", "--bare-port", "24293"])
+        "--events", "2", "--gateway-port", str(24292 + shift),
+        "--bare-port", str(24293 + shift), "--workers", "1,2", "--database-url", postgres_url])
     lines = run(args, fabric_network.consortium, fabric_network.layout)
     assert TABLE_HEADER in lines
     rows = [line for line in lines if line.startswith(("| bare endpoint", "| kiosk"))]
-    assert [r.split(" | ")[0] for r in rows] == ["| bare endpoint", "| kiosk suggestions"]
+    assert [r.split(" | ")[0] for r in rows] == [
+        "| bare endpoint", "| kiosk suggestions (1 worker, SQLite)",
+        "| kiosk suggestions (2 workers, PostgreSQL)"]
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         offered, achieved, p50, p99, errors = (float(c) for c in cells[1:6])

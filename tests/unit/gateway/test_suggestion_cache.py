@@ -140,3 +140,26 @@ def test_a_read_never_finished_is_forgotten_after_the_ttl():
     clock.now += 31
     cache.begin("c2")  # forgets the stale one
     assert cache.put("c1", READ, cache.begin("c1"))
+
+
+class CountingGenerations:
+    """Stands in for the shared PostgreSQL generations (a dict all 'workers' see)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, int] = {}
+
+    def current(self, customer_id: str) -> int:
+        return self.rows.get(customer_id, 0)
+
+    def bump(self, customer_id: str) -> None:
+        self.rows[customer_id] = self.rows.get(customer_id, 0) + 1
+
+
+def test_a_write_through_another_worker_drops_only_her_entry_here():
+    shared = CountingGenerations()
+    here, there = CustomerCache(30, shared=shared), CustomerCache(30, shared=shared)
+    for cache in (here, there):
+        cache.resume()
+    assert here.put("c1", READ, here.begin("c1")) and here.put("c2", READ, here.begin("c2"))
+    there.invalidate("c1")
+    assert here.get("c1") is None and here.get("c2") is READ

@@ -1,0 +1,198 @@
+"""A gateway of two worker processes sharing a real PostgreSQL, on the real network: a
+revocation or a withdrawal through one worker is effective on the very next answer from
+either, and a chosen set of issue 21's attacks fails as it does on one process.
+
+Northwind's gateway runs as an operator starts it (``python -m gateway --env-file F serve
+--workers 2``); Southgate's, which serves it her events under her consent, in this process.
+Each probe goes over a fresh TLS connection, which the kernel hands to whichever worker is
+waiting in accept: a round of them reaches both workers.
+"""
+
+from __future__ import annotations
+
+import secrets
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from chaincode.fields import format_timestamp
+from demo.wallet import DemoCustomer
+from gateway.postgres.credentials import PostgresCredentialStore
+from gateway.postgres.pool import open_pool
+from gateway.stores import Role, key_id_of
+from network.gateway_env import gateway_environment, render_env_file
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Offset of the two-worker gateway's port in the whole network's block.
+PORT_OFFSET = 301
+ROUND = 12  # fresh connections per probe round
+
+
+@pytest.fixture(scope="module")
+def database(postgres_url: str) -> str:
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("CREATE DATABASE workers")
+    return postgres_url.rsplit("/", 1)[0] + "/workers"
+
+
+@pytest.fixture(scope="module")
+def south(start_ledger_gateway) -> Iterator[Any]:
+    """Southgate's gateway at the port its members expect (the plan's)."""
+    with start_ledger_gateway("southgate") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def north(fabric_network, gateway_process, database, catalogue, south, tmp_path_factory
+          ) -> Iterator[dict[str, Any]]:
+    """Northwind's gateway on two workers; its base URL, CA root and credential store."""
+    work = tmp_path_factory.mktemp("workers")
+    (work / "catalogue.json").write_text(catalogue.to_json())
+    port = fabric_network.consortium.port_base + PORT_OFFSET
+    env = gateway_environment(fabric_network.consortium, "northwind", fabric_network.layout)
+    env.update({"PREFSHARE_GATEWAY_DATA_DIR": str(work / "data"),
+                "PREFSHARE_GATEWAY_HTTP_PORT": str(port),
+                "PREFSHARE_GATEWAY_CATALOGUE_PATH": str(work / "catalogue.json"),
+                "PREFSHARE_GATEWAY_DATABASE_URL": database,
+                "PREFSHARE_GATEWAY_RATE_PER_CREDENTIAL": "1000/second"})
+    env_file = work / "northwind.env"
+    env_file.write_text(render_env_file(env))
+    root_ca = fabric_network.layout.ca_root_cert("northwind")
+    pool = open_pool(database)
+    argv = [sys.executable, "-m", "gateway", "--env-file", str(env_file), "serve",
+            "--workers", "2"]
+    try:
+        with gateway_process(argv, port=port, root_ca=root_ca, log=work / "gateway.log",
+                             cwd=ROOT):
+            yield {"url": f"https://127.0.0.1:{port}", "root_ca": root_ca,
+                   "credentials": PostgresCredentialStore(pool), "log": work / "gateway.log"}
+    finally:
+        pool.close()
+
+
+def _fresh(north: dict[str, Any], method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One request over a connection of its own."""
+    trust = ssl.create_default_context(cafile=str(north["root_ca"]))
+    with httpx.Client(base_url=north["url"], verify=trust, timeout=30) as client:
+        return client.request(method, path, **kwargs)
+
+
+def _round(north: dict[str, Any], path: str, headers: dict[str, str]) -> list[httpx.Response]:
+    return [_fresh(north, "GET", path, headers=headers) for _ in range(ROUND)]
+
+
+def _bearer(credential: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credential}"}
+
+
+def _write(north: dict[str, Any], path: str, body: Any, headers: dict[str, str] | None = None,
+           key: str | None = None) -> httpx.Response:
+    return _fresh(north, "POST", path, json=body, headers={
+        "Idempotency-Key": key or f"wk-{secrets.token_hex(10)}", **(headers or {})})
+
+
+def test_serving_two_workers_on_sqlite_is_refused_in_one_line(tmp_path):
+    env_file = tmp_path / "x.env"
+    env_file.write_text("")
+    done = subprocess.run([sys.executable, "-m", "gateway", "--env-file", str(env_file),
+                           "serve", "--workers", "2"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "PREFSHARE_GATEWAY_RETAILER": "xy",
+                               "PREFSHARE_GATEWAY_MSP_ID": "XyMSP",
+                               "PREFSHARE_GATEWAY_ENDORSING_ORGS": '["XyMSP"]',
+                               "PREFSHARE_GATEWAY_PEER_ENDPOINT": "127.0.0.1:1",
+                               "PREFSHARE_GATEWAY_PEER_TLS_ROOT": "/nonexistent",
+                               "PREFSHARE_GATEWAY_MSP_DIR": "/nonexistent",
+                               "PREFSHARE_GATEWAY_DATA_DIR": str(tmp_path / "d")})
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "DATABASE_URL" in done.stderr
+
+
+def test_a_revocation_through_one_worker_is_refused_at_once_by_both(north, catalogue):
+    store = catalogue.stores("NorthwindMSP")[0]
+    admin = _bearer(north["credentials"].issue("hq", Role.ADMIN))
+    credential = north["credentials"].issue(store)
+    path = "/v1/customers/c_" + "U" * 43 + "/consents"
+    assert {r.status_code for r in _round(north, path, _bearer(credential))} == {404}
+    revoked = _fresh(north, "DELETE", f"/v1/admin/credentials/{key_id_of(credential)}",
+                     headers=admin)
+    assert revoked.status_code == 200, revoked.text
+    assert {r.status_code for r in _round(north, path, _bearer(credential))} == {401}
+
+
+def test_a_withdrawal_through_one_worker_changes_the_next_answer_of_both(
+        north, south, catalogue):
+    customer = DemoCustomer.new()
+    assert _write(north, "/v1/customers", {"public_key": customer.public_key}).status_code == 201
+    sg_store = catalogue.stores("SouthgateMSP")[0]
+    when = format_timestamp(datetime.now(UTC) - timedelta(minutes=3))
+    batch = {"events": [{"event_id": f"wk-{secrets.token_hex(6)}", "item_id": item,
+                         "item_category": "kiosk", "event_type": "purchase", "value": 1.0,
+                         "timestamp": when} for item in catalogue.items_in_store(sg_store)[:3]]}
+    recorded = south.write(f"/v1/stores/{sg_store}/customers/{customer.customer_id}/events",
+                           batch, south.credential(sg_store))
+    assert recorded.status_code == 201, recorded.text
+    consent = customer.grant(["NorthwindMSP"], categories=("purchases",))
+    assert _write(north, "/v1/consents", consent).status_code == 201
+    store = catalogue.stores("NorthwindMSP")[0]
+    path = f"/v1/stores/{store}/customers/{customer.customer_id}/suggestions"
+    kiosk = _bearer(north["credentials"].issue(store))
+    # Both workers' caches hold her read (a round fills them, the next is answered there).
+    for _ in range(2):
+        answers = _round(north, path, kiosk)
+        assert all(a.status_code == 200 for a in answers), answers[0].text
+        assert {tuple(a.json()["data_sources"]) for a in answers} == {("SouthgateMSP",)}
+    withdrawn = _write(north, "/v1/consents", customer.withdraw(consent["consent_id"]))
+    assert withdrawn.status_code == 201, withdrawn.text
+    answers = _round(north, path, kiosk)
+    assert {tuple(a.json()["data_sources"]) for a in answers} == {()}
+
+
+# -- a chosen set of test_abuse.py's attacks, against the two workers ---------------------------
+
+def test_an_expired_credential_is_refused_by_both(north, catalogue):
+    credential = north["credentials"].issue(catalogue.stores("NorthwindMSP")[0],
+                                            lifetime=timedelta(seconds=1))
+    time.sleep(1.1)
+    path = "/v1/customers/c_" + "U" * 43 + "/consents"
+    assert {r.status_code for r in _round(north, path, _bearer(credential))} == {401}
+
+
+def test_a_retried_write_is_answered_once_whichever_worker_gets_it(north):
+    body = {"public_key": DemoCustomer.new().public_key}
+    key = f"wk-{secrets.token_hex(10)}"
+    first = _write(north, "/v1/customers", body, key=key)
+    assert first.status_code == 201, first.text
+    retries = [_write(north, "/v1/customers", body, key=key) for _ in range(6)]
+    assert all(r.status_code == 201 and r.headers.get("idempotent-replay") == "true"
+               and r.json() == first.json() for r in retries)
+
+
+@pytest.mark.parametrize(("body", "kind"), [
+    (b'{"public_key": "' + b"A" * 60 + b'", "public_key": "' + b"B" * 60 + b'"}',
+     "json_duplicate_key"),
+    (b"[" * 50_000 + b"]" * 50_000, "json_too_deep"),
+])
+def test_malformed_bodies_are_refused_by_both(north, body, kind):
+    for _ in range(4):
+        r = _fresh(north, "POST", "/v1/customers", content=body, headers={
+            "Content-Type": "application/json", "Idempotency-Key": f"raw-{secrets.token_hex(6)}"})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["type"] == kind
+
+
+def test_an_admin_never_acts_as_another_retailers_store_on_either(north, catalogue):
+    foreign = catalogue.stores("SouthgateMSP")[0]
+    admin = _bearer(north["credentials"].issue("hq", Role.ADMIN))
+    path = f"/v1/stores/{foreign}/customers/c_{'U' * 43}/suggestions"
+    assert {r.status_code for r in _round(north, path, admin)} == {403}
