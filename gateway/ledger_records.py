@@ -72,7 +72,13 @@ def _events(value: Any) -> tuple[PreferenceEvent, ...]:
 
 
 def _next(value: Any) -> str | None:
-    return None if value is None else read_str(value, "next")
+    # A page cursor is the chaincode's own key, opaque here: a composite key holds the
+    # U+0000 separators read_str refuses, and is handed back to the chaincode as it came.
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise TypeError("a page cursor is a non-empty string")
+    return value
 
 
 def _consent(value: Any) -> ConsentRecord:

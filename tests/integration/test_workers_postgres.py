@@ -65,7 +65,12 @@ def north(fabric_network, gateway_process, database, catalogue, south, tmp_path_
                 "PREFSHARE_GATEWAY_HTTP_PORT": str(port),
                 "PREFSHARE_GATEWAY_CATALOGUE_PATH": str(work / "catalogue.json"),
                 "PREFSHARE_GATEWAY_DATABASE_URL": database,
-                "PREFSHARE_GATEWAY_RATE_PER_CREDENTIAL": "1000/second"})
+                "PREFSHARE_GATEWAY_RATE_PER_CREDENTIAL": "1000/second",
+                # The module registers (and sends malformed registrations) from this one
+                # address more than the strangers' default of 10 a minute allows; the rate
+                # itself is test_abuse.py's subject.
+                "PREFSHARE_GATEWAY_RATE_REGISTRATIONS_PER_ADDRESS": "6000/minute",
+                "PREFSHARE_GATEWAY_RATE_REGISTRATIONS": "6000/minute"})
     env_file = work / "northwind.env"
     env_file.write_text(render_env_file(env))
     root_ca = fabric_network.layout.ca_root_cert("northwind")

@@ -1,8 +1,11 @@
 """The training job's paging over ReadOwnTraining (pure logic over page records)."""
 
+import json
 from dataclasses import dataclass, field
 
-from gateway.ledger_records import OwnPage
+import pytest
+
+from gateway.ledger_records import MalformedLedgerAnswer, OwnPage, parse_answer
 from gateway.training import read_own_pages
 
 
@@ -35,3 +38,15 @@ def test_a_single_last_page_is_read_once_with_the_default_size():
     pages = _Pages([_page([1, 2], None)])
     assert [p.events for p in read_own_pages(pages)] == [(1, 2)]  # type: ignore[arg-type]
     assert pages.asked == [("", 200)]
+
+
+def test_a_composite_key_cursor_is_kept_as_the_chaincode_gave_it():
+    # Found by the full suite: a page boundary's cursor is a composite key, whose U+0000
+    # separators the field reader refuses as control characters.
+    cursor = "\x00holding\x00c_abc\x00"
+    answer = {"owner": "NorthwindMSP", "events": [], "customers": 0, "next": cursor}
+    page = parse_answer("ReadOwnTraining", json.dumps(answer).encode(), OwnPage.from_dict)
+    assert page.next == cursor
+    with pytest.raises(MalformedLedgerAnswer):
+        parse_answer("ReadOwnTraining", json.dumps({**answer, "next": 7}).encode(),
+                     OwnPage.from_dict)
