@@ -107,6 +107,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         log.info("gateway starting", extra={"settings": settings.loggable()})
         yield
+        if services.shared is not None and services.shared.rate_counters is not None:
+            await services.shared.rate_counters.aclose()
         services.close()
 
     app = FastAPI(
@@ -136,7 +138,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         max_in_flight_per_credential=settings.max_in_flight_per_credential,
         max_in_flight=settings.max_in_flight, max_url_bytes=settings.max_url_bytes,
         max_head_bytes=settings.max_head_bytes, rate_per_member=settings.rate_per_member,
-        max_in_flight_per_member=settings.max_in_flight_per_member))
+        max_in_flight_per_member=settings.max_in_flight_per_member),
+        shared=services.shared.rate_counters if services.shared is not None else None)
 
     @app.middleware("http")
     async def observe(request: Request,

@@ -7,7 +7,9 @@
 - a URL (path and query) over ``max_url_bytes``: 414 ``URI_TOO_LONG``;
 - ``/healthz`` and ``/metrics`` pass the rest untouched, so an operator sees the gateway while it is
   under attack (gateway/health.py keeps the health probe off the routes' thread pool);
-- rates, counted with the `limits` library (sliding windows in memory): every request per
+- rates, counted with the `limits` library (sliding windows in this process's memory; with
+  PostgreSQL configured, fixed windows in the shared database, gateway/postgres/
+  rate_counters.py, so N workers and replicas share one budget): every request per
   client address (``rate_per_address``); a request carrying a store credential also per
   credential (``rate_per_credential``, keyed by the credential's key id, read before the
   credential is checked, so a flood of bad credentials is refused as cheaply as a good one);
@@ -25,8 +27,9 @@
   every thread, so the other stores' calls and the health probe always find one.
 
 Every refusal is in the project's error shape (gateway/errors.py) and reveals nothing about
-the credential. The counters live in this process: with several workers each counts its
-own share (docs/gateway.md, "Limits").
+the credential. The in-flight bounds stay per process (they guard its own thread pool); with
+PostgreSQL the rates are shared, and a database that does not answer refuses with 503
+``DATABASE_UNAVAILABLE`` (docs/gateway.md, "Limits").
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ from collections import Counter
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
+from limits.aio.storage import Storage as SharedStorage
+from limits.aio.strategies import FixedWindowRateLimiter as SharedWindows
 from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.errors import ApiError, to_response
+from gateway.errors import ApiError, DatabaseUnavailable, to_response
 
 #: Routes an operator needs while the gateway is under attack.
 UNLIMITED_PATHS = frozenset({"/healthz", "/metrics"})
@@ -120,9 +125,13 @@ def member_key(scope: Scope) -> str | None:
 class RequestLimits:
     """The ASGI middleware described in the module's docstring."""
 
-    def __init__(self, app: ASGIApp, limits: LimitSettings) -> None:
+    def __init__(self, app: ASGIApp, limits: LimitSettings,
+                 shared: SharedStorage | None = None) -> None:
         self.app, self.settings = app, limits
         self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        # Workers and replicas count together here when given (PostgreSQL); fixed windows,
+        # the one strategy a plain counter per key carries in one atomic statement.
+        self._shared = None if shared is None else SharedWindows(shared)
         self._per_address = parse(limits.rate_per_address)
         self._per_credential = parse(limits.rate_per_credential)
         self._registrations_per_address = parse(limits.rate_registrations_per_address)
@@ -132,11 +141,18 @@ class RequestLimits:
         self._in_flight: Counter[str] = Counter()
         self._total_in_flight = 0
 
-    def _over(self, item: RateLimitItem, *key: str) -> int | None:
-        """None when the hit is allowed; else the seconds until it would be (>= 1)."""
-        if self._limiter.hit(item, *key):
+    async def _over(self, item: RateLimitItem, *key: str) -> int | None:
+        """None when the hit is allowed; else the seconds until it would be (>= 1).
+
+        Raises DatabaseUnavailable when shared counters do not answer."""
+        if self._shared is not None:
+            if await self._shared.hit(item, *key):
+                return None
+            reset = (await self._shared.get_window_stats(item, *key)).reset_time
+        elif self._limiter.hit(item, *key):
             return None
-        reset = self._limiter.get_window_stats(item, *key).reset_time
+        else:
+            reset = self._limiter.get_window_stats(item, *key).reset_time
         return max(1, math.ceil(reset - time.time()))
 
     def _oversized(self, scope: Scope) -> ApiError | None:
@@ -149,8 +165,8 @@ class RequestLimits:
             return UriTooLong(f"the URL is over {self.settings.max_url_bytes} bytes")
         return None
 
-    def _refusal(self, scope: Scope, key_id: str | None, member: str | None
-                 ) -> ApiError | None:
+    async def _refusal(self, scope: Scope, key_id: str | None, member: str | None
+                       ) -> ApiError | None:
         path, method = scope["path"], scope["method"]
         address = (scope.get("client") or ("unknown", 0))[0]
         checks: list[tuple[RateLimitItem, tuple[str, ...], str]] = [
@@ -164,7 +180,7 @@ class RequestLimits:
                         "registrations_per_address"),
                        (self._registrations, ("registration",), "registrations")]
         for item, key, name in checks:
-            wait = self._over(item, *key)
+            wait = await self._over(item, *key)
             if wait is not None:
                 return RateLimited("too many requests; retry after the Retry-After seconds",
                                    details={"limit": name, "retry_after_s": wait})
@@ -187,14 +203,18 @@ class RequestLimits:
         key_id, member = credential_key_id(scope), member_key(scope)
         refusal = self._oversized(scope)
         if refusal is None and scope["path"] not in UNLIMITED_PATHS:
-            refusal = self._refusal(scope, key_id, member)
+            try:
+                refusal = await self._refusal(scope, key_id, member)
+            except DatabaseUnavailable as exc:
+                refusal = exc
         elif refusal is None:
             await self.app(scope, receive, send)
             return
         if refusal is not None:
             response = to_response(refusal)
             if refusal.status in (429, 503):
-                response.headers["Retry-After"] = str(refusal.details["retry_after_s"])
+                wait = (refusal.details or {}).get("retry_after_s", 1)
+                response.headers["Retry-After"] = str(wait)
             await response(scope, receive, send)
             return
         slot = key_id or ("member:" + member if member is not None else "")

@@ -13,6 +13,7 @@ from gateway.postgres.credentials import PostgresCredentialStore
 from gateway.postgres.generations import PostgresGenerations
 from gateway.postgres.idempotency import PostgresIdempotencyStore
 from gateway.postgres.pool import open_pool
+from gateway.postgres.rate_counters import PostgresRateCounters
 from gateway.settings import GatewaySettings
 from gateway.stores import Credentials, CredentialStore
 from gateway.suggestion_cache import SharedGenerations
@@ -32,6 +33,8 @@ class SharedState:
     generations: SharedGenerations | None
     #: The PostgreSQL pool to close (None on SQLite).
     pool: Any = None
+    #: Rate-limit counters every worker shares (None on SQLite: each process counts).
+    rate_counters: PostgresRateCounters | None = None
 
     @property
     def shared(self) -> bool:
@@ -52,5 +55,6 @@ def open_shared_state(settings: GatewaySettings) -> SharedState:
         return SharedState(CredentialStore(database), IdempotencyStore(database), None)
     pool = open_pool(settings.database_url.get_secret_value(),
                      max_size=settings.database_pool_size)
+    url = settings.database_url.get_secret_value()
     return SharedState(PostgresCredentialStore(pool), PostgresIdempotencyStore(pool),
-                       PostgresGenerations(pool), pool)
+                       PostgresGenerations(pool), pool, PostgresRateCounters(url))

@@ -25,6 +25,9 @@ SCHEMA = (
     " PRIMARY KEY (scope, key))",
     "CREATE TABLE IF NOT EXISTS customer_generations ("
     " customer_id text PRIMARY KEY, generation bigint NOT NULL)",
+    # Rate-limit windows (gateway/postgres/rate_counters.py); expires_at in epoch seconds.
+    "CREATE TABLE IF NOT EXISTS rate_counters ("
+    " key text PRIMARY KEY, count bigint NOT NULL, expires_at double precision NOT NULL)",
 )
 _SCHEMA_LOCK = 0x70726566  # "pref": one advisory lock id for the schema's creation
 

@@ -4,12 +4,16 @@ other's writes (two pools stand in for two workers)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import psycopg
 import pytest
+from limits import parse
+from limits.aio.strategies import FixedWindowRateLimiter
 from psycopg_pool import ConnectionPool
 
 from gateway.errors import Conflict, DatabaseUnavailable, Unprocessable
@@ -17,6 +21,7 @@ from gateway.postgres.credentials import PostgresCredentialStore
 from gateway.postgres.generations import PostgresGenerations
 from gateway.postgres.idempotency import PostgresIdempotencyStore
 from gateway.postgres.pool import open_pool
+from gateway.postgres.rate_counters import PostgresRateCounters
 from gateway.stores import Role, key_id_of
 from gateway.suggestion_cache import CustomerCache, CustomerRead
 from network.postgres import free_port
@@ -40,6 +45,10 @@ def pools(postgres_url: str) -> Iterator[tuple[ConnectionPool, ConnectionPool]]:
     finally:
         first.close()
         second.close()
+
+
+def _url(pool: ConnectionPool) -> str:
+    return str(pool.conninfo)
 
 
 def test_a_credential_revoked_by_one_worker_is_refused_by_the_other(pools):
@@ -120,3 +129,38 @@ def test_a_write_through_one_worker_drops_her_cached_read_in_the_other(pools):
 def test_a_database_that_does_not_answer_is_a_typed_error():
     with pytest.raises(DatabaseUnavailable):
         open_pool(f"postgresql://nobody@127.0.0.1:{free_port()}/none", timeout_s=1)
+
+
+def test_rate_counters_are_one_budget_for_two_workers(pools):
+    """Two workers' counters hitting one limit at once admit exactly its amount between them,
+    and a new window starts when the old one ends."""
+    ten_a_second = parse("10/2 seconds")
+
+    async def run() -> tuple[list[bool], list[bool], float]:
+        a, b = PostgresRateCounters(_url(pools[0])), PostgresRateCounters(_url(pools[1]))
+        limit_a, limit_b = FixedWindowRateLimiter(a), FixedWindowRateLimiter(b)
+        try:
+            first = await asyncio.gather(*(
+                (limit_a if i % 2 else limit_b).hit(ten_a_second, "credential", "k1")
+                for i in range(30)))
+            reset = (await limit_b.get_window_stats(ten_a_second, "credential", "k1")
+                     ).reset_time
+            await asyncio.sleep(max(0.0, reset - time.time()) + 0.1)
+            later = [await limit_a.hit(ten_a_second, "credential", "k1") for _ in range(3)]
+            return first, later, reset
+        finally:
+            await a.aclose()
+            await b.aclose()
+
+    started = time.time()
+    first, later, reset = asyncio.run(run())
+    assert first.count(True) == 10 and first.count(False) == 20
+    assert started < reset <= started + 2.5
+    assert later == [True, True, True]
+
+
+def test_rate_counters_on_a_database_that_does_not_answer_are_a_typed_error():
+    counters = PostgresRateCounters(f"postgresql://nobody@127.0.0.1:{free_port()}/none",
+                                    timeout_s=1)
+    with pytest.raises(DatabaseUnavailable):
+        asyncio.run(FixedWindowRateLimiter(counters).hit(parse("1/second"), "x"))

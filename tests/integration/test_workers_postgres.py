@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Offset of the two-worker gateway's port in the whole network's block.
 PORT_OFFSET = 301
 ROUND = 12  # fresh connections per probe round
+SHARED_RATE = 60  # requests a credential may send a minute, to both workers together
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,9 @@ def north(fabric_network, gateway_process, database, catalogue, south, tmp_path_
                 "PREFSHARE_GATEWAY_HTTP_PORT": str(port),
                 "PREFSHARE_GATEWAY_CATALOGUE_PATH": str(work / "catalogue.json"),
                 "PREFSHARE_GATEWAY_DATABASE_URL": database,
-                "PREFSHARE_GATEWAY_RATE_PER_CREDENTIAL": "1000/second",
+                # One budget for both workers (the shared counters' test below); no other
+                # test of the module sends a credential more than 36 requests.
+                "PREFSHARE_GATEWAY_RATE_PER_CREDENTIAL": f"{SHARED_RATE}/minute",
                 # The module registers (and sends malformed registrations) from this one
                 # address more than the strangers' default of 10 a minute allows; the rate
                 # itself is test_abuse.py's subject.
@@ -162,6 +165,21 @@ def test_a_withdrawal_through_one_worker_changes_the_next_answer_of_both(
     assert withdrawn.status_code == 201, withdrawn.text
     answers = _round(north, path, kiosk)
     assert {tuple(a.json()["data_sources"]) for a in answers} == {()}
+
+
+def test_a_credentials_rate_is_one_budget_for_both_workers(north, catalogue):
+    """Counted apart, each worker would let SHARED_RATE through: fresh connections spread
+    over both, so 20 more than the budget would all pass."""
+    credential = north["credentials"].issue(catalogue.stores("NorthwindMSP")[0])
+    path = "/v1/customers/c_" + "U" * 43 + "/consents"
+    answers = [_fresh(north, "GET", path, headers=_bearer(credential))
+               for _ in range(SHARED_RATE + 20)]
+    codes = [a.status_code for a in answers]
+    assert codes == [404] * SHARED_RATE + [429] * 20, codes
+    for refused in answers[SHARED_RATE:]:
+        error = refused.json()["error"]
+        assert (error["code"], error["details"]["limit"]) == ("RATE_LIMITED", "credential")
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
 
 
 # -- a chosen set of test_abuse.py's attacks, against the two workers ---------------------------
