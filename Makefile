@@ -90,8 +90,8 @@ bench-serving: venv ## Kiosk suggestion latency (p50/p99, calls/s) on the demo w
 bench-ledger: network-up ## Ledger: consent grants/s and p50/p99 at 8/32/64 in flight, batched events/s, read p50/p99, CPU per node
 	$(PY) -m benchmarks.ledger
 
-bench-kiosk: network-up ## Kiosk suggestions over HTTPS at 100/300/600 req/s offered vs a bare FastAPI endpoint
-	OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.kiosk --description network/consortium.yaml --run-dir .run
+bench-kiosk: network-up ## Kiosk suggestions over HTTPS at 100/300/600 req/s offered vs a bare FastAPI endpoint, then at 100/s alone and under slow connections and a flood
+	OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.kiosk --description network/consortium.yaml --run-dir .run --hostile
 
 bench-model-card: venv ## The demo world's model cards (accuracy by segment, popularity, exposure, coverage, records per member) and train+card time per retailer
 	OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.model_card

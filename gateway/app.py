@@ -138,7 +138,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         max_in_flight_per_credential=settings.max_in_flight_per_credential,
         max_in_flight=settings.max_in_flight, max_url_bytes=settings.max_url_bytes,
         max_head_bytes=settings.max_head_bytes, rate_per_member=settings.rate_per_member,
-        max_in_flight_per_member=settings.max_in_flight_per_member),
+        max_in_flight_per_member=settings.max_in_flight_per_member,
+        rate_suggestions_per_credential=settings.rate_suggestions_per_credential,
+        rate_limited_delay_s=settings.rate_limited_delay_s),
         shared=services.shared.rate_counters if services.shared is not None else None)
 
     @app.middleware("http")

@@ -17,8 +17,11 @@
   for) per address and for the whole gateway (``rate_registrations_per_address``,
   ``rate_registrations``); a member read (``/v1/members/*``, another retailer's gateway,
   gateway/members.py) also per reading member (``rate_per_member``, keyed by a digest of the
-  certificate it sends, read before its signature is checked, as a key id is). Over a rate:
-  429 ``RATE_LIMITED`` with ``Retry-After``;
+  certificate it sends, read before its signature is checked, as a key id is); a request for
+  suggestions also per credential at its own, lower rate (``rate_suggestions_per_credential``:
+  the costliest route a store calls). Over a rate: 429 ``RATE_LIMITED`` with ``Retry-After``,
+  held ``rate_limited_delay_s`` before it is sent (a tarpit: a flood on a few connections
+  then waits instead of costing a refusal per round trip);
 - requests in flight: per credential and per reading member (``max_in_flight_per_credential``,
   ``max_in_flight_per_member``: 429 ``TOO_MANY_IN_FLIGHT``) and in all (``max_in_flight``:
   503 ``OVERLOADED``), all with
@@ -34,6 +37,7 @@ PostgreSQL the rates are shared, and a database that does not answer refuses wit
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import re
@@ -56,6 +60,8 @@ _KEY_ID = re.compile(rb"^bearer\s+psk_([0-9a-f]{16})\.", re.IGNORECASE)
 MEMBER_PATHS = "/v1/members/"
 #: gateway.members.CERT_HEADER as ASGI carries it (lower case).
 _MEMBER_CERT = b"x-prefshare-member-cert"
+#: The kiosk's route (gateway/routes/suggestions.py), matched before routing.
+_SUGGESTIONS = re.compile(r"^/v1/stores/[^/]+/customers/[^/]+/suggestions/?$")
 
 
 class RateLimited(ApiError):
@@ -92,6 +98,8 @@ class LimitSettings:
     max_in_flight_per_member: int
     max_url_bytes: int
     max_head_bytes: int
+    rate_suggestions_per_credential: str = "1000000/second"
+    rate_limited_delay_s: float = 0.0
 
 
 def credential_key_id(scope: Scope) -> str | None:
@@ -137,6 +145,7 @@ class RequestLimits:
         self._registrations_per_address = parse(limits.rate_registrations_per_address)
         self._registrations = parse(limits.rate_registrations)
         self._per_member = parse(limits.rate_per_member)
+        self._suggestions_per_credential = parse(limits.rate_suggestions_per_credential)
         # Only touched from the event loop's thread: no lock needed.
         self._in_flight: Counter[str] = Counter()
         self._total_in_flight = 0
@@ -173,6 +182,9 @@ class RequestLimits:
             (self._per_address, ("address", address), "address")]
         if key_id is not None:
             checks.append((self._per_credential, ("credential", key_id), "credential"))
+            if method == "GET" and _SUGGESTIONS.match(path):
+                checks.append((self._suggestions_per_credential, ("suggestions", key_id),
+                               "suggestions_per_credential"))
         if member is not None:
             checks.append((self._per_member, ("member", member), "member"))
         if method == "POST" and path.rstrip("/") == "/v1/customers":
@@ -211,6 +223,9 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         if refusal is not None:
+            if isinstance(refusal, RateLimited) and self.settings.rate_limited_delay_s > 0:
+                await asyncio.sleep(min(self.settings.rate_limited_delay_s,
+                                        refusal.details["retry_after_s"]))
             response = to_response(refusal)
             if refusal.status in (429, 503):
                 wait = (refusal.details or {}).get("retry_after_s", 1)

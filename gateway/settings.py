@@ -168,6 +168,15 @@ class GatewaySettings(BaseSettings):
     rate_per_credential: str = "100/second"
     rate_registrations_per_address: str = "10/minute"
     rate_registrations: str = "120/minute"
+    #: Suggestions (the costliest route a store calls: a ledger read and a scoring) per
+    #: credential, on top of its rate: a store's kiosks ask when a shopper is identified or
+    #: presses refresh, a few a minute each; one credential at the general rate could take
+    #: half a one-process gateway's capacity (docs/performance.md, the hostile run).
+    rate_suggestions_per_credential: str = "20/second"
+    #: Seconds a 429 over a rate is held before it is sent (at most its Retry-After): a
+    #: client flooding on a few connections then costs the gateway a sleeping coroutine a
+    #: second per connection, not a refusal per round trip. 0: answer at once.
+    rate_limited_delay_s: Annotated[float, Field(ge=0, le=10)] = 1.0
     #: Requests in flight: per credential (429 beyond) and in all (503 beyond; below the
     #: 40 threads of the routes' pool, so the pool never runs out).
     max_in_flight_per_credential: Annotated[int, Field(ge=1, le=1000)] = 8

@@ -21,6 +21,12 @@ CPU in cores, the gateway's consent-cache hit share) and the throughput ratio.
 same run: one process on its embedded SQLite, and N worker processes sharing a throwaway
 PostgreSQL the benchmark starts (network/postgres.py) or ``--database-url``'s. With several
 workers the cache hit share is one worker's (``/metrics`` is per process).
+
+``--hostile`` adds a hostile-background run (benchmarks/kiosk/hostile.py): a one-worker
+gateway with the default rate limits, the kiosk load at ``--hostile-rate`` (10 kiosks a
+store, each with a credential of its own) first alone, then while slow connections and a
+flooding store credential attack the same gateway from other loopback addresses; the rows
+and a line on what the attack sent.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from benchmarks.kiosk.hostile import Attack, AttackReport, hostile
 from benchmarks.kiosk.load import (
     BenchWorld,
     Request,
@@ -57,7 +65,10 @@ from network.postgres import LocalPostgres, PostgresFailed, PostgresUnavailable
 #: The load comes from one address and a few store credentials, standing in for many kiosks
 #: at many addresses: the per-address and per-credential rates (gateway/limits.py, sized for
 #: one client) would measure the limiter, not the route. Every other limit stays as set.
-LOAD_RATES = {"rate_per_address": "1000000/second", "rate_per_credential": "1000000/second"}
+LOAD_RATES = {"rate_per_address": "1000000/second", "rate_per_credential": "1000000/second",
+              "rate_suggestions_per_credential": "1000000/second"}
+#: The hostile run's well-behaved load: each store's kiosks, each with a credential of its own.
+KIOSKS_PER_STORE = 10
 
 #: Default ports: offsets in each retailer's port block that the port plan leaves free (the
 #: serving gateway and the other members' gateways at GATEWAY_PORT_OFFSET of their blocks).
@@ -90,6 +101,15 @@ def parser() -> argparse.ArgumentParser:
                         "PostgreSQL)")
     p.add_argument("--database-url", default=None,
                    help="PostgreSQL for the multi-worker runs (default: a throwaway one)")
+    p.add_argument("--hostile", action="store_true",
+                   help="also measure the kiosk alone and under slow connections and a "
+                        "flooding credential, on a gateway with the default rate limits")
+    p.add_argument("--hostile-rate", type=float, default=100.0,
+                   help="the well-behaved kiosk's offered requests/s in the hostile run")
+    p.add_argument("--slow-connections", type=int, default=64,
+                   help="slow connections the hostile run holds open")
+    p.add_argument("--flood-connections", type=int, default=8,
+                   help="connections of the hostile run's flooding credential")
     p.add_argument("--gateway-port", type=int, default=None)
     p.add_argument("--bare-port", type=int, default=None)
     return p
@@ -164,6 +184,13 @@ def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> 
                 results += _measure_gateway(
                     _with_workers(settings, count, database_url), world, root_ca, work,
                     rates, args)
+            attacks: list[AttackReport] = []
+            if args.hostile:
+                defaults = {name: GatewaySettings.model_fields[name].default
+                            for name in LOAD_RATES}
+                rows, attacks = _measure_hostile(settings.model_copy(update=defaults), world,
+                                                 root_ca, work, args)
+                results += rows
     header = (f"{args.retailer}'s kiosk route (`GET /v1/stores/{{store}}/customers/{{id}}/"
               f"suggestions?n={args.n}`, {args.customers} customers with consents and "
               f"{args.events} purchases each at {writer_name}, read through its gateway under her "
@@ -171,7 +198,8 @@ def run(args: argparse.Namespace, consortium: Consortium, layout: RunLayout) -> 
               f"suggestion cache TTL {args.cache_ttl:g} s) and "
               f"a bare FastAPI endpoint, HTTPS on 127.0.0.1, {args.duration:g} s per rate, "
               f"open loop (latency from each request's scheduled time):")
-    return [header, "", *table(results)]
+    said = [line for attack in attacks for line in ("", attack.line())]
+    return [header, "", *table(results), *said]
 
 
 def _with_workers(settings: GatewaySettings, workers: int,
@@ -199,6 +227,40 @@ def _measure_gateway(settings: GatewaySettings, world: BenchWorld, root_ca: Path
         if args.warmup > 0:
             open_loop(gateway, requests, "warm-up", min(rates), args.warmup)
         return [_run(gateway, requests, endpoint, rate, args, cache=True) for rate in rates]
+
+
+def _measure_hostile(settings: GatewaySettings, world: BenchWorld, root_ca: Path, work: Path,
+                     args: argparse.Namespace) -> tuple[list[RunResult], list[AttackReport]]:
+    """The kiosk at ``--hostile-rate`` on a one-worker gateway with the default rates, alone
+    and then under attack (the attack starts a second before the measured run and ends with
+    it)."""
+    shared = open_shared_state(settings)
+    try:
+        kiosks = [{store: shared.credentials.issue(store) for store in world.stores}
+                  for _ in range(KIOSKS_PER_STORE)]
+        flooding = shared.credentials.issue(world.stores[0])
+    finally:
+        shared.close()
+    per_kiosk = [kiosk_requests(world, keys, args.n, 4096 // KIOSKS_PER_STORE, seed=7 + i)
+                 for i, keys in enumerate(kiosks)]
+    requests = [r for turn in zip(*per_kiosk, strict=True) for r in turn]
+    rate = args.hostile_rate
+    with serve("gateway", settings, root_ca, work, ready_path="/healthz",
+               name="gateway-hostile") as gateway:
+        if args.warmup > 0:
+            open_loop(gateway, requests, "warm-up", rate, args.warmup)
+        quiet = _run(gateway, requests, "kiosk, default limits, alone", rate, args)
+        # The flooding credential asks for suggestions at its own store (a valid request).
+        own = next(r.path for r in requests if r.path.startswith(
+            f"/v1/stores/{world.stores[0]}/"))
+        attack = Attack(gateway.base_url, str(root_ca), own, flooding,
+                        slow=args.slow_connections, flood=args.flood_connections,
+                        duration_s=args.duration + 1.0)
+        with hostile(attack) as reports:
+            time.sleep(1.0)
+            attacked = _run(gateway, requests, "kiosk, default limits, under attack", rate,
+                            args)
+    return [quiet, attacked], reports
 
 
 def _run(server: Server, requests: list[Request], endpoint: str, rate: float,

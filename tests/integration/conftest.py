@@ -300,8 +300,11 @@ def _gateway_starter(net: Network, tmp_path_factory: pytest.TempPathFactory,
     # settings' default is.
     # Tests register many customers from this one address, as the operator's seeding does
     # (demo/gateways.py); the default throttle is for strangers. test_abuse.py sets its own.
+    # Modules written before the suggestions' own rate (20/second a credential) ask for
+    # suggestions faster than a store's kiosks would; test_abuse.py tests the default.
     defaults = {"enforce_catalogue": False, "rate_registrations_per_address": "6000/minute",
-                "rate_registrations": "6000/minute", **defaults}
+                "rate_registrations": "6000/minute",
+                "rate_suggestions_per_credential": "100/second", **defaults}
     # No retrain runs behind a module's back: a module that tests the life cycle sets them.
     defaults = {"retrain_interval_s": None, "retrain_min_new_records": None, **defaults}
 

@@ -44,7 +44,8 @@ UNKNOWN = "c_" + "U" * 43
 #: Limits this module's gateways run with (the attacks stay bounded).
 LIMITS = {"rate_per_credential": "30/second", "max_in_flight_per_credential": 4,
           "header_timeout_s": 2.0, "body_timeout_s": 2.0, "credential_rotation_grace_s": 2,
-          "enforce_catalogue": True, "rate_registrations_per_address": "600/minute"}
+          "enforce_catalogue": True, "rate_registrations_per_address": "600/minute",
+          "rate_suggestions_per_credential": "5/minute", "rate_limited_delay_s": 0.3}
 
 
 #: The owner's limits: its access log sent at most every 2 s; a reading member's rate.
@@ -196,6 +197,30 @@ def test_a_stores_repeated_reads_are_each_logged_by_the_owner_in_batches(
     assert {(e["owner"], e["reader"], e["count"]) for e in kiosk} == {(OWNER_MSP, MSP, 1)}
 
 
+def test_suggestions_past_their_own_rate_are_refused_and_each_refusal_is_held(
+        gateway, stores):
+    """Suggestions (a ledger read and a scoring) have a rate of their own per credential; a
+    refusal over a rate waits ``rate_limited_delay_s`` before it is sent, so a flood on a few
+    connections costs the gateway sleeping coroutines, not a refusal per round trip."""
+    kiosk, other = gateway.credential(stores[0]), gateway.credential(stores[1])
+    path = f"/v1/stores/{stores[0]}/customers/{UNKNOWN}/suggestions"
+    with _client(gateway) as client:
+        answers, held = [], []
+        for _ in range(8):
+            started = time.perf_counter()
+            answers.append(client.get(path, headers=kiosk))
+            held.append(time.perf_counter() - started)
+        assert [a.status_code == 429 for a in answers] == [False] * 5 + [True] * 3, \
+            [a.status_code for a in answers]
+        assert {_error(a)["details"]["limit"] for a in answers[5:]} == {
+            "suggestions_per_credential"}
+        assert min(held[5:]) >= 0.3, held
+        # The credential's other routes, and another store's suggestions, are not limited.
+        assert client.get(f"/v1/customers/{UNKNOWN}/consents", headers=kiosk).status_code == 404
+        assert client.get(f"/v1/stores/{stores[1]}/customers/{UNKNOWN}/suggestions",
+                          headers=other).status_code != 429
+
+
 def test_a_reading_member_over_its_rate_is_refused_and_the_owner_stays_healthy(
         gateway, owner):
     customer = _sharing_customer(gateway, owner)
@@ -227,16 +252,20 @@ def registration_gateway(start_ledger_gateway) -> Iterator[Any]:
         yield running
 
 
-def test_anonymous_registrations_are_throttled(registration_gateway):
+def test_anonymous_registrations_are_throttled(registration_gateway, stores):
     gw = registration_gateway
-    height = gw.services.connection.ledger.block_height(gw.settings.channel)
-    answers = [gw.write("/v1/customers", {"public_key": DemoCustomer.new().public_key})
-               for _ in range(8)]
+    customers = [DemoCustomer.new() for _ in range(8)]
+    answers = [gw.write("/v1/customers", {"public_key": c.public_key}) for c in customers]
     # Before: 30 anonymous registrations, each a ledger write, went through in 1.9 s.
     assert [a.status_code for a in answers] == [201] * 3 + [429] * 5
     assert all(_error(a)["details"]["limit"] == "registrations_per_address" and
                int(a.headers["retry-after"]) >= 1 for a in answers[3:])
-    assert gw.services.connection.ledger.block_height(gw.settings.channel) <= height + 3
+    # The refused ones wrote nothing: the ledger does not know them (asked with a store's
+    # credential, as a kiosk would; the refusals' window does not cover other routes).
+    store = gw.credential(stores[0])
+    for customer in customers[3:]:
+        known = gw.client.get(f"/v1/customers/{customer.customer_id}/consents", headers=store)
+        assert _error(known)["code"] == "UNKNOWN_CUSTOMER", known.text
     assert gw.client.get("/healthz").status_code == 200
 
 

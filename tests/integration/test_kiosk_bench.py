@@ -41,3 +41,25 @@ def test_the_kiosk_bench_prints_a_row_per_endpoint_with_positive_figures(
     assert re.fullmatch(r"\d+%", kiosk_hits)  # the gateway reports its cache
     ratio = re.search(rf"= {NUMBER}$", lines[-1])
     assert ratio is not None and float(ratio.group(1)) > 0
+
+
+def test_the_hostile_run_prints_the_kiosk_alone_and_under_attack(fabric_network):
+    """The attack process runs and reports (its figures are the benchmark's to show, not this
+    smoke run's: ``make bench-kiosk`` runs it for 10 s at 100/s)."""
+    shift = fabric_network.consortium.port_base - 24000
+    args = parser().parse_args([
+        "--rates", "20", "--duration", "2", "--warmup", "0.5", "--customers", "4",
+        "--events", "2", "--gateway-port", str(24292 + shift),
+        "--bare-port", str(24293 + shift), "--hostile", "--hostile-rate", "20",
+        "--slow-connections", "4", "--flood-connections", "2"])
+    lines = run(args, fabric_network.consortium, fabric_network.layout)
+    rows = {line.split(" | ")[0]: line for line in lines if line.startswith("| kiosk,")}
+    assert list(rows) == ["| kiosk, default limits, alone",
+                          "| kiosk, default limits, under attack"]
+    for row in rows.values():
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert float(cells[2]) > 0 and 0 < float(cells[3]) <= float(cells[4])
+    attack = re.search(r"a flooding credential sent (\d+) requests .* and (\d+) slow "
+                       r"connections were opened", lines[-1])
+    assert attack is not None, lines[-1]
+    assert int(attack.group(1)) > 0 and int(attack.group(2)) >= 4

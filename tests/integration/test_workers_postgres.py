@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PORT_OFFSET = 301
 ROUND = 12  # fresh connections per probe round
 SHARED_RATE = 60  # requests a credential may send a minute, to both workers together
+SUGGESTIONS_RATE = 50  # of them, suggestions (no other test asks for more than 36)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,8 @@ def north(fabric_network, gateway_process, database, catalogue, south, tmp_path_
                 # One budget for both workers (the shared counters' test below); no other
                 # test of the module sends a credential more than 36 requests.
                 "PREFSHARE_GATEWAY_RATE_PER_CREDENTIAL": f"{SHARED_RATE}/minute",
+                "PREFSHARE_GATEWAY_RATE_SUGGESTIONS_PER_CREDENTIAL":
+                    f"{SUGGESTIONS_RATE}/minute",
                 # The module registers (and sends malformed registrations) from this one
                 # address more than the strangers' default of 10 a minute allows; the rate
                 # itself is test_abuse.py's subject.
@@ -169,17 +172,31 @@ def test_a_withdrawal_through_one_worker_changes_the_next_answer_of_both(
 
 def test_a_credentials_rate_is_one_budget_for_both_workers(north, catalogue):
     """Counted apart, each worker would let SHARED_RATE through: fresh connections spread
-    over both, so 20 more than the budget would all pass."""
+    over both, so 5 more than the budget would all pass."""
     credential = north["credentials"].issue(catalogue.stores("NorthwindMSP")[0])
     path = "/v1/customers/c_" + "U" * 43 + "/consents"
     answers = [_fresh(north, "GET", path, headers=_bearer(credential))
-               for _ in range(SHARED_RATE + 20)]
+               for _ in range(SHARED_RATE + 5)]
     codes = [a.status_code for a in answers]
-    assert codes == [404] * SHARED_RATE + [429] * 20, codes
+    assert codes == [404] * SHARED_RATE + [429] * 5, codes
     for refused in answers[SHARED_RATE:]:
         error = refused.json()["error"]
         assert (error["code"], error["details"]["limit"]) == ("RATE_LIMITED", "credential")
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+def test_suggestions_have_their_own_rate_per_credential_on_both_workers(north, catalogue):
+    """The suggestions' own rate (the costliest route a store calls) is one budget too."""
+    store = catalogue.stores("NorthwindMSP")[0]
+    credential = _bearer(north["credentials"].issue(store))
+    path = f"/v1/stores/{store}/customers/c_{'U' * 43}/suggestions"
+    answers = [_fresh(north, "GET", path, headers=credential)
+               for _ in range(SUGGESTIONS_RATE + 5)]
+    assert all(a.status_code != 429 for a in answers[:SUGGESTIONS_RATE]), \
+        [a.status_code for a in answers]
+    for refused in answers[SUGGESTIONS_RATE:]:
+        assert refused.status_code == 429
+        assert refused.json()["error"]["details"]["limit"] == "suggestions_per_credential"
 
 
 # -- a chosen set of test_abuse.py's attacks, against the two workers ---------------------------

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import time
 from typing import Any
 
 from gateway.limits import LimitSettings, RequestLimits, credential_key_id, member_key
@@ -145,3 +147,18 @@ def test_the_member_key_is_read_only_on_member_routes():
     other["headers"].append((b"x-prefshare-member-cert", b"A"))
     assert member_key(other) is None
     assert member_key(_scope("/v1/members/export", "POST", None)) is None
+
+
+def test_suggestions_have_their_own_rate_and_a_refusal_is_held_before_it_is_sent():
+    settings = dataclasses.replace(SETTINGS, rate_per_credential="1000/minute",
+                                   rate_suggestions_per_credential="2/minute",
+                                   rate_limited_delay_s=0.2)
+    limits = RequestLimits(_ok, settings)
+    suggestions = _scope("/v1/stores/s01/customers/c_x/suggestions")
+    assert [_call(limits, suggestions)[0] for _ in range(2)] == [200, 200]
+    started = time.perf_counter()
+    status, _, body = _call(limits, suggestions)
+    assert time.perf_counter() - started >= 0.2
+    assert status == 429 and body["error"]["details"]["limit"] == "suggestions_per_credential"
+    # The credential's other routes are still within its general rate.
+    assert _call(limits, _scope("/v1/stores/s01/customers/c_x/consents"))[0] == 200
