@@ -27,7 +27,7 @@ def live_cache(ttl: float = 30.0, **kwargs: object) -> tuple[CustomerCache, Cloc
 
 
 def test_a_fill_is_served_until_its_ttl_and_counted():
-    cache, clock = live_cache(ttl=30.0)
+    cache, clock = live_cache(ttl=30.0, ttl_jitter=0.0)
     assert cache.get("c1") is None
     assert cache.put("c1", READ, cache.begin("c1"))
     clock.now += 29.9
@@ -163,3 +163,26 @@ def test_a_write_through_another_worker_drops_only_her_entry_here():
     assert here.put("c1", READ, here.begin("c1")) and here.put("c2", READ, here.begin("c2"))
     there.invalidate("c1")
     assert here.get("c1") is None and here.get("c2") is READ
+
+
+def test_fills_made_together_expire_spread_over_the_jitter_and_never_after_the_ttl():
+    cache, clock = live_cache(ttl=40.0, ttl_jitter=0.25)
+    customers = [f"c{i}" for i in range(200)]
+    for customer in customers:
+        assert cache.put(customer, READ, cache.begin(customer))
+    clock.now += 30.0 - 0.01  # before (1 - 0.25) * 40: every one is still served
+    assert all(cache.get(c) is READ for c in customers)
+    expired_at = {}
+    for step in range(1, 11):  # one second at a time up to the TTL
+        clock.now += 1.0
+        for c in customers:
+            if c not in expired_at and cache.get(c) is None:
+                expired_at[c] = step
+    assert set(expired_at) == set(customers)  # all gone by the TTL
+    per_second = [list(expired_at.values()).count(s) for s in range(1, 11)]
+    assert max(per_second) <= 40, per_second  # spread: about 20 a second, not 200 at once
+
+
+def test_a_jitter_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError):
+        CustomerCache(30.0, ttl_jitter=1.0)
