@@ -62,7 +62,7 @@ add-retailer: venv ## Add retailer NAME=... to the running consortium (majority-
 	@test -n "$(NAME)" || { echo "usage: make add-retailer NAME=westfield"; exit 2; }
 	@$(NETWORK) add-retailer $(NAME)
 
-remove-retailer: venv ## Remove retailer NAME=... from the running consortium (majority-signed; its nodes stop, its collection stays)
+remove-retailer: venv ## Remove retailer NAME=... from the running consortium (majority-signed; its nodes stop, its collection passes to the orderer org)
 	@test -n "$(NAME)" || { echo "usage: make remove-retailer NAME=westfield"; exit 2; }
 	@$(NETWORK) remove-retailer $(NAME)
 

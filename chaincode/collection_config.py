@@ -21,6 +21,12 @@ one collection per retailer, ``events-<MSP id>``, for the events that retailer r
   endorsement or by reconciliation, never another organisation's peer;
 - ``blockToLive``: the retention bound (``chaincode.block_to_live`` of the description):
   a holding not written again within that many blocks leaves the owner's state too.
+
+A former member's collection stays in every later definition (Fabric cannot drop one), but
+its policies cannot keep naming an organisation that left: Fabric 2.1 refuses at approval a
+member policy naming an MSP not in the channel. Both are handed to the ``custodian``, the
+orderer organisation, which runs no peer: no current member's peer is eligible to hold,
+pull or serve that collection, and no endorsement can write to it.
 """
 
 from __future__ import annotations
@@ -47,32 +53,38 @@ def collection_for(msp_id: str) -> str:
     return name
 
 
-def render_collections_config(msp_ids: Sequence[str], *, block_to_live: int = 0
+def render_collections_config(msp_ids: Sequence[str], *, block_to_live: int = 0,
+                              former: Sequence[str] = (), custodian: str | None = None
                               ) -> list[dict[str, Any]]:
-    """One collection per member of ``msp_ids`` (order kept).
+    """One collection per member of ``msp_ids`` (order kept), then one per ``former``
+    member, held by ``custodian`` (the orderer organisation's MSP id).
 
-    Raises ValueError for an empty member list, a malformed or repeated MSP id, or a
-    negative ``block_to_live``.
+    Raises ValueError for an empty member list, a malformed or repeated MSP id, a negative
+    ``block_to_live``, or former members without a custodian (or one that is a member).
     """
-    members = list(msp_ids)
+    members, gone = list(msp_ids), list(former)
     if not members:
         raise ValueError("a consortium needs at least one member")
-    if len(set(members)) != len(members):
+    if len(set(members + gone)) != len(members + gone):
         raise ValueError("MSP ids must be distinct")
     if block_to_live < 0:
         raise ValueError("block_to_live must be >= 0")
+    if gone and (custodian is None or not MSP_ID_PATTERN.fullmatch(custodian)
+                 or custodian in members):
+        raise ValueError("former members' collections need a custodian MSP that is no member")
+    holder = dict.fromkeys(members, "") | dict.fromkeys(gone, custodian or "")
     return [
         {
             "name": collection_for(msp),
-            "policy": f"OR('{msp}.member')",
+            "policy": f"OR('{holder[msp] or msp}.member')",
             "requiredPeerCount": 0,
             "maxPeerCount": 1,
             "blockToLive": block_to_live,
             "memberOnlyRead": True,
             "memberOnlyWrite": True,
-            "endorsementPolicy": {"signaturePolicy": f"OR('{msp}.peer')"},
+            "endorsementPolicy": {"signaturePolicy": f"OR('{holder[msp] or msp}.peer')"},
         }
-        for msp in members
+        for msp in members + gone
     ]
 
 

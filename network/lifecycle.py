@@ -88,8 +88,11 @@ class ChaincodeLifecycle:
         return self._tools.layout.channel_dir / f"{self._spec.name}-collections.json"
 
     def _definition_hash(self) -> str:
-        text = collections_config_json(self._consortium.collection_members,
-                                       block_to_live=self._spec.block_to_live)
+        consortium = self._consortium
+        text = collections_config_json([r.msp_id for r in consortium.retailers],
+                                       block_to_live=self._spec.block_to_live,
+                                       former=consortium.former_members,
+                                       custodian=consortium.orderer_org.msp_id)
         self.collections_file.parent.mkdir(parents=True, exist_ok=True)
         self.collections_file.write_text(text)
         # Fabric compares collections by name, and a member leaving from the middle of the

@@ -219,8 +219,16 @@ class Membership:
         for process in (f"chaincode-{name}", leaver.process, f"ca-{name}"):
             sup.stop(process)
         step("chaincode servers learn the member list")
-        self._restart_chaincode_servers(new, self._package_ids(new), keep=None)
+        ids = self._package_ids(new)
+        self._restart_chaincode_servers(new, ids, keep=None)
         new.lifecycle.wait_answering()
+        # Its collection stays (Fabric cannot drop one) but may not name an organisation
+        # outside the channel, or no later definition is approved: the orderer organisation,
+        # which runs no peer, holds it from now on.
+        step(f"chaincode definition: the next sequence, events-{leaver.msp_id} held by "
+             f"{new.consortium.orderer_org.msp_id} (no peer)")
+        sequence = new.lifecycle.deploy(ids)
+        step(f"sequence {sequence} committed")
         step("gateways: env files regenerated, running ones restarted")
         self._switch_gateways(new, policy=None, stop=())
         save_consortium(new.consortium, self.description)

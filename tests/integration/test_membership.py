@@ -200,8 +200,19 @@ def test_the_leaver_opens_nothing_and_the_others_carry_on(state, description, tm
     cli_before.invoke("northwind", three, "RegisterCustomer", customer.public_key)
     cli_before.invoke("northwind", three, "SubmitConsentStatement",
                       _json(customer.grant([NEWCOMER.msp_id], **GRANT)))
+    before = net.lifecycle.committed()
+    assert before is not None
     new = Membership(net, description, None).remove(NEWCOMER.name)
     state["net"] = new
+    # The next definition after the removal was approved and committed by the remaining
+    # members (refused before: its collection's policy named an MSP outside the channel);
+    # the leaver's collection stays, held by the orderer organisation, which runs no peer.
+    after = new.lifecycle.committed()
+    assert after is not None and after.sequence == before.sequence + 1
+    assert f"events-{NEWCOMER.msp_id}" in after.collections
+    held = json.loads(new.lifecycle.collections_file.read_text())
+    assert {c["name"]: c["policy"] for c in held}[f"events-{NEWCOMER.msp_id}"] == \
+        f"OR('{new.consortium.orderer_org.msp_id}.member')"
     consortium = load_consortium(description)
     assert consortium.retailer(NEWCOMER.name) is None
     assert consortium.former_members == [NEWCOMER.msp_id]

@@ -85,3 +85,18 @@ def test_json_text_is_what_the_peer_cli_reads():
 def test_invalid_member_lists_and_retention_are_refused(members, options):
     with pytest.raises(ValueError):
         render_collections_config(members, **options)
+
+
+def test_a_former_members_collection_is_held_by_the_custodian_that_runs_no_peer():
+    config = render_collections_config(["Org1MSP"], former=["Org2MSP"],
+                                       custodian="OrdererMSP")
+    assert [c["name"] for c in config] == ["events-Org1MSP", "events-Org2MSP"]
+    assert config[0]["policy"] == "OR('Org1MSP.member')"
+    assert config[1]["policy"] == "OR('OrdererMSP.member')"
+    assert config[1]["endorsementPolicy"] == {"signaturePolicy": "OR('OrdererMSP.peer')"}
+
+
+@pytest.mark.parametrize("custodian", [None, "Org1MSP", "bad msp"])
+def test_former_members_need_a_custodian_that_is_no_member(custodian):
+    with pytest.raises(ValueError):
+        render_collections_config(["Org1MSP"], former=["Org2MSP"], custodian=custodian)
