@@ -59,7 +59,8 @@ from network.gateway_env import (
     write_gateway_env,
 )
 from network.nodes import start_peers
-from network.plan import Peer
+from network.placement import Placement
+from network.plan import Peer, make_plan
 from network.supervisor import ProcessState
 
 #: How long a restarted gateway may take to answer /healthz.
@@ -140,14 +141,21 @@ class Membership:
     """
 
     def __init__(self, net: Network, description: Path,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 placement: Placement | None = None) -> None:
         self.net = net
         self.description = description
         self._progress = Progress(progress or (lambda line: None))
+        #: How to run a command on each host, a newcomer's too (default: the network's).
+        self._placement = placement if placement is not None else net.placement
 
     def _network(self, consortium: Consortium) -> Network:
+        """The network of ``consortium``, placed on the hosts its nodes run on (a leaver's
+        host is dropped, a newcomer's taken from the placement given)."""
         n = self.net
-        return Network(consortium, n.layout, n.bin_dir, n.placement, n.builder_dir)
+        hosts = {host for _, host, _ in make_plan(consortium).ports()}
+        return Network(consortium, n.layout, n.bin_dir, self._placement.only(hosts),
+                       n.builder_dir)
 
     def _updater(self, net: Network) -> ConfigUpdater:
         return ConfigUpdater(net.consortium.channel, net.tools, net.plan.orderers[0])

@@ -67,6 +67,11 @@ class Placement:
         """``argv`` as it must be run to run on ``host``."""
         return [*self.prefix(host), *argv]
 
+    def only(self, hosts: Iterable[str]) -> Placement:
+        """This placement for ``hosts`` only (a membership change adds or drops a host)."""
+        known = set(hosts)
+        return Placement(tuple(p for p in self.prefixes if p[0] in known))
+
     def check_hosts(self, hosts: Iterable[str]) -> None:
         """Raise ``ValueError`` when the placement names a host none of ``hosts`` is.
 

@@ -42,11 +42,12 @@ from network.chaincode_servers import current_package_id, registers_as
 from network.channel import retry
 from network.cli import main as network_cli
 from network.control import Network
-from network.description import Consortium, load_consortium
+from network.description import Consortium, Retailer, load_consortium
 from network.errors import CommandFailed, PortInUse
 from network.layout import RunLayout
+from network.membership import Membership
 from network.nodes import wait_raft_leader
-from network.plan import Orderer
+from network.plan import Orderer, make_plan
 from network.supervisor import ProcessState, port_is_free
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -57,6 +58,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = ROOT / ".fabric" / "bin"
 #: Every organisation gets this block on its own host.
 PORT_BLOCK = 27000
+#: The retailer that joins the running consortium from a host of its own (its namespace is
+#: made with the others, idle until it joins).
+NEWCOMER = "westfield"
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +73,7 @@ def hosts(description_data: dict, netns_hosts: Any) -> Iterator[Any]:
     # The ordering organisation's host runs its CA and orderer0; orderer1 and orderer2 get a
     # host each, so Raft traffic crosses the bridge too.
     orgs = [description_data["orderer_org"]["name"], *ORDERER_HOSTS,
-            *(r["name"] for r in description_data["retailers"])]
+            *(r["name"] for r in description_data["retailers"]), NEWCOMER]
     with netns_hosts(orgs) as built:
         yield built
 
@@ -102,7 +106,9 @@ def network(hosts: Any, consortium: Consortium,
         if not (BIN_DIR / name).exists():
             pytest.fail(f"{name} is not built: run `make fabric-bins`")
     run = tmp_path_factory.mktemp("multihost-run") / "run"
-    net = Network(consortium, RunLayout(run), BIN_DIR, hosts.placement())
+    # The newcomer's host has no node until it joins.
+    placement = hosts.placement().only(host for _, host, _ in make_plan(consortium).ports())
+    net = Network(consortium, RunLayout(run), BIN_DIR, placement)
     try:
         net.up()
         yield net
@@ -334,3 +340,35 @@ def test_a_cut_off_org_reads_unhealthy_and_unreachable_until_restored(network, h
     _wait(lambda: healthz(victim.host, victim.operations_port), f"{victim.process} healthy")
     assert all(hosts.connects(ca.org, victim.host, victim.port) for ca in others)
     _wait(lambda: all(r.healthy for r in network.status()), "every node healthy", timeout=60)
+
+
+def test_a_newcomer_on_a_host_of_its_own_joins_across_the_wire_and_leaves(
+        network, hosts, description, gateway_cli_for):
+    """``add-retailer`` with the newcomer on a host of its own: its CA, peer and chaincode
+    server start in its namespace, the majority-signed config update and the next definition
+    are made from the members' hosts, its peer catches up over the bridge and endorses; then
+    ``remove-retailer`` takes it out again (and stops everything it started there)."""
+    retailer = Retailer(name=NEWCOMER, msp_id="WestfieldMSP", host=hosts.address(NEWCOMER),
+                        port_block=PORT_BLOCK)
+    grown = Membership(network, description, None, hosts.placement()).add(retailer)
+    try:
+        peer = next(p for p in grown.plan.peers if p.org == NEWCOMER)
+        for process in (peer.process, f"ca-{NEWCOMER}", f"chaincode-{NEWCOMER}"):
+            pid = grown.supervisor.pid(process)
+            assert pid is not None and hosts.namespace_of(pid) == hosts.namespace(NEWCOMER)
+        assert peer.host == hosts.address(NEWCOMER)
+        grown.channel.wait_same_height(seconds=90)
+        # Its peer endorses a write with two others (a majority of four), and it reads what
+        # the members wrote before it joined.
+        cli = gateway_cli_for(grown)
+        customer = DemoCustomer.new()
+        cli.invoke("northwind", ["northwind", "southgate", NEWCOMER], "RegisterCustomer",
+                   customer.public_key)
+        grown.channel.wait_same_height(seconds=60)
+        assert cli.query(NEWCOMER, NEWCOMER, "ListConsents", customer.customer_id)[
+            "customer_id"] == customer.customer_id
+    finally:
+        shrunk = Membership(grown, description, None).remove(NEWCOMER)
+    assert all(shrunk.supervisor.state(p) is not ProcessState.RUNNING
+               for p in (f"peer0-{NEWCOMER}", f"ca-{NEWCOMER}", f"chaincode-{NEWCOMER}"))
+    assert load_consortium(description).former_members == ["WestfieldMSP"]
