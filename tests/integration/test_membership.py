@@ -17,11 +17,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chaincode.canonical import b64url_encode
+from chaincode.fields import format_timestamp
 from demo.gateway_settings import gateway_settings
 from demo.wallet import DemoCustomer
 from gateway.fabric.errors import GatewayError
@@ -66,15 +69,27 @@ def catalogue() -> Catalogue:
         seed=3, retailer_ids=ids, retailer_names=ids, items_per_retailer=20, customers=10)))
 
 
+def _purchases(customer_id: str) -> list[dict[str, Any]]:
+    """Two purchases of hers at a northwind store, as its till sends them."""
+    when = format_timestamp(datetime.now(UTC) - timedelta(minutes=1))
+    return [{"event_id": f"mt-{os.urandom(8).hex()}", "customer_id": customer_id,
+             "retailer": "NorthwindMSP", "item_id": f"item-{i}", "item_category": "outerwear",
+             "event_type": "purchase", "value": 1, "store_id": "NorthwindMSP-s01",
+             "timestamp": when, "salt": b64url_encode(os.urandom(16))} for i in range(2)]
+
+
 class GrantTraffic:
     """Customers registered and granting, one after another, through ``northwind``'s client
-    endorsing for ``policy_orgs`` (as its gateway does during a change), in a thread."""
+    endorsing for ``policy_orgs`` (as its gateway does during a change), each then with two
+    purchases recorded in northwind's collection, in a thread."""
 
     def __init__(self, net: Network, data_dir: Path, policy_orgs: tuple[str, ...]) -> None:
         settings = gateway_settings(net.consortium, "northwind", net.layout, data_dir=data_dir,
                                     policy_orgs=policy_orgs)
         self.connection = open_ledger(settings)
         self.acknowledged: list[tuple[float, str, str]] = []
+        #: customer id -> the event ids of her acknowledged batch
+        self.events: dict[str, list[str]] = {}
         self.failed = 0
         self.reasons: set[str] = set()
         self._stop = threading.Event()
@@ -96,6 +111,14 @@ class GrantTraffic:
                 continue
             self.acknowledged.append((time.monotonic(), customer.customer_id,
                                       grant["consent_id"]))
+            batch = _purchases(customer.customer_id)
+            try:
+                ledger.record_events(batch)
+            except GatewayError as exc:
+                self.failed += 1
+                self.reasons.add(type(exc).__name__ + ": " + str(exc)[:120])
+                continue
+            self.events[customer.customer_id] = [e["event_id"] for e in batch]
 
     def rate(self, start: float, end: float) -> float:
         return sum(start <= t < end for t, _, _ in self.acknowledged) / (end - start)
@@ -153,9 +176,13 @@ def test_a_fourth_retailer_joins_under_traffic_and_its_kiosk_serves_shared_data(
                 consents = with_connection.ledger.list_consents(customer_id)
                 assert [(c.record.consent_id, c.record.version) for c in consents] == [
                     (consent_id, 1)], org
+            if org == "northwind":  # its events, in its own collection, each once
+                for customer_id, event_ids in traffic.events.items():
+                    held = with_connection.ledger.read_own_events(customer_id)
+                    assert sorted(e.event_id for e in held) == sorted(event_ids)
         finally:
             with_connection.close()
-    assert traffic.acknowledged and before > 0 and during > 0
+    assert traffic.acknowledged and traffic.events and before > 0 and during > 0
 
     start = gateway_starter_for(new)
     with start("northwind", catalogue=catalogue) as north:
