@@ -138,6 +138,7 @@ def _print_urls(gateways: Gateways, credentials: dict[str, dict[str, str]],
         print(f"\n{retailer}")
         print(f"  consent portal   {base}/portal/")
         print(f"  kiosk            {base}/kiosk/")
+        print(f"  operator page    {base}/operator/  (the admin credential)")
         print(f"  API docs         {base}/docs")
         print(f"  kiosk store      {cred['store_id']}  credential in {credentials_file} "
               f'(["{retailer}"]["store"])')

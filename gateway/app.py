@@ -174,7 +174,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     app.mount("/static", PageFiles(directory=STATIC), name="static")
-    for page in ("portal", "kiosk"):
+    for page in ("portal", "kiosk", "operator"):
         if (STATIC / page).is_dir():
             app.mount(f"/{page}", StaticFiles(directory=STATIC / page, html=True), name=page)
 

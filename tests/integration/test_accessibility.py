@@ -190,3 +190,28 @@ def test_kiosk_states_have_no_serious_accessibility_violation(browser, gateway, 
     finally:
         page.context.close()
 
+
+
+# -- operator --------------------------------------------------------------------------------
+
+
+def test_operator_states_have_no_serious_accessibility_violation(browser, gateway, findings):
+    from gateway.stores import Role
+
+    admin = gateway.services.credentials.issue("hq", Role.ADMIN)
+    page, _ = open_page(browser, gateway, "/operator/", KIOSK)
+    try:
+        _axe(page, "operator-sign-in", findings)
+        page.fill("#admin-credential", gateway.credential)  # a store's: refused in words
+        page.click("#signin")
+        _expect()(page.locator("#signin-status")).to_contain_text("a store's")
+        _axe(page, "operator-refused", findings)
+        # Its peer is down: the ledger's records are the one answer given here.
+        page.route("**/v1/admin/watch/records",
+                   lambda route: route.fulfill(json={"records": []}))
+        page.fill("#admin-credential", admin)
+        page.click("#signin")
+        _expect()(page.locator("#lifecycle-line")).to_contain_text("new records since")
+        _axe(page, "operator-signed-in", findings)
+    finally:
+        page.context.close()

@@ -60,7 +60,8 @@ def _printed(out: str) -> dict[str, dict[str, str]]:
             found[current] = {}
         elif current and (m := re.match(r"  kiosk store\s+(\S+)\s+credential in (\S+)", line)):
             found[current].update(store=m.group(1), credentials_file=m.group(2))
-        elif current and (m := re.match(r"  (consent portal|kiosk|API docs)\s+(\S+)", line)):
+        elif current and (m := re.match(r"  (consent portal|kiosk|operator page|API docs)"
+                                        r"\s+(\S+)", line)):
             found[current][m.group(1)] = m.group(2)
         elif current and (m := re.match(r"  demo customer\s+(c_\S+)", line)):
             found[current]["customer"] = m.group(1)
@@ -80,6 +81,7 @@ def test_demo_run_seeds_through_the_gateways_trains_from_the_ledger_and_a_rerun_
     for retailer, shown in printed.items():
         base = shown["kiosk"].removesuffix("/kiosk/")
         assert shown["consent portal"] == f"{base}/portal/"
+        assert shown["operator page"] == f"{base}/operator/"
         # The credential is in a file of the run folder only its owner reads, never printed.
         credentials_file = Path(shown["credentials_file"])
         assert credentials_file == net.layout.root / "demo" / "credentials.json"

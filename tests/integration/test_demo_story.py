@@ -375,3 +375,40 @@ def test_api_documentation_page_works_with_no_request_leaving_the_gateway(browse
     _expect()(page.locator(".swagger-ui")).to_contain_text("/v1/consents")
     assert outside == []
     context.close()
+
+
+def test_the_operator_page_shows_the_model_card_and_other_members_reads(browser, members):
+    """After the story: Southgate's operator sees its model's card; Northwind's sees that
+    Southgate read its customers' data, plotted, and its ledger writes. A store credential is
+    refused in words."""
+    south, north = members[B], members[A]
+    page = _page(browser, f"{south.base}/operator/", KIOSK)
+    _expect()(page.locator("#retailer-name")).to_contain_text("Southgate")
+    page.fill("#admin-credential", south.store_credential)
+    page.click("#signin")
+    _expect()(page.locator("#signin-status")).to_contain_text("a store's")
+    page.fill("#admin-credential", south.admin)
+    page.click("#signin")
+    _expect()(page.locator("#operator-view")).to_be_visible(timeout=20000)
+    _expect()(page.locator("#model-line")).to_contain_text("Serving lightfm-", timeout=20000)
+    _expect()(page.locator("#segments tbody tr").first).to_be_visible()
+    _expect()(page.locator("#records tbody")).to_contain_text("Northwind")
+    _expect()(page.locator("#lifecycle-line")).to_contain_text("new records since")
+    _shoot(page, "9-operator-model")
+    page.context.close()
+
+    page = _page(browser, f"{north.base}/operator/", KIOSK)
+    page.fill("#admin-credential", north.admin)
+    page.click("#signin")
+    # Southgate read her Northwind data in the story: the watch is learning its usual reads
+    # (it scores, and plots, once it has a few windows of history).
+    reader = page.locator('#readers li[data-reader="SouthgateMSP"]')
+    _expect()(reader).to_contain_text(re.compile(r"Southgate.*(learning its usual reads|"
+                                                 r"threshold)"), timeout=20000)
+    _expect()(page.locator("#writes-line")).to_contain_text("writes in the last hour")
+    page.reload()  # the credential stays for the tab, until it signs out
+    page.wait_for_selector("body[data-ready=true]")
+    _expect()(page.locator("#operator-view")).to_be_visible()
+    page.click("#signout")
+    _expect()(page.locator("#signin-view")).to_be_visible()
+    page.context.close()
