@@ -187,6 +187,33 @@ async function loadWatch() {
   }
 }
 
+async function loadNodes() {
+  try {
+    const answer = await admin("GET", "watch/nodes");
+    const nodes = answer.data.nodes;
+    const names = Object.keys(nodes).sort();
+    const flagged = names.filter((n) => nodes[n].flagged);
+    $("#nodes-line").textContent = `${names.length} nodes read every ${answer.data.interval_s} s;`
+      + (flagged.length ? ` flagged: ${flagged.join(", ")}.` : " none flagged.");
+    rows($("#nodes"), names.map((name) => {
+      const node = nodes[name];
+      const f = node.features ?? {};
+      return [`${name} (${node.kind})`,
+        node.flagged ? h("span", { class: "badge error" }, `flagged${drivers(node.drivers)}`)
+          : h("span", { class: "badge ok" }, "healthy"),
+        f.height_lag === null || f.height_lag === undefined ? "–" : `${f.height_lag} blocks`,
+        f.scrape_failed ? "failed" : `${number(f.scrape_s, 3)} s`];
+    }));
+    const alerts = answer.data.recent_alerts;
+    $("#node-alerts").replaceChildren(...(alerts.length ? alerts.map((a) => h("li", {},
+      `${formatDate(a.at, { time: true })}: ${a.node} (${a.kind})${drivers(a.drivers)}`))
+      : [h("li", {}, "None.")]));
+  } catch (err) {
+    $("#nodes-line").textContent = err.code === "NODE_WATCH_DISABLED"
+      ? "This gateway has no node endpoints in its settings." : describe(err);
+  }
+}
+
 async function clearBrake(reader) {
   const status = $("#watch-status");
   showStatus(status, "wait", `Clearing ${member(reader)} on the ledger…`);
@@ -217,7 +244,7 @@ async function modelAction(path, waiting, done) {
 // -- signing in ----------------------------------------------------------------------------
 
 async function refresh() {
-  await Promise.all([loadModel(), loadWatch()]);
+  await Promise.all([loadModel(), loadWatch(), loadNodes()]);
   $("#updated").textContent = `Updated ${formatDate(new Date(), { time: true })}.`;
 }
 
@@ -225,7 +252,7 @@ function showOperator() {
   $("#signin-view").hidden = true;
   $("#operator-view").hidden = false;
   clearInterval(state.timer);
-  state.timer = setInterval(() => loadWatch(), options.pollMs);
+  state.timer = setInterval(() => Promise.all([loadWatch(), loadNodes()]), options.pollMs);
   return refresh();
 }
 
