@@ -76,7 +76,7 @@ class NodeWatch:
                  start: bool = True) -> None:
         self.endpoints = settings.node_metrics
         self.interval_s = settings.node_watch_interval_s
-        self.timeout_s = min(settings.node_watch_timeout_s, settings.node_watch_interval_s)
+        self.timeout_s = settings.node_watch_timeout_s
         self.judge = NodeJudge({e.name: e.kind for e in self.endpoints},
                                node_config(settings))
         self.metrics = NodeMetrics(registry)
