@@ -1,7 +1,8 @@
 """Node health on the real network: northwind's gateway reads every peer's and orderer's
 ``/metrics`` (endpoints from its generated settings). Normal traffic (customers registered,
-each a ledger write) flags no node; southgate's peer frozen in SIGSTOP bursts is flagged, by
-name and for the scrapes it delays or fails, while no other node is; it is healthy again once thawed.
+each a ledger write) flags no node; southgate's peer frozen in SIGSTOP bursts is flagged,
+by name and for the scrapes it delays or fails, while no other node is; it is healthy again
+once thawed.
 
 The assertions are on causes (scrapes that go unanswered while the process is stopped, the
 blocks it falls behind), never on a latency, so a loaded machine does not decide them.
