@@ -60,6 +60,8 @@ def test_every_node_is_read_and_normal_traffic_flags_none(gateway):
     nodes = status["nodes"]
     assert {n["kind"] for n in nodes.values()} == {"peer", "orderer"}
     assert VICTIM in nodes and all(n["features"]["rss_mb"] for n in nodes.values()), nodes
+    # Every node's chain height is read (peers' ledger height, orderers' Raft block number).
+    assert all(n["features"]["height_lag"] is not None for n in nodes.values()), nodes
     end = time.monotonic() + 12
     while time.monotonic() < end:
         answer = gateway.write("/v1/customers", {"public_key": DemoCustomer.new().public_key})
@@ -97,8 +99,9 @@ def test_a_peer_frozen_in_bursts_is_flagged_and_no_other_node(gateway, fabric_ne
         os.killpg(pid, signal.SIGCONT)
     status = _status(gateway)
     assert flagged_after is not None, status["nodes"][VICTIM]
-    print(f"\n{VICTIM} frozen in bursts flagged after {flagged_after:.1f} s")
     alerts = status["recent_alerts"]
+    print(f"\n{VICTIM} frozen in bursts flagged after {flagged_after:.1f} s for "
+          f"{alerts[0]['drivers'] if alerts else None}")
     assert [a["node"] for a in alerts] == [VICTIM], alerts
     # The causes of a stopped process: its scrapes time out, or are answered only once it
     # runs again (far slower than its own and the other peers'), or it falls behind.
