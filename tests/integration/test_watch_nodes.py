@@ -115,3 +115,13 @@ def test_a_peer_frozen_in_bursts_is_flagged_and_no_other_node(gateway, fabric_ne
         assert time.monotonic() < deadline, _status(gateway)["nodes"][VICTIM]
         time.sleep(0.5)
     assert [a["node"] for a in _status(gateway)["recent_alerts"]] == [VICTIM]
+
+
+def test_a_gateway_without_node_endpoints_says_so(start_ledger_gateway):
+    with start_ledger_gateway("southgate", http_port=PORT + 1, node_metrics=(),
+                              watch_enabled=False) as other:
+        answer = other.client.get("/v1/admin/watch/nodes",
+                                  headers=other.credential("admin", Role.ADMIN))
+        assert answer.status_code == 404
+        assert answer.json()["error"]["code"] == "NODE_WATCH_DISABLED"
+        assert other.services.nodes is None
