@@ -77,16 +77,36 @@ class Sample:
     features: Mapping[str, float]
 
 
+#: The metric families the features are made of.
+WANTED = ("endorser_proposal_duration", "ledger_block_processing_time",
+          "ledger_blockchain_height", "consensus_etcdraft_committed_block_number",
+          "consensus_etcdraft_leader_changes", "gossip_membership_total_peers_known",
+          "process_cpu_seconds_total", "process_resident_memory_bytes")
+WANTED_PREFIXES = frozenset(WANTED)
+
+
+def _family_of(line: str) -> str:
+    """The family a line of exposition text belongs to ('' for other comments)."""
+    if line.startswith("#"):
+        parts = line.split(maxsplit=3)
+        return parts[2] if len(parts) > 2 and parts[1] in ("HELP", "TYPE") else ""
+    name = line.split("{", 1)[0].split(" ", 1)[0]
+    for suffix in ("_bucket", "_sum", "_count"):
+        if name.endswith(suffix) and name.removesuffix(suffix) in WANTED_PREFIXES:
+            return name.removesuffix(suffix)
+    return name
+
+
 def parse_metrics(text: str) -> dict[str, float]:
     """The totals the features need from Prometheus text: counters and gauges summed over
     their labels, histograms as ``<name>_sum`` and ``<name>_count``. Raises ValueError on
     text that is not Prometheus' exposition format."""
-    wanted = {"endorser_proposal_duration", "ledger_block_processing_time",
-              "ledger_blockchain_height", "consensus_etcdraft_committed_block_number",
-              "consensus_etcdraft_leader_changes", "gossip_membership_total_peers_known",
-              "process_cpu_seconds_total", "process_resident_memory_bytes"}
+    wanted = set(WANTED)
+    # Only the wanted families' lines are parsed: a peer's page is ~100 kB of which the
+    # watch needs a few lines, and every gateway reads every node every few seconds.
+    kept = "\n".join(line for line in text.splitlines() if _family_of(line) in WANTED_PREFIXES)
     out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
+    for family in text_string_to_metric_families(kept + "\n"):
         # The parser names a counter's family without its ``_total``.
         if family.name not in wanted and f"{family.name}_total" not in wanted:
             continue
