@@ -139,3 +139,17 @@ def test_history_is_bounded():
     for t in range(1, 50):
         judge.step(_healthy(t))
     assert all(len(s.samples) == 5 for s in judge.nodes.values())
+
+
+def test_other_families_on_the_page_are_skipped_even_with_a_shared_prefix():
+    noise = ("# HELP ledger_blockchain_height_seconds other\n"
+             "# TYPE ledger_blockchain_height_seconds gauge\n"
+             "ledger_blockchain_height_seconds 99\n"
+             "# HELP grpc_server_unary_request_duration x\n"
+             "# TYPE grpc_server_unary_request_duration histogram\n"
+             'grpc_server_unary_request_duration_bucket{le="+Inf"} 5\n'
+             "grpc_server_unary_request_duration_sum 1\n"
+             "grpc_server_unary_request_duration_count 5\n")
+    totals = parse_metrics(noise + TEXT)
+    assert totals["ledger_blockchain_height"] == 12
+    assert not any(name.startswith("grpc") for name in totals)
