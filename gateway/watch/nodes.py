@@ -8,7 +8,8 @@ previous scrape (counters and histograms are differenced). A node is judged on e
 
 * hard signs of a node about to fail: its scrapes failing or timing out over the recent
   scrapes (``scrape_failed``: the share of them), its chain height behind the highest node's
-  of its kind (``height_lag``, in blocks), Raft leader changes seen by an orderer;
+  of its kind (``height_lag``, in blocks), Raft leader changes seen by an orderer, a peer
+  knowing fewer gossip members than the other peers do (``gossip_peers``);
 * soft signs of a slow node: a latency, CPU or memory feature far above the node's own
   recent history (a median/MAD robust z-score) *and* far above the other nodes of its kind
   now. Asking both keeps a machine-wide slowdown (every node slower at once, as on a shared
@@ -261,6 +262,14 @@ class NodeJudge:
             drivers.append("height_lag")
         if state.kind == "orderer" and features["leader_changes"] >= c.leader_changes:
             drivers.append("leader_changes")
+        gossip = features["gossip_peers"]
+        if state.kind == "peer" and not math.isnan(gossip):
+            known = sorted(f["gossip_peers"] for n, f in current.items()
+                           if n != state.name and self.nodes[n].kind == "peer"
+                           and not math.isnan(f["gossip_peers"]))
+            # Cut off from gossip: it knows fewer peers than the other peers do.
+            if known and gossip < _median(known) - 0.5:
+                drivers.append("gossip_peers")
         if len(state.samples) >= c.min_history:
             others = [f for n, f in current.items()
                       if n != state.name and self.nodes[n].kind == state.kind]

@@ -153,3 +153,15 @@ def test_other_families_on_the_page_are_skipped_even_with_a_shared_prefix():
     totals = parse_metrics(noise + TEXT)
     assert totals["ledger_blockchain_height"] == 12
     assert not any(name.startswith("grpc") for name in totals)
+
+
+def test_a_peer_cut_off_from_gossip_is_flagged():
+    judge = NodeJudge(NODES, NodeConfig(consecutive=2))
+    known = "gossip_membership_total_peers_known"
+    alerts = []
+    for t in range(1, 6):
+        nodes = {n: {**_totals(10, cpu=0.05 * t), known: 2.0} for n in NODES if n != "o1"}
+        nodes["p3"][known] = 0.0 if t > 2 else 2.0
+        nodes["o1"] = _totals(10, cpu=0.05 * t)
+        alerts += judge.step(_round(float(t), **nodes))
+    assert [(a.node, a.drivers) for a in alerts] == [("p3", ("gossip_peers",))]
