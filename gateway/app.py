@@ -33,6 +33,7 @@ from gateway.routes import (
     ops,
     suggestions,
     watch,
+    watch_nodes,
 )
 from gateway.security_headers import PageFiles, SecurityHeaders
 from gateway.services import Services
@@ -120,7 +121,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (consents.router, customers.router, events.router, suggestions.router,
                    catalogue.router, credentials.router, admin.router, watch.router,
-                   ops.router, members.router):
+                   watch_nodes.router, ops.router, members.router):
         app.include_router(router)
 
     # Outermost last. Inside the metrics middleware, so refused bodies are counted too, and

@@ -24,6 +24,7 @@ from gateway.store_scope import StoreScope
 from gateway.stores import Credentials
 from gateway.suggestion_cache import ConsentEventWatcher, CustomerCache
 from gateway.suggestions import KioskSuggestions, open_suggestions
+from gateway.watch.node_service import NodeWatch
 from gateway.watch.service import WatchService
 from gateway.write_budget import WriteBudget
 
@@ -125,8 +126,12 @@ class Services:
     schedule: RetrainSchedule | None = None
     #: Where credentials and idempotency keys live (its PostgreSQL pool closed last).
     shared: SharedState | None = None
+    #: Node health from the peers' and orderers' metrics (None without endpoints).
+    nodes: NodeWatch | None = None
 
     def close(self) -> None:
+        if self.nodes is not None:
+            self.nodes.close()
         if self.schedule is not None:
             self.schedule.close()
         if self.notices is not None:
@@ -209,4 +214,5 @@ class Services:
                    ErasureWorker(connection.ledger, interval_s=settings.erasure_poll_s),
                    watcher, HealthProbe(connection.peer_reachable),
                    StoreScope.from_settings(settings), notices, watch, lifecycle,
-                   schedule, shared)
+                   schedule, shared,
+                   NodeWatch(settings, metrics.registry) if settings.node_metrics else None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +41,19 @@ class MemberEndpoint(BaseModel):
     tls_root: Path
     #: Its organisation's CA root: the issuer of its gateway's Fabric identity.
     msp_root: Path
+
+
+class MetricsEndpoint(BaseModel):
+    """A peer's or orderer's operations endpoint, whose ``/metrics`` the node watch reads
+    (gateway/watch/node_service.py). ``tls_root``: the CA root of an HTTPS endpoint."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: The node's name in alerts and metrics (the test network: its process name).
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+    kind: Literal["peer", "orderer"]
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+$")]
+    tls_root: Path | None = None
 
 
 class GatewaySettings(BaseSettings):
@@ -98,6 +111,15 @@ class GatewaySettings(BaseSettings):
     watch_open_hours: tuple[int, int] = (7, 22)
     watch_training_hours: tuple[int, int] = (1, 5)
     watch_brake_per_minute: Annotated[float, Field(gt=0, le=100_000)] = 6.0
+
+    #: Node health (gateway/watch/nodes.py, docs/gateway.md "Node health"): the peers' and
+    #: orderers' operations endpoints to read, how often and how long a read may take, and
+    #: how many anomalous scrapes in a row flag a node. No endpoints: no node watch.
+    node_metrics: tuple[MetricsEndpoint, ...] = ()
+    node_watch_interval_s: Annotated[float, Field(gt=0, le=3_600)] = 5.0
+    node_watch_timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    node_watch_consecutive: Annotated[int, Field(ge=1, le=100)] = 2
+    node_watch_lag_blocks: Annotated[int, Field(ge=1, le=100_000)] = 3
 
     data_dir: Path
     #: The shared state of worker processes and replicas (credentials, idempotency keys,

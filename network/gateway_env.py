@@ -70,6 +70,13 @@ def gateway_environment(consortium: Consortium, retailer: str, layout: RunLayout
          "tls_root": str(layout.ca_root_cert(r.name)),
          "msp_root": str(layout.ca_root_cert(r.name))}
         for r in consortium.retailers if r.name != retailer]
+    # Every node's operations endpoint (plain HTTP on the test network: its /metrics hold
+    # no secret), for the gateway's node watch.
+    node_metrics = (
+        [{"name": p.process, "kind": "peer", "url": f"http://{p.host}:{p.operations_port}"}
+         for p in plan.peers]
+        + [{"name": o.process, "kind": "orderer",
+            "url": f"http://{o.host}:{o.operations_port}"} for o in plan.orderers])
     data_dir = layout.gateway_data(retailer)
     values: dict[str, object] = {
         "retailer": retailer,
@@ -83,6 +90,7 @@ def gateway_environment(consortium: Consortium, retailer: str, layout: RunLayout
         "endorsing_peers": endorsing_peers,
         "orderers": orderers,
         "members": members,
+        "node_metrics": node_metrics,
         "data_dir": data_dir,
         "http_host": peer.host,
         "http_port": block + PORT_OFFSETS["gateway_http"],

@@ -94,6 +94,7 @@ ACCESS: dict[str, Access] = {
     "POST /v1/admin/credentials/{key_id}/rotation": Access.ADMIN,
     "GET /v1/admin/model": Access.ADMIN,
     "GET /v1/admin/watch": Access.ADMIN,
+    "GET /v1/admin/watch/nodes": Access.ADMIN,
     "GET /v1/admin/watch/records": Access.ADMIN,
     "POST /v1/admin/watch/readers/{msp_id}/clear": Access.ADMIN,
     "POST /v1/admin/model": Access.ADMIN,

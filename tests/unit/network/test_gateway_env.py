@@ -87,3 +87,13 @@ def test_each_gateway_gets_its_write_budget_from_the_cost_guard(tmp_path):
                              ("southgate", 50)):
         env = gateway_environment(own, retailer, _enrolled(tmp_path / retailer, retailer))
         assert env["PREFSHARE_GATEWAY_WRITE_BUDGET_PER_HOUR"] == str(budget)
+
+
+def test_every_peers_and_orderers_metrics_endpoint_is_named(tmp_path):
+    consortium = load_consortium(DESCRIPTION)
+    layout = _enrolled(tmp_path, "northwind")
+    settings = read_settings(write_gateway_env(consortium, "northwind", layout))
+    kinds = [e.kind for e in settings.node_metrics]
+    assert kinds.count("peer") == len(consortium.retailers) and "orderer" in kinds
+    assert all(e.url.startswith("http://127.0.0.1:") for e in settings.node_metrics)
+    assert "peer0-northwind" in {e.name for e in settings.node_metrics}
