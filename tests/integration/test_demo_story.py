@@ -406,6 +406,9 @@ def test_the_operator_page_shows_the_model_card_and_other_members_reads(browser,
     _expect()(reader).to_contain_text(re.compile(r"Southgate.*(learning its usual reads|"
                                                  r"threshold)"), timeout=20000)
     _expect()(page.locator("#writes-line")).to_contain_text("writes in the last hour")
+    # Every peer and orderer it reaches, read from its metrics (3 peers, 3 orderers).
+    _expect()(page.locator("#nodes-line")).to_contain_text(re.compile(r"^6 nodes read every"))
+    _expect()(page.locator("#nodes tbody tr")).to_have_count(6)
     page.reload()  # the credential stays for the tab, until it signs out
     page.wait_for_selector("body[data-ready=true]")
     _expect()(page.locator("#operator-view")).to_be_visible()
