@@ -22,12 +22,12 @@ from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.preprocessing import RobustScaler
 
-from gateway.watch.features import FEATURES
+from gateway.watch.features import SCORED
 
 Estimator = Literal["mahalanobis", "lof", "iforest"]
 ESTIMATORS: tuple[Estimator, ...] = ("mahalanobis", "lof", "iforest")
-#: Features that are rates (log scale); the others are shares in [0, 1].
-_RATES = np.array([name.endswith("_per_hour") for name in FEATURES])
+#: Features that are rates (log scale); the others are already log ratios.
+_RATES = np.array([name.endswith("_per_hour") for name in SCORED])
 
 
 def _transform(rows: np.ndarray) -> np.ndarray:
@@ -57,13 +57,14 @@ class Score:
 
 
 class Detector:
-    """Fit on windows known to be normal (rows of :data:`FEATURES`), then score new ones.
+    """Fit on windows known to be normal (rows of :data:`~gateway.watch.features.SCORED`),
+    then score new ones.
 
     ``margin`` sets the threshold above the highest score the history itself reaches
     (the 99.5th percentile, so one odd window in the history does not blind it)::
 
-        detector = Detector("lof").fit(history)      # history: (n, 6) array
-        score = detector.score([120.0, 80.0, 0.4, 0.0, 0.0, 0.0])
+        detector = Detector("lof").fit(history)      # history: (n, 4) array
+        score = detector.score([0.0, 0.0, 6.0, 15.0])
 
     Raises ValueError for fewer than ``min_rows`` rows or rows of the wrong width.
     """
@@ -82,8 +83,8 @@ class Detector:
 
     def fit(self, history: np.ndarray | list[list[float]]) -> Detector:
         rows = np.asarray(history, dtype=float)
-        if rows.ndim != 2 or rows.shape[1] != len(FEATURES):
-            raise ValueError(f"history rows must have {len(FEATURES)} features")
+        if rows.ndim != 2 or rows.shape[1] != len(SCORED):
+            raise ValueError(f"history rows must have {len(SCORED)} features")
         if len(rows) < self.min_rows:
             raise ValueError(f"at least {self.min_rows} windows of history are needed")
         # Overlapping windows repeat each other (a quiet night is many equal windows):
@@ -92,8 +93,8 @@ class Detector:
         if len(rows) < self.min_rows:
             raise ValueError(f"at least {self.min_rows} distinct windows of history are needed")
         self._scaler.fit(_transform(rows))
-        # Shares and the hour's circle lie in [-1, 1]: a history that barely varies in one
-        # (a few minutes of it) must not make a hundredth of its range look unusual.
+        # A log ratio that barely varies in the history (a reader as regular as a clock)
+        # must not make a hundredth of a doubling look unusual.
         self._scaler.scale_ = np.where(_RATES, self._scaler.scale_,
                                        np.maximum(self._scaler.scale_, 0.1))
         scaled = self._scaler.transform(_transform(rows))
@@ -129,5 +130,5 @@ class Detector:
             value = float(np.sqrt(self._model.mahalanobis(scaled)[0]))
         else:
             value = float(-self._model.score_samples(scaled)[0])
-        deviations = {name: float(dev) for name, dev in zip(FEATURES, scaled[0], strict=True)}
+        deviations = {name: float(dev) for name, dev in zip(SCORED, scaled[0], strict=True)}
         return Score(value, self.threshold, deviations)
