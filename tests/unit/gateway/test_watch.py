@@ -164,3 +164,16 @@ def test_writes_past_the_hourly_budget_are_refused_until_the_hour_passes():
     now[0] = 3600.5
     budget.spend()
     assert budget.used() == 2
+
+
+def test_scheduled_training_is_not_judged_and_an_older_history_is_dropped():
+    monitor = Monitor(WatchConfig(window_s=300, step_s=60, learn_s=0, min_history=5))
+    monitor.learn("R", [[1.0] * 8] * 50)  # rows of an older watch's eight features
+    assert "R" not in monitor.history
+    night = NOON - 9 * 3600  # 03:00, inside the training schedule
+    for page in range(40):
+        monitor.observe(Read(night + page, "R", "training"))
+    alerts, learned = monitor.step(night + 120)
+    assert alerts == [] and "R" not in monitor.scores
+    assert learned == [("R", quiet_window(night + 120))]  # a quiet window for the baseline
+    assert "R" not in monitor.history  # and nothing for the detector
