@@ -97,7 +97,7 @@ class Detector:
         # must not make a hundredth of a doubling look unusual.
         self._scaler.scale_ = np.where(_RATES, self._scaler.scale_,
                                        np.maximum(self._scaler.scale_, 0.1))
-        scaled = self._scaler.transform(_transform(rows))
+        scaled = self._one_sided(self._scaler.transform(_transform(rows)))
         # An interquartile range of 0 (a feature constant in the history) is left at 1 by
         # RobustScaler, which keeps one unit of that feature meaningful.
         if self.estimator == "mahalanobis":
@@ -105,7 +105,11 @@ class Detector:
             own = np.sqrt(covariance.mahalanobis(scaled))
             self._model = covariance
         elif self.estimator == "lof":
-            lof = LocalOutlierFactor(n_neighbors=min(20, len(rows) - 1), novelty=True)
+            # Every window below the median is the same point once clipped: once each.
+            scaled = np.unique(scaled, axis=0)
+            if len(scaled) < 2:
+                raise ValueError("at least 2 distinct windows above the median are needed")
+            lof = LocalOutlierFactor(n_neighbors=min(20, len(scaled) - 1), novelty=True)
             lof.fit(scaled)
             own = -lof.negative_outlier_factor_
             self._model = lof
@@ -117,6 +121,13 @@ class Detector:
         self.threshold = float(np.quantile(own, 0.995)) * (1.0 + self.margin)
         return self
 
+    @staticmethod
+    def _one_sided(scaled: np.ndarray) -> np.ndarray:
+        """Every feature is "more is worse" (more reads than usual at that hour, more new
+        customers, more off-hours reads or off-schedule pages): a window below the
+        history's median is as normal as the median, so a quiet morning alarms no one."""
+        return np.maximum(scaled, 0.0)
+
     @property
     def fitted(self) -> bool:
         return self._model is not None
@@ -125,10 +136,11 @@ class Detector:
         """Raises RuntimeError before :meth:`fit`."""
         if self._model is None:
             raise RuntimeError("the detector is not fitted")
-        scaled = self._scaler.transform(_transform(np.asarray([window], dtype=float)))
+        deviation = self._scaler.transform(_transform(np.asarray([window], dtype=float)))
+        scaled = self._one_sided(deviation)
         if isinstance(self._model, LedoitWolf):
             value = float(np.sqrt(self._model.mahalanobis(scaled)[0]))
         else:
             value = float(-self._model.score_samples(scaled)[0])
-        deviations = {name: float(dev) for name, dev in zip(SCORED, scaled[0], strict=True)}
+        deviations = {name: float(dev) for name, dev in zip(SCORED, deviation[0], strict=True)}
         return Score(value, self.threshold, deviations)
