@@ -53,7 +53,7 @@ class WatchConfig:
     refit_every: int = 100
     consecutive: int = 2
     estimator: Estimator = "mahalanobis"
-    margin: float = 0.1
+    margin: float = 0.5
     open_hours: Hours = field(default_factory=lambda: Hours(7, 22))
     training_hours: Hours = field(default_factory=lambda: Hours(1, 5))
 
