@@ -2,8 +2,9 @@
 
 Simulated member reads at one owner (benchmarks/watch/traffic.py: three reading members,
 stores, kiosks, a training run a day), a warm-up of normal days, then one injected anomaly a
-day at each of several intensities, replayed through the gateway's own monitor faster than
-real time. Prints, per anomaly kind and intensity, recall and the median and worst time to
+day per reader (the others' traffic stays normal), cycling through the kinds and
+intensities, replayed through the gateway's own monitor faster than real time. Prints, per
+anomaly kind and intensity, recall and the median, 99th percentile and worst time to
 detect; then the alerts' precision and the false alarms per simulated day.
 """
 
@@ -31,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.watch")
     parser.add_argument("--warmup-days", type=int, default=3)
     parser.add_argument("--test-days", type=int, default=24,
-                        help="one episode a day, cycling through kinds and intensities")
+                        help="one episode a day per reader, cycling through kinds and intensities")
     parser.add_argument("--estimator", choices=ESTIMATORS, default="mahalanobis")
     parser.add_argument("--window-s", type=float, default=300.0)
     parser.add_argument("--step-s", type=float, default=15.0)
