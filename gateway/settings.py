@@ -107,7 +107,7 @@ class GatewaySettings(BaseSettings):
     watch_min_history: Annotated[int, Field(ge=5, le=100_000)] = 100
     watch_learn_every_s: Annotated[float, Field(gt=0, le=86_400)] | None = None
     watch_consecutive: Annotated[int, Field(ge=1, le=100)] = 2
-    watch_margin: Annotated[float, Field(ge=0, le=100)] = 0.1
+    watch_margin: Annotated[float, Field(ge=0, le=100)] = 0.5
     watch_open_hours: tuple[int, int] = (7, 22)
     watch_training_hours: tuple[int, int] = (1, 5)
     watch_brake_per_minute: Annotated[float, Field(gt=0, le=100_000)] = 6.0

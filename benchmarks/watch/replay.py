@@ -65,14 +65,15 @@ class Result:
 
 def plan_episodes(test_days: int, intensities: dict[str, tuple[float, ...]],
                   duration_s: float, rng: np.random.Generator) -> list[Episode]:
-    """One episode a day, cycling through every (kind, intensity) pair and the readers."""
+    """One episode a day for each reader (each reader is judged on its own), cycling through
+    every (kind, intensity) pair, so each pair gets ``3 * test_days / pairs`` episodes."""
     pairs = [(k, i) for k, levels in intensities.items() for i in levels]
     episodes = []
     for day in range(test_days):
-        kind, intensity = pairs[day % len(pairs)]
-        reader = READERS[day % len(READERS)].name
-        start = episode_start(kind, EPOCH + (day + 1) * DAY + 0.0, rng)
-        episodes.append(Episode(reader, kind, intensity, start, duration_s))
+        for offset, profile in enumerate(READERS):
+            kind, intensity = pairs[(day * len(READERS) + offset) % len(pairs)]
+            start = episode_start(kind, EPOCH + (day + 1) * DAY + 0.0, rng)
+            episodes.append(Episode(profile.name, kind, intensity, start, duration_s))
     return episodes
 
 

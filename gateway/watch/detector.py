@@ -22,12 +22,12 @@ from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.preprocessing import RobustScaler
 
-from gateway.watch.features import FEATURES
+from gateway.watch.features import SCORED
 
 Estimator = Literal["mahalanobis", "lof", "iforest"]
 ESTIMATORS: tuple[Estimator, ...] = ("mahalanobis", "lof", "iforest")
-#: Features that are rates (log scale); the others are shares in [0, 1].
-_RATES = np.array([name.endswith("_per_hour") for name in FEATURES])
+#: Features that are rates (log scale); the others are already log ratios.
+_RATES = np.array([name.endswith("_per_hour") for name in SCORED])
 
 
 def _transform(rows: np.ndarray) -> np.ndarray:
@@ -57,13 +57,14 @@ class Score:
 
 
 class Detector:
-    """Fit on windows known to be normal (rows of :data:`FEATURES`), then score new ones.
+    """Fit on windows known to be normal (rows of :data:`~gateway.watch.features.SCORED`),
+    then score new ones.
 
     ``margin`` sets the threshold above the highest score the history itself reaches
     (the 99.5th percentile, so one odd window in the history does not blind it)::
 
-        detector = Detector("lof").fit(history)      # history: (n, 6) array
-        score = detector.score([120.0, 80.0, 0.4, 0.0, 0.0, 0.0])
+        detector = Detector("lof").fit(history)      # history: (n, 4) array
+        score = detector.score([0.0, 0.0, 6.0, 15.0])
 
     Raises ValueError for fewer than ``min_rows`` rows or rows of the wrong width.
     """
@@ -82,8 +83,8 @@ class Detector:
 
     def fit(self, history: np.ndarray | list[list[float]]) -> Detector:
         rows = np.asarray(history, dtype=float)
-        if rows.ndim != 2 or rows.shape[1] != len(FEATURES):
-            raise ValueError(f"history rows must have {len(FEATURES)} features")
+        if rows.ndim != 2 or rows.shape[1] != len(SCORED):
+            raise ValueError(f"history rows must have {len(SCORED)} features")
         if len(rows) < self.min_rows:
             raise ValueError(f"at least {self.min_rows} windows of history are needed")
         # Overlapping windows repeat each other (a quiet night is many equal windows):
@@ -92,11 +93,11 @@ class Detector:
         if len(rows) < self.min_rows:
             raise ValueError(f"at least {self.min_rows} distinct windows of history are needed")
         self._scaler.fit(_transform(rows))
-        # Shares and the hour's circle lie in [-1, 1]: a history that barely varies in one
-        # (a few minutes of it) must not make a hundredth of its range look unusual.
+        # A log ratio that barely varies in the history (a reader as regular as a clock)
+        # must not make a hundredth of a doubling look unusual.
         self._scaler.scale_ = np.where(_RATES, self._scaler.scale_,
                                        np.maximum(self._scaler.scale_, 0.1))
-        scaled = self._scaler.transform(_transform(rows))
+        scaled = self._one_sided(self._scaler.transform(_transform(rows)))
         # An interquartile range of 0 (a feature constant in the history) is left at 1 by
         # RobustScaler, which keeps one unit of that feature meaningful.
         if self.estimator == "mahalanobis":
@@ -104,7 +105,11 @@ class Detector:
             own = np.sqrt(covariance.mahalanobis(scaled))
             self._model = covariance
         elif self.estimator == "lof":
-            lof = LocalOutlierFactor(n_neighbors=min(20, len(rows) - 1), novelty=True)
+            # Every window below the median is the same point once clipped: once each.
+            scaled = np.unique(scaled, axis=0)
+            if len(scaled) < 2:
+                raise ValueError("at least 2 distinct windows above the median are needed")
+            lof = LocalOutlierFactor(n_neighbors=min(20, len(scaled) - 1), novelty=True)
             lof.fit(scaled)
             own = -lof.negative_outlier_factor_
             self._model = lof
@@ -116,6 +121,13 @@ class Detector:
         self.threshold = float(np.quantile(own, 0.995)) * (1.0 + self.margin)
         return self
 
+    @staticmethod
+    def _one_sided(scaled: np.ndarray) -> np.ndarray:
+        """Every feature is "more is worse" (more reads than usual at that hour, more new
+        customers, more off-hours reads or off-schedule pages): a window below the
+        history's median is as normal as the median, so a quiet morning alarms no one."""
+        return np.maximum(scaled, 0.0)
+
     @property
     def fitted(self) -> bool:
         return self._model is not None
@@ -124,10 +136,11 @@ class Detector:
         """Raises RuntimeError before :meth:`fit`."""
         if self._model is None:
             raise RuntimeError("the detector is not fitted")
-        scaled = self._scaler.transform(_transform(np.asarray([window], dtype=float)))
+        deviation = self._scaler.transform(_transform(np.asarray([window], dtype=float)))
+        scaled = self._one_sided(deviation)
         if isinstance(self._model, LedoitWolf):
             value = float(np.sqrt(self._model.mahalanobis(scaled)[0]))
         else:
             value = float(-self._model.score_samples(scaled)[0])
-        deviations = {name: float(dev) for name, dev in zip(FEATURES, scaled[0], strict=True)}
+        deviations = {name: float(dev) for name, dev in zip(SCORED, deviation[0], strict=True)}
         return Score(value, self.threshold, deviations)

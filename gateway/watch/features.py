@@ -4,16 +4,20 @@ The owner sees every read another member asks of it (its member routes, whether 
 found anything or not): who read, what kind of read, about which customer, when. Over a
 window ending at ``now`` each reading member gets one vector (:data:`FEATURES`)::
 
-    reads_per_hour            kiosk reads (one customer each), scaled to an hour
-    customers_per_hour        distinct customers read, scaled to an hour
-    first_read_share          share of those customers this reader had never read before
-                              the window (a kiosk serves returning shoppers; a scraper
-                              walks through ids it has not seen)
-    off_hours_share           share of kiosk reads outside the stores' opening hours
-    training_pages_per_hour   training pages read, scaled to an hour
-    off_schedule_training     share of training pages read outside the reader's schedule
-    hour_sin, hour_cos        the window's hour of day on a circle (23:59 is next to 00:00),
-                              so a reader's traffic is compared with its own at that hour
+    reads_per_hour                  kiosk reads (one customer each), scaled to an hour
+    new_customers_per_hour          customers this reader had never read before the window,
+                                    an hour (a kiosk serves returning shoppers; a scraper
+                                    walks through ids it has not seen); a count, not a
+                                    share, so a scrape adds to it however busy the hour is
+    off_hours_reads_per_hour        kiosk reads while the stores are closed, an hour
+    off_schedule_training_per_hour  training pages outside the reader's schedule, an hour
+                                    (its scheduled run is its business, not an anomaly)
+    hour_sin, hour_cos              the window's hour of day on a circle (23:59 is next to
+                                    00:00): which hour's baseline the window is held to
+
+The detector does not score these rows as they are: :class:`HourlyBaseline` replaces the
+reads and new customers by how far above what this reader usually does at that hour they
+are (:data:`SCORED`), so scraping at lunch is compared with lunch, not with the whole day.
 
 Customer ids are kept only as short keyed digests, in memory, to count distinct and new
 customers: nothing personal is stored or logged by the watch.
@@ -27,8 +31,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-FEATURES = ("reads_per_hour", "customers_per_hour", "first_read_share", "off_hours_share",
-            "training_pages_per_hour", "off_schedule_training", "hour_sin", "hour_cos")
+from scipy.stats import poisson
+
+FEATURES = ("reads_per_hour", "new_customers_per_hour", "off_hours_reads_per_hour",
+            "off_schedule_training_per_hour", "hour_sin", "hour_cos")
+#: What the detector scores: the off-hours and off-schedule rates, then the reads and new
+#: customers against the reader's own baseline at that hour (:meth:`HourlyBaseline.scored`).
+SCORED = ("off_hours_reads_per_hour", "off_schedule_training_per_hour", "reads_surprise",
+          "new_customers_surprise")
 KINDS = ("kiosk", "training", "export")
 
 
@@ -105,13 +115,69 @@ def window_features(log: ReaderLog, start: float, end: float, *, open_hours: Hou
     off_schedule = sum(1 for r in training if not training_hours.contains(r.at))
     return [
         len(kiosk) / hours,
-        len(customers) / hours,
-        len(first) / len(customers) if customers else 0.0,
-        off_hours / len(kiosk) if kiosk else 0.0,
-        len(training) / hours,
-        off_schedule / len(training) if training else 0.0,
+        len(first) / hours,
+        off_hours / hours,
+        off_schedule / hours,
         *_hour_on_circle(end),
     ]
+
+
+def quiet_window(end: float) -> list[float]:
+    """The vector of a window in which the reader read nothing (the baseline learns those
+    too: a night with no reads is what makes a night of reads unusual)."""
+    return [0.0, 0.0, 0.0, 0.0, *_hour_on_circle(end)]
+
+
+def hour_of(row: list[float]) -> int:
+    """The UTC hour of day a row's window ended in, from its hour on the circle."""
+    angle = math.atan2(row[FEATURES.index("hour_sin")], row[FEATURES.index("hour_cos")])
+    return int((angle / (2 * math.pi)) % 1.0 * 24.0 + 1e-9) % 24
+
+
+@dataclass
+class HourlyBaseline:
+    """What one reader usually does at each hour of the day: the mean reads and new
+    customers an hour of its normal windows (quiet ones included) ending in that hour,
+    over the last ``per_hour`` windows of each hour (about two weeks of 5-minute windows).
+
+    :meth:`scored` turns a :data:`FEATURES` row into a :data:`SCORED` one: the off-hours and
+    off-schedule rates, and how surprising the window's counts of reads and of new
+    customers are for that hour, ``-log10 P(X >= count)`` with X Poisson of the usual
+    count (at least ``floor``). A log ratio of counts this small is mostly noise (a
+    5-minute window holds a dozen reads); the tail probability grows with the excess
+    itself, so 20 new customers where 3 are usual is far out and 5 is not."""
+
+    window_s: float
+    per_hour: int = 170
+    floor: float = 0.05
+    _sums: list[deque[tuple[float, float]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self._sums:
+            self._sums = [deque(maxlen=self.per_hour) for _ in range(24)]
+
+    def add(self, row: list[float]) -> None:
+        self._sums[hour_of(row)].append((row[0], row[1]))
+
+    def windows(self, hour: int) -> int:
+        return len(self._sums[hour])
+
+    def usual(self, hour: int) -> tuple[float, float]:
+        """Mean reads and new customers an hour at ``hour`` (0, 0 before any window)."""
+        bucket = self._sums[hour]
+        if not bucket:
+            return 0.0, 0.0
+        return (sum(r for r, _ in bucket) / len(bucket), sum(n for _, n in bucket) / len(bucket))
+
+    def scored(self, row: list[float]) -> list[float]:
+        reads, new = self.usual(hour_of(row))
+        hours = self.window_s / 3600.0
+        return [row[2], row[3], self._surprise(row[0] * hours, reads * hours),
+                self._surprise(row[1] * hours, new * hours)]
+
+    def _surprise(self, count: float, usual: float) -> float:
+        tail = poisson.logsf(round(count) - 1, max(usual, self.floor))
+        return float(-tail / math.log(10.0))
 
 
 def _hour_on_circle(at: float) -> tuple[float, float]:

@@ -3,7 +3,9 @@
 Every ``step_s`` the monitor computes each active reader's window (the last ``window_s``),
 scores it with a detector fitted on that reader's own history of normal windows (readers
 differ in size: a small member scraping at a large member's normal rate must stand out),
-and alerts on a reader whose windows were anomalous ``consecutive`` steps in a row. A
+each window held to the reader's own baseline at that hour of day (a lunch peak is normal
+at lunch, not at ten in the morning; :class:`~gateway.watch.features.HourlyBaseline`), and
+alerts on a reader whose windows were anomalous ``consecutive`` steps in a row. A
 flagged reader is not alerted again until it is cleared; its windows, and every anomalous
 one, stay out of the history so a scraper cannot teach the detector that scraping is
 normal. Until the history holds ``min_history`` windows of a reader, and for ``learn_s``
@@ -18,7 +20,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gateway.watch.detector import Detector, Estimator, Score
-from gateway.watch.features import FEATURES, Hours, Read, ReaderLog, window_features
+from gateway.watch.features import (
+    FEATURES,
+    SCORED,
+    HourlyBaseline,
+    Hours,
+    Read,
+    ReaderLog,
+    quiet_window,
+    window_features,
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,7 @@ class WatchConfig:
     refit_every: int = 100
     consecutive: int = 2
     estimator: Estimator = "mahalanobis"
-    margin: float = 0.1
+    margin: float = 0.5
     open_hours: Hours = field(default_factory=lambda: Hours(7, 22))
     training_hours: Hours = field(default_factory=lambda: Hours(1, 5))
 
@@ -78,6 +89,7 @@ class Monitor:
     flagged: set[str] = field(default_factory=set)
     _streak: dict[str, int] = field(default_factory=dict)
     _detectors: dict[str, Detector] = field(default_factory=dict)
+    _baselines: dict[str, HourlyBaseline] = field(default_factory=dict)
     _since_fit: dict[str, int] = field(default_factory=dict)
     _learned_at: dict[str, float] = field(default_factory=dict)
     #: When the monitor saw its first read (the learning period starts then).
@@ -105,7 +117,8 @@ class Monitor:
         """Add a reader's known-normal windows (a restart's saved history, learnt from
         ``since``)."""
         for row in rows:
-            self._remember(reader, row)
+            if len(row) == len(FEATURES):  # a history saved by an older watch is dropped
+                self._remember(reader, row)
         if since is not None:
             self._first_at = since if self._first_at is None else min(self._first_at, since)
 
@@ -120,11 +133,17 @@ class Monitor:
             log.forget_before(start)
             row = window_features(log, start, now, open_hours=self.config.open_hours,
                                   training_hours=self.config.training_hours)
-            if row is None:
+            if row is None or not any(row[:4]):
+                # Nothing to judge: no read, or only training pages inside the schedule.
                 self._streak.pop(reader, None)
+                if reader not in self.flagged and self._learn_due(reader, now):
+                    quiet = quiet_window(now)
+                    self._remember(reader, quiet)
+                    learned.append((reader, quiet))
                 continue
             detector = self._detectors.get(reader)
-            score = None if detector is None else detector.score(row)
+            scored = self._baseline(reader).scored(row)
+            score = None if detector is None else detector.score(scored)
             if score is not None:
                 self.scores[reader] = score
             if score is not None and score.anomalous:
@@ -135,12 +154,10 @@ class Monitor:
                     alerts.append(Alert(reader, start, now, round(score.value, 3),
                                         round(score.threshold, 3), score.drivers(),
                                         {n: round(v, 3) for n, v in
-                                         zip(FEATURES, row, strict=True)}))
+                                         zip(SCORED, scored, strict=True)}))
                 continue
             self._streak.pop(reader, None)
-            if reader not in self.flagged and \
-                    now - self._learned_at.get(reader, -1e18) >= self._learn_every:
-                self._learned_at[reader] = now
+            if reader not in self.flagged and self._learn_due(reader, now):
                 self._remember(reader, row)
                 learned.append((reader, row))
             self._refit_if_due(reader, now)
@@ -148,7 +165,25 @@ class Monitor:
             del self.logs[reader]
         return alerts, learned
 
+    def _learn_due(self, reader: str, now: float) -> bool:
+        if now - self._learned_at.get(reader, -1e18) < self._learn_every:
+            return False
+        self._learned_at[reader] = now
+        return True
+
+    def _baseline(self, reader: str) -> HourlyBaseline:
+        baseline = self._baselines.get(reader)
+        if baseline is None:
+            baseline = self._baselines[reader] = HourlyBaseline(self.config.window_s)
+        return baseline
+
     def _remember(self, reader: str, row: list[float]) -> None:
+        """A normal window: into the reader's hourly baseline and, unless it was quiet (no
+        read: never scored, so not part of what scored windows are compared with), into
+        the history the detector is fitted on."""
+        self._baseline(reader).add(row)
+        if not any(row[:4]):
+            return
         history = self.history.setdefault(reader, deque())
         history.append(row)
         while len(history) > self.config.max_history:
@@ -166,7 +201,8 @@ class Monitor:
         try:
             self._detectors[reader] = Detector(
                 self.config.estimator, margin=self.config.margin,
-                min_rows=min(20, self.config.min_history)).fit(np.asarray(history))
+                min_rows=min(20, self.config.min_history)).fit(
+                np.asarray([self._baseline(reader).scored(row) for row in history]))
         except ValueError:
             return  # too few distinct windows yet: keep learning
         self._since_fit[reader] = 0

@@ -8,7 +8,17 @@ import pytest
 
 from gateway.watch.brake import BrakeBook, MemberBraked
 from gateway.watch.detector import Detector
-from gateway.watch.features import FEATURES, Hours, Read, ReaderLog, window_features
+from gateway.watch.features import (
+    FEATURES,
+    SCORED,
+    HourlyBaseline,
+    Hours,
+    Read,
+    ReaderLog,
+    hour_of,
+    quiet_window,
+    window_features,
+)
 from gateway.watch.monitor import Monitor, WatchConfig
 from gateway.write_budget import WriteBudget, WriteBudgetExceeded
 
@@ -21,7 +31,7 @@ def _id(n: int) -> bytes:
     return n.to_bytes(8, "big")
 
 
-def test_window_features_count_reads_customers_first_reads_and_off_hours():
+def test_window_features_count_reads_new_customers_off_hours_and_off_schedule_training():
     log = ReaderLog()
     log.seen[_id(1)] = NOON - 7200  # read yesterday
     for at, who in [(NOON + 10, 1), (NOON + 20, 1), (NOON + 30, 2), (NOON + 40, 3)]:
@@ -31,34 +41,56 @@ def test_window_features_count_reads_customers_first_reads_and_off_hours():
     assert row is not None
     features = dict(zip(FEATURES, row, strict=True))
     assert features["reads_per_hour"] == pytest.approx(40.0)
-    assert features["customers_per_hour"] == pytest.approx(30.0)
-    assert features["first_read_share"] == pytest.approx(2 / 3)
-    assert features["off_hours_share"] == 0.0
-    assert features["training_pages_per_hour"] == pytest.approx(10.0)
-    assert features["off_schedule_training"] == 1.0  # at noon, outside 01:00-05:00
+    assert features["new_customers_per_hour"] == pytest.approx(20.0)  # 2 and 3, not 1
+    assert features["off_hours_reads_per_hour"] == 0.0
+    assert features["off_schedule_training_per_hour"] == pytest.approx(10.0)  # noon
+    assert hour_of(row) == 12
 
 
-def test_a_window_without_reads_has_no_features_and_hours_wrap_midnight():
-    assert window_features(ReaderLog(), NOON, NOON + 60, open_hours=OPEN,
-                           training_hours=TRAINING) is None
-    night = Hours(22, 6)
-    assert night.contains(NOON - 9 * 3600) and not night.contains(NOON)
+def test_training_inside_the_schedule_and_night_reads_are_told_apart():
+    night = NOON - 9 * 3600  # 03:00, inside the training schedule, stores closed
+    log = ReaderLog()
+    log.add(Read(night + 10, "R", "training"))
+    log.add(Read(night + 20, "R", "kiosk", _id(5)))
+    row = window_features(log, night, night + 360, open_hours=OPEN, training_hours=TRAINING)
+    features = dict(zip(FEATURES, row, strict=True))
+    assert features["off_schedule_training_per_hour"] == 0.0
+    assert features["off_hours_reads_per_hour"] == pytest.approx(10.0)
+    assert hour_of(row) == 3 and hour_of(quiet_window(NOON - 60)) == 11
+
+
+def test_the_hourly_baseline_holds_a_window_to_the_readers_own_hour():
+    baseline = HourlyBaseline(window_s=300.0)
+    lunch_hour, night_hour = quiet_window(NOON + 60)[4:], quiet_window(NOON - 9 * 3600 + 60)[4:]
+    for _ in range(12):  # lunch: 120 reads, 36 new customers an hour; 03:00: quiet
+        baseline.add([120.0, 36.0, 0.0, 0.0, *lunch_hour])
+        baseline.add(quiet_window(NOON - 9 * 3600 + 60))
+    assert baseline.usual(12) == (120.0, 36.0) and baseline.usual(3) == (0.0, 0.0)
+    assert baseline.windows(12) == 12 and baseline.usual(18) == (0.0, 0.0)
+    usual = baseline.scored([120.0, 36.0, 0.0, 0.0, *lunch_hour])
+    assert len(usual) == len(SCORED) and max(usual[2:]) < 1.0
+    # 20 new customers in 5 minutes where 3 are usual: far out; at 03:00, one read is
+    # a little unusual, three are very.
+    scrape = baseline.scored([360.0, 240.0, 0.0, 0.0, *lunch_hour])
+    assert scrape[3] > 8.0 and scrape[3] > scrape[2]
+    one = baseline.scored([12.0, 0.0, 12.0, 0.0, *night_hour])
+    three = baseline.scored([36.0, 0.0, 36.0, 0.0, *night_hour])
+    assert 1.0 < one[2] < 1.5 and three[2] > 3.0 and one[0] == 12.0
 
 
 def _normal(rng: np.random.Generator, n: int) -> np.ndarray:
-    return np.column_stack([rng.normal(100, 15, n), rng.normal(70, 10, n),
-                            rng.uniform(0.2, 0.4, n), np.zeros(n), np.zeros(n), np.zeros(n),
-                            np.zeros(n), -np.ones(n)])  # at noon
+    return np.column_stack([np.zeros(n), np.zeros(n), rng.exponential(0.4, n),
+                            rng.exponential(0.4, n)])
 
 
-def test_the_detector_flags_a_scraping_window_and_names_what_drove_it():
+@pytest.mark.parametrize("estimator", ["mahalanobis", "lof"])
+def test_the_detector_flags_a_scraping_window_and_names_what_drove_it(estimator):
     rng = np.random.default_rng(1)
-    detector = Detector("lof").fit(_normal(rng, 300))
-    assert not detector.score([105.0, 72.0, 0.3, 0.0, 0.0, 0.0, 0.0, -1.0]).anomalous
-    scraping = detector.score([400.0, 380.0, 0.95, 0.0, 0.0, 0.0, 0.0, -1.0])
+    detector = Detector(estimator).fit(_normal(rng, 300))
+    assert not detector.score([0.0, 0.0, 0.3, 0.5]).anomalous
+    scraping = detector.score([0.0, 0.0, 6.0, 15.0])
     assert scraping.anomalous
-    assert set(scraping.drivers()) == {"reads_per_hour", "customers_per_hour",
-                                       "first_read_share"}
+    assert next(iter(scraping.drivers())) == "new_customers_surprise"
 
 
 def test_the_detector_refuses_too_little_history_or_the_wrong_width():
@@ -67,7 +99,7 @@ def test_the_detector_refuses_too_little_history_or_the_wrong_width():
     with pytest.raises(ValueError):
         Detector().fit([[1.0, 2.0]] * 50)
     with pytest.raises(RuntimeError):
-        Detector().score([0.0] * len(FEATURES))
+        Detector().score([0.0] * len(SCORED))
 
 
 def _feed(monitor: Monitor, rng: np.random.Generator, start: float, end: float, *,
@@ -96,7 +128,8 @@ def test_the_monitor_learns_then_alerts_once_on_scraping_and_again_after_a_clear
         t += 60
     assert len(alerts) == 1 and alerts[0].reader == "R"
     assert alerts[0].window_end - NOON < config.window_s  # before one window passed
-    assert "customers_per_hour" in alerts[0].drivers
+    assert "new_customers_surprise" in alerts[0].drivers
+    assert set(alerts[0].features) == set(SCORED)
     assert not monitor.warming_up("R") and "R" in monitor.flagged
     monitor.clear("R")
     assert "R" not in monitor.flagged
@@ -131,3 +164,16 @@ def test_writes_past_the_hourly_budget_are_refused_until_the_hour_passes():
     now[0] = 3600.5
     budget.spend()
     assert budget.used() == 2
+
+
+def test_scheduled_training_is_not_judged_and_an_older_history_is_dropped():
+    monitor = Monitor(WatchConfig(window_s=300, step_s=60, learn_s=0, min_history=5))
+    monitor.learn("R", [[1.0] * 8] * 50)  # rows of an older watch's eight features
+    assert "R" not in monitor.history
+    night = NOON - 9 * 3600  # 03:00, inside the training schedule
+    for page in range(40):
+        monitor.observe(Read(night + page, "R", "training"))
+    alerts, learned = monitor.step(night + 120)
+    assert alerts == [] and "R" not in monitor.scores
+    assert learned == [("R", quiet_window(night + 120))]  # a quiet window for the baseline
+    assert "R" not in monitor.history  # and nothing for the detector
