@@ -50,6 +50,9 @@ def watch_config(settings: GatewaySettings) -> WatchConfig:
                        training_hours=Hours(*settings.watch_training_hours))
 
 
+#: Steps that learned something between two prunings of the stored history.
+PRUNE_EVERY = 100
+
 class WatchMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.alerts = Counter("prefshare_watch_alerts_total",
@@ -92,6 +95,7 @@ class WatchService:
         # Her id is digested with a key of this process: the digests name no one elsewhere.
         self._key = os.urandom(16)
         self._lock = threading.Lock()
+        self._learned_steps = 0
         self.alerts: list[dict[str, Any]] = []
         self._load_history()
         for reader in self.brakes.braked():
@@ -101,6 +105,15 @@ class WatchService:
         self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
         if start:
             self._thread.start()
+
+    def _prune(self, readers: set[str]) -> None:
+        """Keep each reader's newest ``max_history`` windows on disk, as in memory: a quiet
+        window is learned every step, so the table would otherwise grow without bound."""
+        for reader in readers:
+            self._db.execute(
+                "DELETE FROM watch_history WHERE rowid IN (SELECT rowid FROM watch_history "
+                "WHERE reader = ? ORDER BY at DESC LIMIT -1 OFFSET ?)",
+                (reader, self.config.max_history))
 
     def _load_history(self) -> None:
         rows = self._db.execute("SELECT reader, at, features FROM watch_history "
@@ -139,6 +152,9 @@ class WatchService:
         if learned:
             self._db.executemany("INSERT INTO watch_history VALUES (?, ?, ?)",
                                  [(r, now, json.dumps(row)) for r, row in learned])
+            self._learned_steps += 1
+            if self._learned_steps % PRUNE_EVERY == 0:
+                self._prune({r for r, _ in learned})
         for reader, score in scores.items():
             self.metrics.score.labels(reader).set(score.value)
             self.metrics.threshold.labels(reader).set(score.threshold)

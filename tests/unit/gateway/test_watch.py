@@ -177,3 +177,32 @@ def test_scheduled_training_is_not_judged_and_an_older_history_is_dropped():
     assert alerts == [] and "R" not in monitor.scores
     assert learned == [("R", quiet_window(night + 120))]  # a quiet window for the baseline
     assert "R" not in monitor.history  # and nothing for the detector
+
+
+def test_the_stored_history_keeps_each_readers_newest_windows_only(tmp_path, monkeypatch):
+    """A quiet window is learned every step: without pruning the table grows for ever."""
+    import json
+
+    from prometheus_client import CollectorRegistry
+
+    from gateway.settings import read_settings
+    from gateway.watch import service
+
+    tls = tmp_path / "tls.pem"
+    tls.write_text("x")
+    settings = read_settings(None, retailer="alder", msp_id="AlderMSP",
+                             endorsing_orgs=("AlderMSP",), peer_endpoint="127.0.0.1:7051",
+                             peer_tls_root=tls, msp_dir=tmp_path / "msp",
+                             data_dir=tmp_path / "data")
+    monkeypatch.setattr(service, "PRUNE_EVERY", 1)
+    watch = service.WatchService(settings, None, tmp_path / "w.sqlite3",  # type: ignore[arg-type]
+                                 CollectorRegistry(), start=False)
+    try:
+        keep = watch.config.max_history
+        rows = [("BirchMSP", float(t), json.dumps([0.0])) for t in range(keep + 50)]
+        watch._db.executemany("INSERT INTO watch_history VALUES (?, ?, ?)", rows)
+        watch._prune({"BirchMSP"})
+        left = watch._db.execute("SELECT COUNT(*), MIN(at) FROM watch_history").fetchone()
+        assert left == (keep, 50.0)  # the newest max_history windows, the oldest 50 gone
+    finally:
+        watch.close()
