@@ -67,6 +67,8 @@ class ReadLogWriter:
         self._stop = threading.Event()
         self._interval = interval_s
         self._thread = threading.Thread(target=self._run, name="read-log", daemon=True)
+        if self.pending():
+            self._wake.set()  # a backlog a previous process left goes now, not after 5 s
         self._thread.start()
 
     def log(self, entries: list[dict[str, Any]]) -> None:
