@@ -126,12 +126,12 @@ def _choose(
     validation: Iterable[Interaction],
     col_index: Mapping[str, int],
     history: Mapping[str, set[str]],
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """The served blend's weights with the best validation precision (then recall) for one
-    retailer and case; the silo's ``(0, 0)`` when there is nothing to validate on."""
+    retailer, case and consent; the silo's ``(0, 0, 0)`` when there is nothing to validate on."""
     customers, held_out = _at(validation, models.retailer, col_index)
     if not customers:
-        return (0.0, 0.0)
+        return (0.0, 0.0, 0.0)
     parts = models.part_scores(customers)
     exclude = _history_matrix(customers, col_index, history)
     results = [_score(served_scores(parts, w), held_out, exclude) for w in SERVED_GRID]
@@ -189,7 +189,7 @@ def run_experiment(
     per_case: dict[tuple[Case, Segment], list[CaseResult]] = {
         (case, segment): [] for case in CASES for segment in SEGMENTS
     }
-    choices: dict[tuple[str, Case, Segment], tuple[float, float]] = {}
+    choices: dict[tuple[str, Case, Segment], tuple[float, float, float]] = {}
     for retailer in data.retailers:
         catalogue = data.catalogue(retailer)
         col_index = {it.item_id: j for j, it in enumerate(catalogue)}

@@ -63,9 +63,9 @@ class ExperimentResult:
     model_config: ModelConfig
     rows: tuple[CaseResult, ...]
     seconds: float
-    #: (retailer, case, segment) -> the served blend's ``(a, b)`` chosen on validation, per
+    #: (retailer, case, segment) -> the served blend's ``(a, b, c)`` chosen on validation, per
     #: consenting (``yes``) and non-consenting (``no``) customers.
-    served_weights: Mapping[tuple[str, Case, Segment], tuple[float, float]] = field(
+    served_weights: Mapping[tuple[str, Case, Segment], tuple[float, float, float]] = field(
         default_factory=lambda: MappingProxyType({})
     )
 

@@ -270,11 +270,12 @@ def test_served_blend_at_zero_weights_ranks_exactly_as_the_silo() -> None:
         standardised(rng.normal(size=(4, 9))),
         rng.normal(size=(4, 9)),
         rng.normal(size=(4, 9)),
+        rng.normal(size=(4, 9)),
     )
     silo_order = np.argsort(-parts[0], axis=1, kind="stable")
-    served = served_scores(parts, (0.0, 0.0))
+    served = served_scores(parts, (0.0, 0.0, 0.0))
     assert np.array_equal(np.argsort(-served, axis=1, kind="stable"), silo_order)
-    assert SERVED_GRID[0] == (0.0, 0.0)  # a tie on validation keeps the silo
+    assert SERVED_GRID[0] == (0.0, 0.0, 0.0)  # a tie on validation keeps the silo
 
 
 def test_run_experiment_repeats_exactly_for_a_seed(result: ExperimentResult) -> None:
