@@ -81,7 +81,7 @@ bench-recommender: venv ## MovieLens, 3 seeds: served blend vs LightFM hybrid vs
 bench-foldin: venv ## Fold-in: P@10 of customers the model never saw vs trained in (MovieLens temporal), fold-in latency p50/p99
 	OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.foldin
 
-bench-consortium: venv ## Consortium lift over the silo: shared and served (60% consenting), warm/thin/cold, both worlds
+bench-consortium: venv ## Consortium lift over the silo: shared and served (60% consenting), warm/thin/cold by consent, three worlds (one with overlapping catalogues)
 	$(PY) -m benchmarks.consortium
 
 bench-serving: venv ## Kiosk suggestion latency (p50/p99, calls/s) on the demo world

@@ -7,7 +7,8 @@ interactions **at that retailer's catalogue**, for customers it knows (warm), kn
 ``shared_no_context`` (ablation) and ``served`` (what the consortium serves at that consent,
 chosen per retailer and case on validation, the silo among its choices). Lift is
 ``condition / silo - 1``; the ``all`` row is the mean over every evaluated (customer,
-retailer) pair.
+retailer) pair. Every ``all`` row is also given for the consenting and the non-consenting
+customers apart (segments ``yes`` / ``no``; ``any`` is both).
 
 The package is split along what a reader looks for: :mod:`.worlds` (the world builders),
 :mod:`.protocol` (held-out cases, consent, visible history), :mod:`.conditions` (the models of
@@ -25,7 +26,8 @@ Two facts from the design (DESIGN.md §8) shape the shared models:
   ranking are her training interactions at every retailer whose data the model may use, not only
   at the serving retailer (:func:`visible_history`). Because retailers' catalogues are disjoint
   and only the serving retailer's items are ranked, only that retailer's part can coincide with a
-  candidate here; the rule matters once catalogues share items (the same product at two members).
+  candidate in a disjoint world; in ``movielens-overlap`` catalogues share items (the same
+  product at two members) and the rule matters.
 
 Example::
 
@@ -41,9 +43,11 @@ from benchmarks.consortium.conditions import (
 from benchmarks.consortium.experiment import VALIDATION_SEED_OFFSET, run_experiment
 from benchmarks.consortium.protocol import (
     CASES,
+    SEGMENTS,
     THIN_MAX,
     Case,
     ConsortiumSplit,
+    Segment,
     choose_consenting,
     split_consortium,
     visible_history,
@@ -58,6 +62,7 @@ from benchmarks.consortium.results import (
     pool_runs,
 )
 from benchmarks.consortium.worlds import (
+    MOVIELENS_OVERLAP,
     MOVIELENS_RETAILERS,
     MOVIELENS_SHOP_COUNTS,
     WORLDS,
@@ -73,8 +78,10 @@ CONDITIONS: tuple[str, ...] = ("silo", "shared", "shared_consent", "shared_no_co
 __all__ = [
     "CASES",
     "CONDITIONS",
+    "MOVIELENS_OVERLAP",
     "MOVIELENS_RETAILERS",
     "MOVIELENS_SHOP_COUNTS",
+    "SEGMENTS",
     "SERVED_GRID",
     "THIN_MAX",
     "VALIDATION_SEED_OFFSET",
@@ -88,6 +95,7 @@ __all__ = [
     "Metric",
     "RetailerAssignment",
     "Score",
+    "Segment",
     "assign_retailers",
     "choose_consenting",
     "context_id",

@@ -28,7 +28,8 @@ def _pct(value: float, sign: str = "+") -> str:
 
 
 def format_table(runs: Mapping[str, Sequence[ExperimentResult]]) -> str:
-    """The lift table, as text: one line per (world, case, retailer), metrics pooled over the
+    """The lift table, as text: one line per (world, case, retailer) and, for all retailers,
+    per consent segment (``any``, ``yes`` consenting, ``no`` not), metrics pooled over the
     runs (seeds) of each world; ``sd`` is the standard deviation over runs of the lift before
     it (shared, and served at the consent share).
 
@@ -39,7 +40,7 @@ def format_table(runs: Mapping[str, Sequence[ExperimentResult]]) -> str:
     first = next(iter(runs.values()))[0]
     consent = f"consent{first.consent_share:.0%}"
     header = (
-        f"{'world':<10}{'case':<5}{'retailer':<9}{'n':>6}"
+        f"{'world':<18}{'case':<5}{'retailer':<9}{'consent':<8}{'n':>6}"
         f"{'P@10 silo':>10}{'shared':>8}{'lift':>8}{'sd':>7}{consent:>11}{'lift':>8}"
         f"{'no-ctx':>8}{'lift':>8}{'served':>8}{'lift':>8}{'sd':>7}"
         f"{'R@10 silo':>11}{'shared':>8}{'lift':>8}{consent:>11}{'lift':>8}{'served':>8}"
@@ -49,10 +50,12 @@ def format_table(runs: Mapping[str, Sequence[ExperimentResult]]) -> str:
     for world, results in runs.items():
         for row in pool_runs(results):
             s = row.scores
-            sd = lift_sd(results, row.case, "shared", retailer=row.retailer)
-            served_sd = lift_sd(results, row.case, "served", retailer=row.retailer)
+            sd = lift_sd(results, row.case, "shared", retailer=row.retailer, segment=row.segment)
+            served_sd = lift_sd(
+                results, row.case, "served", retailer=row.retailer, segment=row.segment
+            )
             lines.append(
-                f"{world:<10}{row.case:<5}{row.retailer:<9}{row.n_users:>6}"
+                f"{world:<18}{row.case:<5}{row.retailer:<9}{row.segment:<8}{row.n_users:>6}"
                 f"{s['silo'].precision:>10.4f}{s['shared'].precision:>8.4f}"
                 f"{_pct(row.lift('shared')):>8}{_pct(sd, '-'):>7}"
                 f"{s['shared_consent'].precision:>11.4f}{_pct(row.lift('shared_consent')):>8}"
@@ -113,7 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         " (the silo is one of its choices).\n"
         "warm: held-out interactions of known customers; thin: warm customers with at most"
         f" {THIN_MAX} known\ninteractions there; cold: customers new at the retailer but known"
-        " elsewhere.\n\n"
+        " elsewhere.\n"
+        "consent: any = every customer of the case; yes / no = the consenting / non-consenting"
+        " ones (all retailers).\n\n"
     )
     out.write(format_table(runs) + "\n\n")
     for results in runs.values():
@@ -127,4 +132,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     out.write(f"total {time.perf_counter() - started:.0f} s\n")
     return 0
-

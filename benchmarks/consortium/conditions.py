@@ -11,12 +11,15 @@
 ``shared_no_context``
     The shared data with plain customer identities (ablation).
 ``served``
-    What the consortium serves at the given consent: per retailer and case, the blend
-    ``z(silo) + a * z(shared_consent) + b * z(sequence)`` whose ``(a, b)`` scored best on a
-    validation split carved from training (``z``: per-customer standardisation over the
-    retailer's catalogue; ``sequence``: :class:`~recommender.sequence.SequenceNeighbours` over
-    the history the model may use). ``(0, 0)`` is the silo, so the choice can fall back on it
-    wherever sharing does not help on validation.
+    What the consortium serves at the given consent: per retailer, case and consent, the blend
+    ``z(silo) + a * z(shared_consent) + b * z(sequence) + c * z(fold-in)`` whose ``(a, b, c)``
+    scored best on a validation split carved from training (``z``: per-customer
+    standardisation over the retailer's catalogue; ``sequence``:
+    :class:`~recommender.sequence.SequenceNeighbours` over the history the model may use;
+    ``fold-in``: the shared model at that consent scoring her as the kiosk does a customer it
+    has no slice for, :class:`~recommender.foldin.FoldIn` from that same history).
+    ``(0, 0, 0)`` is the silo, so the choice can fall back on it wherever sharing does not
+    help on validation.
 """
 
 from __future__ import annotations
@@ -31,15 +34,20 @@ from benchmarks.consortium.worlds import WORLDS
 from recommender.blend import standardised
 from recommender.config import ModelConfig
 from recommender.dataset import Dataset, Interaction, Item, UserProfile, build_dataset
+from recommender.foldin import FoldIn
 from recommender.model import HybridModel
 from recommender.sequence import SequenceNeighbours, user_sequences
 
 _CONTEXT_SEP = "@"
-#: The ``(a, b)`` weights the served blend chooses from on validation (see the docstring);
-#: listed so that a tie keeps the earlier, more silo-like point; ``a = 100`` is in effect the
-#: shared model alone, which suits customers new at the retailer (the silo knows nothing).
-SERVED_GRID: tuple[tuple[float, float], ...] = tuple(
-    (a, b) for a in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 100.0) for b in (0.0, 0.5, 1.0, 2.0, 4.0)
+#: The ``(a, b, c)`` weights the served blend chooses from on validation (see the
+#: docstring); listed so that a tie keeps the earlier, more silo-like point; ``a = 100`` is in
+#: effect the shared model alone, which suits customers new at the retailer (the silo knows
+#: nothing).
+SERVED_GRID: tuple[tuple[float, float, float], ...] = tuple(
+    (a, b, c)
+    for a in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 100.0)
+    for b in (0.0, 0.5, 1.0, 2.0, 4.0)
+    for c in (0.0, 0.5, 1.0, 2.0, 4.0)
 )
 
 
@@ -140,7 +148,8 @@ class RetailerModels:
 
     ``silo`` scores plain customers, ``partial`` (the shared model at the given consent) scores
     contexts; ``sequences`` are each customer's visible history (item indices of ``items``,
-    oldest first), scored by ``neighbours`` on the catalogue columns ``cols``.
+    oldest first), scored by ``neighbours`` on the catalogue columns ``cols`` and folded into
+    ``partial`` by ``fold`` (``partial_items`` maps an index of ``items`` to ``partial``'s).
     """
 
     retailer: str
@@ -149,10 +158,24 @@ class RetailerModels:
     neighbours: SequenceNeighbours
     sequences: Mapping[str, np.ndarray]
     cols: np.ndarray
+    fold: FoldIn
+    partial_items: np.ndarray
+
+    def folded_in(self, customers: Sequence[str]) -> np.ndarray:
+        """``(len(customers), len(cols))`` scores of the partial model for each customer
+        folded in from her visible history; her popularity row when she has none."""
+        out = np.tile(self.partial.fallback.astype(np.float64), (len(customers), 1))
+        model, cols = self.partial.model, self.partial.cols
+        for j, customer in enumerate(customers):
+            history = self.sequences.get(customer)
+            if history is not None and history.size:
+                vector = self.fold.user_vector(self.partial_items[history])
+                out[j] = model.score_vector(vector)[cols]
+        return out
 
     def part_scores(self, customers: Sequence[str]) -> tuple[np.ndarray, ...]:
-        """Standardised ``(silo, partial, sequence)`` scores, each ``(len(customers),
-        len(cols))``."""
+        """Standardised ``(silo, partial, sequence, fold-in)`` scores, each
+        ``(len(customers), len(cols))``."""
         contexts = [context_id(c, self.retailer) for c in customers]
         empty = np.zeros(0, dtype=np.int64)
         profiles = self.neighbours.profiles([self.sequences.get(c, empty) for c in customers])
@@ -161,14 +184,15 @@ class RetailerModels:
             standardised(self.silo.scores(customers)),
             standardised(self.partial.scores(contexts)),
             standardised(sequence),
+            standardised(self.folded_in(customers)),
         )
 
 
-def served_scores(parts: tuple[np.ndarray, ...], weights: tuple[float, float]) -> np.ndarray:
-    """The served blend of :meth:`RetailerModels.part_scores` at ``(a, b)``."""
-    silo, partial, sequence = parts
-    a, b = weights
-    return silo + a * partial + b * sequence
+def served_scores(parts: tuple[np.ndarray, ...], weights: tuple[float, float, float]) -> np.ndarray:
+    """The served blend of :meth:`RetailerModels.part_scores` at ``(a, b, c)``."""
+    silo, partial, sequence, folded = parts
+    a, b, c = weights
+    return silo + a * partial + b * sequence + c * folded
 
 
 def fit_retailer_models(
@@ -201,4 +225,6 @@ def fit_retailer_models(
         neighbours=neighbours,
         sequences=dict(zip(customers, histories, strict=True)),
         cols=np.asarray([item_index[it.item_id] for it in catalogue], dtype=np.int64),
+        fold=FoldIn.for_model(partial),
+        partial_items=np.asarray([partial_ds.item_index[it.item_id] for it in items]),
     )

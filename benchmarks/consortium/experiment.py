@@ -2,9 +2,10 @@
 
 For each retailer of a world it measures precision@10, recall@10 and nDCG@10 on held-out
 interactions at that retailer's catalogue, per case (:mod:`.protocol`), under each condition
-(:mod:`.conditions`). The served condition's blend weights are chosen per (retailer, case) on
-a validation split carved from training by the same protocol (another seed); the test set is
-scored once.
+(:mod:`.conditions`), for every customer and for the consenting and non-consenting apart. The
+served condition's blend weights are chosen per (retailer, case, consent) on a validation split
+carved from training by the same protocol (another seed): a retailer knows at request time
+whether a customer is new to it and whether she consents. The test set is scored once.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from benchmarks.consortium.conditions import (
 )
 from benchmarks.consortium.protocol import (
     CASES,
+    SEGMENTS,
     THIN_MAX,
     Case,
     ConsortiumSplit,
+    Segment,
     choose_consenting,
     split_consortium,
     visible_history,
@@ -88,6 +91,18 @@ def _score(scores: np.ndarray, test: sp.csr_matrix, exclude: sp.csr_matrix) -> S
     return Score(report.n_users, report.precision, report.recall, report.ndcg)
 
 
+def _in_segment(
+    customers: Sequence[str], consenting: frozenset[str], segment: Segment
+) -> np.ndarray:
+    """Row indices of ``customers`` in ``segment``."""
+    keep = [
+        j
+        for j, c in enumerate(customers)
+        if segment == "any" or (c in consenting) == (segment == "yes")
+    ]
+    return np.asarray(keep, dtype=np.int64)
+
+
 def _cases(split: ConsortiumSplit) -> dict[Case, tuple[Interaction, ...]]:
     """The held-out interactions of each case (thin: warm pairs with little training data)."""
     known_at: dict[tuple[str, str], int] = defaultdict(int)
@@ -111,12 +126,12 @@ def _choose(
     validation: Iterable[Interaction],
     col_index: Mapping[str, int],
     history: Mapping[str, set[str]],
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """The served blend's weights with the best validation precision (then recall) for one
-    retailer and case; the silo's ``(0, 0)`` when there is nothing to validate on."""
+    retailer, case and consent; the silo's ``(0, 0, 0)`` when there is nothing to validate on."""
     customers, held_out = _at(validation, models.retailer, col_index)
     if not customers:
-        return (0.0, 0.0)
+        return (0.0, 0.0, 0.0)
     parts = models.part_scores(customers)
     exclude = _history_matrix(customers, col_index, history)
     results = [_score(served_scores(parts, w), held_out, exclude) for w in SERVED_GRID]
@@ -171,8 +186,10 @@ def run_experiment(
     plain, plain_ds = fit_plain(split.train, items, config)
     test_cases, validation_cases = _cases(split), _cases(validation)
 
-    per_case: dict[Case, list[CaseResult]] = {case: [] for case in CASES}
-    choices: dict[tuple[str, Case], tuple[float, float]] = {}
+    per_case: dict[tuple[Case, Segment], list[CaseResult]] = {
+        (case, segment): [] for case in CASES for segment in SEGMENTS
+    }
+    choices: dict[tuple[str, Case, Segment], tuple[float, float, float]] = {}
     for retailer in data.retailers:
         catalogue = data.catalogue(retailer)
         col_index = {it.item_id: j for j, it in enumerate(catalogue)}
@@ -208,22 +225,44 @@ def run_experiment(
             if not eval_customers:
                 continue
             contexts = [context_id(c, retailer) for c in eval_customers]
-            scores = {}
+            ranked: dict[str, tuple[np.ndarray, sp.csr_matrix]] = {}
             for condition, (server, by_context) in as_context.items():
                 ids = contexts if by_context else eval_customers
                 exclude = _history_matrix(eval_customers, col_index, history[condition])
-                scores[condition] = _score(server.scores(ids), test_m, exclude)
-            choice = _choose(tuned_on, validation_cases[case], col_index, validation_history)
-            choices[(retailer, case)] = choice
+                ranked[condition] = (server.scores(ids), exclude)
+            # The served blend: weights chosen on validation for each consent segment.
+            served = np.zeros((len(eval_customers), len(catalogue)))
+            parts = models.part_scores(eval_customers)
+            for segment in ("yes", "no"):
+                rows_in = _in_segment(eval_customers, consenting, segment)
+                held = [
+                    i
+                    for i in validation_cases[case]
+                    if (i.user_id in consenting) == (segment == "yes")
+                ]
+                choice = _choose(tuned_on, held, col_index, validation_history)
+                choices[(retailer, case, segment)] = choice
+                blend = served_scores(tuple(p[rows_in] for p in parts), choice)
+                served[rows_in] = blend
             exclude = _history_matrix(eval_customers, col_index, history["shared_consent"])
-            served = served_scores(models.part_scores(eval_customers), choice)
-            scores["served"] = _score(served, test_m, exclude)
-            per_case[case].append(CaseResult(retailer, case, len(eval_customers), scores))
+            ranked["served"] = (served, exclude)
+            for segment in SEGMENTS:
+                rows_in = _in_segment(eval_customers, consenting, segment)
+                if rows_in.size == 0:
+                    continue
+                scores = {
+                    condition: _score(m[rows_in], test_m[rows_in], ex[rows_in])
+                    for condition, (m, ex) in ranked.items()
+                }
+                per_case[(case, segment)].append(
+                    CaseResult(retailer, case, int(rows_in.size), scores, segment)
+                )
     rows: list[CaseResult] = []
     for case in CASES:
-        rows.extend(per_case[case])
-        if per_case[case]:
-            rows.append(pooled(per_case[case], case))
+        rows.extend(per_case[(case, "any")])
+        for segment in SEGMENTS:
+            if per_case[(case, segment)]:
+                rows.append(pooled(per_case[(case, segment)], case, "all", segment))
     if not rows:
         raise ValueError("no customer could be evaluated in this world")
     return ExperimentResult(

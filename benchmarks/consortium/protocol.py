@@ -22,6 +22,9 @@ from recommender.dataset import Interaction
 
 Case = Literal["warm", "thin", "cold"]
 CASES: tuple[Case, ...] = ("warm", "thin", "cold")
+#: Customers a row covers: ``any``, the consenting (``yes``) or the non-consenting (``no``).
+Segment = Literal["any", "yes", "no"]
+SEGMENTS: tuple[Segment, ...] = ("any", "yes", "no")
 #: A warm customer whose training history at the retailer has at most this many interactions
 #: also counts in the ``thin`` case.
 THIN_MAX = 3

@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-from benchmarks.consortium.protocol import Case
+from benchmarks.consortium.protocol import Case, Segment
 from recommender.config import ModelConfig
 
 Metric = Literal["precision", "recall", "ndcg"]
@@ -33,12 +33,13 @@ class Score:
 
 @dataclass(frozen=True)
 class CaseResult:
-    """All conditions for one retailer (or ``"all"``) and one case."""
+    """All conditions for one retailer (or ``"all"``), one case and one consent segment."""
 
     retailer: str
     case: Case
     n_users: int
     scores: Mapping[str, Score]
+    segment: Segment = "any"
 
     def lift(self, condition: str, metric: Metric = "precision") -> float:
         """``condition / silo - 1`` for ``metric``; ``nan`` when the silo scores 0."""
@@ -62,23 +63,27 @@ class ExperimentResult:
     model_config: ModelConfig
     rows: tuple[CaseResult, ...]
     seconds: float
-    #: (retailer, case) -> the served blend's ``(a, b)`` chosen on validation.
-    served_weights: Mapping[tuple[str, Case], tuple[float, float]] = field(
+    #: (retailer, case, segment) -> the served blend's ``(a, b, c)`` chosen on validation, per
+    #: consenting (``yes``) and non-consenting (``no``) customers.
+    served_weights: Mapping[tuple[str, Case, Segment], tuple[float, float, float]] = field(
         default_factory=lambda: MappingProxyType({})
     )
 
-    def row(self, case: Case, retailer: str = "all") -> CaseResult:
-        """The row of one case for one retailer (default: all retailers pooled).
+    def row(self, case: Case, retailer: str = "all", segment: Segment = "any") -> CaseResult:
+        """The row of one case for one retailer (default: all retailers pooled) and consent
+        segment (default: every customer).
 
         Raises ``KeyError`` if there is no such row (e.g. no customer to evaluate).
         """
         for row in self.rows:
-            if row.case == case and row.retailer == retailer:
+            if (row.case, row.retailer, row.segment) == (case, retailer, segment):
                 return row
-        raise KeyError((case, retailer))
+        raise KeyError((case, retailer, segment))
 
 
-def pooled(rows: Sequence[CaseResult], case: Case, retailer: str = "all") -> CaseResult:
+def pooled(
+    rows: Sequence[CaseResult], case: Case, retailer: str = "all", segment: Segment = "any"
+) -> CaseResult:
     """The user-weighted mean of each condition's metrics over ``rows``."""
     total = sum(r.n_users for r in rows)
     scores = {}
@@ -90,7 +95,7 @@ def pooled(rows: Sequence[CaseResult], case: Case, retailer: str = "all") -> Cas
             sum(n * s.recall for n, s in parts) / total,
             sum(n * s.ndcg for n, s in parts) / total,
         )
-    return CaseResult(retailer, case, total, scores)
+    return CaseResult(retailer, case, total, scores, segment)
 
 
 def pool_runs(results: Sequence[ExperimentResult]) -> tuple[CaseResult, ...]:
@@ -103,13 +108,16 @@ def pool_runs(results: Sequence[ExperimentResult]) -> tuple[CaseResult, ...]:
         raise ValueError("no results to pool")
     if len({r.world_name for r in results}) != 1:
         raise ValueError("results of different worlds cannot be pooled")
-    keys = [(row.case, row.retailer) for row in results[0].rows]
+    keys = [(row.case, row.retailer, row.segment) for row in results[0].rows]
     out = []
-    for case, retailer in keys:
+    for case, retailer, segment in keys:
         rows = [
-            row for r in results for row in r.rows if (row.case, row.retailer) == (case, retailer)
+            row
+            for r in results
+            for row in r.rows
+            if (row.case, row.retailer, row.segment) == (case, retailer, segment)
         ]
-        out.append(pooled(rows, case, retailer))
+        out.append(pooled(rows, case, retailer, segment))
     return tuple(out)
 
 
@@ -119,8 +127,9 @@ def lift_sd(
     condition: str,
     *,
     retailer: str = "all",
+    segment: Segment = "any",
     metric: Metric = "precision",
 ) -> float:
     """Sample standard deviation of one lift over runs (``nan`` for fewer than two runs)."""
-    lifts = [r.row(case, retailer).lift(condition, metric) for r in results]
+    lifts = [r.row(case, retailer, segment).lift(condition, metric) for r in results]
     return float(np.std(lifts, ddof=1)) if len(lifts) > 1 else float("nan")

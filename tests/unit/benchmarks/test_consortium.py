@@ -98,6 +98,28 @@ def test_assign_retailers_on_movielens_gives_each_retailer_about_a_third_of_the_
     assert abs(shares[1] / len(split.customer_retailers) - 0.30) < 0.07
 
 
+def test_assign_retailers_with_overlap_sells_a_share_of_items_at_two_retailers() -> None:
+    interactions, items = _single_shop()
+    split = assign_retailers(interactions, items, seed=9, overlap=0.5)
+    counts = Counter(len(sellers) for sellers in split.item_sellers.values())
+    assert set(counts) <= {1, 2} and counts[2] > 0 and counts[1] > 0
+    for item, sellers in split.item_sellers.items():
+        assert sellers[0] == split.item_retailer[item] and len(set(sellers)) == len(sellers)
+    for inter in split.kept:
+        assert inter.retailer in split.item_sellers[inter.item_id]
+        assert inter.retailer in split.customer_retailers[inter.user_id]
+    for inter in split.dropped:
+        shops = split.customer_retailers[inter.user_id]
+        assert not set(split.item_sellers[inter.item_id]) & set(shops)
+    assert len(split.kept) + len(split.dropped) == len(interactions)
+
+
+def test_assign_retailers_without_overlap_keeps_catalogues_disjoint() -> None:
+    interactions, items = _single_shop()
+    split = assign_retailers(interactions, items, seed=9)
+    assert all(len(sellers) == 1 for sellers in split.item_sellers.values())
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -105,6 +127,7 @@ def test_assign_retailers_on_movielens_gives_each_retailer_about_a_third_of_the_
         {"retailers": ("a", "a")},
         {"shop_counts": (0.5, 0.4)},
         {"shop_counts": (0.2, 0.2, 0.2, 0.4)},
+        {"overlap": 1.5},
     ],
 )
 def test_assign_retailers_rejects_an_impossible_rule(kwargs: dict[str, object]) -> None:
@@ -207,8 +230,31 @@ def test_served_weights_are_chosen_on_validation_for_every_retailer_and_case(
     result: ExperimentResult,
 ) -> None:
     evaluated = {(row.retailer, row.case) for row in result.rows if row.retailer != "all"}
-    assert set(result.served_weights) == evaluated
+    assert set(result.served_weights) == {
+        (retailer, case, segment) for retailer, case in evaluated for segment in ("yes", "no")
+    }
     assert set(result.served_weights.values()) <= set(SERVED_GRID)
+
+
+def test_consenting_and_non_consenting_rows_split_every_case(result: ExperimentResult) -> None:
+    for case in ("warm", "thin", "cold"):
+        both = result.row(case)
+        yes, no = result.row(case, segment="yes"), result.row(case, segment="no")
+        assert yes.n_users + no.n_users == both.n_users
+        for condition in ("silo", "served"):
+            mixed = (
+                yes.n_users * yes.scores[condition].precision
+                + no.n_users * no.scores[condition].precision
+            ) / both.n_users
+            assert mixed == pytest.approx(both.scores[condition].precision)
+
+
+def test_non_consenting_new_customers_get_the_same_from_every_shared_model(
+    result: ExperimentResult,
+) -> None:
+    # Nothing of theirs is visible to the partly-consented model: it falls back on popularity.
+    no = result.row("cold", segment="no")
+    assert no.scores["shared_consent"].precision == pytest.approx(no.scores["silo"].precision)
 
 
 def test_served_blend_gains_for_new_customers_and_keeps_known_ones_level(
@@ -224,11 +270,12 @@ def test_served_blend_at_zero_weights_ranks_exactly_as_the_silo() -> None:
         standardised(rng.normal(size=(4, 9))),
         rng.normal(size=(4, 9)),
         rng.normal(size=(4, 9)),
+        rng.normal(size=(4, 9)),
     )
     silo_order = np.argsort(-parts[0], axis=1, kind="stable")
-    served = served_scores(parts, (0.0, 0.0))
+    served = served_scores(parts, (0.0, 0.0, 0.0))
     assert np.array_equal(np.argsort(-served, axis=1, kind="stable"), silo_order)
-    assert SERVED_GRID[0] == (0.0, 0.0)  # a tie on validation keeps the silo
+    assert SERVED_GRID[0] == (0.0, 0.0, 0.0)  # a tie on validation keeps the silo
 
 
 def test_run_experiment_repeats_exactly_for_a_seed(result: ExperimentResult) -> None:
