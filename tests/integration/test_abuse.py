@@ -248,7 +248,8 @@ def test_a_reading_member_over_its_rate_is_refused_and_the_owner_stays_healthy(
 @pytest.fixture(scope="module")
 def registration_gateway(start_ledger_gateway) -> Iterator[Any]:
     with start_ledger_gateway(RETAILER, http_port=REGISTRATION_PORT,
-                              rate_registrations_per_address="3/minute") as running:
+                              rate_registrations_per_address="3/minute",
+                              rate_limited_delay_s=0.2) as running:
         yield running
 
 
