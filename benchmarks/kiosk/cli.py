@@ -210,15 +210,23 @@ def _with_workers(settings: GatewaySettings, workers: int,
         {**settings.model_dump(), "workers": workers, "database_url": database_url})
 
 
+def _issue(settings: GatewaySettings, world: BenchWorld, *,
+           kiosks: int) -> list[dict[str, str]]:
+    """``kiosks`` sets of credentials, each with one credential per store issued in its
+    store, in the gateway's own credential store (before the gateway starts)."""
+    shared = open_shared_state(settings)
+    try:
+        return [{store: shared.credentials.issue(store) for store in world.stores}
+                for _ in range(kiosks)]
+    finally:
+        shared.close()
+
+
 def _measure_gateway(settings: GatewaySettings, world: BenchWorld, root_ca: Path, work: Path,
                      rates: list[float], args: argparse.Namespace) -> list[RunResult]:
     """The kiosk route at each rate on a gateway of ``settings.workers`` processes, with a
     credential per store issued in its store."""
-    shared = open_shared_state(settings)
-    try:
-        store_keys = {store: shared.credentials.issue(store) for store in world.stores}
-    finally:
-        shared.close()
+    store_keys, = _issue(settings, world, kiosks=1)
     requests = kiosk_requests(world, store_keys, args.n, 4096)
     endpoint = ("kiosk suggestions (1 worker, SQLite)" if settings.workers == 1 else
                 f"kiosk suggestions ({settings.workers} workers, PostgreSQL)")
@@ -234,13 +242,8 @@ def _measure_hostile(settings: GatewaySettings, world: BenchWorld, root_ca: Path
     """The kiosk at ``--hostile-rate`` on a one-worker gateway with the default rates, alone
     and then under attack (the attack starts a second before the measured run and ends with
     it). Raises RuntimeError when a server or the attack does not start."""
-    shared = open_shared_state(settings)
-    try:
-        kiosks = [{store: shared.credentials.issue(store) for store in world.stores}
-                  for _ in range(KIOSKS_PER_STORE)]
-        flooding = shared.credentials.issue(world.stores[0])
-    finally:
-        shared.close()
+    *kiosks, flooding_keys = _issue(settings, world, kiosks=KIOSKS_PER_STORE + 1)
+    flooding = flooding_keys[world.stores[0]]
     per_kiosk = [kiosk_requests(world, keys, args.n, 4096 // KIOSKS_PER_STORE, seed=7 + i)
                  for i, keys in enumerate(kiosks)]
     requests = [r for turn in zip(*per_kiosk, strict=True) for r in turn]
