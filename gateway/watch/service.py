@@ -233,7 +233,10 @@ class WatchService:
         with self._lock:
             scores = {r: {"score": round(s.value, 3), "threshold": round(s.threshold, 3),
                           "drivers": s.drivers()} for r, s in self.monitor.scores.items()}
-            learning = {r: len(h) for r, h in self.monitor.history.items()}
+            # A reader shows from its first read, not from the step that first learns it
+            # (up to ``step_s`` later): the owner's operator sees who reads at once.
+            learning = {r: len(self.monitor.history.get(r, ()))
+                        for r in set(self.monitor.history) | set(self.monitor.logs)}
             warming = sorted(r for r in set(learning) | set(scores)
                              if self.monitor.warming_up(r))
         braked = {r: {"since": _stamp(since), "record_id": rid}

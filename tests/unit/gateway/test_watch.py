@@ -10,6 +10,7 @@ from gateway.watch.brake import BrakeBook, MemberBraked
 from gateway.watch.detector import Detector
 from gateway.watch.features import (
     FEATURES,
+    KINDS,
     SCORED,
     HourlyBaseline,
     Hours,
@@ -179,10 +180,7 @@ def test_scheduled_training_is_not_judged_and_an_older_history_is_dropped():
     assert "R" not in monitor.history  # and nothing for the detector
 
 
-def test_the_stored_history_keeps_each_readers_newest_windows_only(tmp_path, monkeypatch):
-    """A quiet window is learned every step: without pruning the table grows for ever."""
-    import json
-
+def _watch_service(tmp_path):
     from prometheus_client import CollectorRegistry
 
     from gateway.settings import read_settings
@@ -194,9 +192,18 @@ def test_the_stored_history_keeps_each_readers_newest_windows_only(tmp_path, mon
                              endorsing_orgs=("AlderMSP",), peer_endpoint="127.0.0.1:7051",
                              peer_tls_root=tls, msp_dir=tmp_path / "msp",
                              data_dir=tmp_path / "data")
+    return service.WatchService(settings, None, tmp_path / "w.sqlite3",  # type: ignore[arg-type]
+                                CollectorRegistry(), start=False)
+
+
+def test_the_stored_history_keeps_each_readers_newest_windows_only(tmp_path, monkeypatch):
+    """A quiet window is learned every step: without pruning the table grows for ever."""
+    import json
+
+    from gateway.watch import service
+
     monkeypatch.setattr(service, "PRUNE_EVERY", 1)
-    watch = service.WatchService(settings, None, tmp_path / "w.sqlite3",  # type: ignore[arg-type]
-                                 CollectorRegistry(), start=False)
+    watch = _watch_service(tmp_path)
     try:
         keep = watch.config.max_history
         rows = [("BirchMSP", float(t), json.dumps([0.0])) for t in range(keep + 50)]
@@ -204,5 +211,18 @@ def test_the_stored_history_keeps_each_readers_newest_windows_only(tmp_path, mon
         watch._prune({"BirchMSP"})
         left = watch._db.execute("SELECT COUNT(*), MIN(at) FROM watch_history").fetchone()
         assert left == (keep, 50.0)  # the newest max_history windows, the oldest 50 gone
+    finally:
+        watch.close()
+
+
+def test_a_reader_is_listed_from_its_first_read_before_any_step(tmp_path):
+    """The operator sees who reads at once, not a step (15 s by default) later."""
+    watch = _watch_service(tmp_path)
+    try:
+        assert watch.status()["history_windows"] == {}
+        watch.admit("BirchMSP", KINDS[0], "c_" + "A" * 43)
+        status = watch.status()
+        assert status["history_windows"] == {"BirchMSP": 0}
+        assert status["learning"] == ["BirchMSP"] and status["scores"] == {}
     finally:
         watch.close()
