@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from gateway.members import MemberUnavailable
 from gateway.sharing import SHARED_EVENTS
 from gateway.stores import Role
 from network.gateway_env import gateway_environment, render_env_file
+from tests.integration.raw_tls import read_all, status_and_body, tls_socket
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -92,26 +92,7 @@ def _client(gateway: Any, connections: int = 100) -> httpx.Client:
 
 
 def _tls_socket(gateway: Any) -> ssl.SSLSocket:
-    context = ssl.create_default_context(cafile=str(gateway.root_ca))
-    raw = socket.create_connection((gateway.settings.http_host, gateway.settings.http_port),
-                                   timeout=10)
-    return context.wrap_socket(raw, server_hostname=gateway.settings.http_host)
-
-
-def _read_all(sock: ssl.SSLSocket, timeout_s: float) -> bytes:
-    sock.settimeout(timeout_s)
-    chunks = []
-    try:
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    except (TimeoutError, ssl.SSLError, ConnectionError):
-        pass
-    return b"".join(chunks)
-
-
-def _status_and_body(raw: bytes) -> tuple[int, dict[str, Any]]:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), json.loads(body)
+    return tls_socket(gateway.settings.http_host, gateway.settings.http_port, gateway.root_ca)
 
 
 # -- 1. limits ----------------------------------------------------------------------------------
@@ -339,7 +320,7 @@ def test_slow_connections_are_closed_with_408_and_others_are_served(gateway, sto
                                headers=gateway.credential(stores[1]))
         assert r.status_code == 404
         for sock in [*slow, body_sock]:
-            status, body = _status_and_body(_read_all(sock, 10))
+            status, body = status_and_body(read_all(sock, 10))
             assert (status, body["error"]["code"]) == (408, "REQUEST_TIMEOUT")
         # Before: 200 slow connections stayed open for 30 s.
         assert time.monotonic() - started < 8
@@ -359,7 +340,7 @@ def test_connections_over_the_bound_are_refused_in_the_error_shape(connections_g
     held = [_tls_socket(connections_gateway) for _ in range(20)]
     try:
         extra = _tls_socket(connections_gateway)
-        status, body = _status_and_body(_read_all(extra, 5))
+        status, body = status_and_body(read_all(extra, 5))
         assert (status, body["error"]["code"]) == (503, "OVERLOADED")
         extra.close()
     finally:

@@ -1,6 +1,7 @@
 """A gateway of two worker processes sharing a real PostgreSQL, on the real network: a
 revocation or a withdrawal through one worker is effective on the very next answer from
-either, and a chosen set of issue 21's attacks fails as it does on one process.
+either, and issue 21's attacks that do not need the test's own process (a flood's in-flight
+bound and the owner's side are test_abuse.py's) fail as they do on one process.
 
 Northwind's gateway runs as an operator starts it (``python -m gateway --env-file F serve
 --workers 2``); Southgate's, which serves it her events under her consent, in this process.
@@ -30,6 +31,7 @@ from gateway.postgres.credentials import PostgresCredentialStore
 from gateway.postgres.pool import open_pool
 from gateway.stores import Role, key_id_of
 from network.gateway_env import gateway_environment, render_env_file
+from tests.integration.raw_tls import read_all, status_and_body, tls_socket
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -76,7 +78,11 @@ def north(fabric_network, gateway_process, database, catalogue, south, tmp_path_
                 # address more than the strangers' default of 10 a minute allows; the rate
                 # itself is test_abuse.py's subject.
                 "PREFSHARE_GATEWAY_RATE_REGISTRATIONS_PER_ADDRESS": "6000/minute",
-                "PREFSHARE_GATEWAY_RATE_REGISTRATIONS": "6000/minute"})
+                "PREFSHARE_GATEWAY_RATE_REGISTRATIONS": "6000/minute",
+                # Slow connections are closed after 3 s (the default 10 s is test_abuse's
+                # subject too; here it only makes the module's slow-connection test short).
+                "PREFSHARE_GATEWAY_HEADER_TIMEOUT_S": "3",
+                "PREFSHARE_GATEWAY_BODY_TIMEOUT_S": "3"})
     env_file = work / "northwind.env"
     env_file.write_text(render_env_file(env))
     root_ca = fabric_network.layout.ca_root_cert("northwind")
@@ -236,3 +242,64 @@ def test_an_admin_never_acts_as_another_retailers_store_on_either(north, catalog
     admin = _bearer(north["credentials"].issue("hq", Role.ADMIN))
     path = f"/v1/stores/{foreign}/customers/c_{'U' * 43}/suggestions"
     assert {r.status_code for r in _round(north, path, admin)} == {403}
+
+
+def _event(item: str, **extra: Any) -> dict[str, Any]:
+    event = {"event_id": f"ev-{time.monotonic_ns()}", "item_id": item, "item_category": "m",
+             "event_type": "purchase", "value": 1.0,
+             "timestamp": format_timestamp(datetime.now(UTC) - timedelta(minutes=1))}
+    return {"events": [{**event, **extra}]}
+
+
+def test_slow_connections_are_closed_with_408_by_both_and_others_are_served(north, catalogue):
+    host, port = "127.0.0.1", int(north["url"].rsplit(":", 1)[1])
+    slow = [tls_socket(host, port, north["root_ca"]) for _ in range(ROUND)]
+    for sock in slow:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # the head never ends
+    started = time.monotonic()
+    try:
+        store = _bearer(north["credentials"].issue(catalogue.stores("NorthwindMSP")[1]))
+        assert {r.status_code for r in
+                _round(north, "/v1/customers/c_" + "U" * 43 + "/consents", store)} == {404}
+        for sock in slow:
+            status, body = status_and_body(read_all(sock, 10))
+            assert (status, body["error"]["code"]) == (408, "REQUEST_TIMEOUT")
+        assert time.monotonic() - started < 8
+    finally:
+        for sock in slow:
+            sock.close()
+
+
+@pytest.mark.parametrize("path", ["/portal/", "/healthz", f"/v1/customers/c_{'U' * 43}/consents"])
+def test_every_answer_from_either_carries_the_hardening_headers(north, path):
+    for answer in [_fresh(north, "GET", path) for _ in range(4)]:
+        csp = answer.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_neither_serves_build_files_nor_takes_an_oversized_head(north):
+    for path in ("package.json", "build.sh", "css/../package.json"):
+        answers = [_fresh(north, "GET", f"/static/{path}") for _ in range(4)]
+        assert {(a.status_code, a.json()["error"]["code"]) for a in answers} == {
+            (404, "NOT_FOUND")}, path
+    big = [_fresh(north, "GET", "/healthz", headers={"X-Filler": "a" * 40_000})
+           for _ in range(4)]
+    assert {(a.status_code, a.json()["error"]["code"]) for a in big} == {
+        (431, "REQUEST_HEAD_TOO_LARGE")}
+
+
+def test_implausible_times_and_unknown_items_are_refused_by_both(north, catalogue):
+    customer = DemoCustomer.new()
+    assert _write(north, "/v1/customers", {"public_key": customer.public_key}).status_code == 201
+    own = catalogue.stores("NorthwindMSP")[0]
+    store = _bearer(north["credentials"].issue(own))
+    path = f"/v1/stores/{own}/customers/{customer.customer_id}/events"
+    item = catalogue.items_in_store(own)[0]
+    for _ in range(3):
+        future = _write(north, path, _event(item, timestamp="9999-12-31T23:59:59.999Z"), store)
+        assert (future.status_code, future.json()["error"]["code"]) == (422, "IMPLAUSIBLE_TIME")
+        unknown = _write(north, path, _event("no-such-item"), store)
+        assert (unknown.status_code, unknown.json()["error"]["code"]) == (422, "UNKNOWN_ITEM")
+    assert _write(north, path, _event(item), store).status_code == 201
