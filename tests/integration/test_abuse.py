@@ -10,7 +10,6 @@ that a bounded attack from one test reaches them (the defaults are in gateway/se
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from gateway.members import MemberUnavailable
 from gateway.sharing import SHARED_EVENTS
 from gateway.stores import Role
 from network.gateway_env import gateway_environment, render_env_file
+from tests.integration.flood_client import Flood
 from tests.integration.raw_tls import read_all, status_and_body, tls_socket
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -97,53 +97,13 @@ def _tls_socket(gateway: Any) -> ssl.SSLSocket:
 
 # -- 1. limits ----------------------------------------------------------------------------------
 
-#: The flooding client, run in a process of its own as an attacker's would be: in the test's
-#: process its 60 threads' TLS handshakes and reads shared the interpreter with the gateway
-#: under test, so a loaded machine measured that interpreter, not the gateway. It starts,
-#: says "ready", waits for "go", sends its requests at once and prints each answer. The
-#: credential comes in its environment, not on its command line.
-FLOODER = """
-import json, os, ssl, sys
-from concurrent.futures import ThreadPoolExecutor
-import httpx
-base, cafile, path, count = sys.argv[1:5]
-credential = os.environ["FLOOD_CREDENTIAL"]
-trust = ssl.create_default_context(cafile=cafile)
-limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-def one(client):
-    try:
-        r = client.get(path, headers={"authorization": "Bearer " + credential})
-    except httpx.HTTPError as exc:
-        return {"error": type(exc).__name__ + ": " + str(exc)}
-    return {"status": r.status_code, "body": r.json(), "retry_after": r.headers.get("retry-after")}
-with httpx.Client(base_url=base, verify=trust, timeout=30, limits=limits) as client, \
-        ThreadPoolExecutor(int(count)) as pool:
-    print("ready", flush=True)
-    sys.stdin.readline()
-    answers = list(pool.map(lambda _: one(client), range(int(count))))
-print(json.dumps(answers))
-"""
-
-
-def _flood(gateway: Any, path: str, credential: dict[str, str], count: int) -> subprocess.Popen:
-    """The flooding client started and connected, waiting for "go" on its stdin."""
-    token = credential["Authorization"].removeprefix("Bearer ")
-    child = subprocess.Popen(
-        [sys.executable, "-c", FLOODER, gateway.base_url, str(gateway.root_ca), path,
-         str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "FLOOD_CREDENTIAL": token})
-    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-    return child
-
-
 def test_a_flooding_credential_stalls_neither_health_nor_another_store(gateway, stores):
     flooder, other = gateway.credential(stores[0]), gateway.credential(stores[1])
-    child = _flood(gateway, f"/v1/customers/{UNKNOWN}/preferences", flooder, 60)
+    flood = Flood(gateway.base_url, gateway.root_ca, f"/v1/customers/{UNKNOWN}/preferences",
+                  flooder["Authorization"].removeprefix("Bearer "), 60)
     with _client(gateway) as client:
         client.get("/healthz")  # this client's own connection, before the flood
-        assert child.stdin is not None
-        child.stdin.write("go\n")
-        child.stdin.flush()
+        flood.go()
         time.sleep(0.05)
         health_s, answers = [], []
         for _ in range(5):
@@ -151,9 +111,7 @@ def test_a_flooding_credential_stalls_neither_health_nor_another_store(gateway, 
             assert client.get("/healthz").status_code == 200
             health_s.append(time.perf_counter() - started)
             answers.append(client.get(f"/v1/customers/{UNKNOWN}/consents", headers=other))
-    out, _ = child.communicate(timeout=120)
-    assert child.returncode == 0, out
-    flooded = json.loads(out)
+    flooded = flood.answers()
     # Before: 60 reads from one credential stalled /healthz for 2.3 s (the shared pool).
     assert max(health_s) < 1.0, health_s
     assert all(a.status_code == 404 and _error(a)["code"] == "UNKNOWN_CUSTOMER"

@@ -1,7 +1,8 @@
 """A gateway of two worker processes sharing a real PostgreSQL, on the real network: a
 revocation or a withdrawal through one worker is effective on the very next answer from
-either, and issue 21's attacks that do not need the test's own process (a flood's in-flight
-bound and the owner's side are test_abuse.py's) fail as they do on one process.
+either, and issue 21's attacks on a gateway (floods, rates, slow connections, credentials,
+malformed input, the pages' hardening) fail as they do on one process; the owner's side of
+shared reads is test_abuse.py's.
 
 Northwind's gateway runs as an operator starts it (``python -m gateway --env-file F serve
 --workers 2``); Southgate's, which serves it her events under her consent, in this process.
@@ -31,6 +32,7 @@ from gateway.postgres.credentials import PostgresCredentialStore
 from gateway.postgres.pool import open_pool
 from gateway.stores import Role, key_id_of
 from network.gateway_env import gateway_environment, render_env_file
+from tests.integration.flood_client import Flood
 from tests.integration.raw_tls import read_all, status_and_body, tls_socket
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -303,3 +305,30 @@ def test_implausible_times_and_unknown_items_are_refused_by_both(north, catalogu
         unknown = _write(north, path, _event("no-such-item"), store)
         assert (unknown.status_code, unknown.json()["error"]["code"]) == (422, "UNKNOWN_ITEM")
     assert _write(north, path, _event(item), store).status_code == 201
+
+
+def test_a_flooding_credential_stalls_neither_health_nor_another_store_on_either(
+        north, catalogue):
+    """More than the credential's shared budget at once (SHARED_RATE + 10): at least ten are
+    refused, whichever worker counts them, and health and another store are answered."""
+    flooding, other = (north["credentials"].issue(store)
+                       for store in catalogue.stores("NorthwindMSP")[:2])
+    unknown = f"/v1/customers/c_{'U' * 43}"
+    flood = Flood(north["url"], north["root_ca"], f"{unknown}/preferences", flooding,
+                  SHARED_RATE + 10)
+    flood.go()
+    time.sleep(0.05)
+    health_s = []
+    for _ in range(4):
+        started = time.perf_counter()
+        assert _fresh(north, "GET", "/healthz").status_code == 200
+        health_s.append(time.perf_counter() - started)
+        assert _fresh(north, "GET", f"{unknown}/consents",
+                      headers=_bearer(other)).status_code == 404
+    flooded = flood.answers()
+    assert max(health_s) < 1.0, health_s
+    assert [f for f in flooded if "error" in f] == []
+    assert {f["status"] for f in flooded} <= {404, 429}
+    refused = [f for f in flooded if f["status"] == 429]
+    assert len(refused) >= 10 and {f["body"]["error"]["code"] for f in refused} <= {
+        "TOO_MANY_IN_FLIGHT", "RATE_LIMITED"}
