@@ -19,7 +19,7 @@ alarms) raises the alarm. This is Page's CUSUM for Poisson counts (Lucas, 1985).
 One chart is quickest on the rise it is designed for: a chart for 30 more an hour takes
 minutes to see 960 more (each read weighs only ``log(l1 / l0)``), one for 480 more never
 sees 30. :class:`CusumBank` runs a chart per designed rise on the same count and alarms
-when any crosses (Lorden's multi-chart CUSUM), so each intensity meets a chart near its
+when any crosses (a multi-chart CUSUM), so each intensity meets a chart near its
 own.
 
 Written out by hand: it is the two lines of :meth:`PoissonCusum.update`, and neither scipy
