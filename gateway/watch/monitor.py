@@ -225,8 +225,9 @@ class Monitor:
                             shifts=tuple(s * step_h for s in self.config.cusum_shifts_per_hour))
             for name in COUNTS})
         crossed = {}
+        span = (now - since) / self.config.step_s
         for name, cusum in cusums.items():
-            cusum.update(counts[name], usual[name] * scale)
+            cusum.update(counts[name], usual[name] * scale, span)
             if cusum.crossed:
                 crossed[f"{name}_cusum"] = round(cusum.value, 2)
         return crossed

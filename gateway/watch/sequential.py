@@ -66,10 +66,12 @@ class PoissonCusum:
         if self.threshold <= 0 or self.ratio <= 1 or self.shift <= 0 or self.floor <= 0:
             raise ValueError("threshold > 0, ratio > 1, shift > 0, floor > 0")
 
-    def update(self, count: float, usual: float) -> float:
-        """Add one step's ``count`` against its ``usual`` count; the statistic after it."""
-        usual = max(usual, self.floor)
-        designed = designed_rate(usual, ratio=self.ratio, shift=self.shift)
+    def update(self, count: float, usual: float, span: float = 1.0) -> float:
+        """Add one step's ``count`` against its ``usual`` count; the statistic after it.
+        ``span``: the step's length in steps (a late step holds more than one step's
+        reads; its floor and designed rise grow with it)."""
+        usual = max(usual, self.floor * span)
+        designed = designed_rate(usual, ratio=self.ratio, shift=self.shift * span)
         self.value = max(0.0, self.value + log_likelihood_ratio(count, usual, designed))
         return self.value
 
@@ -99,9 +101,9 @@ class CusumBank:
             self.charts = [PoissonCusum(self.threshold, ratio=self.ratio, shift=shift,
                                         floor=self.floor) for shift in self.shifts]
 
-    def update(self, count: float, usual: float) -> float:
+    def update(self, count: float, usual: float, span: float = 1.0) -> float:
         for chart in self.charts:
-            chart.update(count, usual)
+            chart.update(count, usual, span)
         return self.value
 
     @property

@@ -155,3 +155,12 @@ def test_a_bank_of_charts_sees_a_large_rise_sooner_than_its_most_sensitive_chart
     assert bank.value == max(chart.value for chart in bank.charts)
     with pytest.raises(ValueError):
         CusumBank(10.0, shifts=())
+
+
+def test_a_step_twice_as_long_is_held_to_twice_the_usual_count_and_rise():
+    late, two = PoissonCusum(10.0, ratio=3.0, shift=0.125), PoissonCusum(10.0, ratio=3.0,
+                                                                        shift=0.125)
+    late.update(3, 0.1, span=2.0)  # one late step: 30 s of reads
+    two.update(2, 0.05)
+    two.update(1, 0.05)
+    assert late.value == pytest.approx(two.value)
