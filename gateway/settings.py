@@ -108,6 +108,13 @@ class GatewaySettings(BaseSettings):
     watch_learn_every_s: Annotated[float, Field(gt=0, le=86_400)] | None = None
     watch_consecutive: Annotated[int, Field(ge=1, le=100)] = 2
     watch_margin: Annotated[float, Field(ge=0, le=100)] = 0.5
+    #: The sequential test beside the window (gateway/watch/sequential.py): a CUSUM per
+    #: reader on its reads and new customers each step, the nats that alert, and the rise
+    #: it is designed for (a multiple of the usual count at that hour, a rise an hour).
+    watch_sequential: bool = True
+    watch_cusum_threshold: Annotated[float, Field(gt=0, le=1_000)] = 10.0
+    watch_cusum_ratio: Annotated[float, Field(gt=1, le=1_000)] = 3.0
+    watch_cusum_shifts_per_hour: tuple[float, ...] = (30.0, 120.0, 480.0)
     watch_open_hours: tuple[int, int] = (7, 22)
     watch_training_hours: tuple[int, int] = (1, 5)
     watch_brake_per_minute: Annotated[float, Field(gt=0, le=100_000)] = 6.0

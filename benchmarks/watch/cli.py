@@ -39,15 +39,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--consecutive", type=int, default=2)
     parser.add_argument("--margin", type=float, default=WatchConfig.margin)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--episode-s", type=float, default=1800.0,
+                        help="how long each injected anomaly lasts")
+    parser.add_argument("--only", metavar="KIND[:PER_HOUR]",
+                        help="inject only this anomaly (e.g. scrape:30), every episode")
+    parser.add_argument("--no-sequential", dest="sequential", action="store_false",
+                        help="the window detector alone (the watch before the CUSUM)")
+    parser.add_argument("--cusum-threshold", type=float, default=WatchConfig.cusum_threshold)
+    parser.add_argument("--cusum-ratio", type=float, default=WatchConfig.cusum_ratio)
+    parser.add_argument("--cusum-shifts", type=float, nargs="+",
+                        default=WatchConfig.cusum_shifts_per_hour,
+                        help="the CUSUM charts' designed rises, per hour")
     args = parser.parse_args(argv)
     config = WatchConfig(window_s=args.window_s, step_s=args.step_s,
                          consecutive=args.consecutive, estimator=args.estimator,
-                         margin=args.margin)
+                         margin=args.margin, sequential=args.sequential,
+                         cusum_threshold=args.cusum_threshold, cusum_ratio=args.cusum_ratio,
+                         cusum_shifts_per_hour=tuple(args.cusum_shifts))
+    intensities = INTENSITIES
+    if args.only:
+        kind, _, rate = args.only.partition(":")
+        if kind not in INTENSITIES:
+            parser.error(f"--only: a kind of {sorted(INTENSITIES)}")
+        intensities = {kind: (float(rate),) if rate else INTENSITIES[kind]}
     result = replay(config, warmup_days=args.warmup_days, test_days=args.test_days,
-                    intensities=INTENSITIES, seed=args.seed)
+                    intensities=intensities, duration_s=args.episode_s, seed=args.seed)
     print(f"watch: estimator {args.estimator}, window {args.window_s:.0f} s, step "
           f"{args.step_s:.0f} s, {args.consecutive} anomalous steps to alert; "
-          f"{args.warmup_days} warm-up days, {args.test_days} test days "
+          + (f"CUSUM threshold {args.cusum_threshold:g}, ratio {args.cusum_ratio:g}, "
+             f"rises {'/'.join(f'{s:g}' for s in args.cusum_shifts)} an hour; "
+             if args.sequential else "no sequential test; ")
+          + f"{args.warmup_days} warm-up days, {args.test_days} test days, episodes of "
+          f"{args.episode_s:.0f} s "
           f"(replayed {result.speedup:,.0f}x faster than real time)")
     print(f"{'anomaly':<15}{'per hour':>9}{'episodes':>10}{'recall':>8}"
           f"{'detect p50 s':>14}{'p99 s':>7}{'worst s':>9}")

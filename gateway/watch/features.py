@@ -122,6 +122,27 @@ def window_features(log: ReaderLog, start: float, end: float, *, open_hours: Hou
     ]
 
 
+def step_counts(log: ReaderLog, start: float, end: float, *,
+                open_hours: Hours) -> tuple[int, int]:
+    """The reader's kiosk reads while the stores are closed, and its new customers (never
+    read before ``start``) over ``[start, end)``: the counts the sequential test adds up
+    each step (:mod:`gateway.watch.sequential`). ``log`` must hold every read since the
+    window's start."""
+    customers: set[bytes] = set()
+    earlier: set[bytes] = set()
+    off_hours = 0
+    for r in log.reads:
+        if r.at < start:
+            if r.customer:
+                earlier.add(r.customer)
+        elif r.at < end and r.kind != "training":
+            off_hours += 0 if open_hours.contains(r.at) else 1
+            if r.customer:
+                customers.add(r.customer)
+    new = sum(1 for c in customers if c not in earlier and c not in log.seen)
+    return off_hours, new
+
+
 def quiet_window(end: float) -> list[float]:
     """The vector of a window in which the reader read nothing (the baseline learns those
     too: a night with no reads is what makes a night of reads unusual)."""

@@ -10,12 +10,21 @@ flagged reader is not alerted again until it is cleared; its windows, and every 
 one, stay out of the history so a scraper cannot teach the detector that scraping is
 normal. Until the history holds ``min_history`` windows of a reader, and for ``learn_s``
 after the first read, the monitor only learns about it (``warming_up``).
+
+Beside the window, every step adds the step's new customers and its kiosk reads while the
+stores are closed to a one-sided
+Poisson CUSUM per reader (:mod:`gateway.watch.sequential`) held to the same hourly
+baseline: it alerts as soon as it crosses ``cusum_threshold``, without waiting for the
+window to fill or for ``consecutive`` steps (it has already added up the steps' evidence).
+An alert fires when either test crosses; its drivers name each CUSUM that crossed
+(``off_hours_reads_cusum``, ``new_customers_cusum``, in nats) beside the window's features.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -28,8 +37,10 @@ from gateway.watch.features import (
     Read,
     ReaderLog,
     quiet_window,
+    step_counts,
     window_features,
 )
+from gateway.watch.sequential import COUNTS, CusumBank
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,14 @@ class WatchConfig:
     consecutive: int = 2
     estimator: Estimator = "mahalanobis"
     margin: float = 0.5
+    #: The sequential test (gateway/watch/sequential.py): on or off, the log likelihood
+    #: ratio (nats) that alerts, and the rises its charts are designed for, per count: at
+    #: least ``cusum_ratio`` times the usual count at that hour and each of
+    #: ``cusum_shifts_per_hour`` more.
+    sequential: bool = True
+    cusum_threshold: float = 10.0
+    cusum_ratio: float = 3.0
+    cusum_shifts_per_hour: tuple[float, ...] = (30.0, 120.0, 480.0)
     open_hours: Hours = field(default_factory=lambda: Hours(7, 22))
     training_hours: Hours = field(default_factory=lambda: Hours(1, 5))
 
@@ -62,13 +81,19 @@ class WatchConfig:
             raise ValueError("0 < step_s <= window_s")
         if self.min_history < 5 or self.consecutive < 1 or self.learn_s < 0:
             raise ValueError("min_history >= 5, consecutive >= 1, learn_s >= 0")
+        if self.cusum_threshold <= 0 or self.cusum_ratio <= 1 or not self.cusum_shifts_per_hour \
+                or min(self.cusum_shifts_per_hour) <= 0:
+            raise ValueError("cusum_threshold > 0, cusum_ratio > 1, cusum_shifts_per_hour > 0")
 
 
 @dataclass(frozen=True)
 class Alert:
     """A reader whose reads over ``[window_start, window_end)`` (seconds since the epoch)
-    the detector found anomalous; ``drivers``: the features that moved the score, in
-    interquartile ranges above the history's median; ``features``: the window's values."""
+    the watch found anomalous; ``drivers``: the features that moved the window's score, in
+    interquartile ranges above the history's median, and each CUSUM that crossed
+    (``<count>_cusum``, nats); ``features``: the window's values and the CUSUMs'.
+    ``test``: which test raised it, ``window`` or ``sequential`` (then ``score`` and
+    ``threshold`` are the CUSUM's)."""
 
     reader: str
     window_start: float
@@ -77,6 +102,7 @@ class Alert:
     threshold: float
     drivers: dict[str, float]
     features: dict[str, float]
+    test: str = "window"
 
 
 @dataclass
@@ -92,6 +118,9 @@ class Monitor:
     _baselines: dict[str, HourlyBaseline] = field(default_factory=dict)
     _since_fit: dict[str, int] = field(default_factory=dict)
     _learned_at: dict[str, float] = field(default_factory=dict)
+    #: Each reader's CUSUM per count (:data:`~gateway.watch.sequential.COUNTS`).
+    cusums: dict[str, dict[str, CusumBank]] = field(default_factory=dict)
+    _last_step: float | None = None
     #: When the monitor saw its first read (the learning period starts then).
     _first_at: float | None = None
 
@@ -112,6 +141,7 @@ class Monitor:
         """The owner's operator cleared ``reader``: it may be alerted again."""
         self.flagged.discard(reader)
         self._streak.pop(reader, None)
+        self.cusums.pop(reader, None)
 
     def learn(self, reader: str, rows: list[list[float]], since: float | None = None) -> None:
         """Add a reader's known-normal windows (a restart's saved history, learnt from
@@ -126,13 +156,21 @@ class Monitor:
         """Score every reader's window ending at ``now``; returns the alerts raised and the
         windows added to the history (to persist)."""
         start = now - self.config.window_s
+        # The counts of the reads since the last step (one step, at most a window).
+        since = now - self.config.step_s if self._last_step is None else \
+            max(self._last_step, start)
+        self._last_step = now
         alerts: list[Alert] = []
         learned: list[tuple[str, list[float]]] = []
         self.scores = {}
         for reader, log in self.logs.items():
             log.forget_before(start)
+            crossed = self._sequential(reader, log, since, now)
             row = window_features(log, start, now, open_hours=self.config.open_hours,
                                   training_hours=self.config.training_hours)
+            if crossed:
+                alerts.append(self._sequential_alert(reader, start, now, row, crossed))
+                continue
             if row is None or not any(row[:4]):
                 # Nothing to judge: no read, or only training pages inside the schedule.
                 self._streak.pop(reader, None)
@@ -151,6 +189,7 @@ class Monitor:
                 if self._streak[reader] >= self.config.consecutive \
                         and reader not in self.flagged:
                     self.flagged.add(reader)
+                    self.cusums.pop(reader, None)
                     alerts.append(Alert(reader, start, now, round(score.value, 3),
                                         round(score.threshold, 3), score.drivers(),
                                         {n: round(v, 3) for n, v in
@@ -163,7 +202,52 @@ class Monitor:
             self._refit_if_due(reader, now)
         for reader in [r for r, log in self.logs.items() if not log.reads and not log.seen]:
             del self.logs[reader]
+            self.cusums.pop(reader, None)
         return alerts, learned
+
+    def _sequential(self, reader: str, log: ReaderLog, since: float,
+                    now: float) -> dict[str, float]:
+        """Add the reads since the last step to the reader's CUSUMs; those that crossed.
+        Only a reader that is judged (fitted, not flagged) is tested."""
+        if not self.config.sequential or reader in self.flagged \
+                or reader not in self._detectors or now <= since:
+            return {}
+        counts = dict(zip(COUNTS, step_counts(log, since, now,
+                                              open_hours=self.config.open_hours), strict=True))
+        # The baseline of the hour the step mostly lies in: a step just after 22:00 holds
+        # reads of the open stores, held to the evening's baseline, not the night's.
+        hour = datetime.fromtimestamp((since + now) / 2.0, UTC).hour
+        scale = (now - since) / 3600.0
+        usual = dict(zip(COUNTS, self._baseline(reader).usual(hour), strict=True))
+        step_h = self.config.step_s / 3600.0
+        cusums = self.cusums.setdefault(reader, {
+            name: CusumBank(self.config.cusum_threshold, ratio=self.config.cusum_ratio,
+                            shifts=tuple(s * step_h for s in self.config.cusum_shifts_per_hour))
+            for name in COUNTS})
+        crossed = {}
+        span = (now - since) / self.config.step_s
+        for name, cusum in cusums.items():
+            cusum.update(counts[name], usual[name] * scale, span)
+            if cusum.crossed:
+                crossed[f"{name}_cusum"] = round(cusum.value, 2)
+        return crossed
+
+    def _sequential_alert(self, reader: str, start: float, now: float,
+                          row: list[float] | None, crossed: dict[str, float]) -> Alert:
+        self.flagged.add(reader)
+        self._streak.pop(reader, None)
+        cusums = self.cusums.pop(reader)
+        drivers = dict(crossed)
+        features = {f"{name}_cusum": round(c.value, 3) for name, c in cusums.items()}
+        detector = self._detectors.get(reader)
+        if row is not None and detector is not None:
+            scored = self._baseline(reader).scored(row)
+            score = detector.score(scored)
+            self.scores[reader] = score
+            drivers.update(score.drivers())
+            features.update({n: round(v, 3) for n, v in zip(SCORED, scored, strict=True)})
+        return Alert(reader, start, now, round(max(crossed.values()), 3),
+                     self.config.cusum_threshold, drivers, features, test="sequential")
 
     def _learn_due(self, reader: str, now: float) -> bool:
         if now - self._learned_at.get(reader, -1e18) < self._learn_every:

@@ -46,6 +46,10 @@ def watch_config(settings: GatewaySettings) -> WatchConfig:
                        learn_s=settings.watch_learn_s, min_history=settings.watch_min_history,
                        learn_every_s=settings.watch_learn_every_s,
                        consecutive=settings.watch_consecutive, margin=settings.watch_margin,
+                       sequential=settings.watch_sequential,
+                       cusum_threshold=settings.watch_cusum_threshold,
+                       cusum_ratio=settings.watch_cusum_ratio,
+                       cusum_shifts_per_hour=settings.watch_cusum_shifts_per_hour,
                        open_hours=Hours(*settings.watch_open_hours),
                        training_hours=Hours(*settings.watch_training_hours))
 
@@ -69,6 +73,13 @@ class WatchMetrics:
         self.score = Gauge("prefshare_watch_score",
                            "A reading member's latest anomaly score (alert above threshold)",
                            ["reader"], registry=registry)
+        self.cusum = Gauge("prefshare_watch_cusum",
+                           "A reading member's sequential statistic on a count, in nats "
+                           "(alert above prefshare_watch_cusum_threshold)",
+                           ["reader", "count"], registry=registry)
+        self.cusum_threshold = Gauge("prefshare_watch_cusum_threshold",
+                                     "The nats above which a member's CUSUM alerts",
+                                     registry=registry)
         self.threshold = Gauge("prefshare_watch_threshold",
                                "The score above which a reading member's window is anomalous",
                                ["reader"], registry=registry)
@@ -91,6 +102,7 @@ class WatchService:
                          "KEY, record TEXT NOT NULL)")
         self.brakes = BrakeBook(database, settings.watch_brake_per_minute)
         self.metrics = WatchMetrics(registry)
+        self.metrics.cusum_threshold.set(self.config.cusum_threshold)
         self.monitor = Monitor(self.config)
         # Her id is digested with a key of this process: the digests name no one elsewhere.
         self._key = os.urandom(16)
@@ -149,6 +161,8 @@ class WatchService:
         with self._lock:
             alerts, learned = self.monitor.step(now)
             scores = dict(self.monitor.scores)
+            cusums = {(r, name): c.value for r, by_count in self.monitor.cusums.items()
+                      for name, c in by_count.items()}
         if learned:
             self._db.executemany("INSERT INTO watch_history VALUES (?, ?, ?)",
                                  [(r, now, json.dumps(row)) for r, row in learned])
@@ -158,6 +172,8 @@ class WatchService:
         for reader, score in scores.items():
             self.metrics.score.labels(reader).set(score.value)
             self.metrics.threshold.labels(reader).set(score.threshold)
+        for (reader, name), value in cusums.items():
+            self.metrics.cusum.labels(reader, name).set(value)
         for alert in alerts:
             record = self._alert_record(alert)
             self.brakes.brake(alert.reader, now, record["record_id"])
@@ -165,7 +181,7 @@ class WatchService:
             self.metrics.alerts.labels(alert.reader).inc()
             self.metrics.braked.labels(alert.reader).set(1)
             self.alerts.append({**record, "features": alert.features,
-                                "threshold": alert.threshold})
+                                "threshold": alert.threshold, "test": alert.test})
             del self.alerts[:-100]
             log.warning("watch alert: member reads braked",
                         extra={"reader": alert.reader, "drivers": alert.drivers,
@@ -237,6 +253,8 @@ class WatchService:
             # (up to ``step_s`` later): the owner's operator sees who reads at once.
             learning = {r: len(self.monitor.history.get(r, ()))
                         for r in set(self.monitor.history) | set(self.monitor.logs)}
+            sequential = {r: {f"{name}_cusum": round(c.value, 3) for name, c in by.items()}
+                          for r, by in self.monitor.cusums.items()}
             warming = sorted(r for r in set(learning) | set(scores)
                              if self.monitor.warming_up(r))
         braked = {r: {"since": _stamp(since), "record_id": rid}
@@ -244,6 +262,7 @@ class WatchService:
         pending = int(self._db.execute("SELECT COUNT(*) FROM watch_pending").fetchone()[0])
         return {"features": list(FEATURES), "window_s": self.config.window_s,
                 "step_s": self.config.step_s, "scores": scores, "braked": braked,
+                "sequential": sequential, "cusum_threshold": self.config.cusum_threshold,
                 "history_windows": learning, "learning": warming,
                 "recent_alerts": list(self.alerts), "records_pending": pending}
 

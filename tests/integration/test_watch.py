@@ -79,6 +79,9 @@ def test_normal_member_reads_raise_no_alert(gateways):
     assert status["braked"] == {} and status["recent_alerts"] == []
     assert status["scores"]["SouthgateMSP"]["score"] <= \
         status["scores"]["SouthgateMSP"]["threshold"]
+    assert set(status["sequential"]["SouthgateMSP"]) == {"off_hours_reads_cusum",
+                                                       "new_customers_cusum"}
+    assert max(status["sequential"]["SouthgateMSP"].values()) <= status["cusum_threshold"]
 
 
 def test_a_scraping_member_is_flagged_braked_and_the_brake_is_on_the_ledger(gateways):
@@ -94,6 +97,8 @@ def test_a_scraping_member_is_flagged_braked_and_the_brake_is_on_the_ledger(gate
     alert = status["recent_alerts"][0]
     assert alert["reader"] == "SouthgateMSP" and "SouthgateMSP" in status["braked"]
     assert alert["drivers"], alert  # the features that drove it
+    if alert["test"] == "sequential":  # the CUSUM crossed first: its statistic is named
+        assert any(name.endswith("_cusum") for name in alert["drivers"]), alert
     assert detected_in < 20
     assert outcome.endswith("HTTP 429 MEMBER_BRAKED")
 
