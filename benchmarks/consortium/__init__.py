@@ -35,11 +35,15 @@ Example::
     result.row("cold").lift("served")              # precision lift for customers new at a member
 """
 
-from benchmarks.consortium.conditions import (
+from benchmarks.consortium.choice import (
+    PER_SEGMENT,
+    RULES,
     SERVED_GRID,
-    context_id,
-    default_model_config,
+    SERVED_RULE,
+    ChoiceRule,
+    Pool,
 )
+from benchmarks.consortium.conditions import context_id, default_model_config
 from benchmarks.consortium.experiment import VALIDATION_SEED_OFFSET, run_experiment
 from benchmarks.consortium.protocol import (
     CASES,
@@ -81,18 +85,23 @@ __all__ = [
     "MOVIELENS_OVERLAP",
     "MOVIELENS_RETAILERS",
     "MOVIELENS_SHOP_COUNTS",
+    "PER_SEGMENT",
+    "RULES",
     "SEGMENTS",
     "SERVED_GRID",
+    "SERVED_RULE",
     "THIN_MAX",
     "VALIDATION_SEED_OFFSET",
     "WORLDS",
     "Case",
     "CaseResult",
+    "ChoiceRule",
     "ConsortiumData",
     "ConsortiumSplit",
     "ExperimentResult",
     "K",
     "Metric",
+    "Pool",
     "RetailerAssignment",
     "Score",
     "Segment",
