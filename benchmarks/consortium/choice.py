@@ -103,13 +103,19 @@ class ChoiceRule:
 
 #: The rule of 2026-12-06 morning: every (retailer, case, segment) on its own customers.
 PER_SEGMENT = ChoiceRule("per-segment")
-#: The rule the served condition uses (see docs/recommender.md for why).
-SERVED_RULE = ChoiceRule("thin-from-warm", thin_from_warm=True)
+#: The rule the served condition uses: per retailer and case on every validation customer of
+#: the case, the thin case taking the warm case's weights. Of :data:`RULES` it was the only
+#: one that kept every segment above the silo on all three worlds while losing nothing for
+#: customers new to a retailer (docs/recommender.md, 2026-12-06).
+SERVED_RULE = ChoiceRule("thin-from-warm-pooled", thin_from_warm=True, pool_segments=True)
 #: The rules :func:`~benchmarks.consortium.run_experiment` can score side by side.
 RULES: tuple[ChoiceRule, ...] = (
     PER_SEGMENT,
+    ChoiceRule("thin-from-warm", thin_from_warm=True),
     SERVED_RULE,
-    ChoiceRule("thin-from-warm-pooled", thin_from_warm=True, pool_segments=True),
+    ChoiceRule(
+        "thin-from-warm-pooled-wide-cold", thin_from_warm=True, pool_segments=True, wide_cold=True
+    ),
     ChoiceRule("across-retailers", across_retailers=True),
     ChoiceRule("thin-from-warm-across", thin_from_warm=True, across_retailers=True),
     ChoiceRule(
