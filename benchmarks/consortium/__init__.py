@@ -5,9 +5,9 @@ interactions **at that retailer's catalogue**, for customers it knows (warm), kn
 (thin) and does not know but other members do (cold), under each condition: ``silo``,
 ``shared`` (everyone consents), ``shared_consent`` (a seeded ``consent_share`` consents),
 ``shared_no_context`` (ablation) and ``served`` (what the consortium serves at that consent,
-chosen per retailer and case on validation, the silo among its choices). Lift is
-``condition / silo - 1``; the ``all`` row is the mean over every evaluated (customer,
-retailer) pair. Every ``all`` row is also given for the consenting and the non-consenting
+chosen per retailer and case on validation by :data:`.SERVED_RULE`, the silo among its
+choices). Lift is ``condition / silo - 1``; the ``all`` row is the mean over every evaluated
+(customer, retailer) pair. Every ``all`` row is also given for the consenting and the non-consenting
 customers apart (segments ``yes`` / ``no``; ``any`` is both).
 
 The package is split along what a reader looks for: :mod:`.worlds` (the world builders),

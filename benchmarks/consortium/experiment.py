@@ -3,9 +3,11 @@
 For each retailer of a world it measures precision@10, recall@10 and nDCG@10 on held-out
 interactions at that retailer's catalogue, per case (:mod:`.protocol`), under each condition
 (:mod:`.conditions`), for every customer and for the consenting and non-consenting apart. The
-served condition's blend weights are chosen per (retailer, case, consent) on a validation split
-carved from training by the same protocol (another seed): a retailer knows at request time
-whether a customer is new to it and whether she consents. The test set is scored once.
+served condition's blend weights are chosen on a validation split carved from training by the
+same protocol (another seed), by the rule :data:`~.choice.SERVED_RULE` (per retailer and case;
+a retailer knows at request time whether a customer is new to it or thin); ``extra_rules``
+scores other rules of :mod:`.choice` beside it as conditions ``served:<rule name>`` on the same
+models. The test set is scored once per rule.
 """
 
 from __future__ import annotations
@@ -221,6 +223,7 @@ def run_experiment(
     consenting customers and the models' initialisation; the validation split uses
     ``seed + VALIDATION_SEED_OFFSET``. ``world_config`` and ``model_config`` override the
     defaults (:func:`~.worlds.load_world`, :func:`~.conditions.default_model_config`).
+    ``extra_rules``: choice rules scored beside the served one (module docstring).
 
     Takes about 45 s for MovieLens and 30 s for the demo world on one core: fourteen LightFM
     fits per world (shared, no-context, and per retailer a silo and a partly-consented shared
@@ -311,8 +314,8 @@ def run_experiment(
                 eval_customers, test_m, ranked, models.part_scores(eval_customers)
             )
 
-    # The served blend: each rule's weights chosen on validation per consent segment; the test
-    # set is scored once per rule.
+    # The served blend: each rule's weights chosen on validation for each consent segment (a
+    # rule may pool both); the test set is scored once per rule.
     per_case: dict[tuple[Case, Segment], list[CaseResult]] = {
         (case, segment): [] for case in CASES for segment in SEGMENTS
     }
