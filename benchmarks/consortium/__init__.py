@@ -12,7 +12,8 @@ customers apart (segments ``yes`` / ``no``; ``any`` is both).
 
 The package is split along what a reader looks for: :mod:`.worlds` (the world builders),
 :mod:`.protocol` (held-out cases, consent, visible history), :mod:`.conditions` (the models of
-each condition), :mod:`.experiment` (:func:`run_experiment`) and :mod:`.results` (scores,
+each condition), :mod:`.choice` (on which validation customers and grid the served blend's
+weights are chosen), :mod:`.experiment` (:func:`run_experiment`) and :mod:`.results` (scores,
 pooling, lift); everything public is importable from here.
 
 Two facts from the design (DESIGN.md §8) shape the shared models:
