@@ -78,7 +78,7 @@ def format_table(runs: Mapping[str, Sequence[ExperimentResult]]) -> str:
 def format_rules(runs: Mapping[str, Sequence[ExperimentResult]]) -> str:
     """The served lift under each choice rule scored (``served:<rule>`` conditions), one line
     per (world, case, consent segment) pooled over retailers and runs, ``sd`` over runs; the
-    served rule is ``served``.
+    served rule is ``served``, whose lift is also given per run (seed), in run order.
 
     Raises ``ValueError`` when there is nothing to format.
     """
@@ -88,8 +88,10 @@ def format_rules(runs: Mapping[str, Sequence[ExperimentResult]]) -> str:
     names = ["served"] + [c for c in first if c.startswith("served:")]
     labels = [SERVED_RULE.name if n == "served" else n.split(":", 1)[1] for n in names]
     width = max(len(label) for label in labels) + 2
-    header = f"{'world':<18}{'case':<5}{'consent':<8}{'n':>6}" + "".join(
-        f"{label:>{width}}" for label in labels
+    header = (
+        f"{'world':<18}{'case':<5}{'consent':<8}{'n':>6}"
+        + "".join(f"{label:>{width}}" for label in labels)
+        + "  served lift by run"
     )
     lines = [header, "-" * len(header)]
     for world, results in runs.items():
@@ -100,9 +102,13 @@ def format_rules(runs: Mapping[str, Sequence[ExperimentResult]]) -> str:
             for name in names:
                 sd = lift_sd(results, row.case, name, segment=row.segment)
                 cells.append(f"{_pct(row.lift(name))} ({_pct(sd, '-')})")
+            by_run = " ".join(
+                _pct(r.row(row.case, segment=row.segment).lift("served")) for r in results
+            )
             lines.append(
                 f"{world:<18}{row.case:<5}{row.segment:<8}{row.n_users:>6}"
                 + "".join(f"{cell:>{width}}" for cell in cells)
+                + f"  {by_run}"
             )
     return "\n".join(lines)
 

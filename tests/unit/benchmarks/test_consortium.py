@@ -388,9 +388,12 @@ def test_format_rules_prints_each_rule_lift_beside_the_served_one() -> None:
     row = _row("cold", 10, 0.2, 0.3)
     scores = dict(row.scores) | {"served:per-segment": Score(10, 0.25, 0.25, 0.25)}
     pooled_row = CaseResult("all", "cold", 10, scores)
-    lines = format_rules({"demo": [_result(1, (pooled_row,))]}).splitlines()
+    other = CaseResult("all", "cold", 10, dict(scores) | {"served": Score(10, 0.18, 0.2, 0.2)})
+    runs = {"demo": [_result(1, (pooled_row,)), _result(2, (other,))]}
+    lines = format_rules(runs).splitlines()
     assert len(lines) == 3
     assert "per-segment" in lines[0] and SERVED_RULE.name in lines[0]
-    assert "+50.0%" in lines[2] and "+25.0%" in lines[2]
+    assert "+25.0%" in lines[2]
+    assert lines[2].endswith("+50.0% -10.0%")  # the served lift of each run
     with pytest.raises(ValueError):
         format_rules({})
