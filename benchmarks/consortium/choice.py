@@ -67,7 +67,7 @@ class Pool:
 class ChoiceRule:
     """Which pool and grid each (case, consent segment) of a retailer chooses its weights on.
 
-    ``thin_from_warm``: thin customers take the warm case's choice (a superset of about ten
+    ``thin_from_warm``: thin customers take the warm case's choice (a superset, six to nine
     times the customers). ``pool_segments``: one choice for consenting and non-consenting
     customers together. ``across_retailers``: one choice per case and segment for the whole
     consortium. ``wide_cold``: customers new at the retailer may also take :data:`COLD_EXTRA`.
