@@ -5,14 +5,15 @@ interactions **at that retailer's catalogue**, for customers it knows (warm), kn
 (thin) and does not know but other members do (cold), under each condition: ``silo``,
 ``shared`` (everyone consents), ``shared_consent`` (a seeded ``consent_share`` consents),
 ``shared_no_context`` (ablation) and ``served`` (what the consortium serves at that consent,
-chosen per retailer and case on validation, the silo among its choices). Lift is
-``condition / silo - 1``; the ``all`` row is the mean over every evaluated (customer,
-retailer) pair. Every ``all`` row is also given for the consenting and the non-consenting
+chosen per retailer and case on validation by :data:`.SERVED_RULE`, the silo among its
+choices). Lift is ``condition / silo - 1``; the ``all`` row is the mean over every evaluated
+(customer, retailer) pair. Every ``all`` row is also given for the consenting and the non-consenting
 customers apart (segments ``yes`` / ``no``; ``any`` is both).
 
 The package is split along what a reader looks for: :mod:`.worlds` (the world builders),
 :mod:`.protocol` (held-out cases, consent, visible history), :mod:`.conditions` (the models of
-each condition), :mod:`.experiment` (:func:`run_experiment`) and :mod:`.results` (scores,
+each condition), :mod:`.choice` (on which validation customers and grid the served blend's
+weights are chosen), :mod:`.experiment` (:func:`run_experiment`) and :mod:`.results` (scores,
 pooling, lift); everything public is importable from here.
 
 Two facts from the design (DESIGN.md §8) shape the shared models:
@@ -35,11 +36,15 @@ Example::
     result.row("cold").lift("served")              # precision lift for customers new at a member
 """
 
-from benchmarks.consortium.conditions import (
+from benchmarks.consortium.choice import (
+    PER_SEGMENT,
+    RULES,
     SERVED_GRID,
-    context_id,
-    default_model_config,
+    SERVED_RULE,
+    ChoiceRule,
+    Pool,
 )
+from benchmarks.consortium.conditions import context_id, default_model_config
 from benchmarks.consortium.experiment import VALIDATION_SEED_OFFSET, run_experiment
 from benchmarks.consortium.protocol import (
     CASES,
@@ -81,18 +86,23 @@ __all__ = [
     "MOVIELENS_OVERLAP",
     "MOVIELENS_RETAILERS",
     "MOVIELENS_SHOP_COUNTS",
+    "PER_SEGMENT",
+    "RULES",
     "SEGMENTS",
     "SERVED_GRID",
+    "SERVED_RULE",
     "THIN_MAX",
     "VALIDATION_SEED_OFFSET",
     "WORLDS",
     "Case",
     "CaseResult",
+    "ChoiceRule",
     "ConsortiumData",
     "ConsortiumSplit",
     "ExperimentResult",
     "K",
     "Metric",
+    "Pool",
     "RetailerAssignment",
     "Score",
     "Segment",

@@ -14,6 +14,9 @@ import time
 from collections.abc import Mapping, Sequence
 
 from benchmarks.consortium import (
+    RULES,
+    SEGMENTS,
+    SERVED_RULE,
     THIN_MAX,
     WORLDS,
     ExperimentResult,
@@ -72,6 +75,44 @@ def format_table(runs: Mapping[str, Sequence[ExperimentResult]]) -> str:
     return "\n".join(lines)
 
 
+def format_rules(runs: Mapping[str, Sequence[ExperimentResult]]) -> str:
+    """The served lift under each choice rule scored (``served:<rule>`` conditions), one line
+    per (world, case, consent segment) pooled over retailers and runs, ``sd`` over runs; the
+    served rule is ``served``, whose lift is also given per run (seed), in run order.
+
+    Raises ``ValueError`` when there is nothing to format.
+    """
+    if not runs or not all(runs.values()):
+        raise ValueError("no results to format")
+    first = next(iter(runs.values()))[0].rows[0].scores
+    names = ["served"] + [c for c in first if c.startswith("served:")]
+    labels = [SERVED_RULE.name if n == "served" else n.split(":", 1)[1] for n in names]
+    width = max(len(label) for label in labels) + 2
+    header = (
+        f"{'world':<18}{'case':<5}{'consent':<8}{'n':>6}"
+        + "".join(f"{label:>{width}}" for label in labels)
+        + "  served lift by run"
+    )
+    lines = [header, "-" * len(header)]
+    for world, results in runs.items():
+        for row in pool_runs(results):
+            if row.retailer != "all" or row.segment not in SEGMENTS:
+                continue
+            cells = []
+            for name in names:
+                sd = lift_sd(results, row.case, name, segment=row.segment)
+                cells.append(f"{_pct(row.lift(name))} ({_pct(sd, '-')})")
+            by_run = " ".join(
+                _pct(r.row(row.case, segment=row.segment).lift("served")) for r in results
+            )
+            lines.append(
+                f"{world:<18}{row.case:<5}{row.segment:<8}{row.n_users:>6}"
+                + "".join(f"{cell:>{width}}" for cell in cells)
+                + f"  {by_run}"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     parser = argparse.ArgumentParser(
@@ -92,12 +133,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--world", choices=WORLDS, action="append", help="world to run (default: all)"
     )
+    parser.add_argument(
+        "--compare-rules",
+        action="store_true",
+        help="also score the served blend under every choice rule of "
+        "benchmarks.consortium.choice.RULES and print their lifts side by side",
+    )
     args = parser.parse_args(argv)
+    extra = RULES if args.compare_rules else ()
     seeds: list[int] = args.seed or ([1] if args.quick else [2, 3, 4])
     started = time.perf_counter()
     runs = {
         name: [
-            run_experiment(name, seed=seed, consent_share=args.consent_share, quick=args.quick)
+            run_experiment(
+                name,
+                seed=seed,
+                consent_share=args.consent_share,
+                quick=args.quick,
+                extra_rules=extra,
+            )
             for seed in seeds
         ]
         for name in (args.world or WORLDS)
@@ -121,6 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         " ones (all retailers).\n\n"
     )
     out.write(format_table(runs) + "\n\n")
+    if args.compare_rules:
+        out.write("Served lift (sd) at each choice rule, all retailers:\n")
+        out.write(format_rules(runs) + "\n\n")
     for results in runs.values():
         r, c = results[0], results[0].model_config
         seconds = sum(x.seconds for x in results)

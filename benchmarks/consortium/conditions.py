@@ -13,7 +13,8 @@
 ``served``
     What the consortium serves at the given consent: per retailer, case and consent, the blend
     ``z(silo) + a * z(shared_consent) + b * z(sequence) + c * z(fold-in)`` whose ``(a, b, c)``
-    scored best on a validation split carved from training (``z``: per-customer
+    scored best on a validation split carved from training (:mod:`.choice` says on which
+    customers and from which grid; ``z``: per-customer
     standardisation over the retailer's catalogue; ``sequence``:
     :class:`~recommender.sequence.SequenceNeighbours` over the history the model may use;
     ``fold-in``: the shared model at that consent scoring her as the kiosk does a customer it
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.baselines import PopularityModel
+from benchmarks.consortium.choice import Weights
 from benchmarks.consortium.worlds import WORLDS
 from recommender.blend import standardised
 from recommender.config import ModelConfig
@@ -39,16 +41,6 @@ from recommender.model import HybridModel
 from recommender.sequence import SequenceNeighbours, user_sequences
 
 _CONTEXT_SEP = "@"
-#: The ``(a, b, c)`` weights the served blend chooses from on validation (see the
-#: docstring); listed so that a tie keeps the earlier, more silo-like point; ``a = 100`` is in
-#: effect the shared model alone, which suits customers new at the retailer (the silo knows
-#: nothing).
-SERVED_GRID: tuple[tuple[float, float, float], ...] = tuple(
-    (a, b, c)
-    for a in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 100.0)
-    for b in (0.0, 0.5, 1.0, 2.0, 4.0)
-    for c in (0.0, 0.5, 1.0, 2.0, 4.0)
-)
 
 
 def context_id(customer: str, retailer: str) -> str:
@@ -188,7 +180,7 @@ class RetailerModels:
         )
 
 
-def served_scores(parts: tuple[np.ndarray, ...], weights: tuple[float, float, float]) -> np.ndarray:
+def served_scores(parts: tuple[np.ndarray, ...], weights: Weights) -> np.ndarray:
     """The served blend of :meth:`RetailerModels.part_scores` at ``(a, b, c)``."""
     silo, partial, sequence, folded = parts
     a, b, c = weights

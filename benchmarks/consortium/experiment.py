@@ -3,9 +3,11 @@
 For each retailer of a world it measures precision@10, recall@10 and nDCG@10 on held-out
 interactions at that retailer's catalogue, per case (:mod:`.protocol`), under each condition
 (:mod:`.conditions`), for every customer and for the consenting and non-consenting apart. The
-served condition's blend weights are chosen per (retailer, case, consent) on a validation split
-carved from training by the same protocol (another seed): a retailer knows at request time
-whether a customer is new to it and whether she consents. The test set is scored once.
+served condition's blend weights are chosen on a validation split carved from training by the
+same protocol (another seed), by the rule :data:`~.choice.SERVED_RULE` (per retailer and case;
+a retailer knows at request time whether a customer is new to it or thin); ``extra_rules``
+scores other rules of :mod:`.choice` beside it as conditions ``served:<rule name>`` on the same
+models. The test set is scored once per rule.
 """
 
 from __future__ import annotations
@@ -13,12 +15,20 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
+from benchmarks.consortium.choice import (
+    ALL_WEIGHTS,
+    SERVED_RULE,
+    ChoiceRule,
+    Weights,
+    best_weights,
+    per_user_metrics,
+)
 from benchmarks.consortium.conditions import (
-    SERVED_GRID,
     RetailerModels,
     Served,
     context_id,
@@ -48,6 +58,17 @@ from recommender.metrics import evaluate
 
 #: Offset of the validation split's seed from the test split's (any fixed other seed).
 VALIDATION_SEED_OFFSET = 1000
+
+
+@dataclass(frozen=True)
+class _Evaluated:
+    """One retailer's test customers of one case: held-out items, each condition's scores and
+    exclusions, and the served blend's standardised parts."""
+
+    customers: list[str]
+    test: sp.csr_matrix
+    ranked: Mapping[str, tuple[np.ndarray, sp.csr_matrix]]
+    parts: tuple[np.ndarray, ...]
 
 
 class _FixedScores:
@@ -121,22 +142,67 @@ def _at(
     return customers, _matrix(customers, col_index, ((i.user_id, i.item_id) for i in at_r))
 
 
-def _choose(
+@dataclass(frozen=True)
+class _Validation:
+    """Per-customer validation precision and recall of every weight point for one retailer and
+    case: ``(n_customers, len(ALL_WEIGHTS))`` each (points the case never takes are 0), and
+    which of those customers consent."""
+
+    consenting: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+
+    def rows(self, segment: Segment) -> np.ndarray:
+        """Row mask of the customers in ``segment``."""
+        if segment == "any":
+            return np.ones(self.consenting.size, dtype=bool)
+        return self.consenting == (segment == "yes")
+
+
+def _validation(
     models: RetailerModels,
     validation: Iterable[Interaction],
     col_index: Mapping[str, int],
     history: Mapping[str, set[str]],
-) -> tuple[float, float, float]:
-    """The served blend's weights with the best validation precision (then recall) for one
-    retailer, case and consent; the silo's ``(0, 0, 0)`` when there is nothing to validate on."""
+    consenting: frozenset[str],
+    n_points: int,
+) -> _Validation:
+    """Every weight point among the first ``n_points`` of :data:`ALL_WEIGHTS`, scored on the
+    validation customers of one retailer and case."""
+    width = len(ALL_WEIGHTS)
     customers, held_out = _at(validation, models.retailer, col_index)
-    if not customers:
-        return (0.0, 0.0, 0.0)
-    parts = models.part_scores(customers)
-    exclude = _history_matrix(customers, col_index, history)
-    results = [_score(served_scores(parts, w), held_out, exclude) for w in SERVED_GRID]
-    best = max(range(len(SERVED_GRID)), key=lambda j: (results[j].precision, results[j].recall, -j))
-    return SERVED_GRID[best]
+    evaluated = [c for j, c in enumerate(customers) if held_out.indptr[j + 1] > held_out.indptr[j]]
+    precision, recall = np.zeros((len(evaluated), width)), np.zeros((len(evaluated), width))
+    if evaluated:
+        parts = models.part_scores(customers)
+        exclude = _history_matrix(customers, col_index, history)
+        for j, weights in enumerate(ALL_WEIGHTS[:n_points]):
+            scores = served_scores(parts, weights)
+            precision[:, j], recall[:, j] = per_user_metrics(scores, held_out, exclude, K)
+    in_consent = np.asarray([c in consenting for c in evaluated], dtype=bool)
+    return _Validation(in_consent, precision, recall)
+
+
+def _chosen(
+    rule: ChoiceRule,
+    retailer: str,
+    case: Case,
+    segment: Segment,
+    validations: Mapping[tuple[str, Case], _Validation],
+) -> Weights:
+    """The weights ``rule`` chooses for ``retailer``'s customers of ``case`` and ``segment``."""
+    pool = rule.pool(case, segment)
+    tables = [
+        v
+        for (r, c), v in sorted(validations.items())
+        if c == pool.case and (pool.across_retailers or r == retailer)
+    ]
+    allowed = rule.allowed(case)
+    if not tables:
+        return ALL_WEIGHTS[0]
+    precision = np.concatenate([v.precision[v.rows(pool.segment)] for v in tables])
+    recall = np.concatenate([v.recall[v.rows(pool.segment)] for v in tables])
+    return ALL_WEIGHTS[best_weights(precision, recall, allowed)]
 
 
 def run_experiment(
@@ -149,6 +215,7 @@ def run_experiment(
     model_config: ModelConfig | None = None,
     cold_share: float = 0.3,
     test_fraction: float = 0.2,
+    extra_rules: Sequence[ChoiceRule] = (),
 ) -> ExperimentResult:
     """Train every condition on one world and evaluate it per retailer (module docstring).
 
@@ -156,6 +223,7 @@ def run_experiment(
     consenting customers and the models' initialisation; the validation split uses
     ``seed + VALIDATION_SEED_OFFSET``. ``world_config`` and ``model_config`` override the
     defaults (:func:`~.worlds.load_world`, :func:`~.conditions.default_model_config`).
+    ``extra_rules``: choice rules scored beside the served one (module docstring).
 
     Takes about 45 s for MovieLens and 30 s for the demo world on one core: fourteen LightFM
     fits per world (shared, no-context, and per retailer a silo and a partly-consented shared
@@ -186,10 +254,14 @@ def run_experiment(
     plain, plain_ds = fit_plain(split.train, items, config)
     test_cases, validation_cases = _cases(split), _cases(validation)
 
-    per_case: dict[tuple[Case, Segment], list[CaseResult]] = {
-        (case, segment): [] for case in CASES for segment in SEGMENTS
+    rules = (SERVED_RULE, *(r for r in extra_rules if r != SERVED_RULE))
+    n_points = {
+        case: max(int(np.flatnonzero(r.allowed(case)).max()) + 1 for r in rules) for case in CASES
     }
-    choices: dict[tuple[str, Case, Segment], tuple[float, float, float]] = {}
+    validations: dict[tuple[str, Case], _Validation] = {}
+    # (retailer, case) -> evaluated customers, test matrix, every condition's scores and
+    # exclusions, and the served blend's standardised parts.
+    evaluated: dict[tuple[str, Case], _Evaluated] = {}
     for retailer in data.retailers:
         catalogue = data.catalogue(retailer)
         col_index = {it.item_id: j for j, it in enumerate(catalogue)}
@@ -221,6 +293,14 @@ def run_experiment(
         }
         validation_history = visible_history(validation.train, retailer, consenting)
         for case in CASES:
+            validations[(retailer, case)] = _validation(
+                tuned_on,
+                validation_cases[case],
+                col_index,
+                validation_history,
+                consenting,
+                n_points[case],
+            )
             eval_customers, test_m = _at(test_cases[case], retailer, col_index)
             if not eval_customers:
                 continue
@@ -230,33 +310,40 @@ def run_experiment(
                 ids = contexts if by_context else eval_customers
                 exclude = _history_matrix(eval_customers, col_index, history[condition])
                 ranked[condition] = (server.scores(ids), exclude)
-            # The served blend: weights chosen on validation for each consent segment.
-            served = np.zeros((len(eval_customers), len(catalogue)))
-            parts = models.part_scores(eval_customers)
+            evaluated[(retailer, case)] = _Evaluated(
+                eval_customers, test_m, ranked, models.part_scores(eval_customers)
+            )
+
+    # The served blend: each rule's weights chosen on validation for each consent segment (a
+    # rule may pool both); the test set is scored once per rule.
+    per_case: dict[tuple[Case, Segment], list[CaseResult]] = {
+        (case, segment): [] for case in CASES for segment in SEGMENTS
+    }
+    choices: dict[tuple[str, Case, Segment], Weights] = {}
+    for (retailer, case), ev in evaluated.items():
+        ranked = dict(ev.ranked)
+        exclude = ranked["shared_consent"][1]
+        for rule in rules:
+            served = np.zeros(ranked["silo"][0].shape)
             for segment in ("yes", "no"):
-                rows_in = _in_segment(eval_customers, consenting, segment)
-                held = [
-                    i
-                    for i in validation_cases[case]
-                    if (i.user_id in consenting) == (segment == "yes")
-                ]
-                choice = _choose(tuned_on, held, col_index, validation_history)
-                choices[(retailer, case, segment)] = choice
-                blend = served_scores(tuple(p[rows_in] for p in parts), choice)
-                served[rows_in] = blend
-            exclude = _history_matrix(eval_customers, col_index, history["shared_consent"])
-            ranked["served"] = (served, exclude)
-            for segment in SEGMENTS:
-                rows_in = _in_segment(eval_customers, consenting, segment)
-                if rows_in.size == 0:
-                    continue
-                scores = {
-                    condition: _score(m[rows_in], test_m[rows_in], ex[rows_in])
-                    for condition, (m, ex) in ranked.items()
-                }
-                per_case[(case, segment)].append(
-                    CaseResult(retailer, case, int(rows_in.size), scores, segment)
-                )
+                rows_in = _in_segment(ev.customers, consenting, segment)
+                weights = _chosen(rule, retailer, case, segment, validations)
+                if rule == SERVED_RULE:
+                    choices[(retailer, case, segment)] = weights
+                served[rows_in] = served_scores(tuple(p[rows_in] for p in ev.parts), weights)
+            name = "served" if rule == SERVED_RULE else f"served:{rule.name}"
+            ranked[name] = (served, exclude)
+        for segment in SEGMENTS:
+            rows_in = _in_segment(ev.customers, consenting, segment)
+            if rows_in.size == 0:
+                continue
+            scores = {
+                condition: _score(m[rows_in], ev.test[rows_in], ex[rows_in])
+                for condition, (m, ex) in ranked.items()
+            }
+            per_case[(case, segment)].append(
+                CaseResult(retailer, case, int(rows_in.size), scores, segment)
+            )
     rows: list[CaseResult] = []
     for case in CASES:
         rows.extend(per_case[(case, "any")])

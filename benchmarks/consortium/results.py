@@ -63,8 +63,9 @@ class ExperimentResult:
     model_config: ModelConfig
     rows: tuple[CaseResult, ...]
     seconds: float
-    #: (retailer, case, segment) -> the served blend's ``(a, b, c)`` chosen on validation, per
-    #: consenting (``yes``) and non-consenting (``no``) customers.
+    #: (retailer, case, segment) -> the served blend's ``(a, b, c)`` chosen on validation for
+    #: the consenting (``yes``) and non-consenting (``no``) customers (the same for both when
+    #: the served rule pools them).
     served_weights: Mapping[tuple[str, Case, Segment], tuple[float, float, float]] = field(
         default_factory=lambda: MappingProxyType({})
     )

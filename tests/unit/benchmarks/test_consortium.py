@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from benchmarks.consortium import (
+    PER_SEGMENT,
     SERVED_GRID,
+    SERVED_RULE,
     CaseResult,
     ExperimentResult,
     Score,
@@ -22,7 +24,7 @@ from benchmarks.consortium import (
     split_consortium,
     visible_history,
 )
-from benchmarks.consortium.cli import format_table
+from benchmarks.consortium.cli import format_rules, format_table
 from benchmarks.consortium.conditions import served_scores
 from recommender.blend import standardised
 from recommender.dataset import Interaction, Item
@@ -197,7 +199,14 @@ SPANNING = WorldConfig(
 
 @pytest.fixture(scope="module")
 def result() -> ExperimentResult:
-    return run_experiment("demo", seed=21, quick=True, world_config=SPANNING, cold_share=0.4)
+    return run_experiment(
+        "demo",
+        seed=21,
+        quick=True,
+        world_config=SPANNING,
+        cold_share=0.4,
+        extra_rules=(PER_SEGMENT,),
+    )
 
 
 def test_shared_model_beats_silos_for_customers_new_at_a_retailer(
@@ -234,6 +243,29 @@ def test_served_weights_are_chosen_on_validation_for_every_retailer_and_case(
         (retailer, case, segment) for retailer, case in evaluated for segment in ("yes", "no")
     }
     assert set(result.served_weights.values()) <= set(SERVED_GRID)
+
+
+def test_thin_customers_are_served_with_the_warm_choice_for_both_segments(
+    result: ExperimentResult,
+) -> None:
+    for retailer in SPANNING.retailer_ids:
+        warm = result.served_weights[(retailer, "warm", "yes")]
+        assert result.served_weights[(retailer, "warm", "no")] == warm
+        for segment in ("yes", "no"):
+            thin = result.served_weights.get((retailer, "thin", segment))
+            assert thin in (None, warm)
+
+
+def test_an_extra_rule_is_scored_beside_the_served_one_on_the_same_customers(
+    result: ExperimentResult,
+) -> None:
+    for row in result.rows:
+        assert "served:per-segment" in row.scores
+        assert row.scores["served:per-segment"].n_users == row.n_users
+    # Served (pooled segments) and per-segment choose the cold case's weights for the
+    # non-consenting alike: every part is her popularity, so any weights rank as the silo.
+    cold = result.row("cold", segment="no")
+    assert cold.scores["served:per-segment"] == cold.scores["served"]
 
 
 def test_consenting_and_non_consenting_rows_split_every_case(result: ExperimentResult) -> None:
@@ -279,7 +311,14 @@ def test_served_blend_at_zero_weights_ranks_exactly_as_the_silo() -> None:
 
 
 def test_run_experiment_repeats_exactly_for_a_seed(result: ExperimentResult) -> None:
-    again = run_experiment("demo", seed=21, quick=True, world_config=SPANNING, cold_share=0.4)
+    again = run_experiment(
+        "demo",
+        seed=21,
+        quick=True,
+        world_config=SPANNING,
+        cold_share=0.4,
+        extra_rules=(PER_SEGMENT,),
+    )
     assert again.rows == result.rows
     assert again.served_weights == result.served_weights
 
@@ -343,3 +382,18 @@ def test_format_table_prints_one_line_per_row_with_the_lift() -> None:
     assert "+10.0%" in lines[2] and "+50.0%" in lines[3]
     with pytest.raises(ValueError):
         format_table({})
+
+
+def test_format_rules_prints_each_rule_lift_beside_the_served_one() -> None:
+    row = _row("cold", 10, 0.2, 0.3)
+    scores = dict(row.scores) | {"served:per-segment": Score(10, 0.25, 0.25, 0.25)}
+    pooled_row = CaseResult("all", "cold", 10, scores)
+    other = CaseResult("all", "cold", 10, dict(scores) | {"served": Score(10, 0.18, 0.2, 0.2)})
+    runs = {"demo": [_result(1, (pooled_row,)), _result(2, (other,))]}
+    lines = format_rules(runs).splitlines()
+    assert len(lines) == 3
+    assert "per-segment" in lines[0] and SERVED_RULE.name in lines[0]
+    assert "+25.0%" in lines[2]
+    assert lines[2].endswith("+50.0% -10.0%")  # the served lift of each run
+    with pytest.raises(ValueError):
+        format_rules({})
