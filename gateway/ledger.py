@@ -11,6 +11,7 @@ never submitted: a submitted transaction's response is written into the block.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from chaincode.watch_record import WatchRecord
 from gateway import ledger_records as records
 from gateway.errors import CHAINCODE_REFUSALS
 from gateway.fabric import (
+    CommitError,
     Contract,
     EndorsementPolicy,
     Endpoint,
@@ -54,6 +56,13 @@ from gateway.ledger_records import (
 )
 from gateway.settings import GatewaySettings, NodeEndpoint
 from gateway.write_budget import WriteBudget
+
+log = logging.getLogger(__name__)
+
+#: Validation codes of a transaction that wrote nothing because another changed its reads.
+RETRIED_CONFLICTS = frozenset({"MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"})
+#: Endorsements of one write at most, the first included.
+CONFLICT_ATTEMPTS = 3
 
 
 def _text(value: Any) -> str:
@@ -98,11 +107,26 @@ class ConsortiumLedger:
                     observer(customer_id)
 
     def _submit(self, function: str, **kwargs: Any) -> bytes:
-        """Submit one transaction, counted against the write budget first (raises
-        WriteBudgetExceeded, then the Fabric client's errors)."""
-        if self.budget is not None:
-            self.budget.spend()
-        return self.contract.submit(function, **kwargs)
+        """Submit one transaction, each attempt counted against the write budget first
+        (raises WriteBudgetExceeded, then the Fabric client's errors).
+
+        A transaction invalidated because another committed first changed what it read
+        (MVCC or phantom read conflict) wrote nothing, so it is endorsed again on the new
+        state, up to :data:`CONFLICT_ATTEMPTS` times: two of a customer's own writes can
+        meet (her export beside the owner's batch of her access log), and a shopper should
+        not be asked to press again for the ledger's concurrency control."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            if self.budget is not None:
+                self.budget.spend()
+            try:
+                return self.contract.submit(function, **kwargs)
+            except CommitError as exc:
+                if exc.code_name not in RETRIED_CONFLICTS or attempt == CONFLICT_ATTEMPTS:
+                    raise
+                log.info("ledger write endorsed again after a read conflict",
+                         extra={"function": function, "validation": exc.code_name,
+                                "attempt": attempt})
+        raise AssertionError("unreachable")
 
     def block_height(self, channel: str) -> int:
         info = ledger_pb2.BlockchainInfo.FromString(
